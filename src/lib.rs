@@ -1,0 +1,37 @@
+//! # smtpkit
+//!
+//! A synchronous, thread-per-connection SMTP/LMTP server library in the spirit of Erlang's
+//! gen_smtp: small, readable, and impossible to crash from the network.
+//!
+//! - [`server`]: a blocking listener hands each connection to a thread pool; each session is
+//!   one state machine calling your [`server::Handler`]. Closed sockets, resets and timeouts
+//!   are ordinary events: a typed [`server::SessionError`] reaches `on_error`, the log gets one
+//!   line, the worker lives on.
+//! - Pure protocol modules with no I/O, unit-tested on byte slices: [`command`] (command
+//!   parser), [`address`] (RFC 5321 paths), [`reply`] (replies and enhanced status codes),
+//!   [`data`] (DATA un-stuffing and dot-stuffing, smuggling-proof), [`extensions`] (EHLO keywords).
+//!
+//! Supported: RFC 5321 (SMTP), RFC 2033 (LMTP), RFC 1870 (SIZE), RFC 6152 (8BITMIME),
+//! RFC 6531 (SMTPUTF8), RFC 2920 (PIPELINING), RFC 2034/3463 (enhanced status codes).
+//!
+//! ```no_run
+//! use smtpkit::server::{Server, Handler};
+//! struct Accept;
+//! impl Handler for Accept {}
+//! let handle = Server::builder().bind("127.0.0.1:0")?.spawn(|_| Accept)?;
+//! println!("listening on {}", handle.local_addr());
+//! handle.shutdown(std::time::Duration::from_secs(5));
+//! # Ok::<(), std::io::Error>(())
+//! ```
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod address;
+pub mod command;
+pub mod data;
+pub mod extensions;
+pub mod reply;
+pub mod server;
+mod stream;
+
+pub use reply::{EnhancedCode, Reply};

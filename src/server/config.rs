@@ -1,0 +1,107 @@
+//! Server configuration: protocol, limits and timeouts, each with a safe default.
+
+use std::time::Duration;
+
+use crate::address::PathOptions;
+use crate::data::{BareLinePolicy, DataLimits};
+
+/// Which protocol a listener speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Protocol {
+    /// SMTP (RFC 5321): HELO/EHLO, one reply after DATA.
+    #[default]
+    Smtp,
+    /// LMTP (RFC 2033): LHLO only, one reply per accepted recipient after DATA.
+    Lmtp,
+}
+
+/// Everything a session needs to know about the server. Built through
+/// [`ServerBuilder`](super::ServerBuilder); every field has a setter there.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Name used in the greeting and EHLO reply. Default: the machine's host name.
+    pub hostname: String,
+    /// SMTP or LMTP. Default: SMTP.
+    pub protocol: Protocol,
+    /// Longest command line in octets, CRLF included. Default 2048 (Postfix's
+    /// `line_length_limit`: RFC 5321's 512 plus room for ESMTP parameters such as AUTH= and ORCPT=).
+    pub max_line_length: usize,
+    /// Longest DATA text line in octets, CRLF included; `None` = no limit (the default, as in
+    /// Postfix and gen_smtp: the reader streams, so memory stays bounded). RFC 5321 says 1000.
+    pub max_data_line: Option<usize>,
+    /// Largest message in octets, advertised in `SIZE`; `None` = no limit (`SIZE 0`).
+    /// Default 10,240,000 (Postfix's `message_size_limit`).
+    pub max_message_size: Option<u64>,
+    /// Most recipients per message; past it `452 4.5.3`. Default 1000 (RFC 5321 asks for at least 100).
+    pub max_recipients: usize,
+    /// Protocol errors a session may make before `421 4.7.0` and close. Default 20.
+    pub max_errors: usize,
+    /// Deadline for a whole command line (not an idle timer: a trickling client is cut off).
+    /// Also the write timeout for replies. Default 300 s (RFC 5321 §4.5.3.2.7).
+    pub command_timeout: Duration,
+    /// Deadline for each DATA line. Default 180 s (RFC 5321 §4.5.3.2.5's data block).
+    pub data_block_timeout: Duration,
+    /// Deadline for the whole DATA body. Default 600 s.
+    pub data_timeout: Duration,
+    /// Most sessions at once; the thread pool has this many workers. Past it the listener
+    /// answers `421 4.7.0` and closes at once. Default 128.
+    pub max_sessions: usize,
+    /// Bare CR/LF policy in DATA. Default: reject (`550 5.6.11`).
+    pub bare_line: BareLinePolicy,
+    /// RFC 5321 path lengths enforced, unbracketed paths accepted. Default: strict lengths, lenient brackets.
+    pub paths: PathOptions,
+    /// Advertise and accept SMTPUTF8 (RFC 6531). Default true.
+    pub smtputf8: bool,
+    /// Advertise and accept 8BITMIME (RFC 6152). Default true.
+    pub eight_bit_mime: bool,
+    /// Advertise PIPELINING (RFC 2920). The server always reads pipelined input correctly;
+    /// this only controls the keyword. Default true.
+    pub pipelining: bool,
+    /// Advertise and send enhanced status codes (RFC 2034). Default true.
+    pub enhanced_status_codes: bool,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            hostname: default_hostname(),
+            protocol: Protocol::Smtp,
+            max_line_length: 2048,
+            max_data_line: None,
+            max_message_size: Some(10_240_000),
+            max_recipients: 1000,
+            max_errors: 20,
+            command_timeout: Duration::from_secs(300),
+            data_block_timeout: Duration::from_secs(180),
+            data_timeout: Duration::from_secs(600),
+            max_sessions: 128,
+            bare_line: BareLinePolicy::Reject,
+            paths: PathOptions::default(),
+            smtputf8: true,
+            eight_bit_mime: true,
+            pipelining: true,
+            enhanced_status_codes: true,
+        }
+    }
+}
+
+impl ServerConfig {
+    /// The DATA decoder's limits.
+    pub(crate) fn data_limits(&self) -> DataLimits {
+        DataLimits {
+            max_size: self.max_message_size,
+            max_line: self.max_data_line,
+            bare_line: self.bare_line,
+        }
+    }
+}
+
+/// The machine's host name (from /proc or /etc/hostname), or `localhost`.
+pub fn default_hostname() -> String {
+    ["/proc/sys/kernel/hostname", "/etc/hostname"]
+        .iter()
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .map(|s| s.trim().to_string())
+        .find(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_graphic()))
+        .unwrap_or_else(|| "localhost".to_string())
+}

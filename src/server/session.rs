@@ -1,0 +1,662 @@
+//! One connection's state machine and loop.
+//!
+//! The state is an enum holding only what is valid in it; [`Session::dispatch`] is the one
+//! `match` that decides what each command may do in each state, and every out-of-order command
+//! gets `503 5.5.1` from there with the state unchanged.
+
+use std::any::Any;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use log::{debug, warn};
+
+use crate::address::Mailbox;
+use crate::command::{Command, Param};
+use crate::data::DataError;
+use crate::extensions::Extensions;
+use crate::reply::{EnhancedCode, Reply};
+use crate::stream::{Conn, Line, RecvError};
+
+use super::config::{Protocol, ServerConfig};
+use super::handler::{
+    Body, ConnInfo, Envelope, ErrorAction, Greeting, Handler, MailParams, Phase, Recipient,
+    SessionError,
+};
+use super::reader::{DataEnd, DataReader};
+use super::shared::{SessionSlot, Shared};
+
+/// The client's HELO/EHLO/LHLO.
+#[derive(Debug, Clone)]
+struct Hello {
+    name: String,
+    /// EHLO or LHLO (parameters allowed), not HELO.
+    esmtp: bool,
+}
+
+/// Where the session is.
+#[derive(Debug, Default)]
+enum State {
+    /// No HELO/EHLO yet.
+    #[default]
+    Fresh,
+    /// Greeted, no transaction.
+    Ready(Hello),
+    /// MAIL accepted; recipients (possibly none yet) in the envelope.
+    Transaction(Hello, Box<Envelope>),
+}
+
+/// Whether the loop goes on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flow {
+    Continue,
+    Close,
+}
+
+/// A handler callback panicked.
+struct Panicked;
+
+pub(crate) struct Session<H: Handler> {
+    conn: Conn,
+    cfg: Arc<ServerConfig>,
+    shared: Arc<Shared>,
+    slot: Arc<SessionSlot>,
+    info: ConnInfo,
+    handler: H,
+    state: State,
+    errors: usize,
+    /// The size limit in force: the config's, unless the handler changed `SIZE` in EHLO.
+    max_size: Option<u64>,
+}
+
+fn panic_message(p: &(dyn Any + Send)) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "non-string panic".to_string())
+}
+
+impl<H: Handler> Session<H> {
+    pub(crate) fn new(
+        conn: Conn,
+        cfg: Arc<ServerConfig>,
+        shared: Arc<Shared>,
+        slot: Arc<SessionSlot>,
+        info: ConnInfo,
+        handler: H,
+    ) -> Self {
+        Session {
+            conn,
+            max_size: cfg.max_message_size,
+            cfg,
+            shared,
+            slot,
+            info,
+            handler,
+            state: State::Fresh,
+            errors: 0,
+        }
+    }
+
+    /// Runs the session to its end; `on_close` is called exactly once.
+    pub(crate) fn run(mut self) {
+        let _ = self.main();
+        let _ = self.conn.flush();
+        self.conn.shutdown();
+        self.shared
+            .stats
+            .bytes_received
+            .fetch_add(self.conn.bytes_in, Ordering::Relaxed);
+        let h = &mut self.handler;
+        if catch_unwind(AssertUnwindSafe(|| h.on_close())).is_err() {
+            warn!(
+                "{} session {}: handler panicked in on_close",
+                self.info.peer, self.info.id
+            );
+        }
+    }
+
+    /// Calls a handler callback; a panic becomes [`Panicked`] after it is reported.
+    fn call<T>(&mut self, name: &'static str, f: impl FnOnce(&mut H) -> T) -> Result<T, Panicked> {
+        let h = &mut self.handler;
+        match catch_unwind(AssertUnwindSafe(|| f(h))) {
+            Ok(v) => Ok(v),
+            Err(p) => {
+                let message = panic_message(&*p);
+                self.handler_panicked(name, message);
+                Err(Panicked)
+            }
+        }
+    }
+
+    fn handler_panicked(&mut self, callback: &'static str, message: String) {
+        self.conn.queue(&Reply::with(
+            421,
+            (4, 3, 0),
+            "Internal error, closing connection",
+        ));
+        let _ = self.conn.flush();
+        self.fault(SessionError::HandlerPanic { callback, message });
+    }
+
+    /// Reports a fault: one log line, then the handler's decision (ignored when fatal).
+    fn fault(&mut self, err: SessionError) -> Flow {
+        let (peer, id) = (self.info.peer, self.info.id);
+        if err.is_ordinary() {
+            debug!("{peer} session {id}: {err}");
+        } else {
+            warn!("{peer} session {id}: {err}");
+        }
+        self.shared.stats.count_error(&err);
+        let h = &mut self.handler;
+        let action = catch_unwind(AssertUnwindSafe(|| h.on_error(&err)));
+        match action {
+            _ if err.is_fatal() => Flow::Close,
+            Ok(ErrorAction::Continue) => Flow::Continue,
+            Ok(ErrorAction::Close) => Flow::Close,
+            Err(_) => {
+                warn!("{peer} session {id}: handler panicked in on_error");
+                Flow::Close
+            }
+        }
+    }
+
+    /// Sends queued replies; a failure goes to `on_error`.
+    fn flush(&mut self) -> Flow {
+        match self.conn.flush() {
+            Ok(()) => Flow::Continue,
+            Err(e) => self.fault(SessionError::Send(e)),
+        }
+    }
+
+    /// A read failed: time-outs are answered with `421 4.4.2` first.
+    fn recv_failed(&mut self, phase: Phase, e: RecvError) -> Flow {
+        if let RecvError::TimedOut = e {
+            self.conn.queue(&Reply::TIMEOUT);
+            let _ = self.conn.flush();
+        }
+        self.fault(SessionError::from_recv(phase, e));
+        Flow::Close
+    }
+
+    /// A client mistake: the reply is queued, the error counted and reported.
+    fn client_error(&mut self, reply: &Reply, err: SessionError) -> Flow {
+        self.conn.queue(reply);
+        self.errors += 1;
+        self.fault(err)
+    }
+
+    fn reply(&mut self, reply: &Reply) -> Flow {
+        self.conn.queue(reply);
+        // RFC 5321 §3.8: 421 means the server is closing the channel.
+        if reply.code == 421 {
+            Flow::Close
+        } else {
+            Flow::Continue
+        }
+    }
+
+    fn main(&mut self) -> Flow {
+        let info = self.info.clone();
+        let greeting = match self.call("on_connect", |h| h.on_connect(&info)) {
+            Ok(g) => g,
+            Err(Panicked) => return Flow::Close,
+        };
+        let host = self.cfg.hostname.clone();
+        let esmtp = match self.cfg.protocol {
+            Protocol::Smtp => "ESMTP",
+            Protocol::Lmtp => "LMTP",
+        };
+        let flow = match greeting {
+            Greeting::Accept => self.reply(&Reply::new(220, None, format!("{host} {esmtp}"))),
+            Greeting::Banner(text) => self.reply(&Reply::new(220, None, format!("{host} {text}"))),
+            Greeting::Reject(r) => {
+                self.conn.queue(&r);
+                Flow::Close
+            }
+            Greeting::Close => return Flow::Close,
+        };
+        if let Err(e) = self.conn.flush() {
+            return self.fault(SessionError::Send(e));
+        }
+        if flow == Flow::Close {
+            return Flow::Close;
+        }
+        loop {
+            let in_transaction = matches!(self.state, State::Transaction(..));
+            // Idle between transactions: a shutdown may wake this read (see Shared::shutdown).
+            self.slot.idle.store(!in_transaction, Ordering::SeqCst);
+            if !in_transaction && self.shared.shutting_down() {
+                self.slot.idle.store(false, Ordering::SeqCst);
+                self.conn.queue(&Reply::SHUTTING_DOWN);
+                return Flow::Close;
+            }
+            if self.errors >= self.cfg.max_errors {
+                self.conn.queue(&Reply::TOO_MANY_ERRORS);
+                let _ = self.conn.flush();
+                return self.fault(SessionError::TooManyErrors);
+            }
+            let deadline = Instant::now() + self.cfg.command_timeout;
+            let line = self.conn.read_line(self.cfg.max_line_length, deadline);
+            self.slot.idle.store(false, Ordering::SeqCst);
+            let flow = match line {
+                Err(RecvError::Closed) if self.shared.shutting_down() => {
+                    self.conn.queue(&Reply::SHUTTING_DOWN);
+                    return Flow::Close;
+                }
+                Err(e) => return self.recv_failed(Phase::Command, e),
+                Ok(Line::TooLong) => {
+                    self.client_error(&Reply::LINE_TOO_LONG, SessionError::LineTooLong)
+                }
+                Ok(Line::Complete(bytes)) => match Command::parse(&bytes, &self.cfg.paths) {
+                    Ok(cmd) => self.dispatch(cmd),
+                    Err(e) => {
+                        let (code, (c, s, d), text) = e.reply_parts();
+                        let reply = Reply::new(code, Some(EnhancedCode::new(c, s, d)), text);
+                        self.client_error(&reply, SessionError::Syntax(e))
+                    }
+                },
+            };
+            if flow == Flow::Close {
+                return Flow::Close;
+            }
+            // Replies are flushed before any read that would block (see Conn::fill), which
+            // answers a pipelined group in one write; a failed write is reported here.
+            if self.conn.buffered().is_empty() && self.flush() == Flow::Close {
+                return Flow::Close;
+            }
+        }
+    }
+
+    /// The one `match`: what each command may do in each state. Each arm yields the next state.
+    fn dispatch(&mut self, cmd: Command) -> Flow {
+        let lmtp = self.cfg.protocol == Protocol::Lmtp;
+        let state = std::mem::take(&mut self.state);
+        let (next, flow) = match (state, cmd) {
+            (_, Command::Quit) => {
+                self.conn.queue(&Reply::BYE);
+                // A client that hangs up before reading 221 is not an error.
+                let _ = self.conn.flush();
+                (State::Fresh, Flow::Close)
+            }
+            (s, Command::Noop) => (s, self.reply(&Reply::OK)),
+            (s, Command::Help(_)) => (
+                s,
+                self.reply(&Reply::with(
+                    214,
+                    (2, 0, 0),
+                    "See RFC 5321 (https://www.rfc-editor.org/rfc/rfc5321)",
+                )),
+            ),
+            (s, Command::Rset) => {
+                let next = self.end_transaction(s);
+                (next, self.reply(&Reply::OK))
+            }
+            (s, Command::Helo(_) | Command::Ehlo(_)) if lmtp => (
+                s,
+                self.client_error(
+                    &Reply::with(500, (5, 5, 1), "Error: this is LMTP, use LHLO"),
+                    SessionError::OutOfOrder("HELO"),
+                ),
+            ),
+            (s, Command::Lhlo(arg)) if !lmtp => self.unknown(s, "LHLO", &arg),
+            (s, Command::Helo(name)) => self.hello(s, name, false),
+            (s, Command::Ehlo(name) | Command::Lhlo(name)) => self.hello(s, name, true),
+            (State::Ready(h), Command::Mail { from, params }) => self.mail(h, from, params),
+            (s @ State::Fresh, Command::Mail { .. }) => {
+                (s, self.out_of_order("MAIL", "Error: send HELO/EHLO first"))
+            }
+            (s @ State::Transaction(..), Command::Mail { .. }) => {
+                (s, self.out_of_order("MAIL", "Error: nested MAIL command"))
+            }
+            (State::Transaction(h, env), Command::Rcpt { to, params }) => {
+                self.rcpt(h, env, to, params)
+            }
+            (s, Command::Rcpt { .. }) => (s, self.out_of_order("RCPT", "Error: need MAIL command")),
+            (State::Transaction(h, env), Command::Data) if !env.recipients.is_empty() => {
+                self.data(h, env)
+            }
+            (s @ State::Transaction(..), Command::Data) => {
+                (s, self.out_of_order("DATA", "Error: need RCPT command"))
+            }
+            (s, Command::Data) => (s, self.out_of_order("DATA", "Error: need MAIL command")),
+            (s, Command::Vrfy(arg)) => match self.call("on_vrfy", |h| h.on_vrfy(&arg)) {
+                Ok(r) => (s, self.reply(&r)),
+                Err(Panicked) => (s, Flow::Close),
+            },
+            (s, Command::Expn(arg)) => match self.call("on_expn", |h| h.on_expn(&arg)) {
+                Ok(r) => (s, self.reply(&r)),
+                Err(Panicked) => (s, Flow::Close),
+            },
+            // Not offered (CHUNKING, STARTTLS and AUTH come with their features).
+            (s, Command::Bdat { .. } | Command::StartTls | Command::Auth { .. }) => (
+                s,
+                self.client_error(
+                    &Reply::NOT_IMPLEMENTED,
+                    SessionError::OutOfOrder("unsupported command"),
+                ),
+            ),
+            (s, Command::Unknown { verb, args }) => self.unknown(s, &verb, &args),
+        };
+        self.state = next;
+        flow
+    }
+
+    fn out_of_order(&mut self, verb: &'static str, text: &'static str) -> Flow {
+        self.client_error(
+            &Reply::BAD_SEQUENCE.with_text(text),
+            SessionError::OutOfOrder(verb),
+        )
+    }
+
+    fn unknown(&mut self, s: State, verb: &str, args: &str) -> (State, Flow) {
+        match self.call("on_unknown", |h| h.on_unknown(verb, args)) {
+            Ok(r) if r.code >= 400 => {
+                self.conn.queue(&r);
+                self.errors += 1;
+                let close = r.code == 421;
+                let flow = self.fault(SessionError::Syntax(
+                    crate::command::CommandError::UnknownCommand,
+                ));
+                (s, if close { Flow::Close } else { flow })
+            }
+            Ok(r) => (s, self.reply(&r)),
+            Err(Panicked) => (s, Flow::Close),
+        }
+    }
+
+    /// Ends any transaction (telling the handler) and returns the greeted state.
+    fn end_transaction(&mut self, s: State) -> State {
+        match s {
+            State::Transaction(h, _) => {
+                if self.call("on_rset", |h| h.on_rset()).is_err() {
+                    return State::Fresh;
+                }
+                State::Ready(h)
+            }
+            other => other,
+        }
+    }
+
+    fn hello(&mut self, s: State, name: String, esmtp: bool) -> (State, Flow) {
+        let previous = self.end_transaction(s);
+        let host = self.cfg.hostname.clone();
+        let result = if esmtp {
+            let mut ext = self.extensions();
+            match self.call("on_ehlo", |h| h.on_ehlo(&name, &mut ext)) {
+                Err(Panicked) => return (State::Fresh, Flow::Close),
+                Ok(Err(r)) => Err(r),
+                Ok(Ok(())) => {
+                    self.max_size = match ext.size() {
+                        Some(0) => None,
+                        Some(n) => Some(n),
+                        None => self.cfg.max_message_size,
+                    };
+                    // No enhanced code on EHLO lines: clients parse them as keywords.
+                    Ok(Reply::new(250, None, ext.ehlo_text(&host)))
+                }
+            }
+        } else {
+            match self.call("on_helo", |h| h.on_helo(&name)) {
+                Err(Panicked) => return (State::Fresh, Flow::Close),
+                Ok(Err(r)) => Err(r),
+                Ok(Ok(())) => Ok(Reply::new(250, None, host)),
+            }
+        };
+        match result {
+            Ok(r) => (State::Ready(Hello { name, esmtp }), self.reply(&r)),
+            Err(r) => (previous, self.reply(&r)),
+        }
+    }
+
+    /// The EHLO keywords from the configuration, before the handler edits them.
+    fn extensions(&self) -> Extensions {
+        let mut ext = Extensions::new();
+        let c = &self.cfg;
+        if c.pipelining {
+            ext.add("PIPELINING");
+        }
+        ext.set("SIZE", [c.max_message_size.unwrap_or(0).to_string()]);
+        if c.eight_bit_mime {
+            ext.add("8BITMIME");
+        }
+        if c.smtputf8 {
+            ext.add("SMTPUTF8");
+        }
+        if c.enhanced_status_codes {
+            ext.add("ENHANCEDSTATUSCODES");
+        }
+        ext
+    }
+
+    /// Checks MAIL parameters: the known ones here, the rest through the handler.
+    fn mail_params(
+        &mut self,
+        esmtp: bool,
+        params: Vec<Param>,
+    ) -> Result<MailParams, (Reply, bool)> {
+        let syntax = |t: &'static str| (Reply::with(501, (5, 5, 4), t), true);
+        let mut out = MailParams::default();
+        let mut seen: Vec<String> = Vec::new();
+        for p in params {
+            if !esmtp {
+                return Err((Reply::with(555, (5, 5, 4), "Parameters need EHLO"), true));
+            }
+            if seen.contains(&p.keyword) {
+                return Err(syntax("Duplicate parameter"));
+            }
+            seen.push(p.keyword.clone());
+            match (p.keyword.as_str(), p.value.as_deref()) {
+                ("SIZE", Some(v)) => {
+                    let n: u64 = match v.parse() {
+                        Ok(n) if v.len() <= 20 && v.bytes().all(|b| b.is_ascii_digit()) => n,
+                        _ => return Err(syntax("Bad SIZE parameter")),
+                    };
+                    if self.max_size.is_some_and(|max| n > max) {
+                        return Err((Reply::TOO_BIG, false));
+                    }
+                    out.size = Some(n);
+                }
+                ("SIZE", None) => return Err(syntax("Bad SIZE parameter")),
+                ("BODY", v) if self.cfg.eight_bit_mime => {
+                    out.body = Some(match v.map(str::to_ascii_uppercase).as_deref() {
+                        Some("7BIT") => Body::SevenBit,
+                        Some("8BITMIME") => Body::EightBitMime,
+                        _ => return Err(syntax("Bad BODY parameter")),
+                    })
+                }
+                ("SMTPUTF8", None) if self.cfg.smtputf8 => out.smtputf8 = true,
+                ("SMTPUTF8", Some(_)) if self.cfg.smtputf8 => {
+                    return Err(syntax("SMTPUTF8 takes no value"));
+                }
+                _ => match self.call("on_mail_param", |h| h.on_mail_param(&p)) {
+                    Ok(Ok(())) => out.other.push(p),
+                    Ok(Err(r)) => {
+                        let counts = r.code == 555 || r.code == 501;
+                        return Err((r, counts));
+                    }
+                    Err(Panicked) => return Err((Reply::INTERNAL_ERROR, false)),
+                },
+            }
+        }
+        Ok(out)
+    }
+
+    fn mail(&mut self, hello: Hello, from: Option<Mailbox>, params: Vec<Param>) -> (State, Flow) {
+        let params = match self.mail_params(hello.esmtp, params) {
+            Ok(p) => p,
+            Err((r, counts)) => return self.refuse(State::Ready(hello), r, counts, "MAIL"),
+        };
+        if from.as_ref().is_some_and(|m| !m.is_ascii()) && !params.smtputf8 {
+            return self.refuse(State::Ready(hello), Reply::NEED_SMTPUTF8, false, "MAIL");
+        }
+        match self.call("on_mail", |h| h.on_mail(from.as_ref(), &params)) {
+            Err(Panicked) => (State::Ready(hello), Flow::Close),
+            Ok(Err(r)) => {
+                let flow = self.reply(&r);
+                (State::Ready(hello), flow)
+            }
+            Ok(Ok(())) => {
+                let env = Envelope {
+                    helo: hello.name.clone(),
+                    from,
+                    params,
+                    recipients: Vec::new(),
+                };
+                (
+                    State::Transaction(hello, Box::new(env)),
+                    self.reply(&Reply::SENDER_OK),
+                )
+            }
+        }
+    }
+
+    /// Answers a refused command; `counts` when it was the client's mistake.
+    fn refuse(&mut self, s: State, r: Reply, counts: bool, verb: &'static str) -> (State, Flow) {
+        if counts {
+            let _ = verb;
+            let flow = self.client_error(
+                &r,
+                SessionError::Syntax(crate::command::CommandError::BadParam(r.text.to_string())),
+            );
+            (s, flow)
+        } else {
+            let flow = self.reply(&r);
+            (s, flow)
+        }
+    }
+
+    fn rcpt(
+        &mut self,
+        hello: Hello,
+        mut env: Box<Envelope>,
+        to: Mailbox,
+        params: Vec<Param>,
+    ) -> (State, Flow) {
+        if env.recipients.len() >= self.cfg.max_recipients {
+            let flow = self.reply(&Reply::TOO_MANY_RECIPIENTS);
+            return (State::Transaction(hello, env), flow);
+        }
+        if !to.is_ascii() && !env.params.smtputf8 {
+            let flow = self.reply(&Reply::NEED_SMTPUTF8);
+            return (State::Transaction(hello, env), flow);
+        }
+        let mut accepted = Vec::with_capacity(params.len());
+        for p in params {
+            match self.call("on_rcpt_param", |h| h.on_rcpt_param(&p)) {
+                Ok(Ok(())) => accepted.push(p),
+                Ok(Err(r)) => {
+                    let counts = r.code == 555 || r.code == 501;
+                    return self.refuse(State::Transaction(hello, env), r, counts, "RCPT");
+                }
+                Err(Panicked) => return (State::Transaction(hello, env), Flow::Close),
+            }
+        }
+        let result = self.call("on_rcpt", |h| h.on_rcpt(&to, &accepted, &env));
+        let flow = match result {
+            Err(Panicked) => Flow::Close,
+            Ok(Err(r)) => self.reply(&r),
+            Ok(Ok(())) => {
+                env.recipients.push(Recipient {
+                    mailbox: to,
+                    params: accepted,
+                });
+                self.reply(&Reply::RECIPIENT_OK)
+            }
+        };
+        (State::Transaction(hello, env), flow)
+    }
+
+    fn data(&mut self, hello: Hello, env: Box<Envelope>) -> (State, Flow) {
+        self.conn.queue(&Reply::START_DATA);
+        let lmtp = self.cfg.protocol == Protocol::Lmtp;
+        let mut limits = self.cfg.data_limits();
+        limits.max_size = self.max_size;
+        let mut reader = DataReader::new(
+            &mut self.conn,
+            limits,
+            self.cfg.data_timeout,
+            self.cfg.data_block_timeout,
+        );
+        let h = &mut self.handler;
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            if lmtp {
+                h.on_data_lmtp(&env, &mut reader)
+            } else {
+                vec![h.on_data(&env, &mut reader)]
+            }
+        }));
+        let (end, raw) = reader.finish();
+        let ready = State::Ready(hello);
+        let results = match result {
+            Ok(r) => r,
+            Err(p) => {
+                let name = if lmtp { "on_data_lmtp" } else { "on_data" };
+                self.handler_panicked(name, panic_message(&*p));
+                return (ready, Flow::Close);
+            }
+        };
+        let rejected = match end {
+            DataEnd::Broken(e) => return (ready, self.recv_failed(Phase::Data, e)),
+            DataEnd::Abandoned => {
+                self.conn.queue(&Reply::TOO_BIG);
+                let _ = self.conn.flush();
+                self.fault(SessionError::DataRejected(DataError::TooBig));
+                return (ready, Flow::Close);
+            }
+            DataEnd::Complete(e) => e,
+        };
+        let stats = &self.shared.stats;
+        if let Some(e) = rejected {
+            stats.messages_rejected.fetch_add(1, Ordering::Relaxed);
+            let reply = match e {
+                DataError::TooBig => Reply::TOO_BIG,
+                DataError::LineTooLong => Reply::with(500, (5, 5, 2), "Line too long in message"),
+                DataError::BareLf | DataError::BareCr => Reply::BARE_LINE_ENDING,
+            };
+            let count = if lmtp { env.recipients.len() } else { 1 };
+            for _ in 0..count {
+                self.conn.queue(&reply);
+            }
+            let flow = self.fault(SessionError::DataRejected(e));
+            return (ready, flow);
+        }
+        let replies: Vec<Reply> = if lmtp {
+            // One reply per accepted recipient, whatever the handler returned.
+            (0..env.recipients.len())
+                .map(|i| match results.get(i) {
+                    Some(Ok(r)) | Some(Err(r)) => r.clone(),
+                    None => Reply::TRY_AGAIN,
+                })
+                .collect()
+        } else {
+            results
+                .into_iter()
+                .take(1)
+                .map(|r| r.unwrap_or_else(|e| e))
+                .collect()
+        };
+        let accepted = replies.iter().any(Reply::is_positive);
+        if accepted {
+            stats.messages.fetch_add(1, Ordering::Relaxed);
+        } else {
+            stats.messages_rejected.fetch_add(1, Ordering::Relaxed);
+        }
+        debug!(
+            "{} session {}: message from <{}> for {} recipient(s), {raw} octets: {}",
+            self.info.peer,
+            self.info.id,
+            env.from.as_ref().map(|m| m.to_string()).unwrap_or_default(),
+            env.recipients.len(),
+            replies.first().map(|r| r.to_string()).unwrap_or_default()
+        );
+        let mut flow = Flow::Continue;
+        for r in &replies {
+            if self.reply(r) == Flow::Close {
+                flow = Flow::Close;
+            }
+        }
+        (ready, flow)
+    }
+}

@@ -1,0 +1,350 @@
+//! The thin socket layer: a buffered connection with deadlines, and typed I/O errors.
+//!
+//! Everything above this module works on lines and byte slices; everything that can fail on
+//! the wire comes back as a [`SendError`] or [`RecvError`], never as a panic.
+
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::time::{Duration, Instant};
+
+use crate::reply::Reply;
+
+/// A failed write. A peer that vanished is an ordinary event, not a crash.
+#[derive(Debug)]
+pub enum SendError {
+    /// The peer closed the connection (broken pipe).
+    Closed,
+    /// The peer reset the connection.
+    Reset,
+    /// The peer did not read in time (write timeout).
+    TimedOut,
+    /// Any other I/O error.
+    Io(io::Error),
+}
+
+/// A failed read.
+#[derive(Debug)]
+pub enum RecvError {
+    /// The peer closed its side (end of stream).
+    Closed,
+    /// The peer reset the connection.
+    Reset,
+    /// The deadline passed before a complete line or block arrived.
+    TimedOut,
+    /// Any other I/O error.
+    Io(io::Error),
+}
+
+fn kind_of(e: &io::Error) -> Option<u8> {
+    use io::ErrorKind::*;
+    match e.kind() {
+        BrokenPipe | ConnectionAborted | NotConnected | UnexpectedEof => Some(0),
+        ConnectionReset => Some(1),
+        WouldBlock | TimedOut => Some(2),
+        _ => None,
+    }
+}
+
+impl From<io::Error> for SendError {
+    fn from(e: io::Error) -> Self {
+        match kind_of(&e) {
+            Some(0) => SendError::Closed,
+            Some(1) => SendError::Reset,
+            Some(2) => SendError::TimedOut,
+            _ => SendError::Io(e),
+        }
+    }
+}
+
+impl From<io::Error> for RecvError {
+    fn from(e: io::Error) -> Self {
+        match kind_of(&e) {
+            Some(0) => RecvError::Closed,
+            Some(1) => RecvError::Reset,
+            Some(2) => RecvError::TimedOut,
+            _ => RecvError::Io(e),
+        }
+    }
+}
+
+impl fmt::Display for SendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SendError::Closed => f.write_str("send failed: peer closed the connection"),
+            SendError::Reset => f.write_str("send failed: connection reset by peer"),
+            SendError::TimedOut => f.write_str("send failed: timed out"),
+            SendError::Io(e) => write!(f, "send failed: {e}"),
+        }
+    }
+}
+
+impl fmt::Display for RecvError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RecvError::Closed => f.write_str("peer closed the connection"),
+            RecvError::Reset => f.write_str("connection reset by peer"),
+            RecvError::TimedOut => f.write_str("timed out"),
+            RecvError::Io(e) => write!(f, "receive failed: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for SendError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            SendError::Io(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl std::error::Error for RecvError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            RecvError::Io(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl RecvError {
+    /// An `io::Error` carrying this error, for `Read` implementations.
+    pub(crate) fn to_io(&self) -> io::Error {
+        let kind = match self {
+            RecvError::Closed => io::ErrorKind::UnexpectedEof,
+            RecvError::Reset => io::ErrorKind::ConnectionReset,
+            RecvError::TimedOut => io::ErrorKind::TimedOut,
+            RecvError::Io(e) => e.kind(),
+        };
+        io::Error::new(kind, self.to_string())
+    }
+}
+
+/// What [`Conn::read_line`] found.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Line {
+    /// A complete line, without its CRLF (or bare LF).
+    Complete(Vec<u8>),
+    /// A line longer than the limit; it was read and discarded up to its end.
+    TooLong,
+}
+
+const READ_CHUNK: usize = 16 * 1024;
+
+/// A TCP connection with a read buffer, a write buffer and deadline-based reads.
+///
+/// Replies are queued with [`Conn::queue`] and written by [`Conn::flush`], which happens
+/// automatically before any read that would block: pipelined commands get their replies in
+/// one write, and a client waiting for a reply always gets it.
+pub(crate) struct Conn {
+    stream: TcpStream,
+    rbuf: Vec<u8>,
+    rpos: usize,
+    wbuf: Vec<u8>,
+    write_timeout: Option<Duration>,
+    enhanced_codes: bool,
+    /// Octets read from the socket, for statistics.
+    pub(crate) bytes_in: u64,
+}
+
+impl Conn {
+    pub(crate) fn new(stream: TcpStream, write_timeout: Duration, enhanced_codes: bool) -> Self {
+        Conn {
+            stream,
+            rbuf: Vec::with_capacity(READ_CHUNK),
+            rpos: 0,
+            wbuf: Vec::with_capacity(512),
+            write_timeout: Some(write_timeout),
+            enhanced_codes,
+            bytes_in: 0,
+        }
+    }
+
+    /// Queues a reply (sent by the next flush).
+    pub(crate) fn queue(&mut self, reply: &Reply) {
+        reply.write_to(&mut self.wbuf, self.enhanced_codes);
+    }
+
+    /// Writes every queued reply. On failure the queue is dropped: the bytes cannot be
+    /// delivered, and retrying would only repeat the failure.
+    pub(crate) fn flush(&mut self) -> Result<(), SendError> {
+        if self.wbuf.is_empty() {
+            return Ok(());
+        }
+        let res = self
+            .stream
+            .set_write_timeout(self.write_timeout)
+            .and_then(|()| self.stream.write_all(&self.wbuf))
+            .and_then(|()| self.stream.flush());
+        self.wbuf.clear();
+        res.map_err(SendError::from)
+    }
+
+    /// Bytes read but not yet consumed.
+    pub(crate) fn buffered(&self) -> &[u8] {
+        self.rbuf.get(self.rpos..).unwrap_or_default()
+    }
+
+    /// Marks `n` buffered bytes as consumed.
+    pub(crate) fn consume(&mut self, n: usize) {
+        self.rpos = (self.rpos + n).min(self.rbuf.len());
+        if self.rpos == self.rbuf.len() {
+            self.rbuf.clear();
+            self.rpos = 0;
+        }
+    }
+
+    /// Drops any input already buffered (after STARTTLS nothing sent in plaintext may run).
+    #[allow(dead_code)]
+    pub(crate) fn discard_buffered(&mut self) -> usize {
+        let n = self.buffered().len();
+        self.consume(n);
+        n
+    }
+
+    /// Reads more bytes into the buffer, flushing queued replies first. Waits at most until
+    /// `deadline`. End of stream is [`RecvError::Closed`].
+    pub(crate) fn fill(&mut self, deadline: Instant) -> Result<usize, RecvError> {
+        self.flush().map_err(|e| match e {
+            SendError::Closed => RecvError::Closed,
+            SendError::Reset => RecvError::Reset,
+            SendError::TimedOut => RecvError::TimedOut,
+            SendError::Io(e) => RecvError::Io(e),
+        })?;
+        // Compact so the buffer does not grow with the stream.
+        if self.rpos > 0 {
+            self.rbuf.drain(..self.rpos);
+            self.rpos = 0;
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return Err(RecvError::TimedOut);
+        }
+        // A zero timeout means "block forever" to std, so never pass one.
+        let wait = (deadline - now).max(Duration::from_millis(1));
+        self.stream.set_read_timeout(Some(wait))?;
+        let start = self.rbuf.len();
+        self.rbuf.resize(start + READ_CHUNK, 0);
+        let res = loop {
+            match self.stream.read(&mut self.rbuf[start..]) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                other => break other,
+            }
+        };
+        let n = match res {
+            Ok(n) => n,
+            Err(e) => {
+                self.rbuf.truncate(start);
+                return Err(e.into());
+            }
+        };
+        self.rbuf.truncate(start + n);
+        if n == 0 {
+            return Err(RecvError::Closed);
+        }
+        self.bytes_in += n as u64;
+        Ok(n)
+    }
+
+    /// Reads one line (ended by LF, an optional CR before it removed) of at most `max` octets
+    /// including the line ending. A longer line is discarded up to its end, keeping memory
+    /// bounded, and reported as [`Line::TooLong`]. The whole line must arrive before `deadline`.
+    pub(crate) fn read_line(&mut self, max: usize, deadline: Instant) -> Result<Line, RecvError> {
+        let mut too_long = false;
+        let mut scanned = 0;
+        loop {
+            let buf = self.buffered();
+            if let Some(i) = buf
+                .get(scanned..)
+                .and_then(|b| b.iter().position(|&c| c == b'\n'))
+            {
+                let end = scanned + i;
+                if too_long || end + 1 > max {
+                    self.consume(end + 1);
+                    return Ok(Line::TooLong);
+                }
+                let mut line = buf.get(..end).unwrap_or_default().to_vec();
+                if line.last() == Some(&b'\r') {
+                    line.pop();
+                }
+                self.consume(end + 1);
+                return Ok(Line::Complete(line));
+            }
+            scanned = buf.len();
+            if scanned >= max {
+                // Too long already: drop what we have, remember, keep looking for the end.
+                too_long = true;
+                self.consume(scanned);
+                scanned = 0;
+            }
+            self.fill(deadline)?;
+        }
+    }
+
+    /// Closes the write side (best effort: the peer may be gone already).
+    pub(crate) fn shutdown(&mut self) {
+        let _ = self.stream.shutdown(Shutdown::Both);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    fn pair() -> (Conn, TcpStream) {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (s, _) = l.accept().unwrap();
+        (Conn::new(s, Duration::from_secs(5), true), c)
+    }
+
+    fn soon() -> Instant {
+        Instant::now() + Duration::from_secs(5)
+    }
+
+    #[test]
+    fn lines_and_too_long() {
+        let (mut conn, mut peer) = pair();
+        peer.write_all(b"HELO a\r\nNOOP\n").unwrap();
+        peer.write_all(&[b'x'; 100]).unwrap();
+        peer.write_all(b"\r\nQUIT\r\n").unwrap();
+        assert_eq!(
+            conn.read_line(50, soon()).unwrap(),
+            Line::Complete(b"HELO a".to_vec())
+        );
+        assert_eq!(
+            conn.read_line(50, soon()).unwrap(),
+            Line::Complete(b"NOOP".to_vec())
+        );
+        assert_eq!(conn.read_line(50, soon()).unwrap(), Line::TooLong);
+        assert_eq!(
+            conn.read_line(50, soon()).unwrap(),
+            Line::Complete(b"QUIT".to_vec())
+        );
+        drop(peer);
+        assert!(matches!(conn.read_line(50, soon()), Err(RecvError::Closed)));
+    }
+
+    #[test]
+    fn deadline() {
+        let (mut conn, mut peer) = pair();
+        peer.write_all(b"HEL").unwrap();
+        let t = Instant::now();
+        let r = conn.read_line(50, Instant::now() + Duration::from_millis(200));
+        assert!(matches!(r, Err(RecvError::TimedOut)), "{r:?}");
+        assert!(t.elapsed() < Duration::from_secs(3));
+    }
+
+    #[test]
+    fn exact_limit() {
+        let (mut conn, mut peer) = pair();
+        peer.write_all(b"1234\r\n12345\r\n").unwrap();
+        assert_eq!(
+            conn.read_line(6, soon()).unwrap(),
+            Line::Complete(b"1234".to_vec())
+        );
+        assert_eq!(conn.read_line(6, soon()).unwrap(), Line::TooLong);
+    }
+}
