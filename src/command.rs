@@ -190,9 +190,6 @@ pub enum CommandError {
     BadParam(String),
     /// BDAT without a valid chunk size, or with something other than `LAST` after it: `501 5.5.4`.
     BadBdat,
-    /// An unknown verb the handler refused: `500 5.5.2`. Never returned by [`Command::parse`],
-    /// which gives [`Command::Unknown`] instead; it lets the session report that refusal.
-    UnknownCommand,
 }
 
 impl CommandError {
@@ -214,9 +211,6 @@ impl CommandError {
             }
             CommandError::BadParam(_) => (501, (5, 5, 4), "Bad parameter syntax".to_owned()),
             CommandError::BadBdat => (501, (5, 5, 4), "Syntax: BDAT chunk-size [LAST]".to_owned()),
-            CommandError::UnknownCommand => {
-                (500, (5, 5, 2), "Error: command not recognized".to_owned())
-            }
         }
     }
 }
@@ -234,7 +228,6 @@ impl fmt::Display for CommandError {
             CommandError::BadRecipient(e) => write!(f, "bad recipient address: {e}"),
             CommandError::BadParam(p) => write!(f, "bad ESMTP parameter {p:?}"),
             CommandError::BadBdat => f.write_str("BDAT without a valid chunk size"),
-            CommandError::UnknownCommand => f.write_str("unknown command"),
         }
     }
 }
@@ -753,10 +746,6 @@ mod tests {
             Ok(Command::Unknown { .. })
         ));
         assert!(matches!(parse("DATAX"), Ok(Command::Unknown { .. })));
-        assert_eq!(
-            CommandError::UnknownCommand.reply_parts(),
-            (500, (5, 5, 2), "Error: command not recognized".to_owned())
-        );
         assert_eq!(parse("   NOOP"), Ok(Command::Noop));
     }
 

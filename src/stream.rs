@@ -282,8 +282,26 @@ impl Conn {
         }
     }
 
-    /// Closes the write side (best effort: the peer may be gone already).
-    pub(crate) fn shutdown(&mut self) {
+    /// Closes the connection without losing the last reply: flush, send FIN, then read and
+    /// drop what the peer still sends for a moment. Closing with unread input would make the
+    /// kernel send RST, and an RST can destroy the reply before the peer reads it. Bounded:
+    /// at most 200 ms and 64 KiB.
+    pub(crate) fn close(&mut self) {
+        let _ = self.flush();
+        let _ = self.stream.shutdown(Shutdown::Write);
+        let deadline = Instant::now() + Duration::from_millis(200);
+        let mut scratch = [0u8; 4096];
+        let mut drained = 0;
+        while drained < 64 * 1024 {
+            let now = Instant::now();
+            if now >= deadline || self.stream.set_read_timeout(Some(deadline - now)).is_err() {
+                break;
+            }
+            match self.stream.read(&mut scratch) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => drained += n,
+            }
+        }
         let _ = self.stream.shutdown(Shutdown::Both);
     }
 }

@@ -126,6 +126,11 @@ pub enum SessionError {
     OutOfOrder(&'static str),
     /// A line could not be parsed (the reply was sent).
     Syntax(crate::command::CommandError),
+    /// An unknown command was refused (by [`Handler::on_unknown`]); holds the verb.
+    UnknownCommand(String),
+    /// A MAIL or RCPT parameter was refused as malformed or unsupported (`501`/`555`); holds
+    /// the reply sent.
+    BadParameter(Reply),
     /// The client made too many errors (`421 4.7.0` was sent).
     TooManyErrors,
     /// A message body broke a rule (size, line length, bare CR/LF); it was rejected.
@@ -186,6 +191,8 @@ impl fmt::Display for SessionError {
             SessionError::LineTooLong => f.write_str("command line too long"),
             SessionError::OutOfOrder(c) => write!(f, "{c} out of order"),
             SessionError::Syntax(e) => write!(f, "syntax error: {e}"),
+            SessionError::UnknownCommand(v) => write!(f, "unknown command {v:?}"),
+            SessionError::BadParameter(r) => write!(f, "parameter refused: {r}"),
             SessionError::TooManyErrors => f.write_str("too many errors"),
             SessionError::DataRejected(e) => write!(f, "message rejected: {e}"),
             SessionError::HandlerPanic { callback, message } => {

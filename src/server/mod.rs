@@ -28,8 +28,8 @@ mod shared;
 
 use std::io::{self, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -230,7 +230,7 @@ impl Server {
         Ok(ServerHandle {
             shared,
             local_addr,
-            thread: Some(thread),
+            thread: Mutex::new(Some(thread)),
         })
     }
 
@@ -360,7 +360,7 @@ fn refuse_busy(stream: TcpStream) {
 pub struct ServerHandle {
     shared: Arc<Shared>,
     local_addr: SocketAddr,
-    thread: Option<JoinHandle<()>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl ServerHandle {
@@ -377,12 +377,11 @@ impl ServerHandle {
     /// Stops accepting, lets sessions finish their current transaction, answers `421 4.3.2`
     /// and closes; sessions still busy after `grace` are cut off the same way. Returns when
     /// every session has ended (or a few seconds after `grace` if one is stuck in a handler).
-    pub fn shutdown(mut self, grace: Duration) {
+    /// Safe to call from any thread, more than once.
+    pub fn shutdown(&self, grace: Duration) {
         self.shared.begin_shutdown(false);
         self.wake_listener();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+        self.join_listener();
         if !self.shared.wait_empty(Instant::now() + grace) {
             self.shared.begin_shutdown(true);
             self.shared
@@ -390,10 +389,19 @@ impl ServerHandle {
         }
     }
 
-    /// Waits for the listener thread to end (after [`ServerHandle::shutdown`] from elsewhere,
-    /// or never).
-    pub fn join(mut self) {
-        if let Some(t) = self.thread.take() {
+    /// Waits until the server has stopped: the listener ended (after
+    /// [`ServerHandle::shutdown`] from another thread) and every session is over.
+    pub fn join(&self) {
+        self.join_listener();
+        while !self
+            .shared
+            .wait_empty(Instant::now() + Duration::from_secs(3600))
+        {}
+    }
+
+    fn join_listener(&self) {
+        let t = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(t) = t {
             let _ = t.join();
         }
     }

@@ -102,8 +102,7 @@ impl<H: Handler> Session<H> {
     /// Runs the session to its end; `on_close` is called exactly once.
     pub(crate) fn run(mut self) {
         let _ = self.main();
-        let _ = self.conn.flush();
-        self.conn.shutdown();
+        self.conn.close();
         self.shared
             .stats
             .bytes_received
@@ -353,13 +352,14 @@ impl<H: Handler> Session<H> {
     fn unknown(&mut self, s: State, verb: &str, args: &str) -> (State, Flow) {
         match self.call("on_unknown", |h| h.on_unknown(verb, args)) {
             Ok(r) if r.code >= 400 => {
-                self.conn.queue(&r);
-                self.errors += 1;
-                let close = r.code == 421;
-                let flow = self.fault(SessionError::Syntax(
-                    crate::command::CommandError::UnknownCommand,
-                ));
-                (s, if close { Flow::Close } else { flow })
+                // Only printable ASCII of the verb goes to logs.
+                let verb: String = verb
+                    .chars()
+                    .filter(|c| c.is_ascii_graphic())
+                    .take(32)
+                    .collect();
+                let flow = self.client_error(&r, SessionError::UnknownCommand(verb));
+                (s, if r.code == 421 { Flow::Close } else { flow })
             }
             Ok(r) => (s, self.reply(&r)),
             Err(Panicked) => (s, Flow::Close),
@@ -486,10 +486,10 @@ impl<H: Handler> Session<H> {
     fn mail(&mut self, hello: Hello, from: Option<Mailbox>, params: Vec<Param>) -> (State, Flow) {
         let params = match self.mail_params(hello.esmtp, params) {
             Ok(p) => p,
-            Err((r, counts)) => return self.refuse(State::Ready(hello), r, counts, "MAIL"),
+            Err((r, counts)) => return self.refuse(State::Ready(hello), r, counts),
         };
         if from.as_ref().is_some_and(|m| !m.is_ascii()) && !params.smtputf8 {
-            return self.refuse(State::Ready(hello), Reply::NEED_SMTPUTF8, false, "MAIL");
+            return self.refuse(State::Ready(hello), Reply::NEED_SMTPUTF8, false);
         }
         match self.call("on_mail", |h| h.on_mail(from.as_ref(), &params)) {
             Err(Panicked) => (State::Ready(hello), Flow::Close),
@@ -513,18 +513,13 @@ impl<H: Handler> Session<H> {
     }
 
     /// Answers a refused command; `counts` when it was the client's mistake.
-    fn refuse(&mut self, s: State, r: Reply, counts: bool, verb: &'static str) -> (State, Flow) {
-        if counts {
-            let _ = verb;
-            let flow = self.client_error(
-                &r,
-                SessionError::Syntax(crate::command::CommandError::BadParam(r.text.to_string())),
-            );
-            (s, flow)
+    fn refuse(&mut self, s: State, r: Reply, counts: bool) -> (State, Flow) {
+        let flow = if counts {
+            self.client_error(&r, SessionError::BadParameter(r.clone()))
         } else {
-            let flow = self.reply(&r);
-            (s, flow)
-        }
+            self.reply(&r)
+        };
+        (s, flow)
     }
 
     fn rcpt(
@@ -548,7 +543,7 @@ impl<H: Handler> Session<H> {
                 Ok(Ok(())) => accepted.push(p),
                 Ok(Err(r)) => {
                     let counts = r.code == 555 || r.code == 501;
-                    return self.refuse(State::Transaction(hello, env), r, counts, "RCPT");
+                    return self.refuse(State::Transaction(hello, env), r, counts);
                 }
                 Err(Panicked) => return (State::Transaction(hello, env), Flow::Close),
             }
@@ -598,6 +593,11 @@ impl<H: Handler> Session<H> {
             }
         };
         let rejected = match end {
+            // Cut off by a shutdown whose grace period ended: not acknowledged.
+            DataEnd::Broken(RecvError::Closed) if self.shared.shutting_down() => {
+                self.conn.queue(&Reply::SHUTTING_DOWN);
+                return (ready, Flow::Close);
+            }
             DataEnd::Broken(e) => return (ready, self.recv_failed(Phase::Data, e)),
             DataEnd::Abandoned => {
                 self.conn.queue(&Reply::TOO_BIG);

@@ -135,7 +135,7 @@ impl Shared {
                 Err(p) => p.into_inner().0,
             };
             for slot in map.values() {
-                if slot.idle.load(Ordering::SeqCst) {
+                if self.shutting_down() && slot.idle.load(Ordering::SeqCst) {
                     let _ = slot.stream.shutdown(Shutdown::Read);
                 }
             }
