@@ -4,7 +4,9 @@
 //! cargo run --release --example smtp_server -- [--listen 127.0.0.1:2525] [--maildir ./maildir]
 //!     [--hostname NAME] [--max-size BYTES] [--max-recipients N] [--lmtp]
 //!     [--bare-lf reject|normalize|strip|allow] [--timeout SECS]
-//!     [--refuse ADDR]... [--defer ADDR]... [--fail-data ADDR]... [-v]
+//!     [--refuse ADDR]... [--defer ADDR]... [--fail-data ADDR]...
+//!     [--tls-cert PEM --tls-key PEM] [--implicit-tls ADDR] [--require-tls]
+//!     [--auth USER:PASS]... [--require-auth] [--allow-insecure-auth] [-v]
 //! ```
 //!
 //! Each message is written to `tmp/` and renamed into `new/` before the `250` reply, which
@@ -22,11 +24,15 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use smtpkit::Reply;
 use smtpkit::address::Mailbox;
 use smtpkit::command::Param;
+use smtpkit::sasl::{Credentials, Mechanism};
 use smtpkit::server::{BareLinePolicy, ConnInfo, Envelope, Handler, Protocol, Server};
+use smtpkit::tls::ServerTls;
 
 const USAGE: &str = "usage: smtp_server [--listen ADDR] [--maildir DIR] [--hostname NAME] \
 [--max-size BYTES] [--max-recipients N] [--lmtp] [--bare-lf reject|normalize|strip|allow] \
-[--timeout SECS] [--refuse ADDR]... [--defer ADDR]... [--fail-data ADDR]... [-v]";
+[--timeout SECS] [--refuse ADDR]... [--defer ADDR]... [--fail-data ADDR]... \
+[--tls-cert PEM --tls-key PEM] [--implicit-tls ADDR] [--require-tls] \
+[--auth USER:PASS]... [--require-auth] [--allow-insecure-auth] [-v]";
 
 #[derive(Debug, Default)]
 struct Options {
@@ -41,6 +47,13 @@ struct Options {
     refuse: Vec<String>,
     defer: Vec<String>,
     fail_data: Vec<String>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    implicit_tls: Option<String>,
+    require_tls: bool,
+    users: Vec<(String, String)>,
+    require_auth: bool,
+    allow_insecure_auth: bool,
     verbose: bool,
 }
 
@@ -89,10 +102,32 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Options, String>
             "--refuse" => o.refuse.push(value("--refuse")?.to_ascii_lowercase()),
             "--defer" => o.defer.push(value("--defer")?.to_ascii_lowercase()),
             "--fail-data" => o.fail_data.push(value("--fail-data")?.to_ascii_lowercase()),
+            "--tls-cert" => o.tls_cert = Some(PathBuf::from(value("--tls-cert")?)),
+            "--tls-key" => o.tls_key = Some(PathBuf::from(value("--tls-key")?)),
+            "--implicit-tls" => o.implicit_tls = Some(value("--implicit-tls")?),
+            "--require-tls" => o.require_tls = true,
+            "--auth" => {
+                let v = value("--auth")?;
+                let (user, pass) = v
+                    .split_once(':')
+                    .ok_or_else(|| format!("bad --auth {v:?}: want USER:PASS"))?;
+                o.users.push((user.to_string(), pass.to_string()));
+            }
+            "--require-auth" => o.require_auth = true,
+            "--allow-insecure-auth" => o.allow_insecure_auth = true,
             "-v" | "--verbose" => o.verbose = true,
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown flag {other:?}")),
         }
+    }
+    if o.tls_cert.is_some() != o.tls_key.is_some() {
+        return Err("--tls-cert and --tls-key go together".into());
+    }
+    if (o.implicit_tls.is_some() || o.require_tls) && o.tls_cert.is_none() {
+        return Err("--implicit-tls and --require-tls need --tls-cert and --tls-key".into());
+    }
+    if o.require_auth && o.users.is_empty() {
+        return Err("--require-auth needs at least one --auth USER:PASS".into());
     }
     Ok(o)
 }
@@ -156,6 +191,18 @@ fn write_message(
 }
 
 impl Handler for Catcher {
+    fn on_auth(&mut self, credentials: &Credentials) -> Result<(), Reply> {
+        let known =
+            self.opts.users.iter().any(|(user, pass)| {
+                credentials.username() == user && credentials.check_password(pass)
+            });
+        if known {
+            Ok(())
+        } else {
+            Err(Reply::AUTH_FAILED)
+        }
+    }
+
     fn on_rcpt(&mut self, to: &Mailbox, _params: &[Param], _env: &Envelope) -> Result<(), Reply> {
         if matches(&self.opts.refuse, to) {
             return Err(Reply::NO_SUCH_USER);
@@ -250,18 +297,48 @@ fn main() -> ExitCode {
         let t = Duration::from_secs(t);
         b = b.command_timeout(t).data_block_timeout(t);
     }
-    let server = match b.bind(opts.listen.as_str()) {
+    if let (Some(cert), Some(key)) = (&opts.tls_cert, &opts.tls_key) {
+        // Certificate problems show now, at startup, not at the first handshake.
+        match ServerTls::from_pem_files(cert, key) {
+            Ok(tls) => b = b.tls(tls).require_tls(opts.require_tls),
+            Err(e) => {
+                eprintln!("smtp_server: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    if !opts.users.is_empty() {
+        // CRAM-MD5 needs the plain password, which this catcher has.
+        b = b
+            .auth_mechanisms(&[Mechanism::Plain, Mechanism::Login, Mechanism::CramMd5])
+            .require_auth(opts.require_auth)
+            .allow_insecure_auth(opts.allow_insecure_auth);
+    }
+    let mut server = match b.bind(opts.listen.as_str()) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("smtp_server: cannot listen on {}: {e}", opts.listen);
             return ExitCode::FAILURE;
         }
     };
+    if let Some(addr) = &opts.implicit_tls {
+        server = match server.bind_implicit_tls(addr.as_str()) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("smtp_server: cannot listen on {addr}: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+    }
+    let addrs = server.local_addrs();
     log::info!(
         "smtp_server listening on {}, storing mail in {}",
         server.local_addr(),
         opts.maildir.display()
     );
+    if let Some(tls_addr) = addrs.get(1) {
+        log::info!("smtp_server listening on {tls_addr} (implicit TLS)");
+    }
     let opts = Arc::new(opts);
     let counter = Arc::new(AtomicU64::new(0));
     let result = server.serve(move |_conn: &ConnInfo| Catcher {

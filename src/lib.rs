@@ -31,7 +31,14 @@ pub mod command;
 pub mod data;
 pub mod extensions;
 pub mod reply;
+pub mod sasl;
 pub mod server;
 mod stream;
+pub mod tls;
 
 pub use reply::{EnhancedCode, Reply};
+
+/// The README's examples, compiled as doc-tests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

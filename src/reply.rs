@@ -132,6 +132,24 @@ impl Reply {
     pub const MAILBOX_BUSY: Reply = r(450, (4, 2, 1), "Mailbox temporarily unavailable");
     /// `451 4.3.0 Message rejected, try again later`
     pub const TRY_AGAIN: Reply = r(451, (4, 3, 0), "Message rejected, try again later");
+    /// `220 2.0.0 Ready to start TLS`
+    pub const READY_TLS: Reply = r(220, (2, 0, 0), "Ready to start TLS");
+    /// `530 5.7.0 Must issue a STARTTLS command first`
+    pub const NEED_TLS: Reply = r(530, (5, 7, 0), "Must issue a STARTTLS command first");
+    /// `530 5.7.0 Authentication required`
+    pub const NEED_AUTH: Reply = r(530, (5, 7, 0), "Authentication required");
+    /// `538 5.7.11 Encryption required for requested authentication mechanism`
+    pub const AUTH_NEEDS_TLS: Reply = r(
+        538,
+        (5, 7, 11),
+        "Encryption required for requested authentication mechanism",
+    );
+    /// `235 2.7.0 Authentication successful`
+    pub const AUTH_OK: Reply = r(235, (2, 7, 0), "Authentication successful");
+    /// `535 5.7.8 Authentication credentials invalid`
+    pub const AUTH_FAILED: Reply = r(535, (5, 7, 8), "Authentication credentials invalid");
+    /// `504 5.5.4 Unrecognized authentication type`
+    pub const AUTH_UNKNOWN_MECHANISM: Reply = r(504, (5, 5, 4), "Unrecognized authentication type");
     /// `554 5.6.0 Transaction failed`
     pub const TRANSACTION_FAILED: Reply = r(554, (5, 6, 0), "Transaction failed");
 

@@ -132,13 +132,144 @@ pub(crate) enum Line {
 
 const READ_CHUNK: usize = 16 * 1024;
 
+/// A `TcpStream` whose writes never raise SIGPIPE.
+///
+/// std's `write` uses `send(MSG_NOSIGNAL)`, but its `write_vectored` (which rustls uses for TLS
+/// records) is a plain `writev` that raises SIGPIPE on a closed socket, killing a host program
+/// whose SIGPIPE is at its default. Not overriding `write_vectored` makes it fall back to `write`.
+#[derive(Debug)]
+pub(crate) struct NoSigPipe(pub(crate) TcpStream);
+
+impl Read for NoSigPipe {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
+impl Write for NoSigPipe {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Plain TCP, or TLS over it.
+enum Transport {
+    Plain(TcpStream),
+    ServerTls(Box<rustls::StreamOwned<rustls::ServerConnection, NoSigPipe>>),
+    /// Between taking the socket out of one variant and putting it into another.
+    Gone,
+}
+
+impl Transport {
+    fn sock(&self) -> Option<&TcpStream> {
+        match self {
+            Transport::Plain(s) => Some(s),
+            Transport::ServerTls(t) => Some(&t.sock.0),
+            Transport::Gone => None,
+        }
+    }
+}
+
+fn gone() -> io::Error {
+    io::Error::new(io::ErrorKind::NotConnected, "connection already closed")
+}
+
+impl Read for Transport {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Transport::Plain(s) => s.read(buf),
+            Transport::ServerTls(t) => t.read(buf),
+            Transport::Gone => Err(gone()),
+        }
+    }
+}
+
+impl Write for Transport {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Transport::Plain(s) => s.write(buf),
+            Transport::ServerTls(t) => t.write(buf),
+            Transport::Gone => Err(gone()),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Transport::Plain(s) => s.flush(),
+            Transport::ServerTls(t) => t.flush(),
+            Transport::Gone => Err(gone()),
+        }
+    }
+}
+
+/// A failed TLS handshake.
+#[derive(Debug)]
+pub enum HandshakeError {
+    /// The peer closed the connection during the handshake.
+    Closed,
+    /// The peer reset the connection.
+    Reset,
+    /// The handshake did not finish before its deadline.
+    TimedOut,
+    /// The peer spoke something that is not acceptable TLS (garbage, an old version, no
+    /// common cipher suite...); an alert was sent when possible.
+    Tls(rustls::Error),
+    /// The first byte was not a TLS handshake record: plaintext on a TLS port, or garbage.
+    NotTls,
+    /// Any other I/O error.
+    Io(io::Error),
+}
+
+impl fmt::Display for HandshakeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HandshakeError::Closed => {
+                f.write_str("TLS handshake failed: peer closed the connection")
+            }
+            HandshakeError::Reset => f.write_str("TLS handshake failed: connection reset by peer"),
+            HandshakeError::TimedOut => f.write_str("TLS handshake failed: timed out"),
+            HandshakeError::Tls(e) => write!(f, "TLS handshake failed: {e}"),
+            HandshakeError::NotTls => {
+                f.write_str("TLS handshake failed: the peer did not send a ClientHello")
+            }
+            HandshakeError::Io(e) => write!(f, "TLS handshake failed: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for HandshakeError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            HandshakeError::Tls(e) => Some(e),
+            HandshakeError::Io(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<io::Error> for HandshakeError {
+    fn from(e: io::Error) -> Self {
+        if let Some(tls) = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+            return HandshakeError::Tls(tls.clone());
+        }
+        match RecvError::from(e) {
+            RecvError::Closed => HandshakeError::Closed,
+            RecvError::Reset => HandshakeError::Reset,
+            RecvError::TimedOut => HandshakeError::TimedOut,
+            RecvError::Io(e) => HandshakeError::Io(e),
+        }
+    }
+}
+
 /// A TCP connection with a read buffer, a write buffer and deadline-based reads.
 ///
 /// Replies are queued with [`Conn::queue`] and written by [`Conn::flush`], which happens
 /// automatically before any read that would block: pipelined commands get their replies in
 /// one write, and a client waiting for a reply always gets it.
 pub(crate) struct Conn {
-    stream: TcpStream,
+    stream: Transport,
     rbuf: Vec<u8>,
     rpos: usize,
     wbuf: Vec<u8>,
@@ -151,7 +282,7 @@ pub(crate) struct Conn {
 impl Conn {
     pub(crate) fn new(stream: TcpStream, write_timeout: Duration, enhanced_codes: bool) -> Self {
         Conn {
-            stream,
+            stream: Transport::Plain(stream),
             rbuf: Vec::with_capacity(READ_CHUNK),
             rpos: 0,
             wbuf: Vec::with_capacity(512),
@@ -173,7 +304,6 @@ impl Conn {
             return Ok(());
         }
         let res = self
-            .stream
             .set_write_timeout(self.write_timeout)
             .and_then(|()| self.stream.write_all(&self.wbuf))
             .and_then(|()| self.stream.flush());
@@ -196,7 +326,6 @@ impl Conn {
     }
 
     /// Drops any input already buffered (after STARTTLS nothing sent in plaintext may run).
-    #[allow(dead_code)]
     pub(crate) fn discard_buffered(&mut self) -> usize {
         let n = self.buffered().len();
         self.consume(n);
@@ -223,7 +352,7 @@ impl Conn {
         }
         // A zero timeout means "block forever" to std, so never pass one.
         let wait = (deadline - now).max(Duration::from_millis(1));
-        self.stream.set_read_timeout(Some(wait))?;
+        self.set_read_timeout(Some(wait))?;
         let start = self.rbuf.len();
         self.rbuf.resize(start + READ_CHUNK, 0);
         let res = loop {
@@ -288,24 +417,153 @@ impl Conn {
     /// at most 200 ms and 64 KiB.
     pub(crate) fn close(&mut self) {
         let _ = self.flush();
-        let _ = self.stream.shutdown(Shutdown::Write);
+        // close_notify only on an established session: on a failed handshake, StreamOwned's
+        // flush would try to carry the handshake on and wait for the peer.
+        if let Transport::ServerTls(t) = &mut self.stream {
+            if !t.conn.is_handshaking() {
+                t.conn.send_close_notify();
+                while t.conn.wants_write() {
+                    if t.conn.write_tls(&mut t.sock).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+        let Some(sock) = self.stream.sock() else {
+            return;
+        };
+        let _ = sock.shutdown(Shutdown::Write);
         let deadline = Instant::now() + Duration::from_millis(200);
         let mut scratch = [0u8; 4096];
         let mut drained = 0;
         while drained < 64 * 1024 {
             let now = Instant::now();
-            if now >= deadline || self.stream.set_read_timeout(Some(deadline - now)).is_err() {
+            if now >= deadline || sock.set_read_timeout(Some(deadline - now)).is_err() {
                 break;
             }
-            match self.stream.read(&mut scratch) {
+            // Raw socket reads: what comes now is discarded, TLS or not.
+            match (&mut &*sock).read(&mut scratch) {
                 Ok(0) | Err(_) => break,
                 Ok(n) => drained += n,
             }
         }
-        let _ = self.stream.shutdown(Shutdown::Both);
+        let _ = sock.shutdown(Shutdown::Both);
+    }
+
+    fn set_read_timeout(&self, t: Option<Duration>) -> io::Result<()> {
+        self.stream.sock().ok_or_else(gone)?.set_read_timeout(t)
+    }
+
+    fn set_write_timeout(&self, t: Option<Duration>) -> io::Result<()> {
+        self.stream.sock().ok_or_else(gone)?.set_write_timeout(t)
+    }
+
+    /// Runs a server-side TLS handshake over this connection (STARTTLS or implicit TLS),
+    /// finishing before `deadline`. Input already buffered is plaintext sent before the
+    /// handshake and is dropped: it must never run as a command (CVE-2011-0411). On failure
+    /// the connection is unusable and must be closed.
+    pub(crate) fn start_tls(
+        &mut self,
+        config: std::sync::Arc<rustls::ServerConfig>,
+        deadline: Instant,
+    ) -> Result<usize, HandshakeError> {
+        let dropped = self.discard_buffered();
+        self.wbuf.clear();
+        let sock = match std::mem::replace(&mut self.stream, Transport::Gone) {
+            Transport::Plain(s) => s,
+            other => {
+                self.stream = other;
+                return Err(HandshakeError::Io(io::Error::other(
+                    "TLS is already active",
+                )));
+            }
+        };
+        // rustls would wait for a whole "record" announced by plaintext bytes (`EHLO` reads
+        // as a 20 KB record); a ClientHello starts with 0x16, so fail fast on anything else.
+        let now = Instant::now();
+        let first = sock
+            .set_read_timeout(Some(
+                deadline
+                    .saturating_duration_since(now)
+                    .max(Duration::from_millis(1)),
+            ))
+            .and_then(|()| {
+                let mut b = [0u8; 1];
+                sock.peek(&mut b).map(|n| (n, b[0]))
+            });
+        let verdict = match first {
+            Ok((0, _)) => Err(HandshakeError::Closed),
+            Ok((_, 0x16)) => Ok(()),
+            Ok(_) => Err(HandshakeError::NotTls),
+            Err(e) => Err(HandshakeError::from(e)),
+        };
+        if let Err(e) = verdict {
+            self.stream = Transport::Plain(sock);
+            return Err(e);
+        }
+        let conn = rustls::ServerConnection::new(config).map_err(HandshakeError::Tls)?;
+        let mut tls = rustls::StreamOwned::new(conn, NoSigPipe(sock));
+        let result = handshake(&mut tls.conn, &mut tls.sock, deadline, self.write_timeout);
+        self.stream = Transport::ServerTls(Box::new(tls));
+        result.map(|()| dropped)
+    }
+
+    /// The server-side TLS connection, once TLS is on.
+    pub(crate) fn server_tls(&self) -> Option<&rustls::ServerConnection> {
+        match &self.stream {
+            Transport::ServerTls(t) => Some(&t.conn),
+            _ => None,
+        }
     }
 }
 
+/// Drives a handshake to completion before `deadline`.
+fn handshake<S: rustls::SideData>(
+    conn: &mut rustls::ConnectionCommon<S>,
+    sock: &mut NoSigPipe,
+    deadline: Instant,
+    write_timeout: Option<Duration>,
+) -> Result<(), HandshakeError> {
+    sock.0.set_write_timeout(write_timeout)?;
+    let mut io = Timed { sock, deadline };
+    while conn.is_handshaking() {
+        conn.complete_io(&mut io)?;
+    }
+    // Flush the final flight (TLS 1.3 server: session tickets) so the client is not left waiting.
+    while conn.wants_write() {
+        conn.write_tls(&mut io)?;
+    }
+    Ok(())
+}
+
+/// A socket whose every read waits at most until a deadline, so a peer that trickles
+/// handshake bytes cannot stretch the handshake past it.
+struct Timed<'a> {
+    sock: &'a mut NoSigPipe,
+    deadline: Instant,
+}
+
+impl Read for Timed<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let now = Instant::now();
+        if now >= self.deadline {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        self.sock
+            .0
+            .set_read_timeout(Some((self.deadline - now).max(Duration::from_millis(1))))?;
+        self.sock.read(buf)
+    }
+}
+
+impl Write for Timed<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.sock.write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
 #[cfg(test)]
 mod tests {
     use super::*;

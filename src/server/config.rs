@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use crate::address::PathOptions;
 use crate::data::{BareLinePolicy, DataLimits};
+use crate::sasl::Mechanism;
+use crate::tls::ServerTls;
 
 /// Which protocol a listener speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -59,6 +61,21 @@ pub struct ServerConfig {
     pub pipelining: bool,
     /// Advertise and send enhanced status codes (RFC 2034). Default true.
     pub enhanced_status_codes: bool,
+    /// Certificates for STARTTLS (and implicit-TLS listeners). Default: none, no STARTTLS.
+    pub tls: Option<ServerTls>,
+    /// Deadline for a TLS handshake. Default 30 s.
+    pub tls_handshake_timeout: Duration,
+    /// Before STARTTLS, serve only EHLO, HELO, LHLO, NOOP, RSET, QUIT and STARTTLS
+    /// (others: `530 5.7.0`). Default false.
+    pub require_tls: bool,
+    /// SASL mechanisms offered in AUTH (RFC 4954), in the order advertised. Default: none
+    /// (no AUTH). Credentials are checked by [`Handler::on_auth`](super::Handler::on_auth).
+    pub auth_mechanisms: Vec<Mechanism>,
+    /// Offer and accept AUTH without TLS. Default false: AUTH is hidden before TLS and
+    /// attempts get `538 5.7.11`.
+    pub allow_insecure_auth: bool,
+    /// MAIL before a successful AUTH gets `530 5.7.0`. Default false.
+    pub require_auth: bool,
 }
 
 impl Default for ServerConfig {
@@ -81,6 +98,12 @@ impl Default for ServerConfig {
             eight_bit_mime: true,
             pipelining: true,
             enhanced_status_codes: true,
+            tls: None,
+            tls_handshake_timeout: Duration::from_secs(30),
+            require_tls: false,
+            auth_mechanisms: Vec::new(),
+            allow_insecure_auth: false,
+            require_auth: false,
         }
     }
 }

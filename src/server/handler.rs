@@ -10,7 +10,9 @@ use crate::command::Param;
 use crate::data::DataError;
 use crate::extensions::Extensions;
 use crate::reply::Reply;
-use crate::stream::{RecvError, SendError};
+use crate::sasl::Credentials;
+use crate::stream::{HandshakeError, RecvError, SendError};
+use crate::tls::TlsInfo;
 
 use super::config::Protocol;
 
@@ -25,6 +27,10 @@ pub struct ConnInfo {
     pub local: SocketAddr,
     /// SMTP or LMTP.
     pub protocol: Protocol,
+    /// Which listener accepted the connection (0 = the first bound).
+    pub listener: usize,
+    /// The listener does implicit TLS: the handshake comes before the greeting (port 465 style).
+    pub implicit_tls: bool,
 }
 
 /// The `BODY` parameter of MAIL (RFC 6152).
@@ -69,6 +75,10 @@ pub struct Envelope {
     pub params: MailParams,
     /// Accepted recipients, in order.
     pub recipients: Vec<Recipient>,
+    /// The identity the client authenticated as (AUTH), if any.
+    pub auth: Option<String>,
+    /// The TLS parameters, when the session is encrypted.
+    pub tls: Option<TlsInfo>,
 }
 
 /// What to do with a new connection.
@@ -116,6 +126,10 @@ pub enum SessionError {
     Reset(Phase),
     /// A deadline passed (`421 4.4.2` was sent).
     Timeout(Phase),
+    /// A TLS handshake failed (STARTTLS or implicit TLS); the connection is closed.
+    TlsHandshake(HandshakeError),
+    /// An AUTH attempt failed (bad credentials or a malformed exchange); holds the reply sent.
+    AuthFailed(Reply),
     /// Reading failed in another way.
     Recv(Phase, io::Error),
     /// A reply could not be written.
@@ -153,6 +167,7 @@ impl SessionError {
             SessionError::Closed(_)
                 | SessionError::Reset(_)
                 | SessionError::Timeout(_)
+                | SessionError::TlsHandshake(_)
                 | SessionError::Recv(..)
                 | SessionError::TooManyErrors
                 | SessionError::HandlerPanic { .. }
@@ -186,6 +201,8 @@ impl fmt::Display for SessionError {
             SessionError::Closed(p) => write!(f, "peer closed the connection during {p}"),
             SessionError::Reset(p) => write!(f, "connection reset during {p}"),
             SessionError::Timeout(p) => write!(f, "timeout during {p}"),
+            SessionError::TlsHandshake(e) => e.fmt(f),
+            SessionError::AuthFailed(r) => write!(f, "authentication failed: {r}"),
             SessionError::Recv(p, e) => write!(f, "receive failed during {p}: {e}"),
             SessionError::Send(e) => e.fmt(f),
             SessionError::LineTooLong => f.write_str("command line too long"),
@@ -207,6 +224,7 @@ impl std::error::Error for SessionError {
         match self {
             SessionError::Recv(_, e) => Some(e),
             SessionError::Send(e) => Some(e),
+            SessionError::TlsHandshake(e) => Some(e),
             SessionError::Syntax(e) => Some(e),
             SessionError::DataRejected(e) => Some(e),
             _ => None,
@@ -301,6 +319,16 @@ pub trait Handler: Send {
     ) -> Vec<Result<Reply, Reply>> {
         let r = self.on_data(envelope, data);
         vec![r; envelope.recipients.len()]
+    }
+
+    /// TLS is established: after STARTTLS (the session then starts over, RFC 3207), or at
+    /// connect on an implicit-TLS listener (before `on_connect`).
+    fn on_starttls(&mut self, info: &TlsInfo) {}
+
+    /// AUTH: verify the credentials (for example with [`Credentials::check_password`]).
+    /// Default: refuse with `535 5.7.8`, since there is no user database to check against.
+    fn on_auth(&mut self, credentials: &Credentials) -> Result<(), Reply> {
+        Err(Reply::AUTH_FAILED)
     }
 
     /// RSET (and the implicit reset of a new EHLO).

@@ -33,11 +33,11 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use log::{debug, info, warn};
+use log::{debug, warn};
 use threadpool::ThreadPool;
 
 pub use crate::data::BareLinePolicy;
-pub use crate::stream::{RecvError, SendError};
+pub use crate::stream::{HandshakeError, RecvError, SendError};
 pub use config::{Protocol, ServerConfig, default_hostname};
 pub use handler::{
     Body, ConnInfo, Envelope, ErrorAction, Greeting, Handler, MailParams, Phase, Recipient,
@@ -46,16 +46,25 @@ pub use handler::{
 pub use shared::Stats;
 
 use crate::reply::Reply;
+use crate::sasl::Mechanism;
 use crate::stream::Conn;
+use crate::tls::ServerTls;
 use session::Session;
 use shared::{SessionSlot, Shared};
 
-/// Entry point: `Server::builder()`.
+/// Entry point: `Server::builder()`. A bound server, ready to `spawn` or `serve`.
 #[derive(Debug)]
 pub struct Server {
-    listener: TcpListener,
-    local_addr: SocketAddr,
+    listeners: Vec<Bound>,
     config: Arc<ServerConfig>,
+}
+
+/// One bound listener.
+#[derive(Debug)]
+struct Bound {
+    listener: TcpListener,
+    addr: SocketAddr,
+    implicit_tls: bool,
 }
 
 /// Configures a [`Server`]; every limit has a safe default (see [`ServerConfig`]).
@@ -155,6 +164,36 @@ impl ServerBuilder {
         self.config.enhanced_status_codes = on;
         self
     }
+    /// Certificates for STARTTLS and implicit-TLS listeners (see [`crate::tls::ServerTls`]).
+    pub fn tls(mut self, tls: ServerTls) -> Self {
+        self.config.tls = Some(tls);
+        self
+    }
+    /// Deadline for a TLS handshake (default 30 s).
+    pub fn tls_handshake_timeout(mut self, d: Duration) -> Self {
+        self.config.tls_handshake_timeout = d;
+        self
+    }
+    /// Serve only EHLO/HELO/NOOP/RSET/QUIT/STARTTLS before TLS (default false).
+    pub fn require_tls(mut self, on: bool) -> Self {
+        self.config.require_tls = on;
+        self
+    }
+    /// Offer AUTH with these mechanisms (default: none). Credentials go to `Handler::on_auth`.
+    pub fn auth_mechanisms(mut self, mechanisms: &[Mechanism]) -> Self {
+        self.config.auth_mechanisms = mechanisms.to_vec();
+        self
+    }
+    /// Offer AUTH without TLS (default false).
+    pub fn allow_insecure_auth(mut self, on: bool) -> Self {
+        self.config.allow_insecure_auth = on;
+        self
+    }
+    /// Refuse MAIL before AUTH with `530 5.7.0` (default false).
+    pub fn require_auth(mut self, on: bool) -> Self {
+        self.config.require_auth = on;
+        self
+    }
     /// Replaces the whole configuration.
     pub fn config(mut self, config: ServerConfig) -> Self {
         self.config = config;
@@ -184,17 +223,28 @@ impl ServerBuilder {
         if c.hostname.is_empty() || c.hostname.bytes().any(|b| !b.is_ascii_graphic()) {
             return Err(invalid("hostname must be non-empty printable ASCII"));
         }
-        if c.command_timeout.is_zero() || c.data_block_timeout.is_zero() || c.data_timeout.is_zero()
+        if [
+            c.command_timeout,
+            c.data_block_timeout,
+            c.data_timeout,
+            c.tls_handshake_timeout,
+        ]
+        .iter()
+        .any(Duration::is_zero)
         {
             return Err(invalid("timeouts must be positive"));
         }
-        let listener = TcpListener::bind(&addrs[..])?;
-        let local_addr = listener.local_addr()?;
-        Ok(Server {
-            listener,
-            local_addr,
+        if c.require_tls && c.tls.is_none() {
+            return Err(invalid("require_tls needs a TLS configuration"));
+        }
+        if c.require_auth && c.auth_mechanisms.is_empty() {
+            return Err(invalid("require_auth needs at least one AUTH mechanism"));
+        }
+        let server = Server {
+            listeners: Vec::new(),
             config: Arc::new(self.config),
-        })
+        };
+        server.add_listener(addrs, false)
     }
 }
 
@@ -204,9 +254,45 @@ impl Server {
         ServerBuilder::default()
     }
 
-    /// The address the listener is bound to (tells the port after binding port 0).
+    fn add_listener(mut self, addrs: Vec<SocketAddr>, implicit_tls: bool) -> io::Result<Server> {
+        if self.config.protocol == Protocol::Lmtp && addrs.iter().any(|a| a.port() == 25) {
+            return Err(invalid(
+                "LMTP must not be offered on port 25 (RFC 2033 section 5)",
+            ));
+        }
+        let listener = TcpListener::bind(&addrs[..])?;
+        let addr = listener.local_addr()?;
+        self.listeners.push(Bound {
+            listener,
+            addr,
+            implicit_tls,
+        });
+        Ok(self)
+    }
+
+    /// Adds a listener whose connections start with a TLS handshake before the greeting
+    /// (implicit TLS, port 465 style, RFC 8314). Needs [`ServerBuilder::tls`].
+    pub fn bind_implicit_tls(self, addr: impl ToSocketAddrs) -> io::Result<Server> {
+        if self.config.tls.is_none() {
+            return Err(invalid(
+                "an implicit-TLS listener needs a TLS configuration",
+            ));
+        }
+        let addrs = addr.to_socket_addrs()?.collect();
+        self.add_listener(addrs, true)
+    }
+
+    /// The first listener's address (tells the port after binding port 0).
     pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
+        self.listeners
+            .first()
+            .map(|b| b.addr)
+            .unwrap_or_else(|| ([0, 0, 0, 0], 0).into())
+    }
+
+    /// Every listener's address, in the order they were bound.
+    pub fn local_addrs(&self) -> Vec<SocketAddr> {
+        self.listeners.iter().map(|b| b.addr).collect()
     }
 
     /// The configuration in force.
@@ -214,48 +300,95 @@ impl Server {
         &self.config
     }
 
-    /// Starts the listener on its own thread and returns a handle. `factory` builds one
-    /// handler per connection.
+    /// Starts one accepting thread per listener and returns a handle. `factory` builds one
+    /// handler per connection; all listeners share it and one pool of `max_sessions` workers.
     pub fn spawn<H, F>(self, factory: F) -> io::Result<ServerHandle>
     where
         H: Handler + 'static,
         F: Fn(&ConnInfo) -> H + Send + Sync + 'static,
     {
         let shared = Arc::new(Shared::default());
-        let local_addr = self.local_addr;
-        let s2 = Arc::clone(&shared);
-        let thread = thread::Builder::new()
-            .name("smtpkit-accept".into())
-            .spawn(move || self.accept_loop(s2, Arc::new(factory)))?;
+        let addrs = self.local_addrs();
+        let pool = ThreadPool::with_name("smtpkit-session".into(), self.config.max_sessions);
+        let factory = Arc::new(factory);
+        let next_id = Arc::new(AtomicU64::new(1));
+        let mut threads = Vec::new();
+        for (index, bound) in self.listeners.into_iter().enumerate() {
+            let acceptor = Acceptor {
+                bound,
+                index,
+                cfg: Arc::clone(&self.config),
+                shared: Arc::clone(&shared),
+                pool: pool.clone(),
+                factory: Arc::clone(&factory),
+                next_id: Arc::clone(&next_id),
+            };
+            let t = thread::Builder::new()
+                .name(format!("smtpkit-accept-{index}"))
+                .spawn(move || acceptor.run());
+            match t {
+                Ok(t) => threads.push(t),
+                Err(e) => {
+                    let handle = ServerHandle {
+                        shared,
+                        addrs,
+                        threads: Mutex::new(threads),
+                    };
+                    handle.shutdown(Duration::ZERO);
+                    return Err(e);
+                }
+            }
+        }
         Ok(ServerHandle {
             shared,
-            local_addr,
-            thread: Mutex::new(Some(thread)),
+            addrs,
+            threads: Mutex::new(threads),
         })
     }
 
-    /// Runs the listener on this thread until the process ends.
+    /// Runs the server until it is shut down (which, without a handle, is never): `spawn`
+    /// then [`ServerHandle::join`].
     pub fn serve<H, F>(self, factory: F) -> io::Result<()>
     where
         H: Handler + 'static,
         F: Fn(&ConnInfo) -> H + Send + Sync + 'static,
     {
-        self.accept_loop(Arc::new(Shared::default()), Arc::new(factory));
+        self.spawn(factory)?.join();
         Ok(())
     }
+}
 
-    fn accept_loop<H, F>(self, shared: Arc<Shared>, factory: Arc<F>)
+/// One listener's accept loop.
+struct Acceptor<F> {
+    bound: Bound,
+    index: usize,
+    cfg: Arc<ServerConfig>,
+    shared: Arc<Shared>,
+    pool: ThreadPool,
+    factory: Arc<F>,
+    next_id: Arc<AtomicU64>,
+}
+
+impl<F> Acceptor<F> {
+    fn run<H>(self)
     where
         H: Handler + 'static,
         F: Fn(&ConnInfo) -> H + Send + Sync + 'static,
     {
-        let cfg = self.config;
-        let pool = ThreadPool::with_name("smtpkit-session".into(), cfg.max_sessions);
-        let next_id = AtomicU64::new(1);
+        let (cfg, shared) = (&self.cfg, &self.shared);
         let mut backoff = Duration::from_millis(10);
-        info!("listening on {} ({:?})", self.local_addr, cfg.protocol);
+        debug!(
+            "listening on {} ({:?}{})",
+            self.bound.addr,
+            cfg.protocol,
+            if self.bound.implicit_tls {
+                ", implicit TLS"
+            } else {
+                ""
+            }
+        );
         loop {
-            let (stream, peer) = match self.listener.accept() {
+            let (stream, peer) = match self.bound.listener.accept() {
                 Ok(v) => v,
                 Err(_) if shared.shutting_down() => break,
                 Err(e) => {
@@ -280,10 +413,10 @@ impl Server {
             if shared.live() >= cfg.max_sessions {
                 shared.stats.refused_busy.fetch_add(1, Ordering::Relaxed);
                 debug!("{peer}: refused, {} sessions live", cfg.max_sessions);
-                refuse_busy(stream);
+                refuse_busy(stream, self.bound.implicit_tls);
                 continue;
             }
-            let id = next_id.fetch_add(1, Ordering::Relaxed);
+            let id = self.next_id.fetch_add(1, Ordering::Relaxed);
             let (slot_stream, local) = match (stream.try_clone(), stream.local_addr()) {
                 (Ok(s), Ok(l)) => (s, l),
                 (Err(e), _) | (_, Err(e)) => {
@@ -298,45 +431,57 @@ impl Server {
             });
             shared.register(id, Arc::clone(&slot));
             shared.stats.accepted.fetch_add(1, Ordering::Relaxed);
-            let (cfg, shared, factory) =
-                (Arc::clone(&cfg), Arc::clone(&shared), Arc::clone(&factory));
-            pool.execute(move || {
-                let info = ConnInfo {
-                    id,
-                    peer,
-                    local,
-                    protocol: cfg.protocol,
-                };
-                // Unregister even if something below panics.
-                let _guard = Unregister(Arc::clone(&shared), id);
-                let handler =
-                    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| factory(&info)))
-                    {
-                        Ok(h) => h,
-                        Err(_) => {
-                            warn!("{peer} session {id}: handler factory panicked");
-                            shared.stats.handler_panics.fetch_add(1, Ordering::Relaxed);
-                            let mut s = stream;
-                            let _ = s.write_all(
-                                &Reply::with(421, (4, 3, 0), "Internal error").to_bytes(),
-                            );
-                            return;
-                        }
-                    };
-                let conn = Conn::new(stream, cfg.command_timeout, cfg.enhanced_status_codes);
-                Session::new(
-                    conn,
-                    Arc::clone(&cfg),
-                    Arc::clone(&shared),
-                    slot,
-                    info,
-                    handler,
-                )
-                .run();
-            });
+            let info = ConnInfo {
+                id,
+                peer,
+                local,
+                protocol: cfg.protocol,
+                listener: self.index,
+                implicit_tls: self.bound.implicit_tls,
+            };
+            let (cfg, shared, factory) = (
+                Arc::clone(cfg),
+                Arc::clone(shared),
+                Arc::clone(&self.factory),
+            );
+            self.pool
+                .execute(move || run_session(stream, info, cfg, shared, slot, &*factory));
         }
-        debug!("listener on {} stopped", self.local_addr);
+        debug!("listener on {} stopped", self.bound.addr);
     }
+}
+
+/// A worker's job: build the handler, run the session.
+fn run_session<H, F>(
+    stream: TcpStream,
+    info: ConnInfo,
+    cfg: Arc<ServerConfig>,
+    shared: Arc<Shared>,
+    slot: Arc<SessionSlot>,
+    factory: &F,
+) where
+    H: Handler + 'static,
+    F: Fn(&ConnInfo) -> H + Send + Sync + 'static,
+{
+    // Unregister even if something below panics.
+    let _guard = Unregister(Arc::clone(&shared), info.id);
+    let handler = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| factory(&info))) {
+        Ok(h) => h,
+        Err(_) => {
+            warn!(
+                "{} session {}: handler factory panicked",
+                info.peer, info.id
+            );
+            shared.stats.handler_panics.fetch_add(1, Ordering::Relaxed);
+            if !info.implicit_tls {
+                let mut s = stream;
+                let _ = s.write_all(&Reply::with(421, (4, 3, 0), "Internal error").to_bytes());
+            }
+            return;
+        }
+    };
+    let conn = Conn::new(stream, cfg.command_timeout, cfg.enhanced_status_codes);
+    Session::new(conn, cfg, shared, slot, info, handler).run();
 }
 
 struct Unregister(Arc<Shared>, u64);
@@ -347,9 +492,10 @@ impl Drop for Unregister {
     }
 }
 
-/// Answers `421 4.7.0` without ever blocking the listener, and closes.
-fn refuse_busy(stream: TcpStream) {
-    if stream.set_nonblocking(true).is_ok() {
+/// Answers `421 4.7.0` without ever blocking the listener, and closes. On an implicit-TLS
+/// listener there is no way to answer before a handshake, so the connection is just closed.
+fn refuse_busy(stream: TcpStream, implicit_tls: bool) {
+    if !implicit_tls && stream.set_nonblocking(true).is_ok() {
         let mut s = &stream;
         let _ = s.write_all(&Reply::BUSY.to_bytes());
     }
@@ -359,14 +505,22 @@ fn refuse_busy(stream: TcpStream) {
 #[derive(Debug)]
 pub struct ServerHandle {
     shared: Arc<Shared>,
-    local_addr: SocketAddr,
-    thread: Mutex<Option<JoinHandle<()>>>,
+    addrs: Vec<SocketAddr>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl ServerHandle {
-    /// The listener's address.
+    /// The first listener's address.
     pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
+        self.addrs
+            .first()
+            .copied()
+            .unwrap_or_else(|| ([0, 0, 0, 0], 0).into())
+    }
+
+    /// Every listener's address, in the order they were bound.
+    pub fn local_addrs(&self) -> &[SocketAddr] {
+        &self.addrs
     }
 
     /// A snapshot of the counters.
@@ -380,8 +534,10 @@ impl ServerHandle {
     /// Safe to call from any thread, more than once.
     pub fn shutdown(&self, grace: Duration) {
         self.shared.begin_shutdown(false);
-        self.wake_listener();
-        self.join_listener();
+        for addr in &self.addrs {
+            wake_listener(*addr);
+        }
+        self.join_listeners();
         if !self.shared.wait_empty(Instant::now() + grace) {
             self.shared.begin_shutdown(true);
             self.shared
@@ -389,32 +545,31 @@ impl ServerHandle {
         }
     }
 
-    /// Waits until the server has stopped: the listener ended (after
+    /// Waits until the server has stopped: the listeners ended (after
     /// [`ServerHandle::shutdown`] from another thread) and every session is over.
     pub fn join(&self) {
-        self.join_listener();
+        self.join_listeners();
         while !self
             .shared
             .wait_empty(Instant::now() + Duration::from_secs(3600))
         {}
     }
 
-    fn join_listener(&self) {
-        let t = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take();
-        if let Some(t) = t {
+    fn join_listeners(&self) {
+        let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|p| p.into_inner()));
+        for t in threads {
             let _ = t.join();
         }
     }
+}
 
-    /// `accept` blocks; a connection to ourselves wakes it to see the flag.
-    fn wake_listener(&self) {
-        let mut addr = self.local_addr;
-        if addr.ip().is_unspecified() {
-            addr.set_ip(match addr {
-                SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
-                SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
-            });
-        }
-        let _ = TcpStream::connect_timeout(&addr, Duration::from_secs(1));
+/// `accept` blocks; a connection to ourselves wakes it to see the flag.
+fn wake_listener(mut addr: SocketAddr) {
+    if addr.ip().is_unspecified() {
+        addr.set_ip(match addr {
+            SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
     }
+    let _ = TcpStream::connect_timeout(&addr, Duration::from_secs(1));
 }

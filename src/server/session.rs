@@ -17,7 +17,9 @@ use crate::command::{Command, Param};
 use crate::data::DataError;
 use crate::extensions::Extensions;
 use crate::reply::{EnhancedCode, Reply};
+use crate::sasl::{Mechanism, SaslError, ServerExchange, Step};
 use crate::stream::{Conn, Line, RecvError};
+use crate::tls::TlsInfo;
 
 use super::config::{Protocol, ServerConfig};
 use super::handler::{
@@ -68,7 +70,14 @@ pub(crate) struct Session<H: Handler> {
     errors: usize,
     /// The size limit in force: the config's, unless the handler changed `SIZE` in EHLO.
     max_size: Option<u64>,
+    /// Set once TLS is on.
+    tls: Option<TlsInfo>,
+    /// The identity from a successful AUTH.
+    auth: Option<String>,
 }
+
+/// Longest line in an AUTH exchange (RFC 4954 §4: at least 12288 octets).
+const MAX_SASL_LINE: usize = 12288 + 2;
 
 fn panic_message(p: &(dyn Any + Send)) -> String {
     p.downcast_ref::<&str>()
@@ -96,6 +105,8 @@ impl<H: Handler> Session<H> {
             handler,
             state: State::Fresh,
             errors: 0,
+            tls: None,
+            auth: None,
         }
     }
 
@@ -197,6 +208,9 @@ impl<H: Handler> Session<H> {
     }
 
     fn main(&mut self) -> Flow {
+        if self.info.implicit_tls && self.start_tls() == Flow::Close {
+            return Flow::Close;
+        }
         let info = self.info.clone();
         let greeting = match self.call("on_connect", |h| h.on_connect(&info)) {
             Ok(g) => g,
@@ -273,6 +287,12 @@ impl<H: Handler> Session<H> {
         let lmtp = self.cfg.protocol == Protocol::Lmtp;
         let state = std::mem::take(&mut self.state);
         let (next, flow) = match (state, cmd) {
+            (s, cmd) if self.cfg.require_tls && self.tls.is_none() && !allowed_before_tls(&cmd) => {
+                (
+                    s,
+                    self.client_error(&Reply::NEED_TLS, SessionError::OutOfOrder(cmd.verb())),
+                )
+            }
             (_, Command::Quit) => {
                 self.conn.queue(&Reply::BYE);
                 // A client that hangs up before reading 221 is not an error.
@@ -302,6 +322,14 @@ impl<H: Handler> Session<H> {
             (s, Command::Lhlo(arg)) if !lmtp => self.unknown(s, "LHLO", &arg),
             (s, Command::Helo(name)) => self.hello(s, name, false),
             (s, Command::Ehlo(name) | Command::Lhlo(name)) => self.hello(s, name, true),
+            (s @ State::Ready(_), Command::Mail { .. })
+                if self.cfg.require_auth && self.auth.is_none() =>
+            {
+                (
+                    s,
+                    self.client_error(&Reply::NEED_AUTH, SessionError::OutOfOrder("MAIL")),
+                )
+            }
             (State::Ready(h), Command::Mail { from, params }) => self.mail(h, from, params),
             (s @ State::Fresh, Command::Mail { .. }) => {
                 (s, self.out_of_order("MAIL", "Error: send HELO/EHLO first"))
@@ -328,18 +356,145 @@ impl<H: Handler> Session<H> {
                 Ok(r) => (s, self.reply(&r)),
                 Err(Panicked) => (s, Flow::Close),
             },
-            // Not offered (CHUNKING, STARTTLS and AUTH come with their features).
-            (s, Command::Bdat { .. } | Command::StartTls | Command::Auth { .. }) => (
+            (s, Command::StartTls) if self.cfg.tls.is_none() => (s, self.not_offered("STARTTLS")),
+            (s, Command::StartTls) if self.tls.is_some() => (
                 s,
-                self.client_error(
-                    &Reply::NOT_IMPLEMENTED,
-                    SessionError::OutOfOrder("unsupported command"),
-                ),
+                self.out_of_order("STARTTLS", "Error: TLS already active"),
             ),
+            (s, Command::StartTls) => {
+                let _ = self.end_transaction(s);
+                // RFC 3207 §4.2: the session starts over, the client must EHLO again.
+                (State::Fresh, self.start_tls())
+            }
+            (s, Command::Auth { .. }) if self.cfg.auth_mechanisms.is_empty() => (
+                s,
+                self.out_of_order("AUTH", "Error: authentication not enabled"),
+            ),
+            (s, Command::Auth { .. }) if self.auth.is_some() => {
+                (s, self.out_of_order("AUTH", "Error: already authenticated"))
+            }
+            (s @ State::Fresh, Command::Auth { .. }) => {
+                (s, self.out_of_order("AUTH", "Error: send EHLO first"))
+            }
+            (s @ State::Transaction(..), Command::Auth { .. }) => (
+                s,
+                self.out_of_order("AUTH", "Error: AUTH not allowed during a mail transaction"),
+            ),
+            (s @ State::Ready(_), Command::Auth { mechanism, initial }) => {
+                (s, self.authenticate(&mechanism, initial.as_deref()))
+            }
+            // CHUNKING comes with its feature.
+            (s, Command::Bdat { .. }) => (s, self.not_offered("BDAT")),
             (s, Command::Unknown { verb, args }) => self.unknown(s, &verb, &args),
         };
         self.state = next;
         flow
+    }
+
+    fn not_offered(&mut self, verb: &'static str) -> Flow {
+        self.client_error(&Reply::NOT_IMPLEMENTED, SessionError::OutOfOrder(verb))
+    }
+
+    /// The TLS handshake (after `220` for STARTTLS, or at connect for implicit TLS). On
+    /// success the session forgets what it knew (RFC 3207 §4.2) and tells the handler.
+    fn start_tls(&mut self) -> Flow {
+        let Some(tls) = self.cfg.tls.as_ref().map(|t| t.server_config()) else {
+            return Flow::Close;
+        };
+        if !self.info.implicit_tls {
+            self.conn.queue(&Reply::READY_TLS);
+            if let Err(e) = self.conn.flush() {
+                return self.fault(SessionError::Send(e));
+            }
+        }
+        let deadline = Instant::now() + self.cfg.tls_handshake_timeout;
+        let dropped = match self.conn.start_tls(tls, deadline) {
+            Ok(n) => n,
+            Err(e) => {
+                self.fault(SessionError::TlsHandshake(e));
+                return Flow::Close;
+            }
+        };
+        if dropped > 0 {
+            debug!(
+                "{} session {}: dropped {dropped} octets pipelined before the TLS handshake",
+                self.info.peer, self.info.id
+            );
+        }
+        self.shared
+            .stats
+            .tls_handshakes
+            .fetch_add(1, Ordering::Relaxed);
+        let Some(info) = self.conn.server_tls().map(TlsInfo::from_server) else {
+            return Flow::Close;
+        };
+        self.auth = None;
+        self.max_size = self.cfg.max_message_size;
+        let result = self.call("on_starttls", |h| h.on_starttls(&info));
+        self.tls = Some(info);
+        match result {
+            Ok(()) => Flow::Continue,
+            Err(Panicked) => Flow::Close,
+        }
+    }
+
+    /// One AUTH exchange (RFC 4954): challenges and responses until the handler decides.
+    fn authenticate(&mut self, mechanism: &str, initial: Option<&str>) -> Flow {
+        if self.tls.is_none() && !self.cfg.allow_insecure_auth {
+            return self.reply(&Reply::AUTH_NEEDS_TLS);
+        }
+        let mech = match Mechanism::parse(mechanism) {
+            Some(m) if self.cfg.auth_mechanisms.contains(&m) => m,
+            _ => {
+                return self.client_error(
+                    &Reply::AUTH_UNKNOWN_MECHANISM,
+                    SessionError::AuthFailed(Reply::AUTH_UNKNOWN_MECHANISM),
+                );
+            }
+        };
+        let host = self.cfg.hostname.clone();
+        let mut step = ServerExchange::start(mech, initial, &host);
+        let credentials = loop {
+            let (exchange, challenge) = match step {
+                Ok((ex, Step::Challenge(c))) => (ex, c),
+                Ok((_, Step::Done(creds))) => break creds,
+                Err(e) => return self.sasl_failed(e),
+            };
+            self.conn.queue(&Reply::new(334, None, challenge));
+            let deadline = Instant::now() + self.cfg.command_timeout;
+            let line = match self.conn.read_line(MAX_SASL_LINE, deadline) {
+                Err(e) => return self.recv_failed(Phase::Command, e),
+                Ok(Line::TooLong) => {
+                    let r = Reply::with(500, (5, 5, 6), "Authentication exchange line is too long");
+                    return self.client_error(&r, SessionError::AuthFailed(r.clone()));
+                }
+                Ok(Line::Complete(l)) => l,
+            };
+            let mut exchange = exchange;
+            let line = String::from_utf8_lossy(&line);
+            step = exchange.respond(&line).map(|st| (exchange, st));
+        };
+        match self.call("on_auth", |h| h.on_auth(&credentials)) {
+            Err(Panicked) => Flow::Close,
+            Ok(Ok(())) => {
+                self.auth = Some(credentials.username().to_string());
+                self.reply(&Reply::AUTH_OK)
+            }
+            Ok(Err(r)) => {
+                let flow = self.client_error(&r, SessionError::AuthFailed(r.clone()));
+                if r.code == 421 { Flow::Close } else { flow }
+            }
+        }
+    }
+
+    fn sasl_failed(&mut self, e: SaslError) -> Flow {
+        let (code, (c, s, d), text) = e.reply_parts();
+        let r = Reply::new(code, Some(EnhancedCode::new(c, s, d)), text);
+        if e == SaslError::Cancelled {
+            // Giving up is the client's right, not a mistake.
+            return self.reply(&r);
+        }
+        self.client_error(&r, SessionError::AuthFailed(r.clone()))
     }
 
     fn out_of_order(&mut self, verb: &'static str, text: &'static str) -> Flow {
@@ -427,6 +582,12 @@ impl<H: Handler> Session<H> {
         if c.enhanced_status_codes {
             ext.add("ENHANCEDSTATUSCODES");
         }
+        if c.tls.is_some() && self.tls.is_none() {
+            ext.add("STARTTLS");
+        }
+        if !c.auth_mechanisms.is_empty() && (self.tls.is_some() || c.allow_insecure_auth) {
+            ext.set("AUTH", c.auth_mechanisms.iter().map(|m| m.as_str()));
+        }
         ext
     }
 
@@ -503,6 +664,8 @@ impl<H: Handler> Session<H> {
                     from,
                     params,
                     recipients: Vec::new(),
+                    auth: self.auth.clone(),
+                    tls: self.tls.clone(),
                 };
                 (
                     State::Transaction(hello, Box::new(env)),
@@ -659,4 +822,18 @@ impl<H: Handler> Session<H> {
         }
         (ready, flow)
     }
+}
+
+/// RFC 3207 §4: with TLS required, what may run before STARTTLS.
+fn allowed_before_tls(cmd: &Command) -> bool {
+    matches!(
+        cmd,
+        Command::Ehlo(_)
+            | Command::Helo(_)
+            | Command::Lhlo(_)
+            | Command::Noop
+            | Command::Rset
+            | Command::Quit
+            | Command::StartTls
+    )
 }

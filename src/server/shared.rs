@@ -20,6 +20,9 @@ pub(crate) struct Counters {
     pub(crate) closed_early: AtomicU64,
     pub(crate) protocol_errors: AtomicU64,
     pub(crate) handler_panics: AtomicU64,
+    pub(crate) tls_handshakes: AtomicU64,
+    pub(crate) tls_failures: AtomicU64,
+    pub(crate) auth_failures: AtomicU64,
 }
 
 impl Counters {
@@ -31,6 +34,8 @@ impl Counters {
             | SessionError::Send(_)
             | SessionError::Recv(..) => &self.closed_early,
             SessionError::HandlerPanic { .. } => &self.handler_panics,
+            SessionError::TlsHandshake(_) => &self.tls_failures,
+            SessionError::AuthFailed(_) => &self.auth_failures,
             _ => &self.protocol_errors,
         };
         c.fetch_add(1, Ordering::Relaxed);
@@ -60,6 +65,12 @@ pub struct Stats {
     pub protocol_errors: u64,
     /// Handler panics caught.
     pub handler_panics: u64,
+    /// TLS handshakes completed (STARTTLS and implicit).
+    pub tls_handshakes: u64,
+    /// TLS handshakes failed.
+    pub tls_failures: u64,
+    /// AUTH attempts refused.
+    pub auth_failures: u64,
 }
 
 /// What the registry keeps of a live session.
@@ -156,6 +167,9 @@ impl Shared {
             closed_early: g(&s.closed_early),
             protocol_errors: g(&s.protocol_errors),
             handler_panics: g(&s.handler_panics),
+            tls_handshakes: g(&s.tls_handshakes),
+            tls_failures: g(&s.tls_failures),
+            auth_failures: g(&s.auth_failures),
         }
     }
 }

@@ -111,10 +111,21 @@ impl Client {
         self.expect("250 ")
     }
 
-    /// True when the server closed the connection (EOF within the timeout).
+    /// True when the server closed the connection (EOF or reset within the timeout); what
+    /// it sent before closing (a TLS alert, say) is skipped.
     pub fn closed(&mut self) -> bool {
-        let mut buf = [0u8; 64];
-        matches!(self.reader.read(&mut buf), Ok(0) | Err(_))
+        let mut buf = [0u8; 4096];
+        for _ in 0..64 {
+            match self.reader.read(&mut buf) {
+                Ok(0) => return true,
+                Ok(_) => continue,
+                Err(e) => {
+                    return e.kind() != std::io::ErrorKind::WouldBlock
+                        && e.kind() != std::io::ErrorKind::TimedOut;
+                }
+            }
+        }
+        false
     }
 }
 

@@ -1,0 +1,1122 @@
+//! SMTP AUTH (RFC 4954) with the PLAIN, LOGIN, CRAM-MD5 and XOAUTH2 mechanisms.
+//!
+//! Pure and I/O-free: the server side is a small state machine driven by the
+//! client's lines ([`ServerExchange`]); the client side is a set of response
+//! builders returning base64 text ready to send.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, STANDARD_PAD_INDIFFERENT};
+use hmac::{Hmac, KeyInit, Mac};
+use md5::Md5;
+
+/// A SASL mechanism smtpkit speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Mechanism {
+    /// PLAIN (RFC 4616).
+    Plain,
+    /// LOGIN (draft-murchison-sasl-login).
+    Login,
+    /// CRAM-MD5 (RFC 2195).
+    CramMd5,
+    /// XOAUTH2 (Google's OAuth 2.0 bearer-token mechanism).
+    XOAuth2,
+}
+
+impl Mechanism {
+    /// All four, in gen_smtp's client preference order: CRAM-MD5, LOGIN, PLAIN, XOAUTH2.
+    pub const ALL: [Mechanism; 4] = [
+        Mechanism::CramMd5,
+        Mechanism::Login,
+        Mechanism::Plain,
+        Mechanism::XOAuth2,
+    ];
+
+    /// Case-insensitive: "PLAIN", "LOGIN", "CRAM-MD5", "XOAUTH2".
+    pub fn parse(s: &str) -> Option<Mechanism> {
+        Self::ALL
+            .into_iter()
+            .find(|m| m.as_str().eq_ignore_ascii_case(s))
+    }
+
+    /// The IANA name, upper-case.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Mechanism::Plain => "PLAIN",
+            Mechanism::Login => "LOGIN",
+            Mechanism::CramMd5 => "CRAM-MD5",
+            Mechanism::XOAuth2 => "XOAUTH2",
+        }
+    }
+}
+
+impl fmt::Display for Mechanism {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What the client proved, for the handler to verify.
+///
+/// `Debug` redacts passwords and tokens.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Credentials {
+    /// PLAIN: authorization identity (empty when not given), authentication identity, password.
+    Plain {
+        /// Authorization identity (empty when not given).
+        authzid: String,
+        /// Authentication identity.
+        authcid: String,
+        /// Password.
+        password: String,
+    },
+    /// LOGIN
+    Login {
+        /// User name.
+        username: String,
+        /// Password.
+        password: String,
+    },
+    /// CRAM-MD5: the challenge the server sent (decoded text, e.g. "<1896.697170952@host>") and the
+    /// client's lower-case hex HMAC-MD5 digest.
+    CramMd5 {
+        /// User name.
+        username: String,
+        /// The decoded challenge the server sent.
+        challenge: String,
+        /// The client's digest, lower-case hex.
+        digest: String,
+    },
+    /// XOAUTH2: user and bearer token.
+    XOAuth2 {
+        /// User.
+        user: String,
+        /// Bearer token.
+        token: String,
+    },
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const REDACTED: &str = "<redacted>";
+        match self {
+            Credentials::Plain {
+                authzid, authcid, ..
+            } => f
+                .debug_struct("Plain")
+                .field("authzid", authzid)
+                .field("authcid", authcid)
+                .field("password", &REDACTED)
+                .finish(),
+            Credentials::Login { username, .. } => f
+                .debug_struct("Login")
+                .field("username", username)
+                .field("password", &REDACTED)
+                .finish(),
+            Credentials::CramMd5 {
+                username,
+                challenge,
+                digest,
+            } => f
+                .debug_struct("CramMd5")
+                .field("username", username)
+                .field("challenge", challenge)
+                .field("digest", digest)
+                .finish(),
+            Credentials::XOAuth2 { user, .. } => f
+                .debug_struct("XOAuth2")
+                .field("user", user)
+                .field("token", &REDACTED)
+                .finish(),
+        }
+    }
+}
+
+impl Credentials {
+    /// The authentication identity (authcid / username / user).
+    pub fn username(&self) -> &str {
+        match self {
+            Credentials::Plain { authcid, .. } => authcid,
+            Credentials::Login { username, .. } | Credentials::CramMd5 { username, .. } => username,
+            Credentials::XOAuth2 { user, .. } => user,
+        }
+    }
+
+    /// The mechanism these came from.
+    pub fn mechanism(&self) -> Mechanism {
+        match self {
+            Credentials::Plain { .. } => Mechanism::Plain,
+            Credentials::Login { .. } => Mechanism::Login,
+            Credentials::CramMd5 { .. } => Mechanism::CramMd5,
+            Credentials::XOAuth2 { .. } => Mechanism::XOAuth2,
+        }
+    }
+
+    /// Checks a plain-text password: equality (constant time) for PLAIN and LOGIN, the HMAC-MD5
+    /// digest for CRAM-MD5; always false for XOAUTH2 (tokens are checked by the application).
+    pub fn check_password(&self, password: &str) -> bool {
+        match self {
+            Credentials::Plain { password: p, .. } | Credentials::Login { password: p, .. } => {
+                ct_eq(p.as_bytes(), password.as_bytes())
+            }
+            Credentials::CramMd5 {
+                challenge, digest, ..
+            } => {
+                let Some(tag) = hex_decode(digest) else {
+                    return false;
+                };
+                match hmac_md5(password.as_bytes()) {
+                    Some(mac) => mac
+                        .chain_update(challenge.as_bytes())
+                        .verify_slice(&tag)
+                        .is_ok(),
+                    None => false,
+                }
+            }
+            Credentials::XOAuth2 { .. } => false,
+        }
+    }
+}
+
+/// HMAC-MD5(key = password, message = challenge), lower-case hex (RFC 2195).
+pub fn cram_md5_digest(password: &str, challenge: &str) -> String {
+    digest_hex(password.as_bytes(), challenge.as_bytes())
+}
+
+/// A fresh CRAM-MD5 challenge `<unique.timestamp@hostname>`; unique within the process
+/// (pid, time in nanoseconds and an atomic counter; no RNG crate).
+pub fn cram_md5_challenge(hostname: &str) -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    // Keep the msg-id shape: no spaces, angle brackets or controls from the hostname.
+    let host: String = hostname
+        .chars()
+        .filter(|c| c.is_ascii_graphic() && !matches!(c, '<' | '>' | '@'))
+        .collect();
+    let host = if host.is_empty() { "localhost" } else { &host };
+    format!("<{}.{n}.{nanos}@{host}>", std::process::id())
+}
+
+/// What the server sends next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// Send `334 <this>`: already base64-encoded (may be empty: `334 ` for PLAIN without initial response).
+    Challenge(String),
+    /// The exchange is complete: verify these.
+    Done(Credentials),
+}
+
+/// Why an exchange failed; each maps to an SMTP reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SaslError {
+    /// The client sent `*` (`501 5.7.0`).
+    Cancelled,
+    /// Not valid base64 (`501 5.5.2`).
+    BadBase64,
+    /// Decoded, but not the mechanism's format (e.g. PLAIN without two NULs, invalid UTF-8, XOAUTH2 without user=/auth=Bearer) (`501 5.5.2`).
+    Malformed(&'static str),
+    /// An initial response where the mechanism allows none (CRAM-MD5) (`501 5.5.2`).
+    UnexpectedInitialResponse,
+}
+
+impl SaslError {
+    /// The SMTP reply: code, enhanced status code and text.
+    pub fn reply_parts(&self) -> (u16, (u8, u16, u16), &'static str) {
+        match self {
+            SaslError::Cancelled => (501, (5, 7, 0), "Authentication cancelled"),
+            SaslError::BadBase64 => (501, (5, 5, 2), "Invalid base64 data"),
+            SaslError::Malformed(_) => (501, (5, 5, 2), "Malformed authentication data"),
+            SaslError::UnexpectedInitialResponse => (
+                501,
+                (5, 5, 2),
+                "Initial response not allowed for this mechanism",
+            ),
+        }
+    }
+}
+
+impl fmt::Display for SaslError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SaslError::Cancelled => f.write_str("authentication cancelled by the client"),
+            SaslError::BadBase64 => f.write_str("invalid base64 data"),
+            SaslError::Malformed(why) => write!(f, "malformed authentication data: {why}"),
+            SaslError::UnexpectedInitialResponse => {
+                f.write_str("initial response not allowed for this mechanism")
+            }
+        }
+    }
+}
+
+impl std::error::Error for SaslError {}
+
+/// base64("Username:")
+const LOGIN_USERNAME_PROMPT: &str = "VXNlcm5hbWU6";
+/// base64("Password:")
+const LOGIN_PASSWORD_PROMPT: &str = "UGFzc3dvcmQ6";
+
+/// Where a server exchange stands.
+#[derive(Debug, Clone)]
+enum State {
+    PlainWait,
+    LoginUser,
+    LoginPass { username: String },
+    CramWait { challenge: String },
+    XOAuth2Wait,
+    Finished,
+}
+
+/// The server side of one AUTH exchange.
+#[derive(Debug, Clone)]
+pub struct ServerExchange {
+    mech: Mechanism,
+    state: State,
+}
+
+impl ServerExchange {
+    /// Starts an exchange for `AUTH <mech> [initial]`. `initial` is the raw initial-response
+    /// argument ("=" means an empty response, RFC 4954 §4). `hostname` seeds the CRAM-MD5 challenge.
+    pub fn start(
+        mech: Mechanism,
+        initial: Option<&str>,
+        hostname: &str,
+    ) -> Result<(ServerExchange, Step), SaslError> {
+        let mut ex = ServerExchange {
+            mech,
+            state: State::Finished,
+        };
+        let step = match (mech, initial) {
+            (Mechanism::CramMd5, Some(_)) => return Err(SaslError::UnexpectedInitialResponse),
+            (Mechanism::CramMd5, None) => {
+                let challenge = cram_md5_challenge(hostname);
+                let step = Step::Challenge(STANDARD.encode(challenge.as_bytes()));
+                ex.state = State::CramWait { challenge };
+                step
+            }
+            (Mechanism::Plain, None) => {
+                ex.state = State::PlainWait;
+                Step::Challenge(String::new())
+            }
+            (Mechanism::XOAuth2, None) => {
+                ex.state = State::XOAuth2Wait;
+                Step::Challenge(String::new())
+            }
+            (Mechanism::Login, None) => {
+                ex.state = State::LoginUser;
+                Step::Challenge(LOGIN_USERNAME_PROMPT.to_owned())
+            }
+            (_, Some(line)) => {
+                ex.state = match mech {
+                    Mechanism::Plain => State::PlainWait,
+                    Mechanism::XOAuth2 => State::XOAuth2Wait,
+                    _ => State::LoginUser,
+                };
+                ex.respond(line)?
+            }
+        };
+        Ok((ex, step))
+    }
+
+    /// The mechanism of this exchange.
+    pub fn mechanism(&self) -> Mechanism {
+        self.mech
+    }
+
+    /// Whether the exchange has ended (done or failed); further lines are rejected.
+    pub fn is_finished(&self) -> bool {
+        matches!(self.state, State::Finished)
+    }
+
+    /// Feeds the client's next line (without CRLF; surrounding whitespace ignored). `*` → Cancelled.
+    ///
+    /// Any error, or `Done`, ends the exchange; a line after that is `Malformed`.
+    pub fn respond(&mut self, line: &str) -> Result<Step, SaslError> {
+        let state = std::mem::replace(&mut self.state, State::Finished);
+        if matches!(state, State::Finished) {
+            return Err(SaslError::Malformed(
+                "authentication exchange already finished",
+            ));
+        }
+        let data = decode_line(line)?;
+        match state {
+            State::PlainWait => parse_plain(&data).map(Step::Done),
+            State::LoginUser => {
+                let username = login_field(data, "empty LOGIN user name")?;
+                self.state = State::LoginPass { username };
+                Ok(Step::Challenge(LOGIN_PASSWORD_PROMPT.to_owned()))
+            }
+            State::LoginPass { username } => {
+                let password = login_field(data, "empty LOGIN password")?;
+                Ok(Step::Done(Credentials::Login { username, password }))
+            }
+            State::CramWait { challenge } => parse_cram(&data, challenge).map(Step::Done),
+            State::XOAuth2Wait => parse_xoauth2(&data).map(Step::Done),
+            State::Finished => Err(SaslError::Malformed(
+                "authentication exchange already finished",
+            )),
+        }
+    }
+}
+
+/// Decodes one client line: `*` cancels, empty or `=` is an empty response.
+fn decode_line(line: &str) -> Result<Vec<u8>, SaslError> {
+    match line.trim() {
+        "*" => Err(SaslError::Cancelled),
+        "" | "=" => Ok(Vec::new()),
+        text => STANDARD_PAD_INDIFFERENT
+            .decode(text)
+            .map_err(|_| SaslError::BadBase64),
+    }
+}
+
+fn utf8(data: Vec<u8>) -> Result<String, SaslError> {
+    String::from_utf8(data).map_err(|_| SaslError::Malformed("not valid UTF-8"))
+}
+
+/// `authzid NUL authcid NUL passwd`, RFC 4616 §2.
+fn parse_plain(data: &[u8]) -> Result<Credentials, SaslError> {
+    let text = std::str::from_utf8(data).map_err(|_| SaslError::Malformed("not valid UTF-8"))?;
+    let mut parts = text.split('\0');
+    let (Some(authzid), Some(authcid), Some(password), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(SaslError::Malformed(
+            "PLAIN needs authzid NUL authcid NUL password",
+        ));
+    };
+    if authcid.is_empty() {
+        return Err(SaslError::Malformed("empty PLAIN authentication identity"));
+    }
+    if password.is_empty() {
+        return Err(SaslError::Malformed("empty PLAIN password"));
+    }
+    Ok(Credentials::Plain {
+        authzid: authzid.to_owned(),
+        authcid: authcid.to_owned(),
+        password: password.to_owned(),
+    })
+}
+
+/// One LOGIN answer: non-empty UTF-8 without NUL.
+fn login_field(data: Vec<u8>, empty: &'static str) -> Result<String, SaslError> {
+    let text = utf8(data)?;
+    if text.is_empty() {
+        return Err(SaslError::Malformed(empty));
+    }
+    if text.contains('\0') {
+        return Err(SaslError::Malformed("NUL in LOGIN data"));
+    }
+    Ok(text)
+}
+
+/// `username SP digest`, RFC 2195; the user name may itself contain spaces.
+fn parse_cram(data: &[u8], challenge: String) -> Result<Credentials, SaslError> {
+    let text = std::str::from_utf8(data).map_err(|_| SaslError::Malformed("not valid UTF-8"))?;
+    let Some((username, digest)) = text.rsplit_once(' ') else {
+        return Err(SaslError::Malformed(
+            "CRAM-MD5 needs user name, space, digest",
+        ));
+    };
+    if username.is_empty() || username.contains('\0') {
+        return Err(SaslError::Malformed("bad CRAM-MD5 user name"));
+    }
+    if digest.len() != 32 || !digest.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(SaslError::Malformed("CRAM-MD5 digest is not 32 hex digits"));
+    }
+    Ok(Credentials::CramMd5 {
+        username: username.to_owned(),
+        challenge,
+        digest: digest.to_ascii_lowercase(),
+    })
+}
+
+/// `user=U ^A auth=Bearer T ^A ^A`, tolerant of key order, case and extra `^A`s.
+fn parse_xoauth2(data: &[u8]) -> Result<Credentials, SaslError> {
+    let text = std::str::from_utf8(data).map_err(|_| SaslError::Malformed("not valid UTF-8"))?;
+    let mut user: Option<&str> = None;
+    let mut token: Option<&str> = None;
+    for field in text.split('\x01').filter(|f| !f.is_empty()) {
+        let Some((key, value)) = field.split_once('=') else {
+            return Err(SaslError::Malformed("XOAUTH2 field without '='"));
+        };
+        let slot = if key.eq_ignore_ascii_case("user") {
+            &mut user
+        } else if key.eq_ignore_ascii_case("auth") {
+            let value = value.trim();
+            let Some((scheme, rest)) = value.split_once(' ') else {
+                return Err(SaslError::Malformed("XOAUTH2 auth is not 'Bearer <token>'"));
+            };
+            if !scheme.eq_ignore_ascii_case("Bearer") {
+                return Err(SaslError::Malformed("XOAUTH2 auth is not 'Bearer <token>'"));
+            }
+            if token.replace(rest.trim()).is_some() {
+                return Err(SaslError::Malformed("XOAUTH2 field repeated"));
+            }
+            continue;
+        } else {
+            // Unknown fields (e.g. host=, port=) are ignored.
+            continue;
+        };
+        if slot.replace(value).is_some() {
+            return Err(SaslError::Malformed("XOAUTH2 field repeated"));
+        }
+    }
+    match (user, token) {
+        (Some(u), Some(t)) if !u.is_empty() && !t.is_empty() => Ok(Credentials::XOAuth2 {
+            user: u.to_owned(),
+            token: t.to_owned(),
+        }),
+        (None | Some(""), _) => Err(SaslError::Malformed("XOAUTH2 without user=")),
+        _ => Err(SaslError::Malformed("XOAUTH2 without auth=Bearer <token>")),
+    }
+}
+
+/// PLAIN initial response for `AUTH PLAIN <this>`.
+pub fn plain_response(authzid: &str, username: &str, password: &str) -> String {
+    let payload = format!("{authzid}\0{username}\0{password}");
+    STANDARD.encode(payload.as_bytes())
+}
+
+/// LOGIN: answer a 334 prompt. Decodes the prompt and answers the username when it looks like a
+/// user-name prompt ("Username:", "User Name", "username", case-insensitive, any trailing colon/space)
+/// and the password for a password prompt; an unrecognised prompt: the first gets the username,
+/// the second the password (pass `step` = 0 or 1). Undecodable prompt → Err(BadBase64).
+pub fn login_response(
+    prompt_b64: &str,
+    step: usize,
+    username: &str,
+    password: &str,
+) -> Result<String, SaslError> {
+    let prompt = decode_line(prompt_b64).map_err(|_| SaslError::BadBase64)?;
+    // Keep letters only: "User Name:" and "username" both become "username".
+    let key: String = String::from_utf8_lossy(&prompt)
+        .chars()
+        .filter(char::is_ascii_alphabetic)
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    let wants_password = if key.contains("pass") {
+        true
+    } else if key.contains("user") || key.contains("login") {
+        false
+    } else {
+        step != 0
+    };
+    let answer = if wants_password { password } else { username };
+    Ok(STANDARD.encode(answer.as_bytes()))
+}
+
+/// CRAM-MD5: answer the server's challenge (base64) with base64("username digest").
+pub fn cram_md5_response(
+    challenge_b64: &str,
+    username: &str,
+    password: &str,
+) -> Result<String, SaslError> {
+    let challenge = decode_line(challenge_b64).map_err(|_| SaslError::BadBase64)?;
+    let digest = digest_hex(password.as_bytes(), &challenge);
+    Ok(STANDARD.encode(format!("{username} {digest}").as_bytes()))
+}
+
+/// XOAUTH2 initial response.
+pub fn xoauth2_response(user: &str, token: &str) -> String {
+    STANDARD.encode(format!("user={user}\x01auth=Bearer {token}\x01\x01").as_bytes())
+}
+
+/// HMAC-MD5 keyed with `key` (HMAC takes any key length, so this is always `Some`).
+fn hmac_md5(key: &[u8]) -> Option<Hmac<Md5>> {
+    <Hmac<Md5> as KeyInit>::new_from_slice(key).ok()
+}
+
+fn digest_hex(key: &[u8], message: &[u8]) -> String {
+    let Some(mac) = hmac_md5(key) else {
+        return String::new();
+    };
+    let tag = mac.chain_update(message).finalize().into_bytes();
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(tag.len() * 2);
+    for b in tag.iter() {
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 0x0f)]));
+    }
+    out
+}
+
+fn hex_decode(s: &str) -> Option<Vec<u8>> {
+    fn nibble(c: u8) -> Option<u8> {
+        match c {
+            b'0'..=b'9' => Some(c - b'0'),
+            b'a'..=b'f' => Some(c - b'a' + 10),
+            b'A'..=b'F' => Some(c - b'A' + 10),
+            _ => None,
+        }
+    }
+    let pairs = s.as_bytes().chunks_exact(2);
+    if !pairs.remainder().is_empty() {
+        return None;
+    }
+    pairs
+        .map(|pair| Some(nibble(pair[0])? << 4 | nibble(pair[1])?))
+        .collect()
+}
+
+/// Equality whose time depends only on the lengths, not on where the bytes differ.
+fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+    let mut diff = u8::from(a.len() != b.len());
+    for (i, x) in a.iter().enumerate() {
+        let y = b.get(i).copied().unwrap_or(0);
+        diff |= x ^ y;
+    }
+    std::hint::black_box(diff) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RFC2195_CHALLENGE: &str = "<1896.697170952@postoffice.reston.mci.net>";
+    const RFC2195_CHALLENGE_B64: &str = "PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9uLm1jaS5uZXQ+";
+    const RFC2195_RESPONSE_B64: &str = "dGltIGI5MTNhNjAyYzdlZGE3YTQ5NWI0ZTZlNzMzNGQzODkw";
+
+    fn b64(s: &[u8]) -> String {
+        STANDARD.encode(s)
+    }
+
+    fn done(step: Step) -> Credentials {
+        match step {
+            Step::Done(c) => c,
+            other => panic!("expected Done, got {other:?}"),
+        }
+    }
+
+    fn challenge(step: Step) -> String {
+        match step {
+            Step::Challenge(c) => c,
+            other => panic!("expected Challenge, got {other:?}"),
+        }
+    }
+
+    fn decode_str(s: &str) -> String {
+        String::from_utf8(STANDARD.decode(s).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn mechanism_names() {
+        for m in Mechanism::ALL {
+            assert_eq!(Mechanism::parse(m.as_str()), Some(m));
+            assert_eq!(Mechanism::parse(&m.as_str().to_lowercase()), Some(m));
+            assert_eq!(m.to_string(), m.as_str());
+        }
+        assert_eq!(Mechanism::parse("cram-md5"), Some(Mechanism::CramMd5));
+        assert_eq!(Mechanism::parse("XOAuth2"), Some(Mechanism::XOAuth2));
+        assert_eq!(Mechanism::parse("CRAM-SHA1"), None);
+        assert_eq!(Mechanism::parse(""), None);
+        assert_eq!(
+            Mechanism::ALL,
+            [
+                Mechanism::CramMd5,
+                Mechanism::Login,
+                Mechanism::Plain,
+                Mechanism::XOAuth2
+            ]
+        );
+    }
+
+    #[test]
+    fn rfc2195_example() {
+        assert_eq!(
+            cram_md5_digest("tanstaaftanstaaf", RFC2195_CHALLENGE),
+            "b913a602c7eda7a495b4e6e7334d3890"
+        );
+        assert_eq!(
+            cram_md5_response(RFC2195_CHALLENGE_B64, "tim", "tanstaaftanstaaf").unwrap(),
+            RFC2195_RESPONSE_B64
+        );
+        let mut ex = ServerExchange {
+            mech: Mechanism::CramMd5,
+            state: State::CramWait {
+                challenge: RFC2195_CHALLENGE.to_owned(),
+            },
+        };
+        let creds = done(ex.respond(RFC2195_RESPONSE_B64).unwrap());
+        assert_eq!(
+            creds,
+            Credentials::CramMd5 {
+                username: "tim".into(),
+                challenge: RFC2195_CHALLENGE.into(),
+                digest: "b913a602c7eda7a495b4e6e7334d3890".into(),
+            }
+        );
+        assert!(creds.check_password("tanstaaftanstaaf"));
+        assert!(!creds.check_password("tanstaaftanstaag"));
+        assert!(!creds.check_password(""));
+    }
+
+    #[test]
+    fn rfc4616_examples() {
+        assert_eq!(
+            plain_response("", "tim", "tanstaaftanstaaf"),
+            "AHRpbQB0YW5zdGFhZnRhbnN0YWFm"
+        );
+        assert_eq!(
+            plain_response("Ursel", "Kurt", "xipj3plmq"),
+            "VXJzZWwAS3VydAB4aXBqM3BsbXE="
+        );
+        let (_, step) =
+            ServerExchange::start(Mechanism::Plain, Some("AHRpbQB0YW5zdGFhZnRhbnN0YWFm"), "h")
+                .unwrap();
+        let c = done(step);
+        assert_eq!(
+            c,
+            Credentials::Plain {
+                authzid: String::new(),
+                authcid: "tim".into(),
+                password: "tanstaaftanstaaf".into()
+            }
+        );
+        assert_eq!(c.username(), "tim");
+        assert_eq!(c.mechanism(), Mechanism::Plain);
+        assert!(c.check_password("tanstaaftanstaaf"));
+        assert!(!c.check_password("tanstaaftanstaa"));
+        assert!(!c.check_password("tanstaaftanstaafx"));
+
+        let (_, step) =
+            ServerExchange::start(Mechanism::Plain, Some("VXJzZWwAS3VydAB4aXBqM3BsbXE="), "h")
+                .unwrap();
+        let c = done(step);
+        assert_eq!(c.username(), "Kurt");
+        assert!(matches!(&c, Credentials::Plain { authzid, .. } if authzid == "Ursel"));
+        assert!(c.check_password("xipj3plmq"));
+    }
+
+    #[test]
+    fn plain_without_initial_response() {
+        let (mut ex, step) = ServerExchange::start(Mechanism::Plain, None, "h").unwrap();
+        assert_eq!(step, Step::Challenge(String::new()));
+        assert!(!ex.is_finished());
+        let c = done(ex.respond(&plain_response("", "joe", "pw")).unwrap());
+        assert_eq!(c.username(), "joe");
+        assert!(c.check_password("pw"));
+        assert!(!c.check_password("PW"));
+        assert!(ex.is_finished());
+        assert!(matches!(
+            ex.respond("AGEAYg=="),
+            Err(SaslError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn plain_tolerates_whitespace_and_missing_padding() {
+        let line = format!("  {}\t", plain_response("", "joe", "pw"));
+        let (mut ex, _) = ServerExchange::start(Mechanism::Plain, None, "h").unwrap();
+        assert_eq!(done(ex.respond(&line).unwrap()).username(), "joe");
+
+        // "\0joe\0pwx" encodes with one '=' of padding.
+        let padded = plain_response("", "joe", "pwx");
+        assert!(padded.ends_with('='));
+        let unpadded = padded.trim_end_matches('=');
+        let (_, step) = ServerExchange::start(Mechanism::Plain, Some(unpadded), "h").unwrap();
+        assert!(done(step).check_password("pwx"));
+    }
+
+    #[test]
+    fn plain_malformed() {
+        let start = |raw: &[u8]| ServerExchange::start(Mechanism::Plain, Some(&b64(raw)), "h");
+        for raw in [
+            &b"joe\0pw"[..],
+            b"\0\0pw",
+            b"\0joe\0",
+            b"a\0b\0c\0d",
+            b"no nul at all",
+            b"\0j\xffoe\0pw",
+        ] {
+            assert!(
+                matches!(start(raw), Err(SaslError::Malformed(_))),
+                "{raw:?}"
+            );
+        }
+        // "=" is an empty response: malformed for PLAIN.
+        assert!(matches!(
+            ServerExchange::start(Mechanism::Plain, Some("="), "h"),
+            Err(SaslError::Malformed(_))
+        ));
+        let (mut ex, _) = ServerExchange::start(Mechanism::Plain, None, "h").unwrap();
+        assert!(matches!(ex.respond(""), Err(SaslError::Malformed(_))));
+    }
+
+    #[test]
+    fn login_exchange() {
+        let (mut ex, step) = ServerExchange::start(Mechanism::Login, None, "h").unwrap();
+        let p1 = challenge(step);
+        assert_eq!(p1, "VXNlcm5hbWU6");
+        assert_eq!(decode_str(&p1), "Username:");
+        let r1 = login_response(&p1, 0, "alice", "s3cret").unwrap();
+        assert_eq!(decode_str(&r1), "alice");
+        let p2 = challenge(ex.respond(&r1).unwrap());
+        assert_eq!(p2, "UGFzc3dvcmQ6");
+        assert_eq!(decode_str(&p2), "Password:");
+        let r2 = login_response(&p2, 1, "alice", "s3cret").unwrap();
+        let c = done(ex.respond(&r2).unwrap());
+        assert_eq!(
+            c,
+            Credentials::Login {
+                username: "alice".into(),
+                password: "s3cret".into()
+            }
+        );
+        assert_eq!(c.mechanism(), Mechanism::Login);
+        assert!(c.check_password("s3cret"));
+        assert!(!c.check_password("s3cre"));
+    }
+
+    #[test]
+    fn login_with_initial_response() {
+        let (mut ex, step) =
+            ServerExchange::start(Mechanism::Login, Some(&b64(b"bob")), "h").unwrap();
+        assert_eq!(step, Step::Challenge(LOGIN_PASSWORD_PROMPT.into()));
+        let c = done(ex.respond(&b64(b"pw")).unwrap());
+        assert_eq!(c.username(), "bob");
+        assert!(c.check_password("pw"));
+
+        assert!(matches!(
+            ServerExchange::start(Mechanism::Login, Some("="), "h"),
+            Err(SaslError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn login_malformed() {
+        let (mut ex, _) = ServerExchange::start(Mechanism::Login, None, "h").unwrap();
+        assert!(matches!(
+            ex.respond(&b64(b"\xff\xfe")),
+            Err(SaslError::Malformed(_))
+        ));
+        let (mut ex, _) = ServerExchange::start(Mechanism::Login, None, "h").unwrap();
+        ex.respond(&b64(b"u")).unwrap();
+        assert!(matches!(ex.respond(""), Err(SaslError::Malformed(_))));
+    }
+
+    #[test]
+    fn login_prompt_variants() {
+        let user_prompts = [
+            "Username:",
+            "username",
+            "USERNAME:",
+            "User Name",
+            "User Name: ",
+            "user name:",
+            "Username: ",
+        ];
+        for p in user_prompts {
+            for step in [0, 1] {
+                let r = login_response(&b64(p.as_bytes()), step, "u", "p").unwrap();
+                assert_eq!(decode_str(&r), "u", "{p:?} step {step}");
+            }
+        }
+        for p in ["Password:", "password", "PASSWORD: ", "Password"] {
+            for step in [0, 1] {
+                let r = login_response(&b64(p.as_bytes()), step, "u", "p").unwrap();
+                assert_eq!(decode_str(&r), "p", "{p:?} step {step}");
+            }
+        }
+        // Unrecognised prompts go by step.
+        for p in ["", "???", "Who are you?"] {
+            let enc = b64(p.as_bytes());
+            assert_eq!(decode_str(&login_response(&enc, 0, "u", "p").unwrap()), "u");
+            assert_eq!(decode_str(&login_response(&enc, 1, "u", "p").unwrap()), "p");
+        }
+        // Unpadded prompt is fine; garbage is not.
+        let r = login_response("VXNlcm5hbWU", 1, "u", "p").unwrap();
+        assert_eq!(decode_str(&r), "u");
+        assert_eq!(
+            login_response("not base64!", 0, "u", "p"),
+            Err(SaslError::BadBase64)
+        );
+    }
+
+    #[test]
+    fn cram_md5_exchange() {
+        let (mut ex, step) = ServerExchange::start(Mechanism::CramMd5, None, "mx.example").unwrap();
+        let ch_b64 = challenge(step);
+        let ch = decode_str(&ch_b64);
+        assert!(ch.starts_with('<') && ch.ends_with("@mx.example>"), "{ch}");
+        let r = cram_md5_response(&ch_b64, "carol", "pass word").unwrap();
+        let c = done(ex.respond(&r).unwrap());
+        assert_eq!(c.username(), "carol");
+        assert_eq!(c.mechanism(), Mechanism::CramMd5);
+        assert!(matches!(&c, Credentials::CramMd5 { challenge, digest, .. }
+                if *challenge == ch && *digest == cram_md5_digest("pass word", &ch)));
+        assert!(c.check_password("pass word"));
+        assert!(!c.check_password("password"));
+    }
+
+    #[test]
+    fn cram_md5_details() {
+        assert_eq!(
+            ServerExchange::start(Mechanism::CramMd5, Some("dGlt"), "h").unwrap_err(),
+            SaslError::UnexpectedInitialResponse
+        );
+        assert_eq!(
+            ServerExchange::start(Mechanism::CramMd5, Some("="), "h").unwrap_err(),
+            SaslError::UnexpectedInitialResponse
+        );
+        let feed = |raw: &str| {
+            let (mut ex, _) = ServerExchange::start(Mechanism::CramMd5, None, "h").unwrap();
+            ex.respond(&b64(raw.as_bytes()))
+        };
+        // Upper-case digest accepted and stored lower-case; user names may contain spaces.
+        let c = done(feed("john doe B913A602C7EDA7A495B4E6E7334D3890").unwrap());
+        assert_eq!(c.username(), "john doe");
+        assert!(
+            matches!(&c, Credentials::CramMd5 { digest, .. } if digest == "b913a602c7eda7a495b4e6e7334d3890")
+        );
+        for bad in [
+            "timb913a602c7eda7a495b4e6e7334d3890",
+            "tim b913a602c7eda7a495b4e6e7334d389",
+            "tim b913a602c7eda7a495b4e6e7334d38900",
+            "tim b913a602c7eda7a495b4e6e7334d389g",
+            " b913a602c7eda7a495b4e6e7334d3890",
+            "tim ",
+            "",
+        ] {
+            assert!(matches!(feed(bad), Err(SaslError::Malformed(_))), "{bad:?}");
+        }
+        // A hand-built credential with a non-hex digest never matches.
+        let c = Credentials::CramMd5 {
+            username: "x".into(),
+            challenge: "<1@h>".into(),
+            digest: "zz".into(),
+        };
+        assert!(!c.check_password("zz"));
+    }
+
+    #[test]
+    fn xoauth2_exchange() {
+        let initial = xoauth2_response(
+            "someuser@example.com",
+            "ya29.vF9dft4qmTc2Nvb3RlckBhdHRhdmlzdGEuY29tCg",
+        );
+        assert_eq!(
+            initial,
+            "dXNlcj1zb21ldXNlckBleGFtcGxlLmNvbQFhdXRoPUJlYXJlciB5YTI5LnZGOWRmdDRxbVRjMk52YjNSbGNrQmhkSFJoZG1semRHRXVZMjl0Q2cBAQ=="
+        );
+        let (_, step) = ServerExchange::start(Mechanism::XOAuth2, Some(&initial), "h").unwrap();
+        let c = done(step);
+        assert_eq!(
+            c,
+            Credentials::XOAuth2 {
+                user: "someuser@example.com".into(),
+                token: "ya29.vF9dft4qmTc2Nvb3RlckBhdHRhdmlzdGEuY29tCg".into()
+            }
+        );
+        assert_eq!(c.mechanism(), Mechanism::XOAuth2);
+        assert!(!c.check_password("ya29.vF9dft4qmTc2Nvb3RlckBhdHRhdmlzdGEuY29tCg"));
+
+        let (mut ex, step) = ServerExchange::start(Mechanism::XOAuth2, None, "h").unwrap();
+        assert_eq!(step, Step::Challenge(String::new()));
+        let c = done(ex.respond(&xoauth2_response("u", "t")).unwrap());
+        assert_eq!(c.username(), "u");
+    }
+
+    #[test]
+    fn xoauth2_tolerance_and_errors() {
+        let parse = |raw: &str| {
+            ServerExchange::start(Mechanism::XOAuth2, Some(&b64(raw.as_bytes())), "h")
+                .map(|(_, s)| done(s))
+        };
+        let want = Credentials::XOAuth2 {
+            user: "u@x".into(),
+            token: "tok".into(),
+        };
+        assert_eq!(parse("auth=bearer tok\x01user=u@x\x01\x01").unwrap(), want);
+        assert_eq!(parse("user=u@x\x01auth=BEARER tok").unwrap(), want);
+        assert_eq!(
+            parse("user=u@x\x01host=h\x01auth=Bearer tok\x01").unwrap(),
+            want
+        );
+        for bad in [
+            "user=u@x\x01\x01",
+            "auth=Bearer tok\x01\x01",
+            "user=u@x\x01auth=Basic tok\x01\x01",
+            "user=u@x\x01auth=Bearer \x01\x01",
+            "user=\x01auth=Bearer tok\x01\x01",
+            "user=a\x01user=b\x01auth=Bearer tok\x01\x01",
+            "user u@x\x01auth=Bearer tok",
+            "",
+        ] {
+            assert!(
+                matches!(parse(bad), Err(SaslError::Malformed(_))),
+                "{bad:?}"
+            );
+        }
+        assert!(matches!(
+            ServerExchange::start(Mechanism::XOAuth2, Some("="), "h"),
+            Err(SaslError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn cancel_at_each_step() {
+        for mech in Mechanism::ALL {
+            let (mut ex, _) = ServerExchange::start(mech, None, "h").unwrap();
+            assert_eq!(ex.respond("*"), Err(SaslError::Cancelled), "{mech}");
+            assert!(ex.is_finished());
+        }
+        let (mut ex, _) = ServerExchange::start(Mechanism::Login, None, "h").unwrap();
+        ex.respond(&b64(b"u")).unwrap();
+        assert_eq!(ex.respond(" * "), Err(SaslError::Cancelled));
+        let (mut ex, _) = ServerExchange::start(Mechanism::Login, Some(&b64(b"u")), "h").unwrap();
+        assert_eq!(ex.respond("*"), Err(SaslError::Cancelled));
+        for mech in [Mechanism::Plain, Mechanism::Login, Mechanism::XOAuth2] {
+            assert_eq!(
+                ServerExchange::start(mech, Some("*"), "h").unwrap_err(),
+                SaslError::Cancelled
+            );
+        }
+    }
+
+    #[test]
+    fn bad_base64() {
+        for line in [
+            "!!!!",
+            "AHRpbQB0YW5zd GFhZnRh",
+            "A",
+            "AHRpbQ-_",
+            "Zh==",
+            "Zg=x",
+        ] {
+            let (mut ex, _) = ServerExchange::start(Mechanism::Plain, None, "h").unwrap();
+            assert_eq!(ex.respond(line), Err(SaslError::BadBase64), "{line:?}");
+            assert_eq!(
+                ServerExchange::start(Mechanism::XOAuth2, Some(line), "h").unwrap_err(),
+                SaslError::BadBase64
+            );
+        }
+        assert_eq!(
+            cram_md5_response("%%%", "u", "p"),
+            Err(SaslError::BadBase64)
+        );
+    }
+
+    #[test]
+    fn error_replies() {
+        assert_eq!(
+            SaslError::Cancelled.reply_parts(),
+            (501, (5, 7, 0), "Authentication cancelled")
+        );
+        assert_eq!(
+            SaslError::BadBase64.reply_parts(),
+            (501, (5, 5, 2), "Invalid base64 data")
+        );
+        assert_eq!(
+            SaslError::Malformed("x").reply_parts(),
+            (501, (5, 5, 2), "Malformed authentication data")
+        );
+        assert_eq!(SaslError::UnexpectedInitialResponse.reply_parts().0, 501);
+        assert!(SaslError::Malformed("why").to_string().contains("why"));
+        let _: &dyn std::error::Error = &SaslError::BadBase64;
+    }
+
+    #[test]
+    fn debug_redacts_secrets() {
+        let c = Credentials::Plain {
+            authzid: String::new(),
+            authcid: "u".into(),
+            password: "hunter2".into(),
+        };
+        assert!(!format!("{c:?}").contains("hunter2"));
+        let c = Credentials::XOAuth2 {
+            user: "u".into(),
+            token: "tok123".into(),
+        };
+        assert!(!format!("{c:?}").contains("tok123"));
+    }
+
+    #[test]
+    fn challenges_unique() {
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..10_000 {
+            let c = cram_md5_challenge("host.example");
+            assert!(c.starts_with('<') && c.ends_with("@host.example>"));
+            assert!(seen.insert(c));
+        }
+        let c = cram_md5_challenge("");
+        assert!(c.ends_with("@localhost>"), "{c}");
+        let c = cram_md5_challenge("a b<c>@d");
+        assert!(c.ends_with("@abcd>"), "{c}");
+    }
+
+    #[test]
+    fn constant_time_eq() {
+        assert!(ct_eq(b"", b""));
+        assert!(ct_eq(b"abc", b"abc"));
+        assert!(!ct_eq(b"abc", b"abd"));
+        assert!(!ct_eq(b"abc", b"ab"));
+        assert!(!ct_eq(b"ab", b"abc"));
+        assert!(!ct_eq(b"", b"\0"));
+        assert!(!ct_eq(b"\0", b""));
+    }
+
+    #[test]
+    fn no_panic_on_mutated_inputs() {
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let valid = [
+            plain_response("a", "b", "c"),
+            b64(b"alice"),
+            RFC2195_RESPONSE_B64.to_owned(),
+            xoauth2_response("u", "t"),
+            "=".to_owned(),
+            "*".to_owned(),
+        ];
+        let alphabet: &[u8] = b"ABCabc019+/= *\x00\x01\t-_";
+        for round in 0..20_000 {
+            let base = &valid[round % valid.len()];
+            let mut bytes = base.as_bytes().to_vec();
+            for _ in 0..(next() % 4 + 1) {
+                let r = next();
+                let pos = if bytes.is_empty() {
+                    0
+                } else {
+                    (r as usize >> 8) % bytes.len()
+                };
+                match r % 4 {
+                    0 if !bytes.is_empty() => {
+                        bytes[pos] = alphabet[(r >> 32) as usize % alphabet.len()]
+                    }
+                    1 => bytes.insert(pos.min(bytes.len()), (r >> 24) as u8),
+                    2 if !bytes.is_empty() => {
+                        bytes.remove(pos);
+                    }
+                    _ => bytes.truncate(pos),
+                }
+            }
+            // Also wrap random raw payloads in valid base64.
+            let raw: Vec<u8> = (0..(next() % 40)).map(|_| next() as u8 % 8).collect();
+            for line in [String::from_utf8_lossy(&bytes).into_owned(), b64(&raw)] {
+                for mech in Mechanism::ALL {
+                    let _ = ServerExchange::start(mech, Some(&line), "h");
+                    if let Ok((mut ex, _)) = ServerExchange::start(mech, None, "h") {
+                        let _ = ex.respond(&line);
+                        let _ = ex.respond(&line);
+                        let _ = ex.respond(&line);
+                    }
+                }
+                let _ = login_response(&line, round % 2, "u", "p");
+                let _ = cram_md5_response(&line, "u", "p");
+                let _ = Mechanism::parse(&line);
+                let _ = cram_md5_challenge(&line);
+            }
+        }
+    }
+}
