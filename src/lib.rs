@@ -9,10 +9,14 @@
 //!   line, the worker lives on.
 //! - Pure protocol modules with no I/O, unit-tested on byte slices: [`command`] (command
 //!   parser), [`address`] (RFC 5321 paths), [`reply`] (replies and enhanced status codes),
-//!   [`data`] (DATA un-stuffing and dot-stuffing, smuggling-proof), [`extensions`] (EHLO keywords).
+//!   [`data`] (DATA un-stuffing and dot-stuffing, smuggling-proof), [`extensions`] (EHLO
+//!   keywords), [`sasl`] (PLAIN, LOGIN, CRAM-MD5, XOAUTH2, both sides).
+//! - [`tls`]: rustls configurations (ring provider, PEM files, SNI certificates).
 //!
 //! Supported: RFC 5321 (SMTP), RFC 2033 (LMTP), RFC 1870 (SIZE), RFC 6152 (8BITMIME),
-//! RFC 6531 (SMTPUTF8), RFC 2920 (PIPELINING), RFC 2034/3463 (enhanced status codes).
+//! RFC 6531 (SMTPUTF8), RFC 2920 (PIPELINING), RFC 2034/3463 (enhanced status codes),
+//! RFC 3207 (STARTTLS), RFC 8314 (implicit TLS), RFC 4954 (AUTH), RFC 4616 (PLAIN),
+//! RFC 2195 (CRAM-MD5).
 //!
 //! ```no_run
 //! use smtpkit::server::{Server, Handler};

@@ -71,6 +71,15 @@ fn rejected_body_gets_one_reply_per_recipient() {
     assert_eq!(c.read_line(), "552 5.3.4 Message size exceeds fixed limit");
     assert_eq!(c.read_line(), "552 5.3.4 Message size exceeds fixed limit");
     c.cmd("NOOP", "250 ");
+    // Far past the limit: the server stops reading, but still answers every recipient.
+    c.cmd("MAIL FROM:<a@b.example>", "250 ");
+    c.cmd("RCPT TO:<one@d.example>", "250 ");
+    c.cmd("RCPT TO:<two@d.example>", "250 ");
+    c.cmd("DATA", "354 ");
+    c.send(&"x".repeat(300));
+    assert_eq!(c.read_line(), "552 5.3.4 Message size exceeds fixed limit");
+    assert_eq!(c.read_line(), "552 5.3.4 Message size exceeds fixed limit");
+    assert!(c.closed());
 }
 
 #[test]

@@ -763,7 +763,10 @@ impl<H: Handler> Session<H> {
             }
             DataEnd::Broken(e) => return (ready, self.recv_failed(Phase::Data, e)),
             DataEnd::Abandoned => {
-                self.conn.queue(&Reply::TOO_BIG);
+                // LMTP: still one reply per recipient (RFC 2033 §4.2), then close.
+                for _ in 0..if lmtp { env.recipients.len() } else { 1 } {
+                    self.conn.queue(&Reply::TOO_BIG);
+                }
                 let _ = self.conn.flush();
                 self.fault(SessionError::DataRejected(DataError::TooBig));
                 return (ready, Flow::Close);
