@@ -31,6 +31,7 @@
 #![deny(missing_docs)]
 
 pub mod address;
+pub mod client;
 pub mod command;
 pub mod data;
 pub mod extensions;
@@ -41,6 +42,7 @@ mod stream;
 pub mod tls;
 
 pub use reply::{EnhancedCode, Reply};
+pub use server::Protocol;
 
 /// The README's examples, compiled as doc-tests so they stay true.
 #[cfg(doctest)]

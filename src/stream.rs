@@ -159,6 +159,7 @@ impl Write for NoSigPipe {
 enum Transport {
     Plain(TcpStream),
     ServerTls(Box<rustls::StreamOwned<rustls::ServerConnection, NoSigPipe>>),
+    ClientTls(Box<rustls::StreamOwned<rustls::ClientConnection, NoSigPipe>>),
     /// Between taking the socket out of one variant and putting it into another.
     Gone,
 }
@@ -168,6 +169,7 @@ impl Transport {
         match self {
             Transport::Plain(s) => Some(s),
             Transport::ServerTls(t) => Some(&t.sock.0),
+            Transport::ClientTls(t) => Some(&t.sock.0),
             Transport::Gone => None,
         }
     }
@@ -182,6 +184,7 @@ impl Read for Transport {
         match self {
             Transport::Plain(s) => s.read(buf),
             Transport::ServerTls(t) => t.read(buf),
+            Transport::ClientTls(t) => t.read(buf),
             Transport::Gone => Err(gone()),
         }
     }
@@ -192,6 +195,7 @@ impl Write for Transport {
         match self {
             Transport::Plain(s) => s.write(buf),
             Transport::ServerTls(t) => t.write(buf),
+            Transport::ClientTls(t) => t.write(buf),
             Transport::Gone => Err(gone()),
         }
     }
@@ -199,6 +203,7 @@ impl Write for Transport {
         match self {
             Transport::Plain(s) => s.flush(),
             Transport::ServerTls(t) => t.flush(),
+            Transport::ClientTls(t) => t.flush(),
             Transport::Gone => Err(gone()),
         }
     }
@@ -419,15 +424,10 @@ impl Conn {
         let _ = self.flush();
         // close_notify only on an established session: on a failed handshake, StreamOwned's
         // flush would try to carry the handshake on and wait for the peer.
-        if let Transport::ServerTls(t) = &mut self.stream {
-            if !t.conn.is_handshaking() {
-                t.conn.send_close_notify();
-                while t.conn.wants_write() {
-                    if t.conn.write_tls(&mut t.sock).is_err() {
-                        break;
-                    }
-                }
-            }
+        match &mut self.stream {
+            Transport::ServerTls(t) => close_notify(&mut t.conn, &mut t.sock),
+            Transport::ClientTls(t) => close_notify(&mut t.conn, &mut t.sock),
+            _ => {}
         }
         let Some(sock) = self.stream.sock() else {
             return;
@@ -508,11 +508,62 @@ impl Conn {
         result.map(|()| dropped)
     }
 
+    /// Runs a client-side TLS handshake (STARTTLS after `220`, or implicit TLS), verifying
+    /// the server as `name`. Buffered input (anything the server sent after its `220`) is
+    /// dropped first: it came before encryption and must not be taken as a reply.
+    pub(crate) fn start_tls_client(
+        &mut self,
+        config: std::sync::Arc<rustls::ClientConfig>,
+        name: rustls::pki_types::ServerName<'static>,
+        deadline: Instant,
+    ) -> Result<usize, HandshakeError> {
+        let dropped = self.discard_buffered();
+        self.wbuf.clear();
+        let sock = match std::mem::replace(&mut self.stream, Transport::Gone) {
+            Transport::Plain(s) => s,
+            other => {
+                self.stream = other;
+                return Err(HandshakeError::Io(io::Error::other(
+                    "TLS is already active",
+                )));
+            }
+        };
+        let conn = rustls::ClientConnection::new(config, name).map_err(HandshakeError::Tls)?;
+        let mut tls = rustls::StreamOwned::new(conn, NoSigPipe(sock));
+        let result = handshake(&mut tls.conn, &mut tls.sock, deadline, self.write_timeout);
+        self.stream = Transport::ClientTls(Box::new(tls));
+        result.map(|()| dropped)
+    }
+
+    /// Queues raw bytes (sent by the next flush).
+    pub(crate) fn queue_bytes(&mut self, bytes: &[u8]) {
+        self.wbuf.extend_from_slice(bytes);
+    }
+
+    /// Sets the timeout for writes (each flush).
+    pub(crate) fn set_write_deadline(&mut self, t: Duration) {
+        self.write_timeout = Some(t);
+    }
+
     /// The server-side TLS connection, once TLS is on.
     pub(crate) fn server_tls(&self) -> Option<&rustls::ServerConnection> {
         match &self.stream {
             Transport::ServerTls(t) => Some(&t.conn),
             _ => None,
+        }
+    }
+}
+
+/// Sends close_notify on an established session. Not on a failed handshake: StreamOwned's
+/// flush would try to carry the handshake on and wait for the peer.
+fn close_notify<S: rustls::SideData>(conn: &mut rustls::ConnectionCommon<S>, sock: &mut NoSigPipe) {
+    if conn.is_handshaking() {
+        return;
+    }
+    conn.send_close_notify();
+    while conn.wants_write() {
+        if conn.write_tls(sock).is_err() {
+            break;
         }
     }
 }

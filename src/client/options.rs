@@ -1,0 +1,303 @@
+//! Client options: where to deliver, TLS and AUTH policies, timeouts, retries.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::mx::DnsConfig;
+use crate::sasl::Mechanism;
+use crate::server::Protocol;
+use crate::tls::ClientTrust;
+
+/// Where to deliver.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// Exactly this host (a smarthost); no MX lookup.
+    Relay(String),
+    /// The MX hosts of this domain, in preference order, then its A/AAAA (RFC 5321 §5.1).
+    Mx(String),
+}
+
+/// When to use TLS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TlsMode {
+    /// Never, even if offered.
+    Never,
+    /// STARTTLS when offered; if the handshake fails, that host is tried again without TLS.
+    #[default]
+    Opportunistic,
+    /// STARTTLS, or fail (MissingRequirement) without sending anything.
+    Required,
+    /// TLS from the first byte (port 465, RFC 8314).
+    Implicit,
+}
+
+/// When to authenticate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AuthPolicy {
+    /// Never.
+    Never,
+    /// When the server offers AUTH and credentials are set (the default).
+    #[default]
+    IfAvailable,
+    /// Always: fail (MissingRequirement) if the server does not offer AUTH.
+    Always,
+}
+
+/// What to do with the connection after a failed transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnError {
+    /// Send QUIT and close (the default for `Client::send`).
+    #[default]
+    Quit,
+    /// Send RSET and keep the connection (for `Connection` users sending more).
+    Reset,
+}
+
+/// Timeouts per phase (RFC 5321 §4.5.3.2 defaults).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// Connecting (default 30 s).
+    pub connect: Duration,
+    /// The greeting (default 300 s).
+    pub greeting: Duration,
+    /// EHLO, STARTTLS, AUTH, RSET, NOOP, QUIT replies (default 300 s).
+    pub command: Duration,
+    /// MAIL reply (default 300 s).
+    pub mail: Duration,
+    /// Each RCPT reply (default 300 s).
+    pub rcpt: Duration,
+    /// The `354` after DATA (default 120 s).
+    pub data_start: Duration,
+    /// Each block of the body written (default 180 s).
+    pub data_block: Duration,
+    /// The reply after the final dot (default 600 s).
+    pub data_end: Duration,
+    /// TLS handshake (default 30 s).
+    pub tls: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            connect: Duration::from_secs(30),
+            greeting: Duration::from_secs(300),
+            command: Duration::from_secs(300),
+            mail: Duration::from_secs(300),
+            rcpt: Duration::from_secs(300),
+            data_start: Duration::from_secs(120),
+            data_block: Duration::from_secs(180),
+            data_end: Duration::from_secs(600),
+            tls: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Which way a transcript line went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// Sent by the client (AUTH payloads masked; the message body is not included).
+    Sent,
+    /// Received from the server.
+    Received,
+}
+
+/// A transcript callback (gen_smtp's `trace_fun`): host, direction, line without CRLF.
+pub type Transcript = Arc<dyn Fn(&str, Direction, &str) + Send + Sync>;
+
+/// User name and password (or, for XOAUTH2, an access token).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Login {
+    /// User name.
+    pub username: String,
+    /// Password or token.
+    pub password: String,
+}
+
+impl fmt::Debug for Login {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Login")
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .finish()
+    }
+}
+
+/// Everything a [`Client`](super::Client) needs; build with [`Options::relay`] or
+/// [`Options::mx`] and the setters.
+#[derive(Clone)]
+pub struct Options {
+    /// Where to deliver.
+    pub route: Route,
+    /// Port (default 25; 465 with implicit TLS). A `Relay("host:port")` overrides it.
+    pub port: Option<u16>,
+    /// TLS policy (default opportunistic).
+    pub tls: TlsMode,
+    /// Whom to trust (default: webpki-roots). Certificates are verified against the host
+    /// actually connected to (the relay, or the MX host name).
+    pub trust: ClientTrust,
+    /// AUTH policy (default: if available and credentials are set).
+    pub auth: AuthPolicy,
+    /// Credentials.
+    pub login: Option<Login>,
+    /// Mechanisms in order of preference (default gen_smtp's: CRAM-MD5, LOGIN, PLAIN; add
+    /// XOAUTH2 explicitly, the password then being the token).
+    pub mechanisms: Vec<Mechanism>,
+    /// Send credentials without TLS (default false: refused before anything is sent).
+    pub allow_insecure_auth: bool,
+    /// Name for EHLO (default: the machine's host name).
+    pub hostname: String,
+    /// Attempts per host after the first, for transient failures (default 1).
+    pub retries: usize,
+    /// SMTP or LMTP.
+    pub protocol: Protocol,
+    /// Per-phase timeouts.
+    pub timeouts: Timeouts,
+    /// After a failed transaction: QUIT (default) or RSET.
+    pub on_error: OnError,
+    /// Nameservers for MX lookups (default: /etc/resolv.conf).
+    pub dns: DnsConfig,
+    /// Use PIPELINING when offered (default true).
+    pub pipelining: bool,
+    /// Optional transcript callback.
+    pub transcript: Option<Transcript>,
+    /// Longest reply line and whole reply the client accepts (default 4096 and 64 KiB).
+    pub max_reply: (usize, usize),
+}
+
+impl fmt::Debug for Options {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Options")
+            .field("route", &self.route)
+            .field("port", &self.port)
+            .field("tls", &self.tls)
+            .field("auth", &self.auth)
+            .field("login", &self.login)
+            .field("mechanisms", &self.mechanisms)
+            .field("hostname", &self.hostname)
+            .field("retries", &self.retries)
+            .field("protocol", &self.protocol)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Options {
+    fn with_route(route: Route) -> Self {
+        Options {
+            route,
+            port: None,
+            tls: TlsMode::default(),
+            trust: ClientTrust::WebPki,
+            auth: AuthPolicy::default(),
+            login: None,
+            mechanisms: vec![Mechanism::CramMd5, Mechanism::Login, Mechanism::Plain],
+            allow_insecure_auth: false,
+            hostname: crate::server::default_hostname(),
+            retries: 1,
+            protocol: Protocol::Smtp,
+            timeouts: Timeouts::default(),
+            on_error: OnError::default(),
+            dns: DnsConfig::default(),
+            pipelining: true,
+            transcript: None,
+            max_reply: (4096, 64 * 1024),
+        }
+    }
+
+    /// Deliver through exactly this host (`"smtp.example.org"` or `"smtp.example.org:587"`).
+    pub fn relay(host: impl Into<String>) -> Self {
+        Options::with_route(Route::Relay(host.into()))
+    }
+
+    /// Deliver to the MX hosts of `domain`.
+    pub fn mx(domain: impl Into<String>) -> Self {
+        Options::with_route(Route::Mx(domain.into()))
+    }
+
+    /// Port.
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = Some(port);
+        self
+    }
+    /// TLS policy.
+    pub fn tls(mut self, mode: TlsMode) -> Self {
+        self.tls = mode;
+        self
+    }
+    /// Whom to trust.
+    pub fn trust(mut self, trust: ClientTrust) -> Self {
+        self.trust = trust;
+        self
+    }
+    /// Credentials (AUTH if available).
+    pub fn login(mut self, username: impl Into<String>, password: impl Into<String>) -> Self {
+        self.login = Some(Login {
+            username: username.into(),
+            password: password.into(),
+        });
+        self
+    }
+    /// AUTH policy.
+    pub fn auth(mut self, policy: AuthPolicy) -> Self {
+        self.auth = policy;
+        self
+    }
+    /// Mechanisms, in order of preference.
+    pub fn mechanisms(mut self, mechanisms: &[Mechanism]) -> Self {
+        self.mechanisms = mechanisms.to_vec();
+        self
+    }
+    /// Allow credentials over plaintext.
+    pub fn allow_insecure_auth(mut self, on: bool) -> Self {
+        self.allow_insecure_auth = on;
+        self
+    }
+    /// EHLO name.
+    pub fn hostname(mut self, name: impl Into<String>) -> Self {
+        self.hostname = name.into();
+        self
+    }
+    /// Attempts per host after the first.
+    pub fn retries(mut self, n: usize) -> Self {
+        self.retries = n;
+        self
+    }
+    /// SMTP or LMTP.
+    pub fn protocol(mut self, p: Protocol) -> Self {
+        self.protocol = p;
+        self
+    }
+    /// Timeouts.
+    pub fn timeouts(mut self, t: Timeouts) -> Self {
+        self.timeouts = t;
+        self
+    }
+    /// QUIT or RSET after a failed transaction.
+    pub fn on_error(mut self, e: OnError) -> Self {
+        self.on_error = e;
+        self
+    }
+    /// Nameservers for MX lookups.
+    pub fn dns(mut self, dns: DnsConfig) -> Self {
+        self.dns = dns;
+        self
+    }
+    /// Use PIPELINING when offered.
+    pub fn pipelining(mut self, on: bool) -> Self {
+        self.pipelining = on;
+        self
+    }
+    /// A transcript callback.
+    pub fn transcript(mut self, f: impl Fn(&str, Direction, &str) + Send + Sync + 'static) -> Self {
+        self.transcript = Some(Arc::new(f));
+        self
+    }
+
+    /// The port to use when none is given in the route.
+    pub(crate) fn default_port(&self) -> u16 {
+        self.port.unwrap_or(match self.tls {
+            TlsMode::Implicit => 465,
+            _ => 25,
+        })
+    }
+}
