@@ -410,12 +410,6 @@ impl<F> Acceptor<F> {
             if shared.shutting_down() {
                 break;
             }
-            if shared.live() >= cfg.max_sessions {
-                shared.stats.refused_busy.fetch_add(1, Ordering::Relaxed);
-                debug!("{peer}: refused, {} sessions live", cfg.max_sessions);
-                refuse_busy(stream, self.bound.implicit_tls);
-                continue;
-            }
             let id = self.next_id.fetch_add(1, Ordering::Relaxed);
             let (slot_stream, local) = match (stream.try_clone(), stream.local_addr()) {
                 (Ok(s), Ok(l)) => (s, l),
@@ -424,12 +418,18 @@ impl<F> Acceptor<F> {
                     continue;
                 }
             };
-            let _ = stream.set_nodelay(true);
             let slot = Arc::new(SessionSlot {
                 stream: slot_stream,
                 idle: Default::default(),
             });
-            shared.register(id, Arc::clone(&slot));
+            // Check and register under one lock: listeners on other threads share the cap.
+            if !shared.try_register(id, Arc::clone(&slot), cfg.max_sessions) {
+                shared.stats.refused_busy.fetch_add(1, Ordering::Relaxed);
+                debug!("{peer}: refused, {} sessions live", cfg.max_sessions);
+                refuse_busy(stream, self.bound.implicit_tls);
+                continue;
+            }
+            let _ = stream.set_nodelay(true);
             shared.stats.accepted.fetch_add(1, Ordering::Relaxed);
             let info = ConnInfo {
                 id,

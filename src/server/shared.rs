@@ -104,8 +104,19 @@ impl Shared {
         self.lock().len()
     }
 
-    pub(crate) fn register(&self, id: u64, slot: std::sync::Arc<SessionSlot>) {
-        self.lock().insert(id, slot);
+    /// Registers a session unless `max` are live already; false when refused.
+    pub(crate) fn try_register(
+        &self,
+        id: u64,
+        slot: std::sync::Arc<SessionSlot>,
+        max: usize,
+    ) -> bool {
+        let mut map = self.lock();
+        if map.len() >= max {
+            return false;
+        }
+        map.insert(id, slot);
+        true
     }
 
     pub(crate) fn unregister(&self, id: u64) {
