@@ -118,6 +118,11 @@ impl Reply {
     pub const TOO_MANY_ERRORS: Reply = r(421, (4, 7, 0), "Too many errors, closing connection");
     /// `421 4.7.0 Too many sessions, try again later`
     pub const BUSY: Reply = r(421, (4, 7, 0), "Too many sessions, try again later");
+    /// `421 4.7.0 Too many connections from your address`
+    pub const TOO_MANY_FROM_ADDRESS: Reply =
+        r(421, (4, 7, 0), "Too many connections from your address");
+    /// `554 5.5.0 Protocol error: talked before the greeting`
+    pub const PREGREET: Reply = r(554, (5, 5, 0), "Protocol error: talked before the greeting");
     /// `421 4.4.2 Timeout, closing connection`
     pub const TIMEOUT: Reply = r(421, (4, 4, 2), "Timeout, closing connection");
     /// `421 4.3.2 Service shutting down, closing connection`

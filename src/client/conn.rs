@@ -199,7 +199,11 @@ impl Connection {
         let dropped = self
             .conn
             .start_tls_client(config, name, deadline)
-            .map_err(|e| Error::new(ErrorKind::Tls, format!("{e}")).with_source(e))?;
+            .map_err(|e| {
+                // A failed handshake leaves nothing to say QUIT over.
+                self.closed = true;
+                Error::new(ErrorKind::Tls, format!("{e}")).with_source(e)
+            })?;
         if dropped > 0 {
             // RFC 3207 §4.2 (response injection): never trust what came before encryption.
             debug!(target: "smtpkit::client", "{}: dropped {dropped} octets received before TLS", self.host);

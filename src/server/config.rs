@@ -76,6 +76,17 @@ pub struct ServerConfig {
     pub allow_insecure_auth: bool,
     /// MAIL before a successful AUTH gets `530 5.7.0`. Default false.
     pub require_auth: bool,
+    /// Most sessions from one client address; past it `421 4.7.0`. Default 50 (Postfix's
+    /// `smtpd_client_connection_count_limit`).
+    pub max_sessions_per_ip: usize,
+    /// Wait this long before the greeting; a client that talks first gets `554 5.5.0` and is
+    /// closed (Postfix's pregreet test). Default: none.
+    pub greeting_delay: Option<Duration>,
+    /// Deadline for the PROXY protocol header. Default 5 s (Postfix's
+    /// `smtpd_upstream_proxy_timeout`).
+    pub proxy_timeout: Duration,
+    /// Balancers trusted to send PROXY headers (`"10.0.0.0/8"`, `"127.0.0.1"`); empty = any.
+    pub proxy_trusted: Vec<String>,
 }
 
 impl Default for ServerConfig {
@@ -104,6 +115,10 @@ impl Default for ServerConfig {
             auth_mechanisms: Vec::new(),
             allow_insecure_auth: false,
             require_auth: false,
+            max_sessions_per_ip: 50,
+            greeting_delay: None,
+            proxy_timeout: Duration::from_secs(5),
+            proxy_trusted: Vec::new(),
         }
     }
 }

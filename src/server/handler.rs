@@ -31,6 +31,9 @@ pub struct ConnInfo {
     pub listener: usize,
     /// The listener does implicit TLS: the handshake comes before the greeting (port 465 style).
     pub implicit_tls: bool,
+    /// The load balancer's address, when a PROXY protocol header gave the real client in
+    /// `peer`.
+    pub proxy: Option<SocketAddr>,
 }
 
 /// The `BODY` parameter of MAIL (RFC 6152).

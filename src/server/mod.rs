@@ -22,12 +22,13 @@
 
 mod config;
 mod handler;
+pub mod proxy;
 mod reader;
 mod session;
 mod shared;
 
 use std::io::{self, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
@@ -64,7 +65,19 @@ pub struct Server {
 struct Bound {
     listener: TcpListener,
     addr: SocketAddr,
-    implicit_tls: bool,
+    options: ListenerOptions,
+}
+
+/// How one listener behaves. Listeners of one server share its configuration, pool and
+/// handler factory; [`ConnInfo::listener`] tells them apart.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ListenerOptions {
+    /// TLS handshake before the greeting (port 465 style). Needs [`ServerBuilder::tls`].
+    pub implicit_tls: bool,
+    /// Expect a PROXY protocol header (v1 or v2) from a load balancer first.
+    pub proxy_protocol: bool,
+    /// SMTP or LMTP on this listener (default: the server's).
+    pub protocol: Option<Protocol>,
 }
 
 /// Configures a [`Server`]; every limit has a safe default (see [`ServerConfig`]).
@@ -194,6 +207,26 @@ impl ServerBuilder {
         self.config.require_auth = on;
         self
     }
+    /// Most sessions from one client address (default 50).
+    pub fn max_sessions_per_ip(mut self, n: usize) -> Self {
+        self.config.max_sessions_per_ip = n;
+        self
+    }
+    /// Delay the greeting; early talkers get `554 5.5.0` (default: no delay).
+    pub fn greeting_delay(mut self, d: Option<Duration>) -> Self {
+        self.config.greeting_delay = d;
+        self
+    }
+    /// Deadline for a PROXY protocol header (default 5 s).
+    pub fn proxy_timeout(mut self, d: Duration) -> Self {
+        self.config.proxy_timeout = d;
+        self
+    }
+    /// Balancers trusted to send PROXY headers, as addresses or CIDR networks (default: any).
+    pub fn proxy_trusted(mut self, nets: &[&str]) -> Self {
+        self.config.proxy_trusted = nets.iter().map(|s| s.to_string()).collect();
+        self
+    }
     /// Replaces the whole configuration.
     pub fn config(mut self, config: ServerConfig) -> Self {
         self.config = config;
@@ -215,7 +248,11 @@ impl ServerBuilder {
                 "LMTP must not be offered on port 25 (RFC 2033 section 5)",
             ));
         }
-        if c.max_sessions == 0 || c.max_line_length < 64 || c.max_recipients == 0 {
+        if c.max_sessions == 0
+            || c.max_line_length < 64
+            || c.max_recipients == 0
+            || c.max_sessions_per_ip == 0
+        {
             return Err(invalid(
                 "max_sessions and max_recipients must be positive, max_line_length at least 64",
             ));
@@ -240,11 +277,16 @@ impl ServerBuilder {
         if c.require_auth && c.auth_mechanisms.is_empty() {
             return Err(invalid("require_auth needs at least one AUTH mechanism"));
         }
+        for net in &c.proxy_trusted {
+            parse_net(net).ok_or_else(|| {
+                invalid(&format!("bad address or network {net:?} in proxy_trusted"))
+            })?;
+        }
         let server = Server {
             listeners: Vec::new(),
             config: Arc::new(self.config),
         };
-        server.add_listener(addrs, false)
+        server.listen(&addrs[..], ListenerOptions::default())
     }
 }
 
@@ -254,10 +296,22 @@ impl Server {
         ServerBuilder::default()
     }
 
-    fn add_listener(mut self, addrs: Vec<SocketAddr>, implicit_tls: bool) -> io::Result<Server> {
-        if self.config.protocol == Protocol::Lmtp && addrs.iter().any(|a| a.port() == 25) {
+    /// Adds a listener with its own options (implicit TLS, PROXY protocol, SMTP or LMTP).
+    pub fn listen(
+        mut self,
+        addr: impl ToSocketAddrs,
+        options: ListenerOptions,
+    ) -> io::Result<Server> {
+        let addrs: Vec<SocketAddr> = addr.to_socket_addrs()?.collect();
+        let protocol = options.protocol.unwrap_or(self.config.protocol);
+        if protocol == Protocol::Lmtp && addrs.iter().any(|a| a.port() == 25) {
             return Err(invalid(
                 "LMTP must not be offered on port 25 (RFC 2033 section 5)",
+            ));
+        }
+        if options.implicit_tls && self.config.tls.is_none() {
+            return Err(invalid(
+                "an implicit-TLS listener needs a TLS configuration",
             ));
         }
         let listener = TcpListener::bind(&addrs[..])?;
@@ -265,7 +319,7 @@ impl Server {
         self.listeners.push(Bound {
             listener,
             addr,
-            implicit_tls,
+            options,
         });
         Ok(self)
     }
@@ -273,13 +327,13 @@ impl Server {
     /// Adds a listener whose connections start with a TLS handshake before the greeting
     /// (implicit TLS, port 465 style, RFC 8314). Needs [`ServerBuilder::tls`].
     pub fn bind_implicit_tls(self, addr: impl ToSocketAddrs) -> io::Result<Server> {
-        if self.config.tls.is_none() {
-            return Err(invalid(
-                "an implicit-TLS listener needs a TLS configuration",
-            ));
-        }
-        let addrs = addr.to_socket_addrs()?.collect();
-        self.add_listener(addrs, true)
+        self.listen(
+            addr,
+            ListenerOptions {
+                implicit_tls: true,
+                ..Default::default()
+            },
+        )
     }
 
     /// The first listener's address (tells the port after binding port 0).
@@ -381,7 +435,7 @@ impl<F> Acceptor<F> {
             "listening on {} ({:?}{})",
             self.bound.addr,
             cfg.protocol,
-            if self.bound.implicit_tls {
+            if self.bound.options.implicit_tls {
                 ", implicit TLS"
             } else {
                 ""
@@ -426,18 +480,20 @@ impl<F> Acceptor<F> {
             if !shared.try_register(id, Arc::clone(&slot), cfg.max_sessions) {
                 shared.stats.refused_busy.fetch_add(1, Ordering::Relaxed);
                 debug!("{peer}: refused, {} sessions live", cfg.max_sessions);
-                refuse_busy(stream, self.bound.implicit_tls);
+                refuse(stream, self.bound.options.implicit_tls, &Reply::BUSY);
                 continue;
             }
             let _ = stream.set_nodelay(true);
             shared.stats.accepted.fetch_add(1, Ordering::Relaxed);
+            let opts = self.bound.options;
             let info = ConnInfo {
                 id,
                 peer,
                 local,
-                protocol: cfg.protocol,
+                protocol: opts.protocol.unwrap_or(cfg.protocol),
                 listener: self.index,
-                implicit_tls: self.bound.implicit_tls,
+                implicit_tls: opts.implicit_tls,
+                proxy: None,
             };
             let (cfg, shared, factory) = (
                 Arc::clone(cfg),
@@ -445,16 +501,19 @@ impl<F> Acceptor<F> {
                 Arc::clone(&self.factory),
             );
             self.pool
-                .execute(move || run_session(stream, info, cfg, shared, slot, &*factory));
+                .execute(move || run_session(stream, info, opts, cfg, shared, slot, &*factory));
         }
         debug!("listener on {} stopped", self.bound.addr);
     }
 }
 
-/// A worker's job: build the handler, run the session.
+/// A worker's job: PROXY header, per-address limit, pregreet test, then the handler and the
+/// session.
+#[allow(clippy::too_many_arguments)]
 fn run_session<H, F>(
     stream: TcpStream,
-    info: ConnInfo,
+    mut info: ConnInfo,
+    opts: ListenerOptions,
     cfg: Arc<ServerConfig>,
     shared: Arc<Shared>,
     slot: Arc<SessionSlot>,
@@ -464,7 +523,55 @@ fn run_session<H, F>(
     F: Fn(&ConnInfo) -> H + Send + Sync + 'static,
 {
     // Unregister even if something below panics.
-    let _guard = Unregister(Arc::clone(&shared), info.id);
+    let mut guard = Unregister {
+        shared: Arc::clone(&shared),
+        id: info.id,
+        ip: None,
+    };
+    let mut conn = Conn::new(stream, cfg.command_timeout, cfg.enhanced_status_codes);
+    if opts.proxy_protocol {
+        match read_proxy_header(&mut conn, &cfg, info.peer) {
+            Ok(Some(source)) => {
+                info.proxy = Some(info.peer);
+                info.peer = source;
+            }
+            Ok(None) => {}
+            Err(e) => {
+                debug!("{} session {}: {e}", info.peer, info.id);
+                shared.stats.proxy_errors.fetch_add(1, Ordering::Relaxed);
+                conn.close();
+                return;
+            }
+        }
+    }
+    // The per-address limit counts real clients, so it comes after the PROXY header.
+    if !shared.try_acquire_ip(info.peer.ip(), cfg.max_sessions_per_ip) {
+        shared.stats.refused_per_ip.fetch_add(1, Ordering::Relaxed);
+        debug!(
+            "{} session {}: refused, too many connections from this address",
+            info.peer, info.id
+        );
+        if !opts.implicit_tls {
+            conn.queue(&Reply::TOO_MANY_FROM_ADDRESS);
+        }
+        conn.close();
+        return;
+    }
+    guard.ip = Some(info.peer.ip());
+    if let (Some(delay), false) = (cfg.greeting_delay, opts.implicit_tls) {
+        // Postfix's pregreet test: a client that talks before the greeting is not SMTP.
+        let early = !conn.buffered().is_empty() || conn.fill(Instant::now() + delay).is_ok();
+        if early {
+            shared.stats.pregreet.fetch_add(1, Ordering::Relaxed);
+            debug!(
+                "{} session {}: talked before the greeting",
+                info.peer, info.id
+            );
+            conn.queue(&Reply::PREGREET);
+            conn.close();
+            return;
+        }
+    }
     let handler = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| factory(&info))) {
         Ok(h) => h,
         Err(_) => {
@@ -474,30 +581,99 @@ fn run_session<H, F>(
             );
             shared.stats.handler_panics.fetch_add(1, Ordering::Relaxed);
             if !info.implicit_tls {
-                let mut s = stream;
-                let _ = s.write_all(&Reply::with(421, (4, 3, 0), "Internal error").to_bytes());
+                conn.queue(&Reply::with(421, (4, 3, 0), "Internal error"));
             }
+            conn.close();
             return;
         }
     };
-    let conn = Conn::new(stream, cfg.command_timeout, cfg.enhanced_status_codes);
     Session::new(conn, cfg, shared, slot, info, handler).run();
 }
 
-struct Unregister(Arc<Shared>, u64);
-
-impl Drop for Unregister {
-    fn drop(&mut self) {
-        self.0.unregister(self.1);
+/// Reads the PROXY header (bounded in size and time) from a trusted balancer. `Ok(None)`:
+/// a LOCAL/UNKNOWN header (health check): keep the connection's own addresses.
+fn read_proxy_header(
+    conn: &mut Conn,
+    cfg: &ServerConfig,
+    balancer: SocketAddr,
+) -> Result<Option<SocketAddr>, String> {
+    let trusted = cfg.proxy_trusted.is_empty()
+        || cfg
+            .proxy_trusted
+            .iter()
+            .filter_map(|n| parse_net(n))
+            .any(|(net, len)| in_net(balancer.ip(), net, len));
+    if !trusted {
+        return Err(format!("PROXY header from untrusted address {balancer}"));
+    }
+    let deadline = Instant::now() + cfg.proxy_timeout;
+    loop {
+        match proxy::parse(conn.buffered()) {
+            Ok(Some((header, n))) => {
+                conn.consume(n);
+                return Ok(match header {
+                    proxy::ProxyHeader::Tcp { source, .. } => Some(source),
+                    proxy::ProxyHeader::Local => None,
+                });
+            }
+            Ok(None) => {}
+            Err(e) => return Err(e.to_string()),
+        }
+        conn.fill(deadline)
+            .map_err(|e| format!("reading the PROXY header: {e}"))?;
     }
 }
 
-/// Answers `421 4.7.0` without ever blocking the listener, and closes. On an implicit-TLS
+/// `"10.0.0.0/8"` or `"127.0.0.1"` → (network, prefix length).
+fn parse_net(s: &str) -> Option<(IpAddr, u8)> {
+    let (ip, len) = match s.split_once('/') {
+        Some((ip, len)) => (ip.parse::<IpAddr>().ok()?, len.parse::<u8>().ok()?),
+        None => {
+            let ip: IpAddr = s.parse().ok()?;
+            (ip, if ip.is_ipv4() { 32 } else { 128 })
+        }
+    };
+    let max = if ip.is_ipv4() { 32 } else { 128 };
+    (len <= max).then_some((ip, len))
+}
+
+/// True when `ip` is inside `net/len` (IPv4-mapped IPv6 addresses match IPv4 networks).
+fn in_net(ip: IpAddr, net: IpAddr, len: u8) -> bool {
+    let (a, b, bits) = match (ip, net) {
+        (IpAddr::V4(a), IpAddr::V4(b)) => (u128::from(u32::from(a)), u128::from(u32::from(b)), 32),
+        (IpAddr::V6(a), IpAddr::V6(b)) => (u128::from(a), u128::from(b), 128),
+        (IpAddr::V6(a), IpAddr::V4(b)) => match a.to_ipv4_mapped() {
+            Some(a) => (u128::from(u32::from(a)), u128::from(u32::from(b)), 32),
+            None => return false,
+        },
+        _ => return false,
+    };
+    let shift = bits - u32::from(len);
+    shift >= bits || (a >> shift) == (b >> shift)
+}
+
+/// Releases a session's registry slot and per-address count, whatever happens.
+struct Unregister {
+    shared: Arc<Shared>,
+    id: u64,
+    ip: Option<IpAddr>,
+}
+
+impl Drop for Unregister {
+    fn drop(&mut self) {
+        if let Some(ip) = self.ip {
+            self.shared.release_ip(ip);
+        }
+        self.shared.unregister(self.id);
+    }
+}
+
+/// Answers (`421 4.7.0`) without ever blocking the listener, and closes. On an implicit-TLS
 /// listener there is no way to answer before a handshake, so the connection is just closed.
-fn refuse_busy(stream: TcpStream, implicit_tls: bool) {
+fn refuse(stream: TcpStream, implicit_tls: bool, reply: &Reply) {
     if !implicit_tls && stream.set_nonblocking(true).is_ok() {
         let mut s = &stream;
-        let _ = s.write_all(&Reply::BUSY.to_bytes());
+        let _ = s.write_all(&reply.to_bytes());
     }
 }
 

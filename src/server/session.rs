@@ -217,7 +217,7 @@ impl<H: Handler> Session<H> {
             Err(Panicked) => return Flow::Close,
         };
         let host = self.cfg.hostname.clone();
-        let esmtp = match self.cfg.protocol {
+        let esmtp = match self.info.protocol {
             Protocol::Smtp => "ESMTP",
             Protocol::Lmtp => "LMTP",
         };
@@ -284,7 +284,7 @@ impl<H: Handler> Session<H> {
 
     /// The one `match`: what each command may do in each state. Each arm yields the next state.
     fn dispatch(&mut self, cmd: Command) -> Flow {
-        let lmtp = self.cfg.protocol == Protocol::Lmtp;
+        let lmtp = self.info.protocol == Protocol::Lmtp;
         let state = std::mem::take(&mut self.state);
         let (next, flow) = match (state, cmd) {
             (s, cmd) if self.cfg.require_tls && self.tls.is_none() && !allowed_before_tls(&cmd) => {
@@ -728,7 +728,7 @@ impl<H: Handler> Session<H> {
 
     fn data(&mut self, hello: Hello, env: Box<Envelope>) -> (State, Flow) {
         self.conn.queue(&Reply::START_DATA);
-        let lmtp = self.cfg.protocol == Protocol::Lmtp;
+        let lmtp = self.info.protocol == Protocol::Lmtp;
         let mut limits = self.cfg.data_limits();
         limits.max_size = self.max_size;
         let mut reader = DataReader::new(

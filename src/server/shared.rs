@@ -23,6 +23,9 @@ pub(crate) struct Counters {
     pub(crate) tls_handshakes: AtomicU64,
     pub(crate) tls_failures: AtomicU64,
     pub(crate) auth_failures: AtomicU64,
+    pub(crate) refused_per_ip: AtomicU64,
+    pub(crate) pregreet: AtomicU64,
+    pub(crate) proxy_errors: AtomicU64,
 }
 
 impl Counters {
@@ -71,6 +74,12 @@ pub struct Stats {
     pub tls_failures: u64,
     /// AUTH attempts refused.
     pub auth_failures: u64,
+    /// Connections refused by the per-address limit.
+    pub refused_per_ip: u64,
+    /// Clients that talked before the greeting (with a greeting delay).
+    pub pregreet: u64,
+    /// Connections closed for a missing, malformed, slow or untrusted PROXY header.
+    pub proxy_errors: u64,
 }
 
 /// What the registry keeps of a live session.
@@ -87,6 +96,7 @@ pub(crate) struct Shared {
     shutdown: AtomicBool,
     pub(crate) stats: Counters,
     sessions: Mutex<HashMap<u64, std::sync::Arc<SessionSlot>>>,
+    per_ip: Mutex<HashMap<std::net::IpAddr, usize>>,
     ended: Condvar,
 }
 
@@ -117,6 +127,27 @@ impl Shared {
         }
         map.insert(id, slot);
         true
+    }
+
+    /// Counts a session for `ip` unless `max` are live from it already.
+    pub(crate) fn try_acquire_ip(&self, ip: std::net::IpAddr, max: usize) -> bool {
+        let mut map = self.per_ip.lock().unwrap_or_else(|p| p.into_inner());
+        let n = map.entry(ip).or_insert(0);
+        if *n >= max {
+            return false;
+        }
+        *n += 1;
+        true
+    }
+
+    pub(crate) fn release_ip(&self, ip: std::net::IpAddr) {
+        let mut map = self.per_ip.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = map.get_mut(&ip) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                map.remove(&ip);
+            }
+        }
     }
 
     pub(crate) fn unregister(&self, id: u64) {
@@ -181,6 +212,9 @@ impl Shared {
             tls_handshakes: g(&s.tls_handshakes),
             tls_failures: g(&s.tls_failures),
             auth_failures: g(&s.auth_failures),
+            refused_per_ip: g(&s.refused_per_ip),
+            pregreet: g(&s.pregreet),
+            proxy_errors: g(&s.proxy_errors),
         }
     }
 }

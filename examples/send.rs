@@ -1,0 +1,362 @@
+//! Sends one message through a relay or to a domain's MX hosts, and reports what happened to
+//! every recipient.
+//!
+//! ```text
+//! cargo run --example send -- --from A --to B [--to C]...
+//!     (--relay HOST[:PORT] | --mx DOMAIN [--dns ADDR:PORT] [--port N])
+//!     [--tls never|opportunistic|required|implicit] [--ca PEM] [--user U --password P]
+//!     [--allow-insecure-auth] [--lmtp] [--hostname H] [--retries N] [-v] [FILE]
+//! ```
+//!
+//! The message is read from FILE, or from stdin when FILE is absent or `-`. Defaults:
+//! `--tls opportunistic`, `--retries 1`, port 25 (465 with `--tls implicit`); `--port` applies
+//! to `--mx`, and to `--relay` without an explicit `:PORT`.
+//!
+//! Output (stdout), one line per recipient in the order given, then a result line:
+//!
+//! ```text
+//! <rcpt> <code> <enhanced> <text>
+//! result: delivered|partial|failed|unknown <code> <text>
+//! ```
+//!
+//! An accepted recipient gets the final reply to the message (LMTP: its own reply after the
+//! data); a refused one its RCPT reply; `-` stands for a missing enhanced code, and the lines of
+//! a multi-line reply are joined with a space. The result line carries the final reply (code,
+//! then its text as sent, enhanced code included); for a failure the error's reply, or
+//! `- <error message>` when there was none. `unknown` means the connection was lost after the
+//! final dot: the server may have the message.
+//!
+//! Exit status: 0 delivered to every recipient, 1 partial, 2 failed or unknown, and 2 for a
+//! usage error. Credentials never go out without TLS unless `--allow-insecure-auth` is given.
+
+use std::io::{self, Read};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use smtpkit::Reply;
+use smtpkit::client::mx::DnsConfig;
+use smtpkit::client::{Client, Email, Error, ErrorKind, Options, Receipt, Status, TlsMode};
+use smtpkit::server::Protocol;
+use smtpkit::tls::ClientTrust;
+
+const USAGE: &str = "usage: send --from A --to B [--to C]... \
+(--relay HOST[:PORT] | --mx DOMAIN [--dns ADDR:PORT] [--port N]) \
+[--tls never|opportunistic|required|implicit] [--ca PEM] [--user U --password P] \
+[--allow-insecure-auth] [--lmtp] [--hostname H] [--retries N] [-v] [FILE]";
+
+/// Where to deliver, as given on the command line.
+#[derive(Debug)]
+enum Route {
+    Relay(String),
+    Mx(String),
+}
+
+#[derive(Debug)]
+struct Args {
+    from: String,
+    to: Vec<String>,
+    route: Route,
+    dns: Option<SocketAddr>,
+    port: Option<u16>,
+    tls: TlsMode,
+    ca: Option<PathBuf>,
+    login: Option<(String, String)>,
+    allow_insecure_auth: bool,
+    lmtp: bool,
+    hostname: Option<String>,
+    retries: usize,
+    verbose: bool,
+    file: Option<PathBuf>,
+}
+
+fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
+    let mut from = None;
+    let mut to = Vec::new();
+    let mut relay = None;
+    let mut mx = None;
+    let mut dns = None;
+    let mut port = None;
+    let mut tls = TlsMode::Opportunistic;
+    let mut ca = None;
+    let mut user = None;
+    let mut password = None;
+    let mut allow_insecure_auth = false;
+    let mut lmtp = false;
+    let mut hostname = None;
+    let mut retries = 1;
+    let mut verbose = false;
+    let mut file: Option<PathBuf> = None;
+    while let Some(arg) = args.next() {
+        let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
+        match arg.as_str() {
+            "--from" => from = Some(value("--from")?),
+            "--to" => to.push(value("--to")?),
+            "--relay" => relay = Some(value("--relay")?),
+            "--mx" => mx = Some(value("--mx")?),
+            "--dns" => {
+                let v = value("--dns")?;
+                dns = Some(
+                    v.parse::<SocketAddr>()
+                        .map_err(|_| format!("bad --dns {v:?}: want ADDR:PORT"))?,
+                );
+            }
+            "--port" => {
+                let v = value("--port")?;
+                port = Some(
+                    v.parse::<u16>()
+                        .ok()
+                        .filter(|&p| p > 0)
+                        .ok_or_else(|| format!("bad --port {v:?}"))?,
+                );
+            }
+            "--tls" => {
+                tls = match value("--tls")?.as_str() {
+                    "never" => TlsMode::Never,
+                    "opportunistic" => TlsMode::Opportunistic,
+                    "required" => TlsMode::Required,
+                    "implicit" => TlsMode::Implicit,
+                    v => return Err(format!("bad --tls {v:?}")),
+                }
+            }
+            "--ca" => ca = Some(PathBuf::from(value("--ca")?)),
+            "--user" => user = Some(value("--user")?),
+            "--password" => password = Some(value("--password")?),
+            "--allow-insecure-auth" => allow_insecure_auth = true,
+            "--lmtp" => lmtp = true,
+            "--hostname" => hostname = Some(value("--hostname")?),
+            "--retries" => {
+                let v = value("--retries")?;
+                retries = v.parse().map_err(|_| format!("bad --retries {v:?}"))?;
+            }
+            "-v" | "--verbose" => verbose = true,
+            "-h" | "--help" => return Err(String::new()),
+            "-" => file = Some(PathBuf::from("-")),
+            s if s.starts_with('-') => return Err(format!("unknown flag {s:?}")),
+            s => {
+                if file.is_some() {
+                    return Err(format!("only one FILE, got another: {s:?}"));
+                }
+                file = Some(PathBuf::from(s));
+            }
+        }
+    }
+    let from = from.ok_or("--from is required (use --from '' for the null sender)")?;
+    if to.is_empty() {
+        return Err("at least one --to is required".into());
+    }
+    let route = match (relay, mx) {
+        (Some(r), None) => Route::Relay(r),
+        (None, Some(d)) => Route::Mx(d),
+        (Some(_), Some(_)) => return Err("--relay and --mx exclude each other".into()),
+        (None, None) => return Err("--relay HOST[:PORT] or --mx DOMAIN is required".into()),
+    };
+    if dns.is_some() && matches!(route, Route::Relay(_)) {
+        return Err("--dns only applies to --mx".into());
+    }
+    let login = match (user, password) {
+        (Some(u), Some(p)) => Some((u, p)),
+        (None, None) => None,
+        _ => return Err("--user and --password go together".into()),
+    };
+    if file.as_deref() == Some(std::path::Path::new("-")) {
+        file = None;
+    }
+    Ok(Args {
+        from,
+        to,
+        route,
+        dns,
+        port,
+        tls,
+        ca,
+        login,
+        allow_insecure_auth,
+        lmtp,
+        hostname,
+        retries,
+        verbose,
+        file,
+    })
+}
+
+fn options(a: &Args) -> Result<Options, String> {
+    let mut o = match &a.route {
+        Route::Relay(r) => Options::relay(r.clone()),
+        Route::Mx(d) => Options::mx(d.clone()),
+    };
+    if let Some(addr) = a.dns {
+        // TODO: `DnsConfig::with_nameserver(addr)` once the DNS module has landed.
+        o = o.dns(DnsConfig {
+            nameservers: vec![addr],
+            ..DnsConfig::default()
+        });
+    }
+    if let Some(p) = a.port {
+        o = o.port(p);
+    }
+    o = o
+        .tls(a.tls)
+        .retries(a.retries)
+        .allow_insecure_auth(a.allow_insecure_auth)
+        .protocol(if a.lmtp {
+            Protocol::Lmtp
+        } else {
+            Protocol::Smtp
+        });
+    if let Some(path) = &a.ca {
+        let trust = ClientTrust::roots_from_pem_file(path).map_err(|e| e.to_string())?;
+        o = o.trust(trust);
+    }
+    if let Some((u, p)) = &a.login {
+        o = o.login(u.clone(), p.clone());
+    }
+    if let Some(h) = &a.hostname {
+        o = o.hostname(h.clone());
+    }
+    Ok(o)
+}
+
+/// `<code> <enhanced or -> <text>`, the text's lines joined with a space.
+fn reply_fields(r: &Reply) -> String {
+    let enhanced = r
+        .enhanced
+        .map_or_else(|| "-".to_string(), |e| e.to_string());
+    format!("{} {enhanced} {}", r.code, joined(r))
+}
+
+/// `<code> <text>` with the text as sent (enhanced code first, when there is one).
+fn reply_summary(r: &Reply) -> String {
+    match r.enhanced {
+        Some(e) => format!("{} {e} {}", r.code, joined(r)),
+        None => format!("{} {}", r.code, joined(r)),
+    }
+}
+
+fn joined(r: &Reply) -> String {
+    r.lines().collect::<Vec<_>>().join(" ")
+}
+
+/// The per-recipient lines and the result line for a successful send.
+fn report_receipt(receipt: &Receipt) -> (Vec<String>, String, u8) {
+    let lines = receipt
+        .recipients
+        .iter()
+        .map(|r| format!("{} {}", r.mailbox, reply_fields(&r.reply)))
+        .collect();
+    let (status, code) = match receipt.status() {
+        Status::Delivered => ("delivered", 0),
+        Status::Partial => ("partial", 1),
+    };
+    let result = format!("result: {status} {}", reply_summary(&receipt.reply));
+    (lines, result, code)
+}
+
+/// The per-recipient lines and the result line for a failed send. A recipient the server
+/// refused shows its own refusal; the others show what ended the send.
+fn report_error(to: &[String], e: &Error) -> (Vec<String>, String) {
+    let unknown = e.kind() == ErrorKind::StatusUnknown;
+    let why = if unknown {
+        "- - status unknown: the connection was lost after the final dot, \
+         the server may have the message"
+            .to_string()
+    } else {
+        match e.reply() {
+            Some(r) => reply_fields(r),
+            None => format!("- - {e}"),
+        }
+    };
+    let results = e.recipients();
+    let lines = to
+        .iter()
+        .enumerate()
+        .map(|(i, rcpt)| match results.get(i) {
+            Some(r) if !r.reply.is_positive() => {
+                format!("{} {}", r.mailbox, reply_fields(&r.reply))
+            }
+            Some(r) => format!("{} {why}", r.mailbox),
+            None => format!("{rcpt} {why}"),
+        })
+        .collect();
+    let result = if unknown {
+        format!(
+            "result: unknown - the connection was lost after the final dot, \
+             the server may have the message ({e})"
+        )
+    } else {
+        match e.reply() {
+            Some(r) => format!("result: failed {}", reply_summary(r)),
+            None => format!("result: failed - {e}"),
+        }
+    };
+    (lines, result)
+}
+
+fn read_message(file: Option<&PathBuf>) -> io::Result<Vec<u8>> {
+    let mut message = Vec::new();
+    match file {
+        Some(path) => message = std::fs::read(path)?,
+        None => {
+            io::stdin().lock().read_to_end(&mut message)?;
+        }
+    }
+    Ok(message)
+}
+
+fn main() -> ExitCode {
+    let args = match parse_args(std::env::args().skip(1)) {
+        Ok(a) => a,
+        Err(e) => {
+            if !e.is_empty() {
+                eprintln!("send: {e}");
+            }
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let level = if args.verbose {
+        log::LevelFilter::Debug
+    } else {
+        log::LevelFilter::Info
+    };
+    let _ = simplelog::TermLogger::init(
+        level,
+        simplelog::Config::default(),
+        simplelog::TerminalMode::Stderr,
+        simplelog::ColorChoice::Never,
+    );
+    let opts = match options(&args) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("send: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let message = match read_message(args.file.as_ref()) {
+        Ok(m) => m,
+        Err(e) => {
+            let what = args
+                .file
+                .as_ref()
+                .map_or_else(|| "stdin".to_string(), |p| p.display().to_string());
+            eprintln!("send: cannot read {what}: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let to: Vec<&str> = args.to.iter().map(String::as_str).collect();
+    let result =
+        Email::new(&args.from, &to, message).and_then(|email| Client::new(opts)?.send(&email));
+    let (lines, result, code) = match result {
+        Ok(receipt) => report_receipt(&receipt),
+        Err(e) => {
+            log::error!("{e}");
+            let (lines, result) = report_error(&args.to, &e);
+            (lines, result, 2)
+        }
+    };
+    for line in lines {
+        println!("{line}");
+    }
+    println!("{result}");
+    ExitCode::from(code)
+}

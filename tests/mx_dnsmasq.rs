@@ -1,0 +1,285 @@
+//! `smtpkit::client::mx` against a real DNS server: dnsmasq (Debian package `dnsmasq-base`)
+//! started on a free loopback port, answering only from its command line (no upstream).
+//!
+//! Without dnsmasq the tests are skipped, except under `CI=true` where they fail.
+
+use std::fs;
+use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use smtpkit::client::mx::{DnsConfig, DnsError, MxHost, lookup_ip, resolve_mx};
+
+/// Finds an executable by name: `$PATH` first, then the sbin directories (dnsmasq lives in
+/// /usr/sbin, which a non-root `$PATH` often lacks).
+fn tool(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin", "/sbin", "/usr/local/sbin"].map(PathBuf::from))
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
+}
+
+/// The dnsmasq binary, or `None` (test skipped) when it is not installed outside CI.
+fn dnsmasq_binary() -> Option<PathBuf> {
+    match tool("dnsmasq") {
+        Some(bin) => Some(bin),
+        None if std::env::var("CI").as_deref() == Ok("true") => {
+            panic!("dnsmasq not installed (apt-get install dnsmasq-base)")
+        }
+        None => {
+            eprintln!("skipping: dnsmasq not installed");
+            None
+        }
+    }
+}
+
+/// Number of MX records of `many.test.example`: enough that the UDP answer (no EDNS, so
+/// 512 bytes at most) is truncated and the client has to ask again over TCP.
+const MANY: u16 = 30;
+
+/// The zone, as dnsmasq flags.
+fn zone_flags() -> Vec<String> {
+    let mut flags: Vec<String> = [
+        // Two MX hosts, addresses given by --host-record (dnsmasq adds them as glue).
+        "--mx-host=test.example,mx1.test.example,10",
+        "--mx-host=test.example,mx2.test.example,20",
+        "--host-record=mx1.test.example,127.0.0.2",
+        "--host-record=mx2.test.example,127.0.0.3,2001:db8::3",
+        // Equal preferences.
+        "--mx-host=shuffle.test.example,mx1.test.example,5",
+        "--mx-host=shuffle.test.example,mx2.test.example,5",
+        // No MX, an address: implicit MX.
+        "--host-record=implicit.test.example,127.0.0.4,2001:db8::4",
+        // Null MX (RFC 7505): dnsmasq accepts "." as the target.
+        "--mx-host=nullmx.test.example,.,0",
+        // An MX whose host has no address (the name is unknown: NXDOMAIN).
+        "--mx-host=noaddr.test.example,nothing.test.example,10",
+        // CNAMEs: to a name with MX records, and to a name with only an address.
+        "--cname=mxalias.test.example,test.example",
+        "--cname=alias.test.example,implicit.test.example",
+        // An IDNA name (bücher), stored in its ASCII form.
+        "--host-record=xn--bcher-kva.test.example,127.0.0.5",
+        // Authoritative for test.example: unknown names get NXDOMAIN at once.
+        "--local=/test.example/",
+    ]
+    .map(String::from)
+    .to_vec();
+    for i in 1..=MANY {
+        let host = format!("mx{i}-with-a-rather-long-label.many.test.example");
+        flags.push(format!("--mx-host=many.test.example,{host},{i}"));
+        flags.push(format!("--host-record={host},127.0.1.{i}"));
+    }
+    flags
+}
+
+/// A running dnsmasq, killed (by its handle) when dropped.
+struct Dnsmasq {
+    child: Child,
+    addr: SocketAddr,
+    log: PathBuf,
+}
+
+impl Drop for Dnsmasq {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = fs::remove_file(&self.log);
+    }
+}
+
+impl Dnsmasq {
+    /// Starts dnsmasq on a free loopback port and waits until it answers (bounded).
+    fn start(bin: &Path) -> Dnsmasq {
+        let mut failures = Vec::new();
+        for _ in 0..5 {
+            // A free port: bind, note it, drop. Another process may take it meanwhile (or its
+            // TCP side may be busy): then dnsmasq exits and we try another port.
+            let port = UdpSocket::bind("127.0.0.1:0")
+                .and_then(|s| s.local_addr())
+                .expect("bind a UDP socket on loopback")
+                .port();
+            let addr = SocketAddr::from(([127, 0, 0, 1], port));
+            let log = std::env::temp_dir()
+                .join(format!("smtpkit-dnsmasq-{}-{port}.log", std::process::id()));
+            let stderr = fs::File::create(&log).expect("create the dnsmasq log file");
+            let child = Command::new(bin)
+                .args([
+                    "--keep-in-foreground", // no fork; not --no-daemon (debug mode)
+                    "--conf-file=/dev/null",
+                    "--no-resolv",
+                    "--no-hosts",
+                    "--pid-file=",      // none
+                    "--log-facility=-", // stderr (to the log file), not syslog
+                    "--listen-address=127.0.0.1",
+                    "--bind-interfaces",
+                    &format!("--port={port}"),
+                ])
+                .args(zone_flags())
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(stderr)
+                .spawn()
+                .expect("spawn dnsmasq");
+            let mut server = Dnsmasq { child, addr, log };
+            match server.wait_ready() {
+                Ok(()) => return server,
+                Err(why) => failures.push(why),
+            }
+        }
+        panic!("dnsmasq did not start: {failures:#?}");
+    }
+
+    /// Polls until dnsmasq answers, it exits, or 10 s pass.
+    fn wait_ready(&mut self) -> Result<(), String> {
+        let probe = DnsConfig {
+            nameservers: vec![self.addr],
+            timeout: Duration::from_millis(200),
+            attempts: 1,
+        };
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(10) {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                let log = fs::read_to_string(&self.log).unwrap_or_default();
+                return Err(format!("dnsmasq exited ({status}): {log}"));
+            }
+            if lookup_ip("mx1.test.example", &probe).is_ok() {
+                return Ok(());
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+        Err(format!("no answer on {} within 10 s", self.addr))
+    }
+
+    fn cfg(&self) -> DnsConfig {
+        DnsConfig {
+            nameservers: vec![self.addr],
+            timeout: Duration::from_secs(2),
+            attempts: 2,
+        }
+    }
+}
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().expect("test IP")
+}
+
+fn host(preference: u16, name: &str, addrs: &[&str]) -> MxHost {
+    MxHost {
+        preference,
+        name: name.to_string(),
+        addrs: addrs.iter().map(|a| ip(a)).collect(),
+    }
+}
+
+#[test]
+fn mx_list_exact() {
+    let Some(bin) = dnsmasq_binary() else { return };
+    let dns = Dnsmasq::start(&bin);
+    let cfg = dns.cfg();
+    let expected = vec![
+        host(10, "mx1.test.example", &["127.0.0.2"]),
+        host(20, "mx2.test.example", &["127.0.0.3", "2001:db8::3"]),
+    ];
+    assert_eq!(resolve_mx("test.example", &cfg).unwrap(), expected);
+    // Case and the trailing dot do not matter.
+    assert_eq!(resolve_mx("TEST.Example.", &cfg).unwrap(), expected);
+    // Through a CNAME.
+    assert_eq!(resolve_mx("mxalias.test.example", &cfg).unwrap(), expected);
+
+    assert_eq!(
+        lookup_ip("mx2.test.example", &cfg).unwrap(),
+        vec![ip("127.0.0.3"), ip("2001:db8::3")]
+    );
+}
+
+#[test]
+fn equal_preferences_shuffled() {
+    let Some(bin) = dnsmasq_binary() else { return };
+    let dns = Dnsmasq::start(&bin);
+    let cfg = dns.cfg();
+    let (mut first1, mut first2) = (0, 0);
+    for _ in 0..60 {
+        let hosts = resolve_mx("shuffle.test.example", &cfg).unwrap();
+        let names: Vec<&str> = hosts.iter().map(|h| h.name.as_str()).collect();
+        assert!(hosts.iter().all(|h| h.preference == 5));
+        match names.as_slice() {
+            ["mx1.test.example", "mx2.test.example"] => first1 += 1,
+            ["mx2.test.example", "mx1.test.example"] => first2 += 1,
+            other => panic!("unexpected hosts {other:?}"),
+        }
+    }
+    // Each order has probability 1/2: never seeing one in 60 tries is a 2^-59 event.
+    assert!(first1 > 0 && first2 > 0, "{first1} / {first2}");
+}
+
+#[test]
+fn implicit_null_nxdomain_noaddress() {
+    let Some(bin) = dnsmasq_binary() else { return };
+    let dns = Dnsmasq::start(&bin);
+    let cfg = dns.cfg();
+
+    let implicit = vec![host(
+        0,
+        "implicit.test.example",
+        &["127.0.0.4", "2001:db8::4"],
+    )];
+    assert_eq!(resolve_mx("implicit.test.example", &cfg).unwrap(), implicit);
+    // Implicit MX through a CNAME: the canonical name.
+    assert_eq!(resolve_mx("alias.test.example", &cfg).unwrap(), implicit);
+    // IDNA: the query goes out as xn--bcher-kva.
+    assert_eq!(
+        resolve_mx("bücher.test.example", &cfg).unwrap(),
+        vec![host(0, "xn--bcher-kva.test.example", &["127.0.0.5"])]
+    );
+
+    let err = resolve_mx("nullmx.test.example", &cfg).unwrap_err();
+    assert!(
+        matches!(&err, DnsError::NullMx(d) if d == "nullmx.test.example"),
+        "{err:?}"
+    );
+    assert!(err.is_permanent());
+
+    let err = resolve_mx("unknown.test.example", &cfg).unwrap_err();
+    assert!(
+        matches!(&err, DnsError::NxDomain(d) if d == "unknown.test.example"),
+        "{err:?}"
+    );
+    assert!(err.is_permanent());
+    let err = lookup_ip("unknown.test.example", &cfg).unwrap_err();
+    assert!(matches!(err, DnsError::NxDomain(_)), "{err:?}");
+
+    let err = resolve_mx("noaddr.test.example", &cfg).unwrap_err();
+    assert!(
+        matches!(&err, DnsError::NoAddress(d) if d == "noaddr.test.example"),
+        "{err:?}"
+    );
+    assert!(err.is_permanent());
+
+    // Outside its zone, without upstream servers, dnsmasq refuses: transient.
+    let err = resolve_mx("elsewhere.invalid", &cfg).unwrap_err();
+    assert!(
+        matches!(&err, DnsError::Server(r) if r == "REFUSED"),
+        "{err:?}"
+    );
+    assert!(!err.is_permanent());
+}
+
+#[test]
+fn truncated_answer_over_tcp() {
+    let Some(bin) = dnsmasq_binary() else { return };
+    let dns = Dnsmasq::start(&bin);
+    // 30 MX records do not fit in 512 bytes: dnsmasq sets TC, the client retries over TCP
+    // and keeps the 16 most preferred hosts.
+    let hosts = resolve_mx("many.test.example", &dns.cfg()).unwrap();
+    let expected: Vec<MxHost> = (1..=16u16)
+        .map(|i| MxHost {
+            preference: i,
+            name: format!("mx{i}-with-a-rather-long-label.many.test.example"),
+            addrs: vec![ip(&format!("127.0.1.{i}"))],
+        })
+        .collect();
+    assert_eq!(hosts, expected);
+}
