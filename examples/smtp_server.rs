@@ -129,6 +129,9 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Options, String>
     if o.require_auth && o.users.is_empty() {
         return Err("--require-auth needs at least one --auth USER:PASS".into());
     }
+    if o.require_auth && o.tls_cert.is_none() && !o.allow_insecure_auth {
+        return Err("--require-auth needs --tls-cert/--tls-key or --allow-insecure-auth (AUTH is never offered otherwise)".into());
+    }
     Ok(o)
 }
 

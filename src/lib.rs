@@ -34,6 +34,7 @@ pub mod address;
 pub mod client;
 pub mod command;
 pub mod data;
+pub mod dsn;
 pub mod extensions;
 pub mod reply;
 pub mod sasl;

@@ -61,6 +61,12 @@ pub struct ServerConfig {
     pub pipelining: bool,
     /// Advertise and send enhanced status codes (RFC 2034). Default true.
     pub enhanced_status_codes: bool,
+    /// Advertise and accept CHUNKING (BDAT, RFC 3030). Default false.
+    pub chunking: bool,
+    /// Advertise and accept BINARYMIME (needs `chunking`). Default false.
+    pub binary_mime: bool,
+    /// Advertise DSN and parse its parameters (RFC 3461). Default false.
+    pub dsn: bool,
     /// Certificates for STARTTLS (and implicit-TLS listeners). Default: none, no STARTTLS.
     pub tls: Option<ServerTls>,
     /// Deadline for a TLS handshake. Default 30 s.
@@ -109,6 +115,9 @@ impl Default for ServerConfig {
             eight_bit_mime: true,
             pipelining: true,
             enhanced_status_codes: true,
+            chunking: false,
+            binary_mime: false,
+            dsn: false,
             tls: None,
             tls_handshake_timeout: Duration::from_secs(30),
             require_tls: false,

@@ -43,6 +43,8 @@ pub enum Body {
     SevenBit,
     /// `BODY=8BITMIME`
     EightBitMime,
+    /// `BODY=BINARYMIME` (RFC 3030; with BDAT only)
+    BinaryMime,
 }
 
 /// The parameters of MAIL that the server understands, plus the rest as sent.
@@ -54,6 +56,10 @@ pub struct MailParams {
     pub body: Option<Body>,
     /// `SMTPUTF8` was given.
     pub smtputf8: bool,
+    /// `RET=` (DSN, when enabled).
+    pub ret: Option<crate::dsn::Ret>,
+    /// `ENVID=` decoded (DSN, when enabled).
+    pub envid: Option<String>,
     /// Other parameters, each already accepted by [`Handler::on_mail_param`].
     pub other: Vec<Param>,
 }
@@ -63,8 +69,12 @@ pub struct MailParams {
 pub struct Recipient {
     /// The forward path.
     pub mailbox: Mailbox,
-    /// Its parameters, each accepted by [`Handler::on_rcpt_param`].
+    /// Its parameters, each accepted by [`Handler::on_rcpt_param`] (DSN's excepted, when on).
     pub params: Vec<Param>,
+    /// `NOTIFY=` (DSN, when enabled).
+    pub notify: Option<crate::dsn::Notify>,
+    /// `ORCPT=` (DSN, when enabled).
+    pub orcpt: Option<crate::dsn::Orcpt>,
 }
 
 /// The envelope of the current transaction.

@@ -207,6 +207,21 @@ impl ServerBuilder {
         self.config.require_auth = on;
         self
     }
+    /// Offer CHUNKING/BDAT (RFC 3030; default off).
+    pub fn chunking(mut self, on: bool) -> Self {
+        self.config.chunking = on;
+        self
+    }
+    /// Offer BINARYMIME (needs chunking; default off).
+    pub fn binary_mime(mut self, on: bool) -> Self {
+        self.config.binary_mime = on;
+        self
+    }
+    /// Offer DSN and parse RET, ENVID, NOTIFY, ORCPT (RFC 3461; default off).
+    pub fn dsn(mut self, on: bool) -> Self {
+        self.config.dsn = on;
+        self
+    }
     /// Most sessions from one client address (default 50).
     pub fn max_sessions_per_ip(mut self, n: usize) -> Self {
         self.config.max_sessions_per_ip = n;
@@ -276,6 +291,13 @@ impl ServerBuilder {
         }
         if c.require_auth && c.auth_mechanisms.is_empty() {
             return Err(invalid("require_auth needs at least one AUTH mechanism"));
+        }
+        if c.require_auth && c.tls.is_none() && !c.allow_insecure_auth {
+            // AUTH would never be offered, so no mail could ever be accepted.
+            return Err(invalid("require_auth needs TLS or allow_insecure_auth"));
+        }
+        if c.binary_mime && !c.chunking {
+            return Err(invalid("binary_mime needs chunking"));
         }
         for net in &c.proxy_trusted {
             parse_net(net).ok_or_else(|| {

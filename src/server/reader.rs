@@ -4,8 +4,11 @@
 use std::io::{self, Read};
 use std::time::{Duration, Instant};
 
+use crate::address::PathOptions;
+use crate::command::Command;
 use crate::data::{DataDecoder, DataError, DataLimits};
-use crate::stream::{Conn, RecvError};
+use crate::reply::Reply;
+use crate::stream::{Conn, Line, RecvError};
 
 /// How a DATA body ended, once the reader is drained.
 #[derive(Debug)]
@@ -137,6 +140,188 @@ impl Read for DataReader<'_> {
                 return Ok(0);
             }
             self.step().map_err(|e| e.to_io())?;
+        }
+    }
+}
+
+/// What ended a BDAT sequence early: a command line other than BDAT, or a line too long.
+#[derive(Debug)]
+pub(crate) enum Interruption {
+    /// The line (without CRLF) to run as a command once the message is abandoned.
+    Line(Vec<u8>),
+    /// An over-long line arrived where a BDAT command was expected.
+    TooLong,
+}
+
+/// Settings for a BDAT sequence.
+pub(crate) struct BdatLimits {
+    pub(crate) max_size: Option<u64>,
+    pub(crate) max_line: usize,
+    pub(crate) command_timeout: Duration,
+    pub(crate) block_timeout: Duration,
+    pub(crate) whole_timeout: Duration,
+}
+
+/// Streams a CHUNKING (RFC 3030) message to the handler: chunk after chunk, each acknowledged
+/// with `250` once consumed, across the BDAT commands the client sends, until `LAST`.
+/// No dot-stuffing; the size limit counts every chunk; nothing is allocated from the declared
+/// sizes. A command other than BDAT ends the message (the handler sees an error) and is kept
+/// for the session to run.
+pub(crate) struct BdatReader<'a> {
+    conn: &'a mut Conn,
+    limits: BdatLimits,
+    /// Octets left in the current chunk, its size, and whether it is the last.
+    remaining: u64,
+    chunk: u64,
+    last: bool,
+    total: u64,
+    too_big: bool,
+    whole_deadline: Instant,
+    block_deadline: Instant,
+    broken: Option<RecvError>,
+    interrupted: Option<Interruption>,
+}
+
+impl<'a> BdatReader<'a> {
+    pub(crate) fn new(conn: &'a mut Conn, limits: BdatLimits, size: u64, last: bool) -> Self {
+        let now = Instant::now();
+        BdatReader {
+            conn,
+            whole_deadline: now + limits.whole_timeout,
+            block_deadline: now + limits.block_timeout,
+            limits,
+            remaining: size,
+            chunk: size,
+            last,
+            total: 0,
+            too_big: false,
+            broken: None,
+            interrupted: None,
+        }
+    }
+
+    /// Consumes up to `max` octets of the current chunk, copying them into `out` when given.
+    fn take_chunk(&mut self, max: usize, out: Option<&mut [u8]>) -> Result<usize, RecvError> {
+        if let Some(e) = &self.broken {
+            return Err(clone_recv(e));
+        }
+        if self.conn.buffered().is_empty() {
+            if let Err(e) = self.conn.fill(self.block_deadline.min(self.whole_deadline)) {
+                self.broken = Some(clone_recv(&e));
+                return Err(e);
+            }
+        }
+        let avail = self.conn.buffered();
+        let n = avail
+            .len()
+            .min(max)
+            .min(usize::try_from(self.remaining).unwrap_or(usize::MAX));
+        if let Some(out) = out {
+            out[..n].copy_from_slice(&avail[..n]);
+        }
+        self.conn.consume(n);
+        self.remaining -= n as u64;
+        self.total += n as u64;
+        if self.limits.max_size.is_some_and(|m| self.total > m) {
+            self.too_big = true;
+        }
+        Ok(n)
+    }
+
+    /// After a non-last chunk: acknowledge it, then read the next command. Ok(true) when it was
+    /// another BDAT (the sequence goes on), Ok(false) when the sequence was interrupted.
+    fn next_chunk(&mut self, ack: &Reply) -> Result<bool, RecvError> {
+        self.conn
+            .queue(&ack.with_text(format!("{} octets received", self.chunk)));
+        let deadline = Instant::now() + self.limits.command_timeout;
+        let line = match self.conn.read_line(self.limits.max_line, deadline) {
+            Ok(Line::Complete(l)) => l,
+            Ok(Line::TooLong) => {
+                self.interrupted = Some(Interruption::TooLong);
+                return Ok(false);
+            }
+            Err(e) => {
+                self.broken = Some(clone_recv(&e));
+                return Err(e);
+            }
+        };
+        match Command::parse(&line, &PathOptions::default()) {
+            Ok(Command::Bdat { size, last }) => {
+                self.remaining = size;
+                self.chunk = size;
+                self.last = last;
+                self.block_deadline = Instant::now() + self.limits.block_timeout;
+                Ok(true)
+            }
+            _ => {
+                self.interrupted = Some(Interruption::Line(line));
+                Ok(false)
+            }
+        }
+    }
+
+    /// Reads and discards the rest of the sequence. Chunks before `LAST` are acknowledged
+    /// with `250`, or with `reject` once the message is refused (by the handler or the size
+    /// limit); the session answers the last chunk.
+    pub(crate) fn finish(mut self, reject: Option<&Reply>) -> (DataEnd, Option<Interruption>, u64) {
+        loop {
+            while self.remaining > 0 {
+                if let Err(e) = self.take_chunk(64 * 1024, None) {
+                    return (DataEnd::Broken(e), None, self.total);
+                }
+            }
+            if self.last || self.interrupted.is_some() {
+                break;
+            }
+            let ack = match (self.too_big, reject) {
+                (true, _) => Reply::TOO_BIG,
+                (false, Some(r)) => r.clone(),
+                (false, None) => Reply::OK,
+            };
+            match self.next_chunk(&ack) {
+                Ok(_) => {}
+                Err(e) => return (DataEnd::Broken(e), None, self.total),
+            }
+        }
+        let error = self.too_big.then_some(DataError::TooBig);
+        (
+            DataEnd::Complete(error),
+            self.interrupted.take(),
+            self.total,
+        )
+    }
+}
+
+impl Read for BdatReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            if self.too_big {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    DataError::TooBig,
+                ));
+            }
+            if self.interrupted.is_some() {
+                return Err(io::Error::other(
+                    "BDAT sequence interrupted by another command",
+                ));
+            }
+            if self.remaining > 0 {
+                if buf.is_empty() {
+                    return Ok(0);
+                }
+                let n = self
+                    .take_chunk(buf.len(), Some(buf))
+                    .map_err(|e| e.to_io())?;
+                if self.too_big {
+                    continue;
+                }
+                return Ok(n);
+            }
+            if self.last {
+                return Ok(0);
+            }
+            self.next_chunk(&Reply::OK).map_err(|e| e.to_io())?;
         }
     }
 }

@@ -15,6 +15,7 @@ use log::{debug, warn};
 use crate::address::Mailbox;
 use crate::command::{Command, Param};
 use crate::data::DataError;
+use crate::dsn;
 use crate::extensions::Extensions;
 use crate::reply::{EnhancedCode, Reply};
 use crate::sasl::{Mechanism, SaslError, ServerExchange, Step};
@@ -26,7 +27,7 @@ use super::handler::{
     Body, ConnInfo, Envelope, ErrorAction, Greeting, Handler, MailParams, Phase, Recipient,
     SessionError,
 };
-use super::reader::{DataEnd, DataReader};
+use super::reader::{BdatLimits, BdatReader, DataEnd, DataReader, Interruption};
 use super::shared::{SessionSlot, Shared};
 
 /// The client's HELO/EHLO/LHLO.
@@ -341,6 +342,10 @@ impl<H: Handler> Session<H> {
                 self.rcpt(h, env, to, params)
             }
             (s, Command::Rcpt { .. }) => (s, self.out_of_order("RCPT", "Error: need MAIL command")),
+            (s @ State::Transaction(..), Command::Data) if binary_mime(&s) => (
+                s,
+                self.out_of_order("DATA", "Error: BODY=BINARYMIME needs BDAT"),
+            ),
             (State::Transaction(h, env), Command::Data) if !env.recipients.is_empty() => {
                 self.data(h, env)
             }
@@ -383,8 +388,24 @@ impl<H: Handler> Session<H> {
             (s @ State::Ready(_), Command::Auth { mechanism, initial }) => {
                 (s, self.authenticate(&mechanism, initial.as_deref()))
             }
-            // CHUNKING comes with its feature.
-            (s, Command::Bdat { .. }) => (s, self.not_offered("BDAT")),
+            (s, Command::Bdat { .. }) if !self.cfg.chunking => (s, self.not_offered("BDAT")),
+            (State::Transaction(h, env), Command::Bdat { size, last })
+                if !env.recipients.is_empty() =>
+            {
+                self.bdat(h, env, size, last)
+            }
+            (s, Command::Bdat { size, .. }) => {
+                // A refused chunk is still read, so its bytes never run as commands.
+                if let Err(e) = self.discard_chunk(size) {
+                    return self.recv_failed(Phase::Data, e);
+                }
+                let text = if matches!(s, State::Transaction(..)) {
+                    "Error: need RCPT command"
+                } else {
+                    "Error: need MAIL command"
+                };
+                (s, self.out_of_order("BDAT", text))
+            }
             (s, Command::Unknown { verb, args }) => self.unknown(s, &verb, &args),
         };
         self.state = next;
@@ -582,6 +603,15 @@ impl<H: Handler> Session<H> {
         if c.enhanced_status_codes {
             ext.add("ENHANCEDSTATUSCODES");
         }
+        if c.chunking {
+            ext.add("CHUNKING");
+            if c.binary_mime {
+                ext.add("BINARYMIME");
+            }
+        }
+        if c.dsn {
+            ext.add("DSN");
+        }
         if c.tls.is_some() && self.tls.is_none() {
             ext.add("STARTTLS");
         }
@@ -620,12 +650,20 @@ impl<H: Handler> Session<H> {
                     out.size = Some(n);
                 }
                 ("SIZE", None) => return Err(syntax("Bad SIZE parameter")),
-                ("BODY", v) if self.cfg.eight_bit_mime => {
+                ("BODY", v) if self.cfg.eight_bit_mime || self.cfg.binary_mime => {
                     out.body = Some(match v.map(str::to_ascii_uppercase).as_deref() {
                         Some("7BIT") => Body::SevenBit,
-                        Some("8BITMIME") => Body::EightBitMime,
+                        Some("8BITMIME") if self.cfg.eight_bit_mime => Body::EightBitMime,
+                        Some("BINARYMIME") if self.cfg.binary_mime => Body::BinaryMime,
                         _ => return Err(syntax("Bad BODY parameter")),
                     })
+                }
+                ("RET", Some(v)) if self.cfg.dsn => {
+                    out.ret = Some(dsn::parse_ret(v).ok_or_else(|| syntax("Bad RET parameter"))?);
+                }
+                ("ENVID", Some(v)) if self.cfg.dsn => {
+                    out.envid =
+                        Some(dsn::parse_envid(v).ok_or_else(|| syntax("Bad ENVID parameter"))?);
                 }
                 ("SMTPUTF8", None) if self.cfg.smtputf8 => out.smtputf8 = true,
                 ("SMTPUTF8", Some(_)) if self.cfg.smtputf8 => {
@@ -701,7 +739,50 @@ impl<H: Handler> Session<H> {
             return (State::Transaction(hello, env), flow);
         }
         let mut accepted = Vec::with_capacity(params.len());
+        let (mut notify, mut orcpt) = (None, None);
         for p in params {
+            // DSN parameters (RFC 3461), when on, are the server's to check.
+            let bad = |t: &'static str| Reply::with(501, (5, 5, 4), t);
+            match (p.keyword.as_str(), p.value.as_deref()) {
+                ("NOTIFY", Some(v)) if self.cfg.dsn && notify.is_none() => {
+                    match dsn::parse_notify(v) {
+                        Some(n) => {
+                            notify = Some(n);
+                            continue;
+                        }
+                        None => {
+                            return self.refuse(
+                                State::Transaction(hello, env),
+                                bad("Bad NOTIFY parameter"),
+                                true,
+                            );
+                        }
+                    }
+                }
+                ("ORCPT", Some(v)) if self.cfg.dsn && orcpt.is_none() => {
+                    match dsn::parse_orcpt(v) {
+                        Some(o) => {
+                            orcpt = Some(o);
+                            continue;
+                        }
+                        None => {
+                            return self.refuse(
+                                State::Transaction(hello, env),
+                                bad("Bad ORCPT parameter"),
+                                true,
+                            );
+                        }
+                    }
+                }
+                ("NOTIFY" | "ORCPT", _) if self.cfg.dsn => {
+                    return self.refuse(
+                        State::Transaction(hello, env),
+                        bad("Bad DSN parameter"),
+                        true,
+                    );
+                }
+                _ => {}
+            }
             match self.call("on_rcpt_param", |h| h.on_rcpt_param(&p)) {
                 Ok(Ok(())) => accepted.push(p),
                 Ok(Err(r)) => {
@@ -719,6 +800,8 @@ impl<H: Handler> Session<H> {
                 env.recipients.push(Recipient {
                     mailbox: to,
                     params: accepted,
+                    notify,
+                    orcpt,
                 });
                 self.reply(&Reply::RECIPIENT_OK)
             }
@@ -737,21 +820,97 @@ impl<H: Handler> Session<H> {
             self.cfg.data_timeout,
             self.cfg.data_block_timeout,
         );
-        let h = &mut self.handler;
-        let result = catch_unwind(AssertUnwindSafe(|| {
-            if lmtp {
-                h.on_data_lmtp(&env, &mut reader)
-            } else {
-                vec![h.on_data(&env, &mut reader)]
-            }
-        }));
+        let result = run_handler(&mut self.handler, lmtp, &env, &mut reader);
         let (end, raw) = reader.finish();
+        self.conclude(hello, env, result, end, raw)
+    }
+
+    /// A CHUNKING transaction (RFC 3030), from its first BDAT to `LAST`.
+    fn bdat(&mut self, hello: Hello, env: Box<Envelope>, size: u64, last: bool) -> (State, Flow) {
+        let lmtp = self.info.protocol == Protocol::Lmtp;
+        let limits = BdatLimits {
+            max_size: self.max_size,
+            max_line: self.cfg.max_line_length,
+            command_timeout: self.cfg.command_timeout,
+            block_timeout: self.cfg.data_block_timeout,
+            whole_timeout: self.cfg.data_timeout,
+        };
+        let mut reader = BdatReader::new(&mut self.conn, limits, size, last);
+        let result = run_handler(&mut self.handler, lmtp, &env, &mut reader);
+        let reject = match &result {
+            Ok(rs) if !rs.iter().any(Result::is_ok) => rs.iter().find_map(|r| r.clone().err()),
+            Ok(_) => None,
+            Err(_) => Some(Reply::INTERNAL_ERROR),
+        };
+        let (end, interrupted, raw) = reader.finish(reject.as_ref());
+        match interrupted {
+            None => self.conclude(hello, env, result, end, raw),
+            Some(i) => {
+                // The message is abandoned, unanswered; the line that broke in runs as a command.
+                debug!(
+                    "{} session {}: BDAT sequence interrupted",
+                    self.info.peer, self.info.id
+                );
+                if let Err(message) = result {
+                    let name = if lmtp { "on_data_lmtp" } else { "on_data" };
+                    self.handler_panicked(name, message);
+                    return (State::Ready(hello), Flow::Close);
+                }
+                self.state = State::Ready(hello);
+                let flow = match i {
+                    Interruption::TooLong => {
+                        self.client_error(&Reply::LINE_TOO_LONG, SessionError::LineTooLong)
+                    }
+                    Interruption::Line(line) => match Command::parse(&line, &self.cfg.paths) {
+                        Ok(cmd) => self.dispatch(cmd),
+                        Err(e) => {
+                            let (code, (c, s, d), text) = e.reply_parts();
+                            let reply = Reply::new(code, Some(EnhancedCode::new(c, s, d)), text);
+                            self.client_error(&reply, SessionError::Syntax(e))
+                        }
+                    },
+                };
+                (std::mem::take(&mut self.state), flow)
+            }
+        }
+    }
+
+    /// Consumes the chunk of a BDAT that is refused (RFC 3030 §2: its data must be read, or
+    /// it would be taken for commands). False when the connection failed meanwhile.
+    fn discard_chunk(&mut self, size: u64) -> Result<(), RecvError> {
+        let mut left = size;
+        let deadline = Instant::now() + self.cfg.data_timeout;
+        while left > 0 {
+            if self.conn.buffered().is_empty() {
+                self.conn.fill(deadline)?;
+            }
+            let n = self
+                .conn
+                .buffered()
+                .len()
+                .min(usize::try_from(left).unwrap_or(usize::MAX));
+            self.conn.consume(n);
+            left -= n as u64;
+        }
+        Ok(())
+    }
+
+    /// Answers a finished message (DATA or BDAT): limits, the handler's replies, statistics.
+    fn conclude(
+        &mut self,
+        hello: Hello,
+        env: Box<Envelope>,
+        result: Result<Vec<Result<Reply, Reply>>, String>,
+        end: DataEnd,
+        raw: u64,
+    ) -> (State, Flow) {
+        let lmtp = self.info.protocol == Protocol::Lmtp;
         let ready = State::Ready(hello);
         let results = match result {
             Ok(r) => r,
-            Err(p) => {
+            Err(message) => {
                 let name = if lmtp { "on_data_lmtp" } else { "on_data" };
-                self.handler_panicked(name, panic_message(&*p));
+                self.handler_panicked(name, message);
                 return (ready, Flow::Close);
             }
         };
@@ -825,6 +984,28 @@ impl<H: Handler> Session<H> {
         }
         (ready, flow)
     }
+}
+
+/// True when the transaction declared BODY=BINARYMIME (which only BDAT may carry).
+fn binary_mime(s: &State) -> bool {
+    matches!(s, State::Transaction(_, env) if env.params.body == Some(Body::BinaryMime))
+}
+
+/// Runs the handler on a message body; a panic comes back as its message.
+fn run_handler<H: Handler>(
+    h: &mut H,
+    lmtp: bool,
+    env: &Envelope,
+    body: &mut dyn std::io::Read,
+) -> Result<Vec<Result<Reply, Reply>>, String> {
+    catch_unwind(AssertUnwindSafe(|| {
+        if lmtp {
+            h.on_data_lmtp(env, body)
+        } else {
+            vec![h.on_data(env, body)]
+        }
+    }))
+    .map_err(|p| panic_message(&*p))
 }
 
 /// RFC 3207 §4: with TLS required, what may run before STARTTLS.
