@@ -1,12 +1,13 @@
 //! A mail catcher for development: accepts every message and stores it in a Maildir.
 //!
 //! ```text
-//! cargo run --release --example smtp_server -- [--listen 127.0.0.1:2525] [--maildir ./maildir]
+//! cargo run --release --example smtp_server -- [--listen 127.0.0.1:2525]... [--maildir ./maildir]
 //!     [--hostname NAME] [--max-size BYTES] [--max-recipients N] [--lmtp]
 //!     [--bare-lf reject|normalize|strip|allow] [--timeout SECS]
 //!     [--refuse ADDR]... [--defer ADDR]... [--fail-data ADDR]...
 //!     [--tls-cert PEM --tls-key PEM] [--implicit-tls ADDR] [--require-tls]
-//!     [--auth USER:PASS]... [--require-auth] [--allow-insecure-auth] [-v]
+//!     [--auth USER:PASS]... [--require-auth] [--allow-insecure-auth]
+//!     [--chunking] [--dsn] [--proxy-protocol] [--stats-every SECS] [-v]
 //! ```
 //!
 //! Each message is written to `tmp/` and renamed into `new/` before the `250` reply, which
@@ -25,18 +26,21 @@ use smtpkit::Reply;
 use smtpkit::address::Mailbox;
 use smtpkit::command::Param;
 use smtpkit::sasl::{Credentials, Mechanism};
-use smtpkit::server::{BareLinePolicy, ConnInfo, Envelope, Handler, Protocol, Server};
+use smtpkit::server::{
+    BareLinePolicy, ConnInfo, Envelope, Handler, ListenerOptions, Protocol, Server,
+};
 use smtpkit::tls::ServerTls;
 
-const USAGE: &str = "usage: smtp_server [--listen ADDR] [--maildir DIR] [--hostname NAME] \
+const USAGE: &str = "usage: smtp_server [--listen ADDR]... [--maildir DIR] [--hostname NAME] \
 [--max-size BYTES] [--max-recipients N] [--lmtp] [--bare-lf reject|normalize|strip|allow] \
 [--timeout SECS] [--refuse ADDR]... [--defer ADDR]... [--fail-data ADDR]... \
 [--tls-cert PEM --tls-key PEM] [--implicit-tls ADDR] [--require-tls] \
-[--auth USER:PASS]... [--require-auth] [--allow-insecure-auth] [-v]";
+[--auth USER:PASS]... [--require-auth] [--allow-insecure-auth] \
+[--chunking] [--dsn] [--proxy-protocol] [--stats-every SECS] [-v]";
 
 #[derive(Debug, Default)]
 struct Options {
-    listen: String,
+    listen: Vec<String>,
     maildir: PathBuf,
     hostname: Option<String>,
     max_size: Option<u64>,
@@ -54,19 +58,35 @@ struct Options {
     users: Vec<(String, String)>,
     require_auth: bool,
     allow_insecure_auth: bool,
+    chunking: bool,
+    dsn: bool,
+    proxy_protocol: bool,
+    stats_every: Option<u64>,
     verbose: bool,
 }
 
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
     let mut o = Options {
-        listen: "127.0.0.1:2525".into(),
+        listen: Vec::new(),
         maildir: PathBuf::from("./maildir"),
         ..Options::default()
     };
     while let Some(flag) = args.next() {
         let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
         match flag.as_str() {
-            "--listen" => o.listen = value("--listen")?,
+            "--listen" => o.listen.push(value("--listen")?),
+            "--chunking" => o.chunking = true,
+            "--dsn" => o.dsn = true,
+            "--proxy-protocol" => o.proxy_protocol = true,
+            "--stats-every" => {
+                let v = value("--stats-every")?;
+                o.stats_every = Some(
+                    v.parse()
+                        .ok()
+                        .filter(|&n| n > 0)
+                        .ok_or_else(|| format!("bad --stats-every {v:?}"))?,
+                );
+            }
             "--maildir" => o.maildir = PathBuf::from(value("--maildir")?),
             "--hostname" => o.hostname = Some(value("--hostname")?),
             "--max-size" => {
@@ -119,6 +139,9 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Options, String>
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown flag {other:?}")),
         }
+    }
+    if o.listen.is_empty() {
+        o.listen.push("127.0.0.1:2525".into());
     }
     if o.tls_cert.is_some() != o.tls_key.is_some() {
         return Err("--tls-cert and --tls-key go together".into());
@@ -317,15 +340,31 @@ fn main() -> ExitCode {
             .require_auth(opts.require_auth)
             .allow_insecure_auth(opts.allow_insecure_auth);
     }
-    let mut server = match b.bind(opts.listen.as_str()) {
+    b = b
+        .chunking(opts.chunking)
+        .binary_mime(opts.chunking)
+        .dsn(opts.dsn);
+    let lo = ListenerOptions {
+        proxy_protocol: opts.proxy_protocol,
+        ..Default::default()
+    };
+    let mut server = match b.bind_with(opts.listen[0].as_str(), lo) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("smtp_server: cannot listen on {}: {e}", opts.listen);
+            eprintln!("smtp_server: cannot listen on {}: {e}", opts.listen[0]);
             return ExitCode::FAILURE;
         }
     };
-    if let Some(addr) = &opts.implicit_tls {
-        server = match server.bind_implicit_tls(addr.as_str()) {
+    let implicit = ListenerOptions {
+        implicit_tls: true,
+        ..lo
+    };
+    let more = opts.listen[1..]
+        .iter()
+        .map(|a| (a, lo))
+        .chain(opts.implicit_tls.iter().map(|a| (a, implicit)));
+    for (addr, options) in more {
+        server = match server.listen(addr.as_str(), options) {
             Ok(s) => s,
             Err(e) => {
                 eprintln!("smtp_server: cannot listen on {addr}: {e}");
@@ -333,26 +372,39 @@ fn main() -> ExitCode {
             }
         };
     }
-    let addrs = server.local_addrs();
-    log::info!(
-        "smtp_server listening on {}, storing mail in {}",
-        server.local_addr(),
-        opts.maildir.display()
-    );
-    if let Some(tls_addr) = addrs.get(1) {
-        log::info!("smtp_server listening on {tls_addr} (implicit TLS)");
+    for (i, addr) in server.local_addrs().iter().enumerate() {
+        match i {
+            0 => log::info!(
+                "smtp_server listening on {addr}, storing mail in {}",
+                opts.maildir.display()
+            ),
+            _ if i >= opts.listen.len() => {
+                log::info!("smtp_server listening on {addr} (implicit TLS)")
+            }
+            _ => log::info!("smtp_server listening on {addr}"),
+        }
     }
     let opts = Arc::new(opts);
     let counter = Arc::new(AtomicU64::new(0));
-    let result = server.serve(move |_conn: &ConnInfo| Catcher {
+    let stats_every = opts.stats_every;
+    let handle = server.spawn(move |_conn: &ConnInfo| Catcher {
         opts: Arc::clone(&opts),
         counter: Arc::clone(&counter),
     });
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
+    let handle = match handle {
+        Ok(h) => h,
         Err(e) => {
             eprintln!("smtp_server: {e}");
-            ExitCode::FAILURE
+            return ExitCode::FAILURE;
         }
+    };
+    match stats_every {
+        // The counters, for an operator's eyes or a log scraper.
+        Some(secs) => loop {
+            std::thread::sleep(Duration::from_secs(secs));
+            log::info!("stats {:?}", handle.stats());
+        },
+        None => handle.join(),
     }
+    ExitCode::SUCCESS
 }

@@ -253,9 +253,19 @@ impl ServerBuilder {
         &self.config
     }
 
-    /// Checks the configuration and binds the listener (port 0 picks a free port; see
+    /// Checks the configuration and binds the first listener (port 0 picks a free port; see
     /// [`Server::local_addr`]). LMTP on port 25 is refused (RFC 2033 §5).
     pub fn bind(self, addr: impl ToSocketAddrs) -> io::Result<Server> {
+        self.bind_with(addr, ListenerOptions::default())
+    }
+
+    /// Like [`ServerBuilder::bind`], with options for this first listener (PROXY protocol,
+    /// implicit TLS, protocol).
+    pub fn bind_with(
+        self,
+        addr: impl ToSocketAddrs,
+        options: ListenerOptions,
+    ) -> io::Result<Server> {
         let c = &self.config;
         let addrs: Vec<SocketAddr> = addr.to_socket_addrs()?.collect();
         if c.protocol == Protocol::Lmtp && addrs.iter().any(|a| a.port() == 25) {
@@ -308,7 +318,7 @@ impl ServerBuilder {
             listeners: Vec::new(),
             config: Arc::new(self.config),
         };
-        server.listen(&addrs[..], ListenerOptions::default())
+        server.listen(&addrs[..], options)
     }
 }
 
