@@ -458,46 +458,32 @@ impl Conn {
         self.stream.sock().ok_or_else(gone)?.set_write_timeout(t)
     }
 
+    /// Takes the plain socket out for a TLS upgrade. Input already buffered came before
+    /// encryption and is dropped: it must never run as a command (CVE-2011-0411) nor be taken
+    /// as a reply (response injection). Returns the socket and how many octets were dropped.
+    fn take_plain(&mut self) -> Result<(TcpStream, usize), HandshakeError> {
+        let dropped = self.discard_buffered();
+        self.wbuf.clear();
+        match std::mem::replace(&mut self.stream, Transport::Gone) {
+            Transport::Plain(s) => Ok((s, dropped)),
+            other => {
+                self.stream = other;
+                Err(HandshakeError::Io(io::Error::other(
+                    "TLS is already active",
+                )))
+            }
+        }
+    }
+
     /// Runs a server-side TLS handshake over this connection (STARTTLS or implicit TLS),
-    /// finishing before `deadline`. Input already buffered is plaintext sent before the
-    /// handshake and is dropped: it must never run as a command (CVE-2011-0411). On failure
-    /// the connection is unusable and must be closed.
+    /// finishing before `deadline`. On failure the connection is unusable and must be closed.
     pub(crate) fn start_tls(
         &mut self,
         config: std::sync::Arc<rustls::ServerConfig>,
         deadline: Instant,
     ) -> Result<usize, HandshakeError> {
-        let dropped = self.discard_buffered();
-        self.wbuf.clear();
-        let sock = match std::mem::replace(&mut self.stream, Transport::Gone) {
-            Transport::Plain(s) => s,
-            other => {
-                self.stream = other;
-                return Err(HandshakeError::Io(io::Error::other(
-                    "TLS is already active",
-                )));
-            }
-        };
-        // rustls would wait for a whole "record" announced by plaintext bytes (`EHLO` reads
-        // as a 20 KB record); a ClientHello starts with 0x16, so fail fast on anything else.
-        let now = Instant::now();
-        let first = sock
-            .set_read_timeout(Some(
-                deadline
-                    .saturating_duration_since(now)
-                    .max(Duration::from_millis(1)),
-            ))
-            .and_then(|()| {
-                let mut b = [0u8; 1];
-                sock.peek(&mut b).map(|n| (n, b[0]))
-            });
-        let verdict = match first {
-            Ok((0, _)) => Err(HandshakeError::Closed),
-            Ok((_, 0x16)) => Ok(()),
-            Ok(_) => Err(HandshakeError::NotTls),
-            Err(e) => Err(HandshakeError::from(e)),
-        };
-        if let Err(e) = verdict {
+        let (sock, dropped) = self.take_plain()?;
+        if let Err(e) = expect_client_hello(&sock, deadline) {
             self.stream = Transport::Plain(sock);
             return Err(e);
         }
@@ -509,25 +495,14 @@ impl Conn {
     }
 
     /// Runs a client-side TLS handshake (STARTTLS after `220`, or implicit TLS), verifying
-    /// the server as `name`. Buffered input (anything the server sent after its `220`) is
-    /// dropped first: it came before encryption and must not be taken as a reply.
+    /// the server as `name`.
     pub(crate) fn start_tls_client(
         &mut self,
         config: std::sync::Arc<rustls::ClientConfig>,
         name: rustls::pki_types::ServerName<'static>,
         deadline: Instant,
     ) -> Result<usize, HandshakeError> {
-        let dropped = self.discard_buffered();
-        self.wbuf.clear();
-        let sock = match std::mem::replace(&mut self.stream, Transport::Gone) {
-            Transport::Plain(s) => s,
-            other => {
-                self.stream = other;
-                return Err(HandshakeError::Io(io::Error::other(
-                    "TLS is already active",
-                )));
-            }
-        };
+        let (sock, dropped) = self.take_plain()?;
         let conn = rustls::ClientConnection::new(config, name).map_err(HandshakeError::Tls)?;
         let mut tls = rustls::StreamOwned::new(conn, NoSigPipe(sock));
         let result = handshake(&mut tls.conn, &mut tls.sock, deadline, self.write_timeout);
@@ -551,6 +526,22 @@ impl Conn {
             Transport::ServerTls(t) => Some(&t.conn),
             _ => None,
         }
+    }
+}
+
+/// Waits for the first byte of the handshake. rustls would wait for a whole "record"
+/// announced by plaintext bytes (`EHLO` reads as a 20 KB record); a ClientHello starts with
+/// 0x16, so anything else fails at once.
+fn expect_client_hello(sock: &TcpStream, deadline: Instant) -> Result<(), HandshakeError> {
+    let wait = deadline
+        .saturating_duration_since(Instant::now())
+        .max(Duration::from_millis(1));
+    sock.set_read_timeout(Some(wait))?;
+    let mut b = [0u8; 1];
+    match sock.peek(&mut b)? {
+        0 => Err(HandshakeError::Closed),
+        _ if b[0] == 0x16 => Ok(()),
+        _ => Err(HandshakeError::NotTls),
     }
 }
 
