@@ -12,11 +12,14 @@
 //!   [`data`] (DATA un-stuffing and dot-stuffing, smuggling-proof), [`extensions`] (EHLO
 //!   keywords), [`sasl`] (PLAIN, LOGIN, CRAM-MD5, XOAUTH2, both sides).
 //! - [`tls`]: rustls configurations (ring provider, PEM files, SNI certificates).
+//! - [`client`]: send through a relay or to MX hosts, TLS, AUTH, pipelining, per-recipient results.
+//! - [`dkim`]: DKIM signing, RSA-SHA256 and Ed25519-SHA256, simple and relaxed canonicalisation.
 //!
 //! Supported: RFC 5321 (SMTP), RFC 2033 (LMTP), RFC 1870 (SIZE), RFC 6152 (8BITMIME),
 //! RFC 6531 (SMTPUTF8), RFC 2920 (PIPELINING), RFC 2034/3463 (enhanced status codes),
 //! RFC 3207 (STARTTLS), RFC 8314 (implicit TLS), RFC 4954 (AUTH), RFC 4616 (PLAIN),
-//! RFC 2195 (CRAM-MD5).
+//! RFC 2195 (CRAM-MD5), RFC 3030 (CHUNKING), RFC 3461 (DSN), RFC 6376 and RFC 8463 (DKIM),
+//! HAProxy's PROXY protocol v1/v2.
 //!
 //! ```no_run
 //! use smtpkit::server::{Server, Handler};
@@ -34,6 +37,7 @@ pub mod address;
 pub mod client;
 pub mod command;
 pub mod data;
+pub mod dkim;
 pub mod dsn;
 pub mod extensions;
 pub mod reply;

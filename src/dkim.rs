@@ -1,0 +1,1383 @@
+//! DKIM signing: RFC 6376 with `rsa-sha256` and RFC 8463 `ed25519-sha256`.
+//!
+//! A [`Signer`] holds the signing domain (`d=`), the selector (`s=`), a [`SigningKey`] loaded
+//! from PEM, and the choices of what to sign and how. [`Signer::sign`] returns the message
+//! with a `DKIM-Signature` header field prepended; [`Signer::signature_header`] returns only
+//! that field.
+//!
+//! ```no_run
+//! use smtpkit::dkim::{Canonicalization, Signer, SigningKey};
+//!
+//! let key = SigningKey::from_pem_file("/etc/dkim/mail.pem")?;
+//! // The TXT record to publish at mail._domainkey.example.com.
+//! println!("{}", key.dns_txt_record());
+//! let signer = Signer::new("example.com", "mail", key)
+//!     .canonicalization(Canonicalization::Relaxed, Canonicalization::Relaxed);
+//! let signed = signer.sign(b"From: a@example.com\r\nTo: b@example.org\r\nSubject: hi\r\n\r\nHello\r\n")?;
+//! assert!(signed.starts_with(b"DKIM-Signature: v=1; a="));
+//! # Ok::<(), smtpkit::dkim::DkimError>(())
+//! ```
+//!
+//! Line endings: a message is signed as it will be transmitted. [`Signer::sign`] and
+//! [`Signer::signature_header`] first normalise line endings exactly as
+//! [`crate::data::DotStuffer`] does on the wire (a bare LF or a bare CR becomes CRLF, and an
+//! unterminated last line gets a CRLF), then sign the normalised bytes.
+//!
+//! Signed header fields: by default those of [`DEFAULT_HEADERS`] that are present. A field
+//! that occurs several times is listed in `h=` once per occurrence, and verifiers match the
+//! occurrences from the bottom up (RFC 6376 §5.4.2), so every instance present is covered.
+
+use std::fmt;
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use ring::digest::{SHA256, digest};
+use ring::rand::SystemRandom;
+use ring::signature::{Ed25519KeyPair, KeyPair as _, RSA_PKCS1_SHA256, RsaKeyPair};
+use rustls_pki_types::PrivateKeyDer;
+use rustls_pki_types::pem::{self, PemObject};
+
+/// The header fields signed by default, in `h=` order, when present in the message
+/// (`From` is always required).
+pub const DEFAULT_HEADERS: &[&str] = &[
+    "From",
+    "To",
+    "Cc",
+    "Subject",
+    "Date",
+    "Message-ID",
+    "Reply-To",
+    "In-Reply-To",
+    "References",
+    "MIME-Version",
+    "Content-Type",
+    "Content-Transfer-Encoding",
+];
+
+/// Longest line (in octets, CRLF not counted) the emitted `DKIM-Signature` field is folded to.
+const FOLD_AT: usize = 78;
+/// Tag values `t=` and `x=` are at most 12 digits (RFC 6376 §3.5).
+const MAX_TIME: u64 = 999_999_999_999;
+
+/// A DKIM signing algorithm (the `a=` tag).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Algorithm {
+    /// `rsa-sha256`: RSASSA-PKCS1-v1_5 with SHA-256 (RFC 6376 §3.3.1).
+    RsaSha256,
+    /// `ed25519-sha256`: PureEdDSA Ed25519 over the SHA-256 hash (RFC 8463).
+    Ed25519Sha256,
+}
+
+impl Algorithm {
+    /// The `a=` tag value: `rsa-sha256` or `ed25519-sha256`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Algorithm::RsaSha256 => "rsa-sha256",
+            Algorithm::Ed25519Sha256 => "ed25519-sha256",
+        }
+    }
+
+    /// Parses an `a=` tag value (ASCII case-insensitive); `None` for anything else.
+    pub fn from_name(name: &str) -> Option<Algorithm> {
+        if name.eq_ignore_ascii_case("rsa-sha256") {
+            Some(Algorithm::RsaSha256)
+        } else if name.eq_ignore_ascii_case("ed25519-sha256") {
+            Some(Algorithm::Ed25519Sha256)
+        } else {
+            None
+        }
+    }
+
+    /// The `k=` value of the key record: `rsa` or `ed25519`.
+    fn key_type(self) -> &'static str {
+        match self {
+            Algorithm::RsaSha256 => "rsa",
+            Algorithm::Ed25519Sha256 => "ed25519",
+        }
+    }
+}
+
+impl fmt::Display for Algorithm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A canonicalisation algorithm (RFC 6376 §3.4), for the header or the body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Canonicalization {
+    /// `simple`: tolerates almost no modification.
+    Simple,
+    /// `relaxed`: tolerates whitespace changes and header field re-folding.
+    Relaxed,
+}
+
+impl Canonicalization {
+    /// The name used in the `c=` tag: `simple` or `relaxed`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Canonicalization::Simple => "simple",
+            Canonicalization::Relaxed => "relaxed",
+        }
+    }
+
+    fn from_name(name: &str) -> Option<Canonicalization> {
+        if name.eq_ignore_ascii_case("simple") {
+            Some(Canonicalization::Simple)
+        } else if name.eq_ignore_ascii_case("relaxed") {
+            Some(Canonicalization::Relaxed)
+        } else {
+            None
+        }
+    }
+}
+
+impl fmt::Display for Canonicalization {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Parses a `c=` value into (header, body) canonicalisations: `relaxed/simple`, or a single
+/// name, which per RFC 6376 §3.5 means that algorithm for the header and `simple` for the body
+/// (`relaxed` alone is relaxed/simple). ASCII case-insensitive; surrounding whitespace is
+/// ignored; `None` for anything else.
+///
+/// ```
+/// use smtpkit::dkim::{parse_canonicalization, Canonicalization::*};
+/// assert_eq!(parse_canonicalization("relaxed/relaxed"), Some((Relaxed, Relaxed)));
+/// assert_eq!(parse_canonicalization("relaxed"), Some((Relaxed, Simple)));
+/// assert_eq!(parse_canonicalization("relaxed/"), None);
+/// ```
+pub fn parse_canonicalization(s: &str) -> Option<(Canonicalization, Canonicalization)> {
+    let s = s.trim();
+    match s.split_once('/') {
+        Some((h, b)) => Some((
+            Canonicalization::from_name(h)?,
+            Canonicalization::from_name(b)?,
+        )),
+        None => Some((Canonicalization::from_name(s)?, Canonicalization::Simple)),
+    }
+}
+
+/// What went wrong loading a key or signing a message.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum DkimError {
+    /// The key file could not be read.
+    Io(std::io::Error),
+    /// The PEM data is malformed or holds no private key.
+    Pem(String),
+    /// The PEM private key is encrypted; decrypt it first (e.g. `openssl pkey -in k.pem`).
+    EncryptedKey,
+    /// A private key of a type DKIM signing here does not use (EC, Ed448, ...).
+    UnsupportedKey(String),
+    /// The key could not be used: malformed, inconsistent or too large.
+    InvalidKey(String),
+    /// An RSA key smaller than 2048 bits. RFC 8301 forbids keys under 1024 bits; ring, which
+    /// signs here, refuses RSA signing keys under 2048 bits.
+    RsaKeyTooSmall,
+    /// The message has no `From` header field, which DKIM requires to be signed.
+    MissingFrom,
+    /// The signing domain (`d=`) is not a valid domain name.
+    InvalidDomain(String),
+    /// The selector (`s=`) is not a valid selector.
+    InvalidSelector(String),
+    /// The identity (`i=`) has no `@`, or its domain is neither `d=` nor a subdomain of it.
+    InvalidIdentity(String),
+    /// A header field name to sign is empty or has a character not allowed in a field name
+    /// (or a `;`).
+    InvalidHeaderName(String),
+    /// The cryptographic signing operation failed.
+    Signing,
+}
+
+impl fmt::Display for DkimError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DkimError::Io(e) => write!(f, "cannot read the key file: {e}"),
+            DkimError::Pem(m) => write!(f, "bad PEM key: {m}"),
+            DkimError::EncryptedKey => f.write_str(
+                "the PEM private key is encrypted; decrypt it first (openssl pkey -in KEY -out PLAIN)",
+            ),
+            DkimError::UnsupportedKey(m) => write!(f, "unsupported key type: {m}"),
+            DkimError::InvalidKey(m) => write!(f, "invalid key: {m}"),
+            DkimError::RsaKeyTooSmall => {
+                f.write_str("RSA key too small: at least 2048 bits are required")
+            }
+            DkimError::MissingFrom => f.write_str("the message has no From header field"),
+            DkimError::InvalidDomain(d) => write!(f, "invalid signing domain {d:?}"),
+            DkimError::InvalidSelector(s) => write!(f, "invalid selector {s:?}"),
+            DkimError::InvalidIdentity(i) => {
+                write!(f, "invalid identity {i:?}: must be [local]@d= or @subdomain of d=")
+            }
+            DkimError::InvalidHeaderName(h) => write!(f, "invalid header field name {h:?}"),
+            DkimError::Signing => f.write_str("the signing operation failed"),
+        }
+    }
+}
+
+impl std::error::Error for DkimError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            DkimError::Io(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+enum KeyKind {
+    Rsa(RsaKeyPair),
+    Ed25519(Ed25519KeyPair),
+}
+
+/// A signing key loaded from PEM: RSA (PKCS#1 `RSA PRIVATE KEY` or PKCS#8 `PRIVATE KEY`,
+/// 2048 to 4096 bits) or Ed25519 (PKCS#8 `PRIVATE KEY`). Encrypted PEM is refused with
+/// [`DkimError::EncryptedKey`]. Its `Debug` output shows no key material.
+pub struct SigningKey {
+    kind: KeyKind,
+}
+
+impl fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("SigningKey");
+        d.field("algorithm", &self.algorithm());
+        if let KeyKind::Rsa(k) = &self.kind {
+            d.field("bits", &(k.public().modulus_len() * 8));
+        }
+        d.finish_non_exhaustive()
+    }
+}
+
+/// DER of the rsaEncryption OID (1.2.840.113549.1.1.1).
+const OID_RSA: &[u8] = &[
+    0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01,
+];
+/// DER of the id-Ed25519 OID (1.3.101.112).
+const OID_ED25519: &[u8] = &[0x06, 0x03, 0x2b, 0x65, 0x70];
+/// DER of the id-Ed448 OID (1.3.101.113).
+const OID_ED448: &[u8] = &[0x06, 0x03, 0x2b, 0x65, 0x71];
+/// DER of the id-ecPublicKey OID (1.2.840.10045.2.1).
+const OID_EC: &[u8] = &[0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// True when the PKCS#8 AlgorithmIdentifier (within the first bytes) is `oid`.
+fn pkcs8_is(der: &[u8], oid: &[u8]) -> bool {
+    contains(der.get(..32).unwrap_or(der), oid)
+}
+
+fn rsa_key(r: Result<RsaKeyPair, ring::error::KeyRejected>) -> Result<SigningKey, DkimError> {
+    match r {
+        Ok(k) => Ok(SigningKey {
+            kind: KeyKind::Rsa(k),
+        }),
+        Err(e) if e.to_string() == "TooSmall" => Err(DkimError::RsaKeyTooSmall),
+        Err(e) => Err(DkimError::InvalidKey(format!("RSA key rejected: {e}"))),
+    }
+}
+
+impl SigningKey {
+    /// Loads the first private key in `pem`: PKCS#1 (`RSA PRIVATE KEY`) or PKCS#8
+    /// (`PRIVATE KEY`, RSA or Ed25519). Other PEM sections (certificates) are skipped.
+    pub fn from_pem(pem: &[u8]) -> Result<SigningKey, DkimError> {
+        if contains(pem, b"-----BEGIN ENCRYPTED PRIVATE KEY-----")
+            || contains(pem, b"Proc-Type: 4,ENCRYPTED")
+        {
+            return Err(DkimError::EncryptedKey);
+        }
+        let der = PrivateKeyDer::from_pem_slice(pem).map_err(|e| match e {
+            pem::Error::NoItemsFound => DkimError::Pem(
+                "no private key found (expected \"RSA PRIVATE KEY\" or \"PRIVATE KEY\")".into(),
+            ),
+            other => DkimError::Pem(other.to_string()),
+        })?;
+        match der {
+            PrivateKeyDer::Pkcs1(k) => rsa_key(RsaKeyPair::from_der(k.secret_pkcs1_der())),
+            PrivateKeyDer::Pkcs8(k) => {
+                let der = k.secret_pkcs8_der();
+                let ed25519 = |der| {
+                    Ed25519KeyPair::from_pkcs8_maybe_unchecked(der).map(|k| SigningKey {
+                        kind: KeyKind::Ed25519(k),
+                    })
+                };
+                if pkcs8_is(der, OID_RSA) {
+                    rsa_key(RsaKeyPair::from_pkcs8(der))
+                } else if pkcs8_is(der, OID_ED25519) {
+                    ed25519(der)
+                        .map_err(|e| DkimError::InvalidKey(format!("Ed25519 key rejected: {e}")))
+                } else if pkcs8_is(der, OID_EC) {
+                    Err(DkimError::UnsupportedKey(
+                        "EC (ECDSA) key; DKIM signs with RSA or Ed25519".into(),
+                    ))
+                } else if pkcs8_is(der, OID_ED448) {
+                    Err(DkimError::UnsupportedKey(
+                        "Ed448 key; DKIM signs with RSA or Ed25519".into(),
+                    ))
+                } else {
+                    Err(DkimError::InvalidKey(
+                        "the PKCS#8 key is neither a valid RSA nor a valid Ed25519 key".into(),
+                    ))
+                }
+            }
+            PrivateKeyDer::Sec1(_) => Err(DkimError::UnsupportedKey(
+                "EC (SEC1) key; DKIM signs with RSA or Ed25519".into(),
+            )),
+            _ => Err(DkimError::UnsupportedKey(
+                "unknown private key format".into(),
+            )),
+        }
+    }
+
+    /// Reads `path` and loads its key as [`from_pem`](Self::from_pem) does.
+    pub fn from_pem_file(path: impl AsRef<Path>) -> Result<SigningKey, DkimError> {
+        let pem = std::fs::read(path.as_ref()).map_err(DkimError::Io)?;
+        SigningKey::from_pem(&pem)
+    }
+
+    /// The algorithm this key signs with.
+    pub fn algorithm(&self) -> Algorithm {
+        match self.kind {
+            KeyKind::Rsa(_) => Algorithm::RsaSha256,
+            KeyKind::Ed25519(_) => Algorithm::Ed25519Sha256,
+        }
+    }
+
+    /// The DNS TXT record to publish at `<selector>._domainkey.<domain>`:
+    /// `v=DKIM1; k=rsa; p=<base64 SubjectPublicKeyInfo>` or
+    /// `v=DKIM1; k=ed25519; p=<base64 of the raw 32-byte key>` (RFC 8463).
+    ///
+    /// An RSA record is longer than 255 octets: publish it as several strings of one TXT
+    /// record, which verifiers concatenate.
+    pub fn dns_txt_record(&self) -> String {
+        let p = match &self.kind {
+            KeyKind::Rsa(k) => STANDARD.encode(rsa_spki(k.public().as_ref())),
+            KeyKind::Ed25519(k) => STANDARD.encode(k.public_key().as_ref()),
+        };
+        format!("v=DKIM1; k={}; p={p}", self.algorithm().key_type())
+    }
+
+    /// Signs the hash input `data` (RFC 6376 §3.7): RSA over SHA-256 of `data`, Ed25519 over
+    /// the SHA-256 digest of `data` (RFC 8463 §3).
+    fn sign(&self, data: &[u8]) -> Result<Vec<u8>, DkimError> {
+        match &self.kind {
+            KeyKind::Rsa(k) => {
+                let mut sig = vec![0u8; k.public().modulus_len()];
+                k.sign(&RSA_PKCS1_SHA256, &SystemRandom::new(), data, &mut sig)
+                    .map_err(|_| DkimError::Signing)?;
+                Ok(sig)
+            }
+            KeyKind::Ed25519(k) => Ok(k.sign(digest(&SHA256, data).as_ref()).as_ref().to_vec()),
+        }
+    }
+}
+
+/// DER length octets.
+fn der_len(len: usize, out: &mut Vec<u8>) {
+    if len < 0x80 {
+        out.push(len as u8);
+    } else {
+        let bytes = len.to_be_bytes();
+        let skip = bytes.iter().take_while(|&&b| b == 0).count();
+        let significant = bytes.get(skip..).unwrap_or(&[]);
+        out.push(0x80 | significant.len() as u8);
+        out.extend_from_slice(significant);
+    }
+}
+
+fn der_tlv(tag: u8, content: &[u8], out: &mut Vec<u8>) {
+    out.push(tag);
+    der_len(content.len(), out);
+    out.extend_from_slice(content);
+}
+
+/// Wraps a DER `RSAPublicKey` in a `SubjectPublicKeyInfo` (what `openssl pkey -pubout` prints).
+fn rsa_spki(rsa_public_key: &[u8]) -> Vec<u8> {
+    let mut alg = Vec::with_capacity(15);
+    alg.extend_from_slice(OID_RSA);
+    alg.extend_from_slice(&[0x05, 0x00]);
+    let mut bits = Vec::with_capacity(rsa_public_key.len() + 1);
+    bits.push(0);
+    bits.extend_from_slice(rsa_public_key);
+    let mut inner = Vec::with_capacity(bits.len() + 24);
+    der_tlv(0x30, &alg, &mut inner);
+    der_tlv(0x03, &bits, &mut inner);
+    let mut out = Vec::with_capacity(inner.len() + 4);
+    der_tlv(0x30, &inner, &mut out);
+    out
+}
+
+/// What to sign and how: the signing domain (`d=`), selector (`s=`), key, canonicalisation
+/// and the header fields to sign. Defaults: relaxed/relaxed, [`DEFAULT_HEADERS`], `t=` on,
+/// no `x=`, no `i=`, no `l=`.
+#[derive(Debug)]
+pub struct Signer {
+    domain: String,
+    selector: String,
+    key: SigningKey,
+    header_canon: Canonicalization,
+    body_canon: Canonicalization,
+    headers: Vec<String>,
+    body_length: bool,
+    timestamp: bool,
+    expiration: Option<Duration>,
+    identity: Option<String>,
+}
+
+impl Signer {
+    /// A signer for `d=domain`, `s=selector` with `key` (whose type sets `a=`), with the
+    /// defaults above. The domain and selector are checked when signing.
+    pub fn new(domain: &str, selector: &str, key: SigningKey) -> Signer {
+        Signer {
+            domain: domain.to_string(),
+            selector: selector.to_string(),
+            key,
+            header_canon: Canonicalization::Relaxed,
+            body_canon: Canonicalization::Relaxed,
+            headers: DEFAULT_HEADERS.iter().map(|h| h.to_string()).collect(),
+            body_length: false,
+            timestamp: true,
+            expiration: None,
+            identity: None,
+        }
+    }
+
+    /// Sets the header and body canonicalisation (the `c=` tag).
+    pub fn canonicalization(mut self, header: Canonicalization, body: Canonicalization) -> Signer {
+        self.header_canon = header;
+        self.body_canon = body;
+        self
+    }
+
+    /// Replaces the header field names to sign. Each name (ASCII case-insensitive; repeats
+    /// are ignored) covers every instance present in the message, bottom-up; names absent
+    /// from the message are left out of `h=`; `From` is added first if missing from `names`.
+    /// Names are checked when signing ([`DkimError::InvalidHeaderName`]).
+    pub fn headers(mut self, names: &[&str]) -> Signer {
+        self.headers = names.iter().map(|h| h.to_string()).collect();
+        self
+    }
+
+    /// Adds an `x=` expiration this long after signing time (rounded up to whole seconds,
+    /// at least one).
+    pub fn expiration(mut self, d: Duration) -> Signer {
+        self.expiration = Some(d);
+        self
+    }
+
+    /// Whether to add the `t=` signing timestamp (default on).
+    pub fn timestamp(mut self, on: bool) -> Signer {
+        self.timestamp = on;
+        self
+    }
+
+    /// Sets the agent or user identifier `i=`: `[local-part]@domain`, where domain is `d=` or
+    /// a subdomain of it (checked when signing). Characters of the local part outside
+    /// DKIM-safe ASCII are written in dkim-quoted-printable.
+    pub fn identity(mut self, i: &str) -> Signer {
+        self.identity = Some(i.to_string());
+        self
+    }
+
+    /// Whether to add the `l=` body length tag (default off). It lets intermediaries append
+    /// to the body without breaking the signature, and so lets anyone append content: leave
+    /// it off unless you need it.
+    pub fn body_length(mut self, on: bool) -> Signer {
+        self.body_length = on;
+        self
+    }
+
+    /// The algorithm (`a=`) this signer uses, from its key.
+    pub fn algorithm(&self) -> Algorithm {
+        self.key.algorithm()
+    }
+
+    /// The complete `DKIM-Signature: ...` header field for `message`, CRLF-terminated and
+    /// folded with CRLF TAB so that its lines stay within 78 octets (a single tag longer than
+    /// that, such as a very long `d=`, gets a line of its own). It is valid for `message` with its line endings
+    /// normalised to CRLF (see the [module docs](self)), which is what [`Signer::sign`]
+    /// returns and what [`crate::client`] transmits.
+    pub fn signature_header(&self, message: &[u8]) -> Result<String, DkimError> {
+        let message = normalize_line_endings(message);
+        self.header_at(&message, unix_now())
+    }
+
+    /// `message` with line endings normalised to CRLF (a bare LF or bare CR becomes CRLF, an
+    /// unterminated last line gets one) and the `DKIM-Signature` header field prepended.
+    pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, DkimError> {
+        let message = normalize_line_endings(message);
+        let header = self.header_at(&message, unix_now())?;
+        let mut out = Vec::with_capacity(header.len() + message.len());
+        out.extend_from_slice(header.as_bytes());
+        out.extend_from_slice(&message);
+        Ok(out)
+    }
+
+    /// The signature header for a message whose line endings are already CRLF, at Unix time
+    /// `now`.
+    fn header_at(&self, message: &[u8], now: u64) -> Result<String, DkimError> {
+        if !valid_domain(&self.domain) {
+            return Err(DkimError::InvalidDomain(self.domain.clone()));
+        }
+        if !valid_domain(&self.selector) {
+            return Err(DkimError::InvalidSelector(self.selector.clone()));
+        }
+        let identity = match &self.identity {
+            Some(i) => Some(encode_identity(i, &self.domain)?),
+            None => None,
+        };
+        let (fields, body) = parse_message(message);
+        let names = self.signed_names(&fields)?;
+        let selected = select_fields(&fields, &names);
+
+        let canon_body = canonicalize_body(self.body_canon, body);
+        let bh = STANDARD.encode(digest(&SHA256, &canon_body));
+
+        let mut tags: Vec<String> = vec![
+            "v=1;".into(),
+            format!("a={};", self.key.algorithm().name()),
+            format!("c={}/{};", self.header_canon, self.body_canon),
+            format!("d={};", self.domain),
+            format!("s={};", self.selector),
+        ];
+        if let Some(i) = identity {
+            tags.push(format!("i={i};"));
+        }
+        let now = now.min(MAX_TIME);
+        if self.timestamp {
+            tags.push(format!("t={now};"));
+        }
+        if let Some(d) = self.expiration {
+            let secs = d.as_secs().saturating_add(u64::from(d.subsec_nanos() > 0));
+            let x = now.saturating_add(secs.max(1)).min(MAX_TIME);
+            tags.push(format!("x={x};"));
+        }
+        if self.body_length {
+            tags.push(format!("l={};", canon_body.len()));
+        }
+
+        let mut folder = Folder::new("DKIM-Signature:");
+        for tag in &tags {
+            folder.token(true, tag);
+        }
+        // h=: may fold after each ':' (RFC 6376 §3.5 allows FWS around the colons).
+        let count = names.len();
+        for (n, name) in names.iter().enumerate() {
+            let last = n + 1 == count;
+            let token = match (n, last) {
+                (0, true) => format!("h={name};"),
+                (0, false) => format!("h={name}:"),
+                (_, true) => format!("{name};"),
+                (_, false) => format!("{name}:"),
+            };
+            folder.token(n == 0, &token);
+        }
+        folder.token(true, &format!("bh={bh};"));
+        // "b=" with room for at least one character of its value on the same line, so the
+        // signed prefix ends exactly at "b=" whatever the value turns out to be.
+        folder.token_with_room(true, "b=", 1);
+
+        let mut data = Vec::new();
+        for field in &selected {
+            data.extend_from_slice(&canonicalize_header(self.header_canon, field.raw));
+        }
+        // The signature field itself, with an empty b= value and no trailing CRLF (§3.7).
+        match self.header_canon {
+            Canonicalization::Simple => data.extend_from_slice(folder.out.as_bytes()),
+            Canonicalization::Relaxed => {
+                let c = relaxed_header(folder.out.as_bytes());
+                data.extend_from_slice(c.strip_suffix(b"\r\n").unwrap_or(&c));
+            }
+        }
+        let signature = STANDARD.encode(self.key.sign(&data)?);
+        folder.value(&signature);
+        folder.out.push_str("\r\n");
+        Ok(folder.out)
+    }
+
+    /// The `h=` list: each distinct configured name (From first if missing) repeated once per
+    /// instance in the message, absent names left out.
+    fn signed_names(&self, fields: &[Field<'_>]) -> Result<Vec<String>, DkimError> {
+        let mut distinct: Vec<&str> = Vec::new();
+        for name in &self.headers {
+            if !valid_field_name(name) {
+                return Err(DkimError::InvalidHeaderName(name.clone()));
+            }
+            if !distinct.iter().any(|d| d.eq_ignore_ascii_case(name)) {
+                distinct.push(name);
+            }
+        }
+        if !distinct.iter().any(|d| d.eq_ignore_ascii_case("From")) {
+            distinct.insert(0, "From");
+        }
+        let mut names = Vec::new();
+        for name in distinct {
+            let present = fields.iter().filter(|f| f.is(name)).count();
+            if present == 0 && name.eq_ignore_ascii_case("From") {
+                return Err(DkimError::MissingFrom);
+            }
+            names.extend(std::iter::repeat_n(name.to_string(), present));
+        }
+        Ok(names)
+    }
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Builds the folded header text, tracking the current line's length.
+struct Folder {
+    out: String,
+    col: usize,
+}
+
+impl Folder {
+    fn new(start: &str) -> Folder {
+        Folder {
+            out: start.to_string(),
+            col: start.len(),
+        }
+    }
+
+    fn token(&mut self, space: bool, token: &str) {
+        self.token_with_room(space, token, 0);
+    }
+
+    /// Appends `token` (after a space if `space`), first folding with CRLF TAB when the
+    /// token and `room` more octets would pass [`FOLD_AT`] on the current line.
+    fn token_with_room(&mut self, space: bool, token: &str, room: usize) {
+        let need = token.len() + usize::from(space) + room;
+        if self.col + need > FOLD_AT && self.col > 1 {
+            self.out.push_str("\r\n\t");
+            self.col = 1;
+        } else if space {
+            self.out.push(' ');
+            self.col += 1;
+        }
+        self.out.push_str(token);
+        self.col += token.len();
+    }
+
+    /// Appends an ASCII value that may be folded anywhere (a base64 string).
+    fn value(&mut self, value: &str) {
+        for c in value.chars() {
+            if self.col >= FOLD_AT {
+                self.out.push_str("\r\n\t");
+                self.col = 1;
+            }
+            self.out.push(c);
+            self.col += c.len_utf8();
+        }
+    }
+}
+
+/// A domain name or selector: dot-separated non-empty labels of ASCII letters, digits, `-`
+/// and `_`, at most 253 octets.
+fn valid_domain(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 253
+        && s.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+}
+
+/// A header field name (RFC 5322 ftext: printable ASCII but `:`), also without `;`, which
+/// would end the `h=` tag.
+fn valid_field_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| (33..=126).contains(&b) && b != b':' && b != b';')
+}
+
+/// Checks `i=` against `d=` and encodes its local part in dkim-quoted-printable.
+fn encode_identity(identity: &str, domain: &str) -> Result<String, DkimError> {
+    let bad = || DkimError::InvalidIdentity(identity.to_string());
+    let (local, idomain) = identity.rsplit_once('@').ok_or_else(bad)?;
+    let d = domain.to_ascii_lowercase();
+    let i = idomain.to_ascii_lowercase();
+    let subdomain = i
+        .strip_suffix(d.as_str())
+        .is_some_and(|prefix| prefix.is_empty() || prefix.ends_with('.'));
+    if !valid_domain(idomain) || !subdomain {
+        return Err(bad());
+    }
+    let mut out = String::with_capacity(identity.len());
+    for b in local.bytes() {
+        // dkim-safe-char: %x21-3A / %x3C / %x3E-7E (RFC 6376 §2.11).
+        if (0x21..=0x7e).contains(&b) && b != b';' && b != b'=' {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("={b:02X}"));
+        }
+    }
+    out.push('@');
+    out.push_str(idomain);
+    Ok(out)
+}
+
+/// CRLF everywhere: a bare CR or bare LF becomes CRLF, and a non-empty message whose last
+/// line is unterminated gets a CRLF (what [`crate::data::DotStuffer`] sends).
+fn normalize_line_endings(message: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(message.len() + message.len() / 32 + 2);
+    let mut bytes = message.iter().peekable();
+    while let Some(&b) = bytes.next() {
+        match b {
+            b'\r' => {
+                if bytes.peek() == Some(&&b'\n') {
+                    bytes.next();
+                }
+                out.extend_from_slice(b"\r\n");
+            }
+            b'\n' => out.extend_from_slice(b"\r\n"),
+            _ => out.push(b),
+        }
+    }
+    if !out.is_empty() && !out.ends_with(b"\r\n") {
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+/// One header field: its raw bytes (all its lines, with their CRLFs) and its name (the
+/// bytes before the colon, trailing whitespace removed; empty when there is no colon).
+#[derive(Debug, Clone, Copy)]
+struct Field<'a> {
+    raw: &'a [u8],
+    name: &'a [u8],
+}
+
+impl Field<'_> {
+    fn is(&self, name: &str) -> bool {
+        !self.name.is_empty() && self.name.eq_ignore_ascii_case(name.as_bytes())
+    }
+}
+
+fn is_wsp(b: u8) -> bool {
+    b == b' ' || b == b'\t'
+}
+
+fn trim_wsp_end(mut s: &[u8]) -> &[u8] {
+    while let [rest @ .., last] = s {
+        if !is_wsp(*last) {
+            break;
+        }
+        s = rest;
+    }
+    s
+}
+
+/// Position of the first CRLF in `s`.
+fn find_crlf(s: &[u8]) -> Option<usize> {
+    s.windows(2).position(|w| w == b"\r\n")
+}
+
+/// Splits a CRLF message into header fields and body (what follows the first empty line;
+/// empty when there is none). A line starting with SP or HTAB continues the previous field.
+fn parse_message(message: &[u8]) -> (Vec<Field<'_>>, &[u8]) {
+    // (start, end) of each field in `message`.
+    let mut spans: Vec<(usize, usize)> = Vec::new();
+    let mut body: &[u8] = &[];
+    let mut pos = 0;
+    while let Some(rest) = message.get(pos..).filter(|r| !r.is_empty()) {
+        let len = find_crlf(rest).map_or(rest.len(), |i| i + 2);
+        if rest.starts_with(b"\r\n") {
+            body = rest.get(2..).unwrap_or(&[]);
+            break;
+        }
+        let continuation = rest.first().is_some_and(|&b| is_wsp(b));
+        match spans.last_mut() {
+            Some(span) if continuation => span.1 = pos + len,
+            _ => spans.push((pos, pos + len)),
+        }
+        pos += len;
+    }
+    let fields = spans
+        .into_iter()
+        .filter_map(|(start, end)| {
+            let raw = message.get(start..end)?;
+            let name = match raw.iter().position(|&b| b == b':') {
+                Some(colon) => trim_wsp_end(raw.get(..colon).unwrap_or(&[])),
+                None => &[],
+            };
+            Some(Field { raw, name })
+        })
+        .collect();
+    (fields, body)
+}
+
+/// The fields `names` designates, each name taking the bottom-most instance not yet taken
+/// (RFC 6376 §5.4.2). A name with no instance left selects nothing.
+fn select_fields<'a>(fields: &[Field<'a>], names: &[String]) -> Vec<Field<'a>> {
+    let mut used = vec![false; fields.len()];
+    let mut out = Vec::with_capacity(names.len());
+    for name in names {
+        let found = fields
+            .iter()
+            .enumerate()
+            .rev()
+            .find(|(i, f)| !used.get(*i).copied().unwrap_or(true) && f.is(name));
+        if let Some((i, f)) = found {
+            if let Some(u) = used.get_mut(i) {
+                *u = true;
+            }
+            out.push(*f);
+        }
+    }
+    out
+}
+
+/// One header field canonicalised (RFC 6376 §3.4.1, §3.4.2), CRLF-terminated as given.
+fn canonicalize_header(c: Canonicalization, raw: &[u8]) -> Vec<u8> {
+    match c {
+        Canonicalization::Simple => raw.to_vec(),
+        Canonicalization::Relaxed => relaxed_header(raw),
+    }
+}
+
+/// Relaxed header canonicalisation: lowercase name, unfolded value, whitespace runs as one
+/// SP, no whitespace around the colon or at the end, then CRLF.
+fn relaxed_header(raw: &[u8]) -> Vec<u8> {
+    let (name, value) = match raw.iter().position(|&b| b == b':') {
+        Some(colon) => (
+            raw.get(..colon).unwrap_or(&[]),
+            raw.get(colon + 1..).unwrap_or(&[]),
+        ),
+        None => (raw, &[][..]),
+    };
+    let mut out = Vec::with_capacity(raw.len());
+    out.extend(trim_wsp_end(name).iter().map(u8::to_ascii_lowercase));
+    out.push(b':');
+    // Unfold: drop every CRLF.
+    let mut unfolded = Vec::with_capacity(value.len());
+    let mut i = 0;
+    while let Some(&b) = value.get(i) {
+        if b == b'\r' && value.get(i + 1) == Some(&b'\n') {
+            i += 2;
+        } else {
+            unfolded.push(b);
+            i += 1;
+        }
+    }
+    push_compressed(&mut out, &unfolded);
+    out.extend_from_slice(b"\r\n");
+    out
+}
+
+/// Appends `s` with leading and trailing WSP removed and inner WSP runs as one SP.
+fn push_compressed(out: &mut Vec<u8>, s: &[u8]) {
+    let mut pending_space = false;
+    let mut started = false;
+    for &b in s {
+        if is_wsp(b) {
+            pending_space = started;
+        } else {
+            if pending_space {
+                out.push(b' ');
+                pending_space = false;
+            }
+            out.push(b);
+            started = true;
+        }
+    }
+}
+
+/// The canonical body (RFC 6376 §3.4.3, §3.4.4).
+fn canonicalize_body(c: Canonicalization, body: &[u8]) -> Vec<u8> {
+    match c {
+        Canonicalization::Simple => {
+            // Drop all empty lines at the end; an empty body (or one not ending in CRLF)
+            // gets a CRLF.
+            let mut end = body;
+            while let Some(rest) = end.strip_suffix(b"\r\n") {
+                end = rest;
+            }
+            let mut out = Vec::with_capacity(end.len() + 2);
+            out.extend_from_slice(end);
+            out.extend_from_slice(b"\r\n");
+            out
+        }
+        Canonicalization::Relaxed => {
+            // Lines: WSP runs become one SP, WSP at line ends goes; an unterminated last
+            // line counts as a line; empty lines at the end go; an empty body stays empty.
+            let mut lines: Vec<Vec<u8>> = Vec::new();
+            let mut rest = body;
+            while !rest.is_empty() {
+                let (line, next) = match find_crlf(rest) {
+                    Some(i) => (
+                        rest.get(..i).unwrap_or(&[]),
+                        rest.get(i + 2..).unwrap_or(&[]),
+                    ),
+                    None => (rest, &[][..]),
+                };
+                lines.push(relaxed_body_line(line));
+                rest = next;
+            }
+            while lines.last().is_some_and(|l| l.is_empty()) {
+                lines.pop();
+            }
+            let mut out = Vec::with_capacity(body.len());
+            for line in lines {
+                out.extend_from_slice(&line);
+                out.extend_from_slice(b"\r\n");
+            }
+            out
+        }
+    }
+}
+
+/// One body line, relaxed: WSP runs as one SP, no WSP at the end (leading WSP stays, as SP).
+fn relaxed_body_line(line: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(line.len());
+    let mut in_wsp = false;
+    for &b in line {
+        if is_wsp(b) {
+            in_wsp = true;
+        } else {
+            if in_wsp {
+                out.push(b' ');
+                in_wsp = false;
+            }
+            out.push(b);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ring::signature::{ED25519, UnparsedPublicKey};
+
+    /// A fresh Ed25519 PKCS#8 key as PEM (generated, never committed).
+    fn ed25519_pem() -> Vec<u8> {
+        let pkcs8 = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).unwrap();
+        pem_of("PRIVATE KEY", pkcs8.as_ref())
+    }
+
+    fn pem_of(label: &str, der: &[u8]) -> Vec<u8> {
+        let b64 = STANDARD.encode(der);
+        let mut s = format!("-----BEGIN {label}-----\n");
+        for chunk in b64.as_bytes().chunks(64) {
+            s.push_str(std::str::from_utf8(chunk).unwrap());
+            s.push('\n');
+        }
+        s.push_str(&format!("-----END {label}-----\n"));
+        s.into_bytes()
+    }
+
+    fn ed_signer() -> Signer {
+        Signer::new(
+            "example.com",
+            "sel",
+            SigningKey::from_pem(&ed25519_pem()).unwrap(),
+        )
+    }
+
+    // RFC 6376 §3.4.6, with the spaces of the notation taken literally where marked.
+    const RFC_EXAMPLE: &[u8] = b"A: X\r\nB : Y\t\r\n\tZ  \r\n\r\n C \r\nD \t E\r\n\r\n\r\n";
+
+    #[test]
+    fn rfc6376_3_4_6_relaxed() {
+        let (fields, body) = parse_message(RFC_EXAMPLE);
+        assert_eq!(fields.len(), 2);
+        let headers: Vec<u8> = fields
+            .iter()
+            .flat_map(|f| canonicalize_header(Canonicalization::Relaxed, f.raw))
+            .collect();
+        assert_eq!(headers, b"a:X\r\nb:Y Z\r\n");
+        assert_eq!(
+            canonicalize_body(Canonicalization::Relaxed, body),
+            b" C\r\nD E\r\n"
+        );
+    }
+
+    #[test]
+    fn rfc6376_3_4_6_simple() {
+        let (fields, body) = parse_message(RFC_EXAMPLE);
+        let headers: Vec<u8> = fields
+            .iter()
+            .flat_map(|f| canonicalize_header(Canonicalization::Simple, f.raw))
+            .collect();
+        assert_eq!(headers, b"A: X\r\nB : Y\t\r\n\tZ  \r\n");
+        assert_eq!(
+            canonicalize_body(Canonicalization::Simple, body),
+            b" C \r\nD \t E\r\n"
+        );
+    }
+
+    #[test]
+    fn body_edge_cases() {
+        use Canonicalization::*;
+        // Empty body: simple is CRLF, relaxed is empty (RFC 6376 §3.4.3, §3.4.4).
+        assert_eq!(canonicalize_body(Simple, b""), b"\r\n");
+        assert_eq!(canonicalize_body(Relaxed, b""), b"");
+        // Only empty lines: same as empty.
+        assert_eq!(canonicalize_body(Simple, b"\r\n\r\n\r\n"), b"\r\n");
+        assert_eq!(canonicalize_body(Relaxed, b"\r\n\r\n"), b"");
+        // Lines of whitespace only are empty in relaxed.
+        assert_eq!(canonicalize_body(Relaxed, b" \t\r\n  \r\n"), b"");
+        assert_eq!(canonicalize_body(Simple, b" \t\r\n"), b" \t\r\n");
+        // No trailing CRLF: one is added.
+        assert_eq!(canonicalize_body(Simple, b"abc"), b"abc\r\n");
+        assert_eq!(canonicalize_body(Relaxed, b"abc \t"), b"abc\r\n");
+        // Whitespace runs inside and at the start of lines; empty lines inside are kept.
+        assert_eq!(
+            canonicalize_body(Relaxed, b"\t a  b\t\tc \r\n\r\nd\r\n\r\n"),
+            b" a b c\r\n\r\nd\r\n"
+        );
+        assert_eq!(
+            canonicalize_body(Simple, b"a  b \r\n\r\nd\r\n\r\n"),
+            b"a  b \r\n\r\nd\r\n"
+        );
+    }
+
+    #[test]
+    fn relaxed_header_details() {
+        assert_eq!(
+            relaxed_header(b"SUBJECT \t:  Hello \t  World \r\n"),
+            b"subject:Hello World\r\n"
+        );
+        // Folded value: the CRLF goes, the WSP after it becomes one SP.
+        assert_eq!(
+            relaxed_header(b"To: a@x,\r\n\t b@y\r\n"),
+            b"to:a@x, b@y\r\n"
+        );
+        // Empty value.
+        assert_eq!(relaxed_header(b"X-Empty:   \r\n"), b"x-empty:\r\n");
+        // A colon in the value stays.
+        assert_eq!(relaxed_header(b"Date: 12:00\r\n"), b"date:12:00\r\n");
+    }
+
+    #[test]
+    fn parse_canonicalization_pairs() {
+        use Canonicalization::*;
+        assert_eq!(parse_canonicalization("simple"), Some((Simple, Simple)));
+        assert_eq!(parse_canonicalization("relaxed"), Some((Relaxed, Simple)));
+        assert_eq!(
+            parse_canonicalization("simple/relaxed"),
+            Some((Simple, Relaxed))
+        );
+        assert_eq!(
+            parse_canonicalization("Relaxed/Relaxed"),
+            Some((Relaxed, Relaxed))
+        );
+        for bad in ["", "/", "relaxed/", "/simple", "nofws", "relaxed/simple/x"] {
+            assert_eq!(parse_canonicalization(bad), None, "{bad:?}");
+        }
+        assert_eq!(
+            Algorithm::from_name("ED25519-SHA256"),
+            Some(Algorithm::Ed25519Sha256)
+        );
+        assert_eq!(Algorithm::from_name("rsa-sha1"), None);
+    }
+
+    #[test]
+    fn line_endings_normalised() {
+        assert_eq!(
+            normalize_line_endings(b"a\nb\r\nc\rd"),
+            b"a\r\nb\r\nc\r\nd\r\n"
+        );
+        assert_eq!(normalize_line_endings(b"\n\n"), b"\r\n\r\n");
+        assert_eq!(normalize_line_endings(b"a\r\r\n"), b"a\r\n\r\n");
+        assert_eq!(normalize_line_endings(b""), b"");
+        assert_eq!(normalize_line_endings(b"x\r\n"), b"x\r\n");
+
+        let signer = ed_signer();
+        let lf = b"From: a@example.com\nSubject: hi\n\nbody\n";
+        let signed = signer.sign(lf).unwrap();
+        let crlf = b"From: a@example.com\r\nSubject: hi\r\n\r\nbody\r\n";
+        assert!(signed.ends_with(crlf));
+        let header_len = signed.len() - crlf.len();
+        let header = std::str::from_utf8(&signed[..header_len]).unwrap();
+        assert!(header.starts_with("DKIM-Signature: v=1; a=ed25519-sha256;"));
+        assert!(!header.replace("\r\n", "").contains('\n'));
+    }
+
+    #[test]
+    fn header_selection_default_and_repeated() {
+        let msg = b"Received: one\r\nFrom: a@example.com\r\nTo: b@x\r\nX-Other: 1\r\n\
+                    Subject: s\r\nTo: c@y\r\nmessage-id: <1@x>\r\n\r\nbody\r\n";
+        let (fields, _) = parse_message(msg);
+        let signer = ed_signer();
+        let names = signer.signed_names(&fields).unwrap();
+        assert_eq!(names, ["From", "To", "To", "Subject", "Message-ID"]);
+        let selected = select_fields(&fields, &names);
+        let raws: Vec<&[u8]> = selected.iter().map(|f| f.raw).collect();
+        // Bottom-up for the repeated To.
+        assert_eq!(
+            raws,
+            [
+                &b"From: a@example.com\r\n"[..],
+                b"To: c@y\r\n",
+                b"To: b@x\r\n",
+                b"Subject: s\r\n",
+                b"message-id: <1@x>\r\n"
+            ]
+        );
+
+        // An explicit list: case-insensitive, repeats ignored, From added, absent ones left out.
+        let signer = ed_signer().headers(&["received", "TO", "to", "X-Absent"]);
+        let names = signer.signed_names(&fields).unwrap();
+        assert_eq!(names, ["From", "received", "TO", "TO"]);
+
+        let header = ed_signer().signature_header(msg).unwrap();
+        let unfolded = header.replace("\r\n\t", " ");
+        assert!(
+            unfolded.contains(" h=From:To:To:Subject:Message-ID; bh="),
+            "{unfolded}"
+        );
+    }
+
+    #[test]
+    fn field_name_with_space_before_colon() {
+        let msg = b"From : a@example.com\r\n\r\n";
+        let (fields, _) = parse_message(msg);
+        assert!(fields[0].is("from"));
+    }
+
+    #[test]
+    fn tags_order_and_folding() {
+        let signer = ed_signer()
+            .expiration(Duration::from_millis(1500))
+            .identity("user;x=y@Mail.Example.com")
+            .body_length(true)
+            .canonicalization(Canonicalization::Simple, Canonicalization::Relaxed);
+        let msg = b"From: a@example.com\r\nTo: b@example.org\r\nCc: c@example.org\r\n\
+            Subject: s\r\nDate: Thu, 1 Jan 2026 00:00:00 +0000\r\nMessage-ID: <x@y>\r\n\
+            MIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\nbody  text\r\n\r\n";
+        let header = signer.header_at(msg, 1_700_000_000).unwrap();
+        assert!(header.ends_with("\r\n"));
+        for line in header.strip_suffix("\r\n").unwrap().split("\r\n") {
+            assert!(line.len() <= FOLD_AT, "{line:?} is {} long", line.len());
+        }
+        assert!(
+            header
+                .split("\r\n")
+                .skip(1)
+                .all(|l| l.is_empty() || l.starts_with('\t')),
+            "{header}"
+        );
+        let unfolded = header.replace("\r\n\t", " ");
+        let tags: Vec<&str> = unfolded
+            .trim_start_matches("DKIM-Signature: ")
+            .split(';')
+            .map(|t| t.trim().split('=').next().unwrap())
+            .collect();
+        assert_eq!(
+            tags,
+            ["v", "a", "c", "d", "s", "i", "t", "x", "l", "h", "bh", "b"]
+        );
+        assert!(unfolded.contains(" c=simple/relaxed;"));
+        assert!(unfolded.contains(" i=user=3Bx=3Dy@Mail.Example.com;"));
+        assert!(unfolded.contains(" t=1700000000; x=1700000002;"));
+        // "body text\r\n" relaxed.
+        assert!(unfolded.contains(" l=11;"));
+
+        let no_t = ed_signer().timestamp(false).header_at(msg, 5).unwrap();
+        assert!(!no_t.contains(" t="));
+    }
+
+    /// The signature covers exactly the canonical headers plus this header with `b=` empty.
+    #[test]
+    fn ed25519_signature_verifies_over_the_emitted_header() {
+        use Canonicalization::*;
+        for (hc, bc) in [
+            (Simple, Simple),
+            (Simple, Relaxed),
+            (Relaxed, Simple),
+            (Relaxed, Relaxed),
+        ] {
+            let signer = ed_signer().canonicalization(hc, bc);
+            let KeyKind::Ed25519(k) = &signer.key.kind else {
+                unreachable!()
+            };
+            let public = k.public_key().as_ref().to_vec();
+            let msg = b"From: a@example.com\r\nSubject:  folded\r\n  subject \r\n\r\nhi  there\r\n";
+            let header = signer.signature_header(msg).unwrap();
+            let b_at = header.rfind("b=").unwrap() + 2;
+            let prefix = &header[..b_at];
+            let sig = STANDARD
+                .decode(header[b_at..].replace(['\r', '\n', '\t'], ""))
+                .unwrap();
+            let (fields, _) = parse_message(msg);
+            let mut data = Vec::new();
+            for f in &fields {
+                data.extend(canonicalize_header(hc, f.raw));
+            }
+            match hc {
+                Simple => data.extend_from_slice(prefix.as_bytes()),
+                Relaxed => {
+                    let c = relaxed_header(prefix.as_bytes());
+                    data.extend_from_slice(&c[..c.len() - 2]);
+                }
+            }
+            let hash = digest(&SHA256, &data);
+            UnparsedPublicKey::new(&ED25519, &public)
+                .verify(hash.as_ref(), &sig)
+                .unwrap();
+            assert_eq!(sig.len(), 64);
+        }
+    }
+
+    #[test]
+    fn errors() {
+        // No From.
+        let err = ed_signer().sign(b"To: b@x\r\n\r\nbody\r\n").unwrap_err();
+        assert!(matches!(err, DkimError::MissingFrom), "{err}");
+        assert!(matches!(ed_signer().sign(b""), Err(DkimError::MissingFrom)));
+        // "From" only in the body.
+        assert!(matches!(
+            ed_signer().sign(b"To: b@x\r\n\r\nFrom: a@x\r\n"),
+            Err(DkimError::MissingFrom)
+        ));
+        // Bad d=, s=, i=, header names: no header injection.
+        let msg = b"From: a@example.com\r\n\r\n";
+        let bad_d = Signer::new("example.com;\r\nBcc: x", "s", ed_key());
+        assert!(matches!(bad_d.sign(msg), Err(DkimError::InvalidDomain(_))));
+        assert!(matches!(
+            Signer::new("", "s", ed_key()).sign(msg),
+            Err(DkimError::InvalidDomain(_))
+        ));
+        assert!(matches!(
+            Signer::new("example.com", "a b", ed_key()).sign(msg),
+            Err(DkimError::InvalidSelector(_))
+        ));
+        for i in ["user@other.com", "user@badexample.com", "no-at-sign", "@"] {
+            assert!(
+                matches!(
+                    ed_signer().identity(i).sign(msg),
+                    Err(DkimError::InvalidIdentity(_))
+                ),
+                "{i}"
+            );
+        }
+        assert!(ed_signer().identity("@EXAMPLE.com").sign(msg).is_ok());
+        assert!(ed_signer().identity("u@sub.example.com").sign(msg).is_ok());
+        for h in ["", "To:", "To;", "Bad Name", "X-\u{e9}"] {
+            assert!(
+                matches!(
+                    ed_signer().headers(&[h]).sign(msg),
+                    Err(DkimError::InvalidHeaderName(_))
+                ),
+                "{h:?}"
+            );
+        }
+    }
+
+    fn ed_key() -> SigningKey {
+        SigningKey::from_pem(&ed25519_pem()).unwrap()
+    }
+
+    #[test]
+    fn key_loading_errors() {
+        let encrypted = b"-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIBvTBXBgkqhkiG9w0BBQ0wSjAp\n-----END ENCRYPTED PRIVATE KEY-----\n";
+        assert!(matches!(
+            SigningKey::from_pem(encrypted),
+            Err(DkimError::EncryptedKey)
+        ));
+        let legacy = b"-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-256-CBC,00\n\nAAAA\n-----END RSA PRIVATE KEY-----\n";
+        assert!(matches!(
+            SigningKey::from_pem(legacy),
+            Err(DkimError::EncryptedKey)
+        ));
+        assert!(matches!(
+            SigningKey::from_pem(b"not a key at all"),
+            Err(DkimError::Pem(_))
+        ));
+        assert!(matches!(SigningKey::from_pem(b""), Err(DkimError::Pem(_))));
+        assert!(matches!(
+            SigningKey::from_pem(b"-----BEGIN PRIVATE KEY-----\n!!!!\n-----END PRIVATE KEY-----\n"),
+            Err(DkimError::Pem(_))
+        ));
+        assert!(matches!(
+            SigningKey::from_pem(b"-----BEGIN PRIVATE KEY-----\nAAAA\n"),
+            Err(DkimError::Pem(_))
+        ));
+        assert!(matches!(
+            SigningKey::from_pem(&pem_of("PRIVATE KEY", b"\x30\x03\x02\x01\x00")),
+            Err(DkimError::InvalidKey(_))
+        ));
+        assert!(matches!(
+            SigningKey::from_pem(&pem_of("RSA PRIVATE KEY", b"\x30\x03\x02\x01\x00")),
+            Err(DkimError::InvalidKey(_))
+        ));
+        assert!(matches!(
+            SigningKey::from_pem(&pem_of("EC PRIVATE KEY", b"\x30\x03\x02\x01\x01")),
+            Err(DkimError::UnsupportedKey(_))
+        ));
+        // A certificate alone holds no key.
+        assert!(matches!(
+            SigningKey::from_pem(&pem_of("CERTIFICATE", b"\x30\x00")),
+            Err(DkimError::Pem(_))
+        ));
+        assert!(matches!(
+            SigningKey::from_pem_file("/nonexistent/dkim.pem"),
+            Err(DkimError::Io(_))
+        ));
+        // Debug shows no key material.
+        let pem = ed25519_pem();
+        let key = SigningKey::from_pem(&pem).unwrap();
+        assert_eq!(
+            format!("{key:?}"),
+            "SigningKey { algorithm: Ed25519Sha256, .. }"
+        );
+        assert_eq!(key.algorithm(), Algorithm::Ed25519Sha256);
+        let record = key.dns_txt_record();
+        assert!(record.starts_with("v=DKIM1; k=ed25519; p="));
+        assert_eq!(record.len(), "v=DKIM1; k=ed25519; p=".len() + 44);
+    }
+
+    #[test]
+    fn signer_is_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<Signer>();
+        check::<SigningKey>();
+        check::<DkimError>();
+    }
+
+    #[test]
+    fn der_lengths() {
+        let mut v = Vec::new();
+        der_len(0x7f, &mut v);
+        der_len(0x80, &mut v);
+        der_len(0x1234, &mut v);
+        assert_eq!(v, [0x7f, 0x81, 0x80, 0x82, 0x12, 0x34]);
+    }
+
+    /// Never panics, whatever the bytes.
+    #[test]
+    fn arbitrary_input_does_not_panic() {
+        let signer = ed_signer();
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let alphabet = b"\r\n \t:From:ab;=\x00\xff";
+        for len in 0..400 {
+            let msg: Vec<u8> = (0..len)
+                .map(|_| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    alphabet[(seed % alphabet.len() as u64) as usize]
+                })
+                .collect();
+            let _ = signer.sign(&msg);
+            for c in [Canonicalization::Simple, Canonicalization::Relaxed] {
+                let _ = canonicalize_body(c, &msg);
+                let _ = canonicalize_header(c, &msg);
+            }
+            let _ = parse_message(&msg);
+            let _ = SigningKey::from_pem(&msg);
+        }
+    }
+}

@@ -1,0 +1,911 @@
+//! DKIM signatures made by `smtpkit::dkim` and by the `dkim_sign` example, verified
+//! independently by Python's dkimpy (one python3 process per test), with keys generated at
+//! test time by openssl (no private key is committed). Tampered copies must fail exactly where
+//! the canonicalisation says they should.
+//!
+//! Needs `openssl`, `python3` and the PyPI packages `dkimpy` and `pynacl` (for ed25519). When
+//! one is missing the test is skipped with a note on stderr, or fails when `CI=true`.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use smtpkit::dkim::{Algorithm, Canonicalization, DkimError, Signer, SigningKey};
+
+const TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The verifier: reads records.txt ("selector TAB record") and cases.txt (one name a line),
+/// verifies each NAME.eml with dkimpy and prints "NAME TAB PASS|FAIL TAB reason".
+const VERIFY_PY: &str = r#"
+import logging, os, sys
+import dkim
+d = sys.argv[1]
+records = {}
+with open(os.path.join(d, "records.txt")) as f:
+    for line in f:
+        sel, rec = line.rstrip("\n").split("\t", 1)
+        records[(sel + "._domainkey.example.com.").encode()] = rec.encode()
+def dnsfunc(name, timeout=5):
+    return records.get(name)
+log = logging.getLogger("dkim-test")
+log.addHandler(logging.NullHandler())
+log.propagate = False
+with open(os.path.join(d, "cases.txt")) as f:
+    names = f.read().split()
+for name in names:
+    with open(os.path.join(d, name + ".eml"), "rb") as f:
+        msg = f.read()
+    try:
+        ok = dkim.DKIM(msg, logger=log).verify(dnsfunc=dnsfunc)
+        why = "" if ok else "b= signature does not verify"
+    except Exception as e:
+        ok, why = False, type(e).__name__ + ": " + str(e)
+    why = why.replace("\n", " ").replace("\t", " ")
+    print(name + "\t" + ("PASS" if ok else "FAIL") + "\t" + why, flush=True)
+"#;
+
+fn ci() -> bool {
+    std::env::var("CI").as_deref() == Ok("true")
+}
+
+/// Skips (or fails under CI=true) when `what` is missing.
+fn missing(what: &str) -> bool {
+    if ci() {
+        panic!("{what} is not available, and CI=true requires it");
+    }
+    eprintln!("skipping: {what} not available");
+    true
+}
+
+fn have_openssl() -> bool {
+    let ok = Command::new("openssl")
+        .arg("version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    ok || !missing("openssl")
+}
+
+fn have_dkimpy() -> bool {
+    static OK: OnceLock<bool> = OnceLock::new();
+    let ok = *OK.get_or_init(|| {
+        Command::new("python3")
+            .args(["-c", "import dkim, nacl"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    });
+    ok || !missing("python3 with dkimpy and pynacl (pip install dkimpy pynacl)")
+}
+
+/// A scratch directory, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> TempDir {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "smtpkit-dkim-{tag}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create temp dir");
+        TempDir(dir)
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// What a finished command produced.
+struct Output {
+    status: ExitStatus,
+    stdout: Vec<u8>,
+    stderr: String,
+}
+
+/// Runs `cmd` with stdout/stderr in files of `dir` (no pipe can fill up), killing it (by its
+/// handle) and failing after [`TIMEOUT`].
+fn run(cmd: &mut Command, dir: &TempDir, what: &str) -> Output {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    let out_path = dir.path(&format!("out-{n}"));
+    let err_path = dir.path(&format!("err-{n}"));
+    cmd.stdout(File::create(&out_path).expect("stdout file"))
+        .stderr(File::create(&err_path).expect("stderr file"));
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
+    let deadline = Instant::now() + TIMEOUT;
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("try_wait") {
+            break s;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} still running after {TIMEOUT:?}; killed");
+        }
+        thread::sleep(Duration::from_millis(10));
+    };
+    Output {
+        status,
+        stdout: std::fs::read(&out_path).expect("read stdout"),
+        stderr: String::from_utf8_lossy(&std::fs::read(&err_path).expect("read stderr"))
+            .into_owned(),
+    }
+}
+
+fn openssl(dir: &TempDir, args: &[&str]) {
+    let out = run(
+        Command::new("openssl")
+            .args(args)
+            .current_dir(&dir.0)
+            .stdin(Stdio::null()),
+        dir,
+        "openssl",
+    );
+    assert!(
+        out.status.success(),
+        "openssl {args:?} failed: {}",
+        out.stderr
+    );
+}
+
+/// Keys generated with openssl in a test's directory, and their public key records built from
+/// openssl's own public key output.
+struct Keys {
+    rsa_pkcs8: PathBuf,
+    rsa_pkcs1: PathBuf,
+    ed25519: PathBuf,
+    rsa_record: String,
+    ed_record: String,
+}
+
+impl Keys {
+    fn generate(dir: &TempDir) -> Keys {
+        openssl(
+            dir,
+            &[
+                "genpkey",
+                "-algorithm",
+                "RSA",
+                "-pkeyopt",
+                "rsa_keygen_bits:2048",
+                "-out",
+                "rsa.pem",
+            ],
+        );
+        openssl(
+            dir,
+            &["rsa", "-in", "rsa.pem", "-traditional", "-out", "rsa1.pem"],
+        );
+        openssl(dir, &["genpkey", "-algorithm", "ed25519", "-out", "ed.pem"]);
+        for (key, out) in [("rsa.pem", "rsa.pub"), ("ed.pem", "ed.pub")] {
+            openssl(
+                dir,
+                &[
+                    "pkey", "-in", key, "-pubout", "-outform", "DER", "-out", out,
+                ],
+            );
+        }
+        let pkcs1 = std::fs::read_to_string(dir.path("rsa1.pem")).unwrap();
+        assert!(
+            pkcs1.starts_with("-----BEGIN RSA PRIVATE KEY-----"),
+            "{pkcs1}"
+        );
+        let rsa_spki = std::fs::read(dir.path("rsa.pub")).unwrap();
+        let ed_spki = std::fs::read(dir.path("ed.pub")).unwrap();
+        assert_eq!(ed_spki.len(), 44, "Ed25519 SubjectPublicKeyInfo");
+        let ed_raw = &ed_spki[ed_spki.len() - 32..];
+        Keys {
+            rsa_pkcs8: dir.path("rsa.pem"),
+            rsa_pkcs1: dir.path("rsa1.pem"),
+            ed25519: dir.path("ed.pem"),
+            rsa_record: format!("v=DKIM1; k=rsa; p={}", STANDARD.encode(&rsa_spki)),
+            ed_record: format!("v=DKIM1; k=ed25519; p={}", STANDARD.encode(ed_raw)),
+        }
+    }
+
+    /// (label, key file, selector) for every key form.
+    fn all(&self) -> [(&'static str, &Path, &'static str); 3] {
+        [
+            ("rsa8", &self.rsa_pkcs8, "rsa"),
+            ("rsa1", &self.rsa_pkcs1, "rsa"),
+            ("ed", &self.ed25519, "ed"),
+        ]
+    }
+}
+
+/// One message for dkimpy and the verdict it must give.
+struct Case {
+    name: String,
+    message: Vec<u8>,
+    pass: bool,
+}
+
+/// Verifies every case with one python3 process; returns the mismatches with dkimpy's reason.
+fn verify_all(dir: &TempDir, keys: &Keys, cases: &[Case]) -> Vec<String> {
+    let mut list = String::new();
+    for case in cases {
+        std::fs::write(dir.path(&format!("{}.eml", case.name)), &case.message).unwrap();
+        list.push_str(&case.name);
+        list.push('\n');
+    }
+    std::fs::write(dir.path("cases.txt"), list).unwrap();
+    std::fs::write(
+        dir.path("records.txt"),
+        format!("rsa\t{}\ned\t{}\n", keys.rsa_record, keys.ed_record),
+    )
+    .unwrap();
+    let out = run(
+        Command::new("python3")
+            .args(["-c", VERIFY_PY])
+            .arg(&dir.0)
+            .stdin(Stdio::null()),
+        dir,
+        "python3 dkimpy verifier",
+    );
+    assert!(out.status.success(), "verifier failed: {}", out.stderr);
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let verdicts: Vec<(&str, &str, &str)> = stdout
+        .lines()
+        .map(|l| {
+            let mut parts = l.splitn(3, '\t');
+            let name = parts.next().unwrap_or("");
+            let verdict = parts.next().unwrap_or("");
+            (name, verdict, parts.next().unwrap_or(""))
+        })
+        .collect();
+    assert_eq!(
+        verdicts.len(),
+        cases.len(),
+        "verifier output:\n{stdout}\n{}",
+        out.stderr
+    );
+    let mut wrong = Vec::new();
+    for (case, (name, verdict, why)) in cases.iter().zip(&verdicts) {
+        assert_eq!(case.name, *name);
+        let passed = *verdict == "PASS";
+        if passed != case.pass {
+            wrong.push(format!(
+                "{name}: expected {}, dkimpy said {verdict} {why}",
+                if case.pass { "PASS" } else { "FAIL" }
+            ));
+        }
+    }
+    wrong
+}
+
+/// Splits a signed message after its DKIM-Signature field (which ends at the first CRLF not
+/// followed by a TAB).
+fn split_signature(signed: &[u8]) -> (&[u8], &[u8]) {
+    let end = signed
+        .windows(3)
+        .position(|w| w[0] == b'\r' && w[1] == b'\n' && w[2] != b'\t')
+        .expect("end of the DKIM-Signature field")
+        + 2;
+    signed.split_at(end)
+}
+
+/// `signed` with the first `from` after the signature field replaced by `to`.
+fn tamper(signed: &[u8], from: &str, to: &str) -> Vec<u8> {
+    let (sig, rest) = split_signature(signed);
+    let rest = String::from_utf8(rest.to_vec()).unwrap();
+    assert!(rest.contains(from), "{from:?} not in {rest:?}");
+    let mut out = sig.to_vec();
+    out.extend_from_slice(rest.replacen(from, to, 1).as_bytes());
+    out
+}
+
+/// The tag values of a DKIM-Signature field.
+fn tag<'a>(header: &'a str, name: &str) -> Option<&'a str> {
+    header
+        .trim_start_matches("DKIM-Signature:")
+        .split(';')
+        .map(str::trim)
+        .find_map(|t| t.strip_prefix(name)?.strip_prefix('='))
+}
+
+/// Checks the field's folding: lines of at most 78 octets, continuations start with TAB.
+fn check_folding(header: &str) {
+    let body = header.strip_suffix("\r\n").expect("CRLF-terminated");
+    for (i, line) in body.split("\r\n").enumerate() {
+        assert!(line.len() <= 78, "line of {} octets: {line:?}", line.len());
+        assert_eq!(i > 0, line.starts_with('\t'), "{header:?}");
+    }
+}
+
+const BASIC: &str = "From: Alice <alice@example.com>\r\n\
+To: Bob <bob@example.org>\r\n\
+Subject: Hello there\r\n\
+Date: Thu, 01 Jan 2026 10:00:00 +0000\r\n\
+Message-ID: <basic@example.com>\r\n\
+MIME-Version: 1.0\r\n\
+Content-Type: text/plain; charset=utf-8\r\n\
+\r\n\
+Hi Bob,\r\n\
+one  two\r\n\
+Bye.\r\n";
+
+const WHITESPACE: &str = "From: alice@example.com\r\n\
+To: bob@example.org\r\n\
+Subject:  Folded\r\n \tsubject\twith   tabs  \r\n\
+X-Unsigned: x\r\n\
+Content-Type: text/plain\r\n\
+\r\n\
+\x20 leading spaces\r\n\
+middle\t \trun   of   whitespace   \r\n\
+\x20  \r\n\
+\r\n\
+after an empty line\t\r\n\
+\r\n\
+\x20\t\r\n\
+\r\n\
+\r\n";
+
+const REPEATED: &str = "Received: from a by b; Thu, 01 Jan 2026 10:00:01 +0000\r\n\
+Received: from c by d; Thu, 01 Jan 2026 10:00:00 +0000\r\n\
+From: alice@example.com\r\n\
+To: first@example.org\r\n\
+Cc: one@example.org,\r\n\ttwo@example.org\r\n\
+To: second@example.org\r\n\
+Subject: Repeated\r\n\
+Cc: three@example.org\r\n\
+\r\n\
+body\r\n";
+
+const EMPTY_BODY: &str = "From: alice@example.com\r\nSubject: empty body\r\n\r\n";
+const NO_BODY: &str = "From: alice@example.com\r\nSubject: no separator\r\n";
+const LF_ONLY: &str = "From: alice@example.com\nTo: bob@example.org\nSubject: bare LF\n\n\
+line one\nline  two with a bare\rCR\n\n\n";
+const EIGHT_BIT: &str = "From: J\u{f6}rg <joerg@example.com>\r\nSubject: Gr\u{fc}\u{df}e  aus  K\u{f6}ln\r\n\
+Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n\
+K\u{e4}se  und\tBrot  \r\n\r\n";
+
+const MESSAGES: &[(&str, &str)] = &[
+    ("basic", BASIC),
+    ("ws", WHITESPACE),
+    ("repeated", REPEATED),
+    ("emptybody", EMPTY_BODY),
+    ("nobody", NO_BODY),
+    ("lf", LF_ONLY),
+    ("8bit", EIGHT_BIT),
+];
+
+const CANONS: &[(&str, Canonicalization, Canonicalization)] = &[
+    ("ss", Canonicalization::Simple, Canonicalization::Simple),
+    ("sr", Canonicalization::Simple, Canonicalization::Relaxed),
+    ("rs", Canonicalization::Relaxed, Canonicalization::Simple),
+    ("rr", Canonicalization::Relaxed, Canonicalization::Relaxed),
+];
+
+#[test]
+fn dkimpy_verifies_library_signatures() {
+    if !have_openssl() || !have_dkimpy() {
+        return;
+    }
+    let dir = TempDir::new("lib");
+    let keys = Keys::generate(&dir);
+    let mut cases = Vec::new();
+    let mut add = |name: String, message: Vec<u8>, pass: bool| {
+        cases.push(Case {
+            name,
+            message,
+            pass,
+        })
+    };
+
+    for (label, path, selector) in keys.all() {
+        let key = || SigningKey::from_pem_file(path).unwrap();
+        let expected = if label == "ed" {
+            Algorithm::Ed25519Sha256
+        } else {
+            Algorithm::RsaSha256
+        };
+        assert_eq!(key().algorithm(), expected);
+        for &(c, hc, bc) in CANONS {
+            let signer = || Signer::new("example.com", selector, key()).canonicalization(hc, bc);
+            let base = format!("{label}-{c}");
+            let sign = |s: &Signer, msg: &str| {
+                let signed = s.sign(msg.as_bytes()).unwrap();
+                let header = std::str::from_utf8(split_signature(&signed).0).unwrap();
+                check_folding(header);
+                assert_eq!(tag(header, "a"), Some(expected.name()));
+                assert_eq!(tag(header, "c"), Some(format!("{hc}/{bc}").as_str()));
+                signed
+            };
+
+            // Every message, default options.
+            let default = signer();
+            for (m, text) in MESSAGES {
+                add(format!("{base}-{m}"), sign(&default, text), true);
+            }
+
+            // t= off; x= with i= and l=; an explicit header list.
+            add(
+                format!("{base}-no-t"),
+                sign(&signer().timestamp(false), BASIC),
+                true,
+            );
+            let with_x = signer()
+                .expiration(Duration::from_secs(3600))
+                .identity("alice@mail.example.com")
+                .body_length(true);
+            let signed = sign(&with_x, WHITESPACE);
+            let header = std::str::from_utf8(split_signature(&signed).0)
+                .unwrap()
+                .replace("\r\n\t", " ");
+            let t: u64 = tag(&header, "t").unwrap().parse().unwrap();
+            let x: u64 = tag(&header, "x").unwrap().parse().unwrap();
+            assert_eq!(x, t + 3600);
+            assert_eq!(tag(&header, "i"), Some("alice@mail.example.com"));
+            // l= lets content be appended to the body without breaking the signature.
+            let mut appended = signed.clone();
+            appended.extend_from_slice(b"appended by a list\r\n");
+            add(format!("{base}-x-appended"), appended, true);
+            add(format!("{base}-x-i-l"), signed, true);
+            let listed = signer().headers(&["Received", "subject", "X-Absent", "Cc"]);
+            let signed = sign(&listed, REPEATED);
+            let header = std::str::from_utf8(split_signature(&signed).0)
+                .unwrap()
+                .replace("\r\n\t", " ");
+            assert_eq!(
+                tag(&header, "h"),
+                Some("From:Received:Received:subject:Cc:Cc")
+            );
+            add(format!("{base}-listed"), signed, true);
+
+            // Tampering: what each canonicalisation must and must not notice.
+            let relaxed_h = hc == Canonicalization::Relaxed;
+            let relaxed_b = bc == Canonicalization::Relaxed;
+            let signed = sign(&default, WHITESPACE);
+            let t = |name: &str, from: &str, to: &str, pass: bool| {
+                (format!("{base}-t-{name}"), tamper(&signed, from, to), pass)
+            };
+            // (Not here: "To : bob", WSP before the colon, which relaxed canonicalisation
+            // ignores; dkimpy's parser rejects that obsolete syntax as a MessageFormatError.)
+            let tampered = [
+                t("body-word", "leading spaces", "leading spacer", false),
+                t("body-ws-run", "run   of", "run \t of", relaxed_b),
+                t(
+                    "body-trailing-ws",
+                    "leading spaces\r\n",
+                    "leading spaces \t\r\n",
+                    relaxed_b,
+                ),
+                t("body-lead-ws", "  leading", "\tleading", relaxed_b),
+                t(
+                    "body-more-empty-lines",
+                    "\r\n\r\n \t\r\n",
+                    "\r\n\r\n \t\r\n\r\n\r\n",
+                    true,
+                ),
+                t("body-line-removed", "after an empty line\t\r\n", "", false),
+                t("header-value", "Folded", "Folder", false),
+                t(
+                    "header-ws",
+                    "Subject:  Folded",
+                    "Subject:\tFolded  ",
+                    relaxed_h,
+                ),
+                t(
+                    "header-refold",
+                    "Folded\r\n \tsubject",
+                    "Folded subject",
+                    relaxed_h,
+                ),
+                t("header-name-case", "Subject:", "SUBJECT:", relaxed_h),
+                t(
+                    "unsigned-header",
+                    "X-Unsigned: x",
+                    "X-Unsigned: changed",
+                    true,
+                ),
+                t(
+                    "added-unsigned",
+                    "X-Unsigned: x\r\n",
+                    "X-Unsigned: x\r\nX-New: y\r\n",
+                    true,
+                ),
+                t(
+                    "added-from",
+                    "X-Unsigned: x\r\n",
+                    "X-Unsigned: x\r\nFrom: eve@example.net\r\n",
+                    false,
+                ),
+            ];
+            for (name, message, pass) in tampered {
+                add(name, message, pass);
+            }
+
+            // Repeated fields are signed bottom-up: a new To above the signed ones is not
+            // covered, one below them is; swapping the two signed ones is noticed.
+            let signed = sign(&default, REPEATED);
+            let (sig, rest) = split_signature(&signed);
+            let mut top = b"To: top@example.net\r\n".to_vec();
+            top.extend_from_slice(sig);
+            top.extend_from_slice(rest);
+            add(format!("{base}-rep-new-to-on-top"), top, true);
+            add(
+                format!("{base}-rep-new-to-at-bottom"),
+                tamper(&signed, "\r\n\r\n", "\r\nTo: bottom@example.net\r\n\r\n"),
+                false,
+            );
+            let swapped = tamper(&signed, "To: first@", "To: TMP@");
+            let swapped = tamper(&swapped, "To: second@", "To: first@");
+            add(
+                format!("{base}-rep-swapped"),
+                tamper(&swapped, "To: TMP@", "To: second@"),
+                false,
+            );
+            add(
+                format!("{base}-rep-received-changed"),
+                tamper(&signed, "from c by d", "from x by d"),
+                true,
+            );
+        }
+    }
+
+    let total = cases.len();
+    let wrong = verify_all(&dir, &keys, &cases);
+    assert!(
+        wrong.is_empty(),
+        "{} of {total} dkimpy verdicts differ:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
+    eprintln!("dkimpy agreed on all {total} messages");
+}
+
+/// The public key records smtpkit prints are the ones openssl derives.
+#[test]
+fn dns_records_match_openssl() {
+    if !have_openssl() {
+        return;
+    }
+    let dir = TempDir::new("records");
+    let keys = Keys::generate(&dir);
+    for (label, path, _) in keys.all() {
+        let key = SigningKey::from_pem_file(path).unwrap();
+        let expected = if label == "ed" {
+            &keys.ed_record
+        } else {
+            &keys.rsa_record
+        };
+        assert_eq!(&key.dns_txt_record(), expected, "{label}");
+        let debug = format!("{key:?}");
+        assert!(
+            debug == "SigningKey { algorithm: RsaSha256, bits: 2048, .. }"
+                || debug == "SigningKey { algorithm: Ed25519Sha256, .. }",
+            "{debug}"
+        );
+    }
+}
+
+/// Keys that must be refused, made by openssl: too small, encrypted, EC.
+#[test]
+fn refused_keys() {
+    if !have_openssl() {
+        return;
+    }
+    let dir = TempDir::new("refused");
+    for bits in ["1024", "1536"] {
+        let name = format!("rsa{bits}.pem");
+        openssl(
+            &dir,
+            &[
+                "genpkey",
+                "-algorithm",
+                "RSA",
+                "-pkeyopt",
+                &format!("rsa_keygen_bits:{bits}"),
+                "-out",
+                &name,
+            ],
+        );
+        let err = SigningKey::from_pem_file(dir.path(&name)).unwrap_err();
+        assert!(matches!(err, DkimError::RsaKeyTooSmall), "{bits}: {err}");
+    }
+    openssl(
+        &dir,
+        &["genpkey", "-algorithm", "ed25519", "-out", "ed.pem"],
+    );
+    openssl(
+        &dir,
+        &[
+            "pkcs8",
+            "-topk8",
+            "-in",
+            "ed.pem",
+            "-v2",
+            "aes-256-cbc",
+            "-passout",
+            "pass:secret",
+            "-out",
+            "ed-enc.pem",
+        ],
+    );
+    openssl(
+        &dir,
+        &[
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+            "-out",
+            "rsa.pem",
+        ],
+    );
+    openssl(
+        &dir,
+        &[
+            "rsa",
+            "-in",
+            "rsa.pem",
+            "-traditional",
+            "-aes256",
+            "-passout",
+            "pass:secret",
+            "-out",
+            "rsa-enc.pem",
+        ],
+    );
+    for enc in ["ed-enc.pem", "rsa-enc.pem"] {
+        let err = SigningKey::from_pem_file(dir.path(enc)).unwrap_err();
+        assert!(matches!(err, DkimError::EncryptedKey), "{enc}: {err}");
+        assert!(err.to_string().contains("encrypted"));
+    }
+    openssl(
+        &dir,
+        &[
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-out",
+            "ec.pem",
+        ],
+    );
+    openssl(&dir, &["ec", "-in", "ec.pem", "-out", "ec-sec1.pem"]);
+    for ec in ["ec.pem", "ec-sec1.pem"] {
+        let err = SigningKey::from_pem_file(dir.path(ec)).unwrap_err();
+        assert!(matches!(err, DkimError::UnsupportedKey(_)), "{ec}: {err}");
+    }
+}
+
+/// <target>/<profile>/examples/dkim_sign, next to this test's <target>/<profile>/deps/; built
+/// with `cargo build --example dkim_sign` when missing or older than this test binary.
+fn example_binary() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let exe = std::env::current_exe().expect("current_exe");
+        let profile = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("test binary is in <target>/<profile>/deps");
+        let bin = profile.join("examples").join("dkim_sign");
+        let modified = |p: &Path| p.metadata().and_then(|m| m.modified()).ok();
+        if modified(&bin).is_none() || modified(&bin) < modified(&exe) {
+            let dir = TempDir::new("build");
+            let mut build = Command::new(env!("CARGO"));
+            build
+                .args(["build", "--example", "dkim_sign"])
+                .current_dir(env!("CARGO_MANIFEST_DIR"))
+                .stdin(Stdio::null());
+            if profile.file_name().is_some_and(|n| n == "release") {
+                build.arg("--release");
+            }
+            let out = run(&mut build, &dir, "cargo build --example dkim_sign");
+            assert!(
+                out.status.success(),
+                "cargo build --example dkim_sign failed: {}",
+                out.stderr
+            );
+            assert!(bin.is_file(), "{} missing after the build", bin.display());
+        }
+        bin
+    })
+}
+
+#[test]
+fn dkimpy_verifies_example_output() {
+    if !have_openssl() || !have_dkimpy() {
+        return;
+    }
+    let dir = TempDir::new("example");
+    let keys = Keys::generate(&dir);
+    let input = dir.path("in.eml");
+    std::fs::write(&input, LF_ONLY).unwrap();
+    let bin = example_binary();
+    let sign = |args: &[&str], stdin: bool| {
+        let mut cmd = Command::new(bin);
+        cmd.args(args);
+        if stdin {
+            cmd.arg("-").stdin(Stdio::from(File::open(&input).unwrap()));
+        } else {
+            cmd.arg(&input).stdin(Stdio::null());
+        }
+        run(&mut cmd, &dir, "dkim_sign")
+    };
+    let key = |p: &Path| p.to_str().unwrap().to_string();
+    let (rsa8, rsa1, ed) = (
+        key(&keys.rsa_pkcs8),
+        key(&keys.rsa_pkcs1),
+        key(&keys.ed25519),
+    );
+    let common = |k: &str, s: &str| -> Vec<String> {
+        ["--key", k, "--domain", "example.com", "--selector", s]
+            .iter()
+            .map(|a| a.to_string())
+            .collect()
+    };
+
+    let mut cases = Vec::new();
+    let runs: Vec<(&str, Vec<String>, bool, &str, &str)> = vec![
+        (
+            "ex-rsa1-default",
+            common(&rsa1, "rsa"),
+            false,
+            "relaxed/relaxed",
+            "From:To:Subject",
+        ),
+        (
+            "ex-rsa8-alg-simple",
+            [
+                common(&rsa8, "rsa"),
+                vec![
+                    "--algorithm".into(),
+                    "rsa-sha256".into(),
+                    "--canonicalization".into(),
+                    "simple/simple".into(),
+                ],
+            ]
+            .concat(),
+            false,
+            "simple/simple",
+            "From:To:Subject",
+        ),
+        (
+            "ex-ed-relaxed-stdin",
+            [common(&ed, "ed"), vec!["--canonicalization=relaxed".into()]].concat(),
+            true,
+            "relaxed/simple",
+            "From:To:Subject",
+        ),
+        (
+            "ex-ed-headers",
+            [
+                common(&ed, "ed"),
+                vec![
+                    "--algorithm".into(),
+                    "ed25519-sha256".into(),
+                    "--headers".into(),
+                    "From:Subject".into(),
+                    "--canonicalization".into(),
+                    "simple/relaxed".into(),
+                ],
+            ]
+            .concat(),
+            false,
+            "simple/relaxed",
+            "From:Subject",
+        ),
+    ];
+    for (name, args, stdin, canon, h) in runs {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = sign(&args, stdin);
+        assert!(out.status.success(), "{name}: {}", out.stderr);
+        assert!(out.stderr.is_empty(), "{name}: {}", out.stderr);
+        let (header, rest) = split_signature(&out.stdout);
+        let header = std::str::from_utf8(header).unwrap();
+        check_folding(header);
+        let unfolded = header.replace("\r\n\t", " ");
+        assert_eq!(tag(&unfolded, "c"), Some(canon), "{name}");
+        assert_eq!(tag(&unfolded, "h"), Some(h), "{name}");
+        // The input, bare LF and bare CR made CRLF.
+        assert_eq!(
+            rest,
+            LF_ONLY.replace('\r', "\n").replace('\n', "\r\n").as_bytes(),
+            "{name}"
+        );
+        cases.push(Case {
+            name: name.into(),
+            message: out.stdout.clone(),
+            pass: true,
+        });
+        cases.push(Case {
+            name: format!("{name}-tampered"),
+            message: tamper(&out.stdout, "line one", "line 1"),
+            pass: false,
+        });
+    }
+
+    // Usage errors: exit 2, a message on stderr, nothing on stdout.
+    std::fs::write(dir.path("nofrom.eml"), "To: b@example.org\n\nbody\n").unwrap();
+    let nofrom = key(&dir.path("nofrom.eml"));
+    let errors: Vec<(Vec<String>, &str)> = vec![
+        (
+            [
+                common(&rsa8, "rsa"),
+                vec!["--algorithm".into(), "ed25519-sha256".into(), "-".into()],
+            ]
+            .concat(),
+            "does not match",
+        ),
+        (
+            [
+                common(&ed, "ed"),
+                vec!["--algorithm".into(), "rsa-sha1".into(), "-".into()],
+            ]
+            .concat(),
+            "unknown algorithm",
+        ),
+        (
+            [
+                common(&ed, "ed"),
+                vec!["--canonicalization".into(), "nofws".into(), "-".into()],
+            ]
+            .concat(),
+            "canonicalization",
+        ),
+        (
+            vec![
+                "--key".into(),
+                ed.clone(),
+                "--selector".into(),
+                "ed".into(),
+                "-".into(),
+            ],
+            "--domain",
+        ),
+        ([common(&ed, "ed"), vec![nofrom]].concat(), "From"),
+        (
+            [
+                common(&dir.path("nokey.pem").to_string_lossy(), "ed"),
+                vec!["-".into()],
+            ]
+            .concat(),
+            "nokey.pem",
+        ),
+        (common(&ed, "ed"), "FILE"),
+        (
+            [common(&ed, "ed"), vec!["--bogus".into(), "-".into()]].concat(),
+            "--bogus",
+        ),
+    ];
+    for (args, needle) in errors {
+        let mut cmd = Command::new(bin);
+        cmd.args(&args)
+            .stdin(Stdio::from(File::open(&input).unwrap()));
+        let out = run(&mut cmd, &dir, "dkim_sign");
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", out.stderr);
+        assert!(out.stdout.is_empty(), "{args:?}");
+        assert!(out.stderr.contains(needle), "{args:?}: {}", out.stderr);
+    }
+
+    let wrong = verify_all(&dir, &keys, &cases);
+    assert!(
+        wrong.is_empty(),
+        "dkimpy verdicts differ:\n{}",
+        wrong.join("\n")
+    );
+}
