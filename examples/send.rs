@@ -186,11 +186,7 @@ fn options(a: &Args) -> Result<Options, String> {
         Route::Mx(d) => Options::mx(d.clone()),
     };
     if let Some(addr) = a.dns {
-        // TODO: `DnsConfig::with_nameserver(addr)` once the DNS module has landed.
-        o = o.dns(DnsConfig {
-            nameservers: vec![addr],
-            ..DnsConfig::default()
-        });
+        o = o.dns(DnsConfig::with_nameserver(addr));
     }
     if let Some(p) = a.port {
         o = o.port(p);

@@ -40,6 +40,7 @@ pub mod data;
 pub mod dkim;
 pub mod dsn;
 pub mod extensions;
+pub mod mime;
 pub mod reply;
 pub mod sasl;
 pub mod server;

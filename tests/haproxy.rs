@@ -49,7 +49,13 @@ impl Handler for Accept {}
 fn backend(index: usize, seen: &Seen) -> ServerHandle {
     let seen = Arc::clone(seen);
     Server::builder()
-        .bind_with("127.0.0.1:0", ListenerOptions { proxy_protocol: true, ..Default::default() })
+        .bind_with(
+            "127.0.0.1:0",
+            ListenerOptions {
+                proxy_protocol: true,
+                ..Default::default()
+            },
+        )
         .unwrap()
         .spawn(move |c: &ConnInfo| {
             seen.lock().unwrap().push((index, c.peer, c.proxy));
@@ -59,12 +65,18 @@ fn backend(index: usize, seen: &Seen) -> ServerHandle {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 #[test]
 fn haproxy_send_proxy_v1_and_v2_in_front_of_two_servers() {
-    let Some(haproxy) = tool("haproxy") else { return };
+    let Some(haproxy) = tool("haproxy") else {
+        return;
+    };
     let seen: Seen = Default::default();
     let (a, b) = (backend(0, &seen), backend(1, &seen));
     let (p1, p2, probe) = (free_port(), free_port(), free_port());

@@ -457,10 +457,16 @@ impl Connection {
                 break;
             }
         }
-        Reply::parse_lines(lines.iter().map(String::as_str)).map_err(|e| {
+        let reply = Reply::parse_lines(lines.iter().map(String::as_str)).map_err(|e| {
             self.closed = true;
             Error::new(ErrorKind::UnexpectedReply, format!("{what}: {e}")).with_source(e)
-        })
+        })?;
+        if reply.code == 421 {
+            // RFC 5321 §3.8: the server is closing the channel; nothing more will come.
+            self.closed = true;
+            return Err(Error::from_reply(what, reply));
+        }
+        Ok(reply)
     }
 
     /// The host this connection talks to.
@@ -575,7 +581,9 @@ impl Connection {
             for _ in &rcpts {
                 rcpt_replies.push(self.read_reply("RCPT", t.rcpt)?);
             }
-            data_reply = self.read_reply("DATA", t.data_start)?;
+            data_reply = self
+                .read_reply("DATA", t.data_start)
+                .map_err(|e| e.with_recipients(pending(email, &rcpt_replies)))?;
             if !mail_reply.is_positive() {
                 self.abort_data(&data_reply)?;
                 return Err(Error::from_reply("MAIL", mail_reply));
@@ -591,18 +599,11 @@ impl Connection {
             if !rcpt_replies.iter().any(Reply::is_positive) {
                 return Err(all_refused(email, rcpt_replies));
             }
-            data_reply = self.command("DATA", "DATA", t.data_start)?;
+            data_reply = self
+                .command("DATA", "DATA", t.data_start)
+                .map_err(|e| e.with_recipients(pending(email, &rcpt_replies)))?;
         }
-        let mut results: Vec<RecipientResult> = email
-            .to
-            .iter()
-            .zip(&rcpt_replies)
-            .map(|(m, r)| RecipientResult {
-                mailbox: m.clone(),
-                reply: r.clone(),
-                delivered: false,
-            })
-            .collect();
+        let mut results = pending(email, &rcpt_replies);
         if !rcpt_replies.iter().any(Reply::is_positive) {
             self.abort_data(&data_reply)?;
             return Err(all_refused(email, rcpt_replies));
@@ -627,6 +628,8 @@ impl Connection {
         for _ in 0..if lmtp { accepted.len() } else { 1 } {
             match self.read_reply("message", t.data_end) {
                 Ok(r) => finals.push(r),
+                // A reply (421) is an answer: the message was not taken.
+                Err(e) if e.reply().is_some() => return Err(e.with_recipients(results)),
                 Err(e) => return Err(unknown(e).with_recipients(results)),
             }
         }
@@ -732,6 +735,20 @@ impl Connection {
     }
 }
 
+/// The recipients with their RCPT replies, none delivered (yet).
+fn pending(email: &Email, rcpt_replies: &[Reply]) -> Vec<RecipientResult> {
+    email
+        .to
+        .iter()
+        .zip(rcpt_replies)
+        .map(|(m, r)| RecipientResult {
+            mailbox: m.clone(),
+            reply: r.clone(),
+            delivered: false,
+        })
+        .collect()
+}
+
 fn all_refused(email: &Email, replies: Vec<Reply>) -> Error {
     // Worth retrying only when every refusal was temporary.
     let kind = if replies.iter().all(Reply::is_transient) {
@@ -739,18 +756,8 @@ fn all_refused(email: &Email, replies: Vec<Reply>) -> Error {
     } else {
         ErrorKind::Permanent
     };
-    let first = replies.first().cloned();
-    let results = email
-        .to
-        .iter()
-        .zip(replies)
-        .map(|(m, r)| RecipientResult {
-            mailbox: m.clone(),
-            reply: r,
-            delivered: false,
-        })
-        .collect();
-    let e = match first {
+    let results = pending(email, &replies);
+    let e = match replies.into_iter().next() {
         Some(r) => Error::from_reply("every recipient was refused", r),
         None => Error::new(kind, "every recipient was refused"),
     };

@@ -1,0 +1,106 @@
+//! Base64 helpers shared by the body and encoded-word codecs: a lenient decoder (as gen_smtp
+//! and Python's `email` are lenient) and a line-wrapping encoder.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+
+/// Sextet values by byte; 0xff marks bytes outside the alphabet.
+const SEXTETS: [u8; 256] = {
+    let mut t = [0xffu8; 256];
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut i = 0;
+    while i < 64 {
+        t[alphabet[i] as usize] = i as u8;
+        i += 1;
+    }
+    t
+};
+
+fn sextet(b: u8) -> Option<u32> {
+    match SEXTETS[usize::from(b)] {
+        0xff => None,
+        v => Some(u32::from(v)),
+    }
+}
+
+/// Decodes base64, skipping every byte outside the alphabet (line breaks, spaces, junk),
+/// tolerating missing padding, and stopping at the first `=` that ends a group (what
+/// Python's `email` does, so text after a padded group is ignored). A final lone sextet,
+/// which cannot carry a whole byte, is dropped.
+pub(crate) fn decode_lenient(input: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(input.len() / 4 * 3 + 3);
+    let mut acc: u32 = 0;
+    let mut n = 0u8;
+    for &b in input {
+        if let Some(v) = sextet(b) {
+            acc = acc << 6 | v;
+            n += 1;
+            if n == 4 {
+                out.extend_from_slice(&[(acc >> 16) as u8, (acc >> 8) as u8, acc as u8]);
+                acc = 0;
+                n = 0;
+            }
+        } else if b == b'=' && n >= 2 {
+            break;
+        }
+    }
+    match n {
+        2 => out.push((acc >> 4) as u8),
+        3 => out.extend_from_slice(&[(acc >> 10) as u8, (acc >> 2) as u8]),
+        _ => {}
+    }
+    out
+}
+
+/// Whether every byte is in the base64 alphabet or is `=` (used to tell a malformed
+/// encoded word from a valid one).
+pub(crate) fn is_clean(input: &[u8]) -> bool {
+    input.iter().all(|&b| b == b'=' || sextet(b).is_some())
+}
+
+/// Encodes without line breaks.
+pub(crate) fn encode(data: &[u8]) -> String {
+    STANDARD.encode(data)
+}
+
+/// Encodes in lines of 76 characters separated by CRLF (no final line break).
+pub(crate) fn encode_lines(data: &[u8]) -> String {
+    let mut out = String::with_capacity(data.len() / 57 * 78 + 80);
+    for (i, chunk) in data.chunks(57).enumerate() {
+        if i > 0 {
+            out.push_str("\r\n");
+        }
+        STANDARD.encode_string(chunk, &mut out);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lenient_decoding() {
+        assert_eq!(decode_lenient(b"aGVsbG8gd29ybGQ="), b"hello world");
+        assert_eq!(decode_lenient(b"aGVsbG8gd29ybGQ"), b"hello world");
+        assert_eq!(
+            decode_lenient(b"aGVs!!bG8g\r\nd2*9ybGQ=\r\n"),
+            b"hello world"
+        );
+        assert_eq!(decode_lenient(b"aGk=aGk="), b"hi");
+        assert_eq!(decode_lenient(b"aGVsbG8=junk"), b"hello");
+        assert_eq!(decode_lenient(b"a"), b"");
+        assert_eq!(decode_lenient(b""), b"");
+        assert_eq!(decode_lenient(b"=aGk"), b"hi");
+    }
+
+    #[test]
+    fn encoding_round_trips() {
+        let data: Vec<u8> = (0..1000u32).map(|i| (i * 7 + 3) as u8).collect();
+        let text = encode_lines(&data);
+        assert!(text.split("\r\n").all(|l| l.len() <= 76));
+        assert_eq!(decode_lenient(text.as_bytes()), data);
+        assert_eq!(encode(b"hi"), "aGk=");
+        assert_eq!(encode_lines(b""), "");
+    }
+}

@@ -1,0 +1,184 @@
+//! Quoted-printable (RFC 2045 §6.7) for bodies.
+//!
+//! [`decode`] is lenient, like gen_smtp and Python: an `=` not followed by two hex digits
+//! (either case) is kept literally, soft line breaks may end in CRLF or a bare LF, and
+//! whitespace at the end of a line (or of the input) is removed as rule 3 requires.
+//!
+//! [`encode`] writes lines of at most 76 characters with soft breaks, keeps CRLF as hard
+//! line breaks, encodes `=`, control bytes, bare CR and bare LF, 8-bit bytes, and spaces or
+//! tabs that would end a line; a `.` or a `From ` at the start of an output line is encoded
+//! too (`=2E`, `=46rom `) so that the text survives naive dot-stuffing and mbox transports.
+
+const HEX: &[u8; 16] = b"0123456789ABCDEF";
+
+fn hex_value(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Decodes one line's content (no line break, trailing whitespace already removed).
+/// Returns true when the line ended with a soft break.
+fn decode_line(line: &[u8], out: &mut Vec<u8>) -> bool {
+    let mut i = 0;
+    while let Some(&b) = line.get(i) {
+        if b == b'=' {
+            if i + 1 == line.len() {
+                return true;
+            }
+            let escaped = match (line.get(i + 1), line.get(i + 2)) {
+                (Some(&h), Some(&l)) => hex_value(h).zip(hex_value(l)),
+                _ => None,
+            };
+            if let Some((h, l)) = escaped {
+                out.push(h << 4 | l);
+                i += 3;
+                continue;
+            }
+            out.push(b'=');
+            i += 1;
+        } else {
+            out.push(b);
+            i += 1;
+        }
+    }
+    false
+}
+
+/// Decodes quoted-printable data; never fails (see the module docs for the leniency).
+/// Hard line breaks are kept as they were written (CRLF or LF).
+pub fn decode(input: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(input.len());
+    let mut rest = input;
+    while !rest.is_empty() {
+        let (line, eol, next) = match rest.iter().position(|&b| b == b'\n') {
+            Some(lf) => {
+                let (line, eol): (&[u8], &[u8]) = if lf > 0 && rest.get(lf - 1) == Some(&b'\r') {
+                    (rest.get(..lf - 1).unwrap_or_default(), b"\r\n")
+                } else {
+                    (rest.get(..lf).unwrap_or_default(), b"\n")
+                };
+                (line, eol, rest.get(lf + 1..).unwrap_or_default())
+            }
+            None => (rest, &b""[..], &b""[..]),
+        };
+        let trimmed_len = line
+            .iter()
+            .rposition(|&b| b != b' ' && b != b'\t')
+            .map_or(0, |p| p + 1);
+        let line = line.get(..trimmed_len).unwrap_or_default();
+        let soft = decode_line(line, &mut out);
+        if !soft {
+            out.extend_from_slice(eol);
+        }
+        rest = next;
+    }
+    out
+}
+
+/// Maximum characters on an encoded line, soft-break `=` included (RFC 2045).
+const MAX_LINE: usize = 76;
+
+/// Encodes `input` as quoted-printable with CRLF line breaks (see the module docs).
+pub fn encode(input: &[u8]) -> String {
+    let mut out = String::with_capacity(input.len() + input.len() / 8 + 8);
+    let mut line_len = 0usize;
+    let mut i = 0;
+    while let Some(&b) = input.get(i) {
+        if b == b'\r' && input.get(i + 1) == Some(&b'\n') {
+            out.push_str("\r\n");
+            line_len = 0;
+            i += 2;
+            continue;
+        }
+        let next = input.get(i + 1..).unwrap_or_default();
+        let at_eol = next.is_empty() || next.starts_with(b"\r\n");
+        let literal = match b {
+            b'=' => false,
+            b' ' | b'\t' => !at_eol,
+            b'.' => line_len != 0,
+            b'F' => line_len != 0 || !next.starts_with(b"rom "),
+            33..=126 => true,
+            _ => false,
+        };
+        let width = if literal { 1 } else { 3 };
+        if line_len + width > MAX_LINE - 1 {
+            out.push_str("=\r\n");
+            line_len = 0;
+            // The byte now starts a line: re-evaluate the start-of-line rules.
+            continue;
+        }
+        if literal {
+            out.push(char::from(b));
+        } else {
+            out.push('=');
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 0x0f)]));
+        }
+        line_len += width;
+        i += 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc2045_rules() {
+        // Rule 2: literal representation; rule 1: =XX.
+        assert_eq!(decode(b"a=3Db=3db"), b"a=b=b");
+        // Rule 3: trailing whitespace is removed.
+        assert_eq!(decode(b"abc  \t\r\ndef \r\n"), b"abc\r\ndef\r\n");
+        // Rule 5: soft line breaks, CRLF or LF, and with whitespace after the '='.
+        assert_eq!(decode(b"ab=\r\ncd=\nef= \t\r\ngh"), b"abcdefgh");
+        // Lenient: a bad escape is kept.
+        assert_eq!(decode(b"x=ZZ y=4 z="), b"x=ZZ y=4 z");
+        assert_eq!(decode(b"="), b"");
+        assert_eq!(decode(b"=\r\n"), b"");
+        assert_eq!(decode(b"a\nb\n"), b"a\nb\n");
+        assert_eq!(decode(b"caf=C3=A9"), "café".as_bytes());
+    }
+
+    #[test]
+    fn encode_basics() {
+        assert_eq!(encode(b"a=b"), "a=3Db");
+        assert_eq!(encode(b"end \r\nx\t"), "end=20\r\nx=09");
+        assert_eq!(encode(b"a b"), "a b");
+        assert_eq!(encode(b".dot\r\n.x"), "=2Edot\r\n=2Ex");
+        assert_eq!(encode(b"From me\r\nFrom"), "=46rom me\r\nFrom");
+        assert_eq!(encode("é".as_bytes()), "=C3=A9");
+        assert_eq!(encode(b"a\nb\rc"), "a=0Ab=0Dc");
+        assert_eq!(encode(b"\0"), "=00");
+    }
+
+    #[test]
+    fn long_lines_are_soft_broken() {
+        let input = "x".repeat(200);
+        let out = encode(input.as_bytes());
+        for line in out.split("\r\n") {
+            assert!(line.len() <= 76, "{line}");
+        }
+        assert_eq!(decode(out.as_bytes()), input.as_bytes());
+        let input = "é".repeat(100) + "." + &".".repeat(100);
+        let out = encode(input.as_bytes());
+        for line in out.split("\r\n") {
+            assert!(line.len() <= 76, "{line}");
+            assert!(!line.starts_with('.'));
+        }
+        assert_eq!(decode(out.as_bytes()), input.as_bytes());
+    }
+
+    #[test]
+    fn round_trip_all_bytes() {
+        let mut data: Vec<u8> = (0..=255u8).collect();
+        data.extend_from_slice(b" \r\n \t\r\n\r\n. \r\n");
+        data.extend((0..=255u8).rev());
+        data.push(b' ');
+        assert_eq!(decode(encode(&data).as_bytes()), data);
+    }
+}

@@ -1,0 +1,836 @@
+//! Small helpers for building messages, as gen_smtp's `smtp_util`: Message-IDs, RFC 5322 dates
+//! (format and parse, no date crate), MIME boundaries, this host's name, and CRAM-MD5's digest.
+//!
+//! No panic on any input; the only I/O is [`guess_fqdn`] reading a few files.
+
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+// gen_smtp's smtp_util also offers the CRAM-MD5 digest; the implementation lives in `sasl`.
+pub use crate::sasl::cram_md5_digest;
+
+const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
+/// One counter for Message-IDs and boundaries: unique within the process.
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// A fresh `<unique@host>` Message-ID (RFC 5322 §3.6.4).
+///
+/// The unique part is the time in nanoseconds, the process id, a process-wide counter and a
+/// 64-bit hash keyed by the standard library's randomly seeded hasher, all in base 36: the
+/// counter makes ids unique within a process, the pid and time across processes on one host,
+/// and the random hash across hosts that share a name and against guessing.
+///
+/// `host` is kept to the characters of a dot-atom (empty labels dropped), or kept whole when
+/// it is a domain literal (`[192.0.2.1]`); `localhost` when nothing is left.
+pub fn message_id(host: &str) -> String {
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = now_nanos();
+    let pid = std::process::id();
+    let hash = random_u64(n, nanos);
+    format!(
+        "<{}.{}.{}.{}@{}>",
+        base36(nanos),
+        base36(u128::from(pid)),
+        base36(u128::from(n)),
+        base36(u128::from(hash)),
+        clean_host(host)
+    )
+}
+
+/// A MIME boundary unlikely to occur in content: `=_` then 128 random bits in hex, a dot and a
+/// process-wide counter in hex (at most 51 characters, all RFC 2046 `bchars`).
+///
+/// `=_` can occur neither in base64 nor in quoted-printable output, so parts in those
+/// encodings can never contain it; for other parts the caller still checks. The `=` makes
+/// quoting the parameter mandatory: `boundary="=_..."`.
+pub fn boundary() -> String {
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = now_nanos();
+    let a = random_u64(n, nanos);
+    let b = random_u64(!n, nanos);
+    format!("=_{a:016x}{b:016x}.{n:x}")
+}
+
+/// The RFC 5322 date-time for now, in UTC: `Sun, 29 Nov 2026 16:47:50 +0000`.
+pub fn rfc5322_date_now() -> String {
+    let secs = match SystemTime::now().duration_since(UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+        Err(e) => i64::try_from(e.duration().as_secs()).map_or(i64::MIN, |s| -s),
+    };
+    rfc5322_date(secs)
+}
+
+/// The RFC 5322 date-time of a Unix time, in UTC: `Thu, 01 Jan 1970 00:00:00 +0000`.
+///
+/// Times before year 0 or after year 9999 are clamped to `Sat, 01 Jan 0000 00:00:00 +0000` and
+/// `Fri, 31 Dec 9999 23:59:59 +0000` (a year has four digits).
+pub fn rfc5322_date(unix_seconds: i64) -> String {
+    let min = days_from_civil(0, 1, 1) * 86_400;
+    let max = days_from_civil(9999, 12, 31) * 86_400 + 86_399;
+    let t = unix_seconds.clamp(min, max);
+    let days = t.div_euclid(86_400);
+    let secs = t.rem_euclid(86_400);
+    let (year, month, day) = civil_from_days(days);
+    // 1970-01-01 was a Thursday.
+    let weekday = DAYS
+        .get(usize::try_from((days + 4).rem_euclid(7)).unwrap_or(0))
+        .copied()
+        .unwrap_or("Sun");
+    let month_name = MONTHS
+        .get(usize::try_from(month - 1).unwrap_or(0))
+        .copied()
+        .unwrap_or("Jan");
+    format!(
+        "{weekday}, {day:02} {month_name} {year:04} {:02}:{:02}:{:02} +0000",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
+/// Parses an RFC 5322 date-time to Unix seconds; None when it cannot.
+///
+/// Accepted besides the current syntax: the obsolete forms of RFC 5322 §4.3 (two-digit years,
+/// 00-49 meaning 20xx and 50-99 19xx, three-digit years plus 1900; the zones `UT`, `GMT`, `EST`,
+/// `EDT`, `CST`, `CDT`, `MST`, `MDT`, `PST`, `PDT`; military and unknown alphabetic zones taken
+/// as `-0000`, as §4.3 says), comments and folding white space anywhere (also around the time's
+/// colons), a missing day-of-week (a present one is not checked), missing seconds, second 60,
+/// full or any-case day and month names, month before day, `UTC`/`Z`, a `+hh:mm` zone, and a
+/// missing zone (taken as UTC). Anything after the zone is ignored. Days must exist in their
+/// month and years lie in 0..=9999.
+pub fn parse_rfc5322_date(s: &str) -> Option<i64> {
+    let text = tighten_colons(&strip_comments(s));
+    let toks: Vec<&str> = text
+        .split(|c: char| c.is_whitespace() || c == ',')
+        .filter(|t| !t.is_empty())
+        .collect();
+    let mut toks = toks.as_slice();
+    if let Some((first, rest)) = toks.split_first() {
+        let word = first.trim_end_matches('.');
+        if !word.is_empty()
+            && word.chars().all(|c| c.is_ascii_alphabetic())
+            && month_number(word).is_none()
+        {
+            toks = rest;
+        }
+    }
+    let [a, b, year, time, rest @ ..] = toks else {
+        return None;
+    };
+    let (day, month) = match (small_number(a), month_number(b)) {
+        (Some(day), Some(month)) => (day, month),
+        _ => (small_number(b)?, month_number(a)?),
+    };
+    let year = parse_year(year)?;
+    if day == 0 || day > days_in_month(year, month) {
+        return None;
+    }
+    // A zone glued to the time: `16:47:50+0000`.
+    let (time, glued_zone) = match time
+        .char_indices()
+        .find(|&(i, c)| i > 0 && "+-".contains(c))
+    {
+        Some((i, _)) => (time.get(..i)?, time.get(i..)),
+        None => (*time, None),
+    };
+    let (hour, minute, second) = parse_time(time)?;
+    let offset = match glued_zone.or_else(|| rest.first().copied()) {
+        Some(zone) => parse_zone(zone)?,
+        None => 0,
+    };
+    let days = days_from_civil(year, month, day);
+    Some(days * 86_400 + hour * 3600 + minute * 60 + second - offset)
+}
+
+/// A fully-qualified name for this host, for HELO/EHLO and Message-IDs.
+///
+/// The name from `/proc/sys/kernel/hostname` (or `/etc/hostname` when that cannot be read); when
+/// it has no dot, the domain from `/proc/sys/kernel/domainname` (unless `(none)`), else from the
+/// last `domain` or `search` line of `/etc/resolv.conf` (its first domain), is appended. Else the
+/// plain name; `localhost` when there is no usable name. `localhost` itself never gets a domain.
+pub fn guess_fqdn() -> String {
+    let read = |path: &str| std::fs::read_to_string(path).ok();
+    let hostname = read("/proc/sys/kernel/hostname").or_else(|| read("/etc/hostname"));
+    fqdn_from(
+        hostname.as_deref(),
+        read("/proc/sys/kernel/domainname").as_deref(),
+        read("/etc/resolv.conf").as_deref(),
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+fn now_nanos() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0)
+}
+
+/// 64 bits from the standard library's hasher, whose keys are seeded from the OS's randomness
+/// once per thread and changed for every `RandomState`.
+fn random_u64(salt: u64, nanos: u128) -> u64 {
+    let mut h = RandomState::new().build_hasher();
+    h.write_u64(salt);
+    h.write_u128(nanos);
+    h.write_u32(std::process::id());
+    h.finish()
+}
+
+fn base36(mut n: u128) -> String {
+    const DIGITS: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let mut out = Vec::new();
+    loop {
+        let d = usize::try_from(n % 36).unwrap_or(0);
+        out.push(char::from(DIGITS.get(d).copied().unwrap_or(b'0')));
+        n /= 36;
+        if n == 0 {
+            break;
+        }
+    }
+    out.iter().rev().collect()
+}
+
+/// An id-right: a dot-atom made of what is usable in `host`, or a domain literal.
+fn clean_host(host: &str) -> String {
+    let host = host.trim();
+    if let Some(inner) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        if !inner.is_empty() && inner.chars().all(|c| matches!(c, '!'..='Z' | '^'..='~')) {
+            return host.to_owned();
+        }
+    }
+    let kept: String = host
+        .chars()
+        .filter(|&c| {
+            c == '.'
+                || c.is_ascii_alphanumeric()
+                || "!#$%&'*+-/=?^_`{|}~".contains(c)
+                || (!c.is_ascii() && !c.is_control() && !c.is_whitespace())
+        })
+        .collect();
+    let labels: Vec<&str> = kept.split('.').filter(|l| !l.is_empty()).collect();
+    if labels.is_empty() {
+        "localhost".to_owned()
+    } else {
+        labels.join(".")
+    }
+}
+
+/// Howard Hinnant's days_from_civil: days since 1970-01-01 of a proleptic Gregorian date.
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Howard Hinnant's civil_from_days: (year, month, day) of days since 1970-01-01.
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+fn is_leap(year: i64) -> bool {
+    (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
+}
+
+fn days_in_month(year: i64, month: i64) -> i64 {
+    match month {
+        2 if is_leap(year) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Comments (nested, with escapes) become spaces; an unterminated one runs to the end.
+fn strip_comments(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut depth = 0usize;
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '(' => {
+                depth += 1;
+                if depth == 1 {
+                    out.push(' ');
+                }
+            }
+            ')' if depth > 0 => depth -= 1,
+            '\\' if depth > 0 => {
+                chars.next();
+            }
+            _ if depth > 0 => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Removes the white space around colons, so `09 :  55 : 06` is one token.
+fn tighten_colons(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut after_colon = false;
+    for c in s.chars() {
+        if c == ':' {
+            let kept = out.trim_end().len();
+            out.truncate(kept);
+            after_colon = true;
+        } else if c.is_whitespace() && after_colon {
+            continue;
+        } else {
+            after_colon = false;
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// One or two ASCII digits.
+fn small_number(s: &str) -> Option<i64> {
+    if s.is_empty() || s.len() > 2 || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+/// `Jan`, `january`, `JAN.`... to 1..=12.
+fn month_number(s: &str) -> Option<i64> {
+    let s = s.trim_end_matches('.');
+    if s.len() < 3 || !s.bytes().all(|b| b.is_ascii_alphabetic()) {
+        return None;
+    }
+    let prefix = s.get(..3)?;
+    let index = MONTHS.iter().position(|m| m.eq_ignore_ascii_case(prefix))?;
+    // A full name must be the right one (`Marchx` is not March, but `Sept` is September).
+    let full = [
+        "january",
+        "february",
+        "march",
+        "april",
+        "may",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
+    ];
+    let name = full.get(index)?;
+    if !name.starts_with(&s.to_ascii_lowercase()) {
+        return None;
+    }
+    i64::try_from(index + 1).ok()
+}
+
+/// RFC 5322 year with the obsolete two- and three-digit forms (§4.3).
+fn parse_year(s: &str) -> Option<i64> {
+    if s.len() < 2 || s.len() > 4 || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let y: i64 = s.parse().ok()?;
+    Some(match s.len() {
+        2 if y < 50 => 2000 + y,
+        2 | 3 => 1900 + y,
+        _ => y,
+    })
+}
+
+/// `hh:mm` or `hh:mm:ss` (one or two digits each; second 60 allowed).
+fn parse_time(s: &str) -> Option<(i64, i64, i64)> {
+    let mut parts = s.split(':');
+    let hour = small_number(parts.next()?)?;
+    let minute = small_number(parts.next()?)?;
+    let second = match parts.next() {
+        Some(p) => small_number(p)?,
+        None => 0,
+    };
+    if parts.next().is_some() || hour > 23 || minute > 59 || second > 60 {
+        return None;
+    }
+    Some((hour, minute, second))
+}
+
+/// The zone's offset east of UTC in seconds.
+fn parse_zone(z: &str) -> Option<i64> {
+    let hours = |h: i64| Some(h * 3600);
+    if let Some((sign, digits)) = z
+        .strip_prefix('+')
+        .map(|d| (1, d))
+        .or_else(|| z.strip_prefix('-').map(|d| (-1, d)))
+    {
+        let digits = digits.replacen(':', "", 1);
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let (h, m) = match digits.len() {
+            1 | 2 => (digits.parse::<i64>().ok()?, 0),
+            4 => (
+                digits.get(..2)?.parse::<i64>().ok()?,
+                digits.get(2..)?.parse::<i64>().ok()?,
+            ),
+            _ => return None,
+        };
+        if m > 59 {
+            return None;
+        }
+        return Some(sign * (h * 3600 + m * 60));
+    }
+    if z.is_empty() || !z.bytes().all(|b| b.is_ascii_alphabetic()) {
+        return None;
+    }
+    match z.to_ascii_uppercase().as_str() {
+        "EDT" => hours(-4),
+        "EST" | "CDT" => hours(-5),
+        "CST" | "MDT" => hours(-6),
+        "MST" | "PDT" => hours(-7),
+        "PST" => hours(-8),
+        // UT, UTC, GMT, Z, military and unknown zones: RFC 5322 §4.3 says -0000.
+        _ => Some(0),
+    }
+}
+
+/// [`guess_fqdn`] on given file contents.
+fn fqdn_from(hostname: Option<&str>, domainname: Option<&str>, resolv: Option<&str>) -> String {
+    let Some(name) = hostname.and_then(clean_domain) else {
+        return "localhost".to_owned();
+    };
+    if name.contains('.') || name.eq_ignore_ascii_case("localhost") {
+        return name;
+    }
+    let from_kernel = domainname
+        .filter(|d| d.trim() != "(none)")
+        .and_then(clean_domain);
+    let from_resolv = || {
+        resolv?
+            .lines()
+            .filter_map(|line| {
+                let mut words = line.split_whitespace();
+                match words.next()? {
+                    "domain" | "search" => words.next(),
+                    _ => None,
+                }
+            })
+            .next_back()
+            .and_then(clean_domain)
+    };
+    match from_kernel.or_else(from_resolv) {
+        Some(domain) => format!("{name}.{domain}"),
+        None => name,
+    }
+}
+
+/// A host or domain name (letters, digits, `-`, `_`, non-empty labels, at most 253 octets)
+/// without surrounding white space or a final dot; None when it is not one.
+fn clean_domain(s: &str) -> Option<String> {
+    let s = s.trim().trim_end_matches('.');
+    let ok = !s.is_empty()
+        && s.len() <= 253
+        && s.split('.').all(|label| {
+            !label.is_empty()
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        });
+    ok.then(|| s.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn known_dates() {
+        let cases = [
+            (0, "Thu, 01 Jan 1970 00:00:00 +0000"),
+            (951_782_400, "Tue, 29 Feb 2000 00:00:00 +0000"),
+            (4_102_444_800, "Fri, 01 Jan 2100 00:00:00 +0000"),
+            (-1, "Wed, 31 Dec 1969 23:59:59 +0000"),
+            (-31_536_000, "Wed, 01 Jan 1969 00:00:00 +0000"),
+            (-27_723_480, "Fri, 14 Feb 1969 03:02:00 +0000"),
+            (1_234_567_890, "Fri, 13 Feb 2009 23:31:30 +0000"),
+            (1_795_970_870, "Sun, 29 Nov 2026 16:47:50 +0000"),
+            (-62_167_219_200, "Sat, 01 Jan 0000 00:00:00 +0000"),
+            (253_402_300_799, "Fri, 31 Dec 9999 23:59:59 +0000"),
+            // Clamped.
+            (i64::MIN, "Sat, 01 Jan 0000 00:00:00 +0000"),
+            (i64::MAX, "Fri, 31 Dec 9999 23:59:59 +0000"),
+        ];
+        for (t, want) in cases {
+            assert_eq!(rfc5322_date(t), want, "{t}");
+            if (-62_167_219_200..=253_402_300_799).contains(&t) {
+                assert_eq!(parse_rfc5322_date(want), Some(t), "{want}");
+            }
+        }
+    }
+
+    #[test]
+    fn now_is_now() {
+        let before = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let now = parse_rfc5322_date(&rfc5322_date_now()).unwrap();
+        let after = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        assert!(before as i64 <= now && now <= after as i64);
+        assert!(rfc5322_date_now().ends_with(" +0000"));
+    }
+
+    #[test]
+    fn calendar_round_trip() {
+        // Every day from year 0 to 9999 (about 3.65 million): both conversions agree.
+        let first = days_from_civil(0, 1, 1);
+        let last = days_from_civil(9999, 12, 31);
+        let mut expected = (0, 1, 1);
+        for days in first..=last {
+            assert_eq!(civil_from_days(days), expected, "{days}");
+            assert_eq!(days_from_civil(expected.0, expected.1, expected.2), days);
+            let (y, m, d) = expected;
+            expected = if d < days_in_month(y, m) {
+                (y, m, d + 1)
+            } else if m < 12 {
+                (y, m + 1, 1)
+            } else {
+                (y + 1, 1, 1)
+            };
+        }
+        // Formatting and parsing agree, at odd times spread over the whole range.
+        let mut t = -62_167_219_200;
+        while t <= 253_402_300_799 {
+            assert_eq!(parse_rfc5322_date(&rfc5322_date(t)), Some(t), "{t}");
+            t += 7_654_321;
+        }
+    }
+
+    /// Expected values from Python 3.11.7's `email.utils.mktime_tz(parsedate_tz(s))` where
+    /// Python parses the input; the RFC 5322 Appendix A dates first.
+    #[test]
+    fn parse_appendix_a_and_obsolete_forms() {
+        let cases = [
+            ("Fri, 21 Nov 1997 09:55:06 -0600", 880_127_706), // A.1.1
+            (
+                "Thu,\r\n      13\r\n        Feb\r\n          1969\r\n      23:32\r\n               -0330 (Newfoundland Time)",
+                -27_723_480,
+            ), // A.5
+            ("Tue, 1 Jul 2003 10:52:37 +0200", 1_057_049_557), // A.6.1
+            ("21 Nov 97 09:55:06 GMT", 880_106_106),          // A.6.2
+            // A.6.3 (Python returns None for this one; RFC 5322 allows CFWS around the colons).
+            (
+                "Fri, 21 Nov 1997 09(comment):   55  :  06 -0600",
+                880_127_706,
+            ),
+            ("26 Aug 76 14:29 EDT", 209_932_140), // RFC 822 A.3.1
+            ("27 Aug 76 09:32 PDT", 210_011_520), // RFC 822 A.3.3
+            ("Sun, 29 Nov 2026 16:47:50 +0000", 1_795_970_870),
+            ("Sat, 31 Dec 1960 23:59:59 EST", -283_978_801),
+            ("Wed, 29 Feb 2000 12:00:00 CST", 951_847_200),
+            ("Thu, 13 Feb 1969 23:32:00 MST", -27_710_880),
+            ("Thu, 13 Feb 1969 23:32:00 MDT", -27_714_480),
+            ("Thu, 13 Feb 1969 23:32:00 CDT", -27_718_080),
+            ("Thu, 13 Feb 1969 23:32:00 PST", -27_707_280),
+            ("Thu, 13 Feb 1969 23:32:00 +1400", -27_786_480),
+            ("1 Jan 2049 00:00:00 +0000", 2_493_072_000),
+            // RFC 5322 §4.3: 50-99 is 19xx (Python: 2050), three digits add 1900 (Python: 101).
+            ("1 Jan 50 00:00:00 +0000", -631_152_000),
+            ("Mon, 1 Jan 101 00:00:00 +0000", 978_307_200),
+        ];
+        for (s, want) in cases {
+            assert_eq!(parse_rfc5322_date(s), Some(want), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn parse_lenient_forms() {
+        let t = Some(1_795_970_870);
+        for s in [
+            "Sun, 29 Nov 2026 16:47:50 +0000",
+            "29 Nov 2026 16:47:50 +0000",
+            "Sunday, 29 November 2026 16:47:50 +0000",
+            "sun, 29 nov 2026 16:47:50 gmt",
+            "SUN,29 NOV 2026 16:47:50 UT",
+            "Sun , 29 Nov 2026 16:47:50 UTC",
+            "Sun. 29 Nov. 2026 16:47:50 Z",
+            "Sun, Nov 29 2026 16:47:50 +0000",
+            "Sun, 29 Nov 2026 16:47:50",
+            "Sun, 29 Nov 2026 16:47:50 -0000",
+            "Sun, 29 Nov 2026 16:47:50 +0000 (UTC)",
+            "Sun, 29 Nov 2026 16:47:50 +0000 extra words",
+            "Sun, 29 Nov 2026 17:47:50 +0100",
+            "Sun, 29 Nov 2026 17:47:50+0100",
+            "Sun, 29 Nov 2026 15:47:50-0100",
+            "Sun, 29 Nov 2026 17:47:50 +01:00",
+            "Sun, 29 Nov 2026 17:47:50 +01",
+            "Sun, 29 Nov 2026 16:47:50 A",
+            "Sun, 29 Nov 2026 16:47:50 CEST",
+            "(c) Sun, (c) 29 (c) Nov (c) 2026 (c) 16 (c) : 47 : 50 (c) +0000 (c)",
+            "  Sun,\r\n 29 Nov 2026\r\n 16:47:50 +0000  ",
+            "Sun, 29 Nov 2026 16:47:50 +0000 (unterminated",
+        ] {
+            assert_eq!(parse_rfc5322_date(s), t, "{s:?}");
+        }
+        assert_eq!(
+            parse_rfc5322_date("Sun, 29 Nov 2026 16:47 +0000"),
+            Some(1_795_970_820)
+        );
+        assert_eq!(
+            parse_rfc5322_date("Thu, 31 Dec 1998 23:59:60 +0000"),
+            Some(915_148_800),
+            "a leap second is the next second"
+        );
+        assert_eq!(
+            parse_rfc5322_date("Sep 9 2001 1:46:40 +0000"),
+            Some(1_000_000_000)
+        );
+        assert_eq!(
+            parse_rfc5322_date("9 September 2001 1:46:40"),
+            Some(1_000_000_000)
+        );
+        assert_eq!(
+            parse_rfc5322_date("9 Sept 2001 01:46:40 GMT"),
+            Some(1_000_000_000)
+        );
+    }
+
+    #[test]
+    fn parse_refusals() {
+        for s in [
+            "",
+            "   ",
+            "garbage",
+            "Sun, 29 Nov 2026",
+            "Sun, 29 Nov 2026 +0000",
+            "31 Feb 2000 00:00:00 +0000",
+            "29 Feb 1900 00:00:00 +0000",
+            "29 Feb 2100 00:00:00 +0000",
+            "0 Jan 2000 00:00:00 +0000",
+            "32 Jan 2000 00:00:00 +0000",
+            "1 Foo 2000 00:00:00 +0000",
+            "1 Marchx 2000 00:00:00 +0000",
+            "1 Jan 2000 24:00:00 +0000",
+            "1 Jan 2000 12:60:00 +0000",
+            "1 Jan 2000 12:00:61 +0000",
+            "1 Jan 2000 12:00:00:00 +0000",
+            "1 Jan 2000 12 +0000",
+            "1 Jan 2000 123:00 +0000",
+            "1 Jan 2000 12:00:00 +0060",
+            "1 Jan 2000 12:00:00 +12345",
+            "1 Jan 2000 12:00:00 +",
+            "1 Jan 2000 12:00:00 +ab",
+            "1 Jan 2000 12:00:00 12",
+            "1 Jan 12345 00:00:00 +0000",
+            "1 Jan 5 00:00:00 +0000",
+            "1 Jan -5 00:00:00 +0000",
+            "Sun, 29 Nov 2026 16:47:50 ±0000",
+            "２９ Nov 2026 16:47:50 +0000",
+        ] {
+            assert_eq!(parse_rfc5322_date(s), None, "{s:?}");
+        }
+    }
+
+    #[test]
+    fn date_parser_never_panics() {
+        let corpus = [
+            "Thu,\r\n 13\r\n Feb\r\n 1969\r\n 23:32\r\n -0330 (Newfoundland Time)",
+            "Fri, 21 Nov 1997 09(comment):   55  :  06 -0600",
+            "Sun, 29 Nov 2026 16:47:50+0000",
+            "21 Nov 97 09:55:06 GMT",
+        ];
+        let alphabet: Vec<char> = "0123456789:+-,() \\\r\nJanSepZé".chars().collect();
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let mut parsed = 0;
+        for round in 0..30_000 {
+            let mut chars: Vec<char> = corpus[round % corpus.len()].chars().collect();
+            for _ in 0..(next() % 4 + 1) {
+                let r = next();
+                let pos = (r as usize >> 8) % (chars.len() + 1);
+                match r % 4 {
+                    0 if pos < chars.len() => {
+                        chars[pos] = alphabet[(r >> 32) as usize % alphabet.len()]
+                    }
+                    1 => chars.insert(pos, alphabet[(r >> 40) as usize % alphabet.len()]),
+                    2 if pos < chars.len() => {
+                        chars.remove(pos);
+                    }
+                    _ => chars.truncate(pos),
+                }
+            }
+            let s: String = chars.into_iter().collect();
+            if let Some(t) = parse_rfc5322_date(&s) {
+                parsed += 1;
+                // Whatever parses re-formats and re-parses to the same instant.
+                assert_eq!(parse_rfc5322_date(&rfc5322_date(t)), Some(t), "{s:?}");
+            }
+        }
+        assert!(parsed > 3_000, "{parsed}");
+        let long = "(".repeat(100_000) + &" :".repeat(50_000);
+        assert_eq!(parse_rfc5322_date(&long), None);
+    }
+
+    #[test]
+    fn message_ids_are_unique_and_well_formed() {
+        let mut seen = HashSet::new();
+        for _ in 0..100_000 {
+            let id = message_id("mx.example.com");
+            assert!(seen.insert(id), "duplicate");
+        }
+        let id = message_id("mx.example.com");
+        let inner = id
+            .strip_prefix('<')
+            .and_then(|s| s.strip_suffix("@mx.example.com>"))
+            .unwrap();
+        assert_eq!(inner.split('.').count(), 4, "{id}");
+        assert!(
+            inner.chars().all(|c| c == '.' || c.is_ascii_alphanumeric()),
+            "{id}"
+        );
+        // A valid msg-id: its inside is a valid addr-spec.
+        let addr_spec = id
+            .strip_prefix('<')
+            .and_then(|s| s.strip_suffix('>'))
+            .unwrap();
+        assert!(crate::address::Mailbox::parse(addr_spec).is_ok());
+        assert!(message_id("").ends_with("@localhost>"));
+        assert!(message_id(" . ").ends_with("@localhost>"));
+        assert!(message_id("a b<c>@d").ends_with("@abcd>"));
+        assert!(message_id("host..example.").ends_with("@host.example>"));
+        assert!(message_id("[192.0.2.1]").ends_with("@[192.0.2.1]>"));
+        assert!(message_id("例え.jp").ends_with("@例え.jp>"));
+        assert!(message_id("\r\nx").ends_with("@x>"));
+    }
+
+    #[test]
+    fn message_ids_unique_across_threads() {
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                std::thread::spawn(|| (0..10_000).map(|_| message_id("h")).collect::<Vec<_>>())
+            })
+            .collect();
+        let mut seen = HashSet::new();
+        for h in handles {
+            for id in h.join().unwrap() {
+                assert!(seen.insert(id));
+            }
+        }
+        assert_eq!(seen.len(), 40_000);
+    }
+
+    #[test]
+    fn boundaries() {
+        let mut seen = HashSet::new();
+        for _ in 0..10_000 {
+            let b = boundary();
+            assert!(b.starts_with("=_"), "{b}");
+            assert!((1..=70).contains(&b.len()), "{b}");
+            // RFC 2046 bcharsnospace, and no trailing space.
+            assert!(
+                b.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "'()+_,-./:=?".contains(c)),
+                "{b}"
+            );
+            assert!(seen.insert(b));
+        }
+    }
+
+    #[test]
+    fn fqdn_guessing() {
+        let resolv =
+            "# comment\nnameserver 10.0.0.1\nsearch corp.example other.example\noptions ndots:1\n";
+        assert_eq!(
+            fqdn_from(Some("mx1.example.com\n"), None, None),
+            "mx1.example.com"
+        );
+        assert_eq!(
+            fqdn_from(Some("mx1\n"), Some("example.org\n"), Some(resolv)),
+            "mx1.example.org"
+        );
+        assert_eq!(
+            fqdn_from(Some("mx1\n"), Some("(none)\n"), Some(resolv)),
+            "mx1.corp.example"
+        );
+        assert_eq!(
+            fqdn_from(
+                Some("mx1"),
+                None,
+                Some("domain a.example\nsearch b.example\n")
+            ),
+            "mx1.b.example"
+        );
+        assert_eq!(
+            fqdn_from(
+                Some("mx1"),
+                None,
+                Some("search b.example.\ndomain a.example\n")
+            ),
+            "mx1.a.example"
+        );
+        assert_eq!(fqdn_from(Some("mx1"), None, Some("search\n")), "mx1");
+        assert_eq!(
+            fqdn_from(Some("mx1"), Some("bad domain"), Some("nameserver x\n")),
+            "mx1"
+        );
+        assert_eq!(fqdn_from(Some("mx1"), None, None), "mx1");
+        assert_eq!(
+            fqdn_from(Some("localhost"), Some("example.org"), None),
+            "localhost"
+        );
+        assert_eq!(
+            fqdn_from(Some("mx1.example.com."), None, None),
+            "mx1.example.com"
+        );
+        assert_eq!(fqdn_from(Some(""), Some("example.org"), None), "localhost");
+        assert_eq!(
+            fqdn_from(Some("bad name"), Some("example.org"), None),
+            "localhost"
+        );
+        assert_eq!(
+            fqdn_from(None, Some("example.org"), Some(resolv)),
+            "localhost"
+        );
+        let fqdn = guess_fqdn();
+        assert!(
+            !fqdn.is_empty() && !fqdn.contains(char::is_whitespace),
+            "{fqdn:?}"
+        );
+    }
+
+    #[test]
+    fn cram_md5_reexport() {
+        // RFC 2195 §2.
+        assert_eq!(
+            cram_md5_digest(
+                "tanstaaftanstaaf",
+                "<1896.697170952@postoffice.reston.mci.net>"
+            ),
+            "b913a602c7eda7a495b4e6e7334d3890"
+        );
+    }
+}
