@@ -1228,13 +1228,12 @@ fn closed_before_the_dot_is_retried() {
     assert_eq!(fake.finish_clean().len(), 2);
 }
 
-/// BUG (left failing on purpose): a `421` (the server is closing, RFC 5321 §3.8) in the middle
-/// of a transaction is lost when more replies are due: lock-step, the client sends the next
-/// RCPT anyway; pipelined, it reads on for the replies to the rest of the batch. Either way
-/// the error is `Network` "peer closed the connection" with no `reply()`. Expected:
-/// `Transient` with the 421 reply. (With a single recipient the 421 is reported correctly.)
+/// A `421` (the server is closing, RFC 5321 §3.8) in the middle of a transaction ends it with
+/// that reply, although more replies were due: lock-step (one more RCPT to send) and
+/// pipelined (replies to the rest of the batch). (It used to be `Network` "peer closed the
+/// connection", without the reply.)
 #[test]
-fn bug_421_to_rcpt_then_close_loses_the_reply() {
+fn a_421_mid_transaction_ends_it_with_its_reply() {
     let lockstep = Fake::one(script(&[
         hello(&[]),
         vec![

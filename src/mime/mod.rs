@@ -29,6 +29,7 @@
 
 pub mod addr;
 mod b64;
+pub mod builder;
 pub mod charset;
 mod decode;
 mod encode;
