@@ -173,22 +173,9 @@ impl Conn {
 
 /// SO_LINGER with a zero timeout: closing the socket sends RST instead of FIN.
 fn set_linger_zero(s: &TcpStream) {
-    use std::os::fd::AsRawFd;
-    let l = libc::linger {
-        l_onoff: 1,
-        l_linger: 0,
-    };
-    // SAFETY: a valid socket descriptor and a correctly sized `linger` value.
-    let rc = unsafe {
-        libc::setsockopt(
-            s.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_LINGER,
-            (&l as *const libc::linger).cast(),
-            std::mem::size_of::<libc::linger>() as libc::socklen_t,
-        )
-    };
-    assert_eq!(rc, 0, "setsockopt(SO_LINGER)");
+    socket2::SockRef::from(s)
+        .set_linger(Some(std::time::Duration::ZERO))
+        .expect("SO_LINGER");
 }
 
 fn run_script(stream: TcpStream, script: &[Step]) -> Session {
