@@ -132,13 +132,16 @@ pub(crate) enum Line {
 
 const READ_CHUNK: usize = 16 * 1024;
 
-/// A `TcpStream` whose writes never raise SIGPIPE.
+/// A `TcpStream` whose writes never raise SIGPIPE and can run against a deadline.
 ///
 /// std's `write` uses `send(MSG_NOSIGNAL)`, but its `write_vectored` (which rustls uses for TLS
 /// records) is a plain `writev` that raises SIGPIPE on a closed socket, killing a host program
 /// whose SIGPIPE is at its default. Not overriding `write_vectored` makes it fall back to `write`.
+///
+/// The deadline (second field) bounds a whole flush, not each write call: a peer that reads a
+/// byte now and then cannot stretch a reply past it ("slow read").
 #[derive(Debug)]
-pub(crate) struct NoSigPipe(pub(crate) TcpStream);
+pub(crate) struct NoSigPipe(pub(crate) TcpStream, pub(crate) Option<Instant>);
 
 impl Read for NoSigPipe {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
@@ -148,6 +151,14 @@ impl Read for NoSigPipe {
 
 impl Write for NoSigPipe {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if let Some(deadline) = self.1 {
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(io::ErrorKind::TimedOut.into());
+            }
+            self.0
+                .set_write_timeout(Some((deadline - now).max(Duration::from_millis(1))))?;
+        }
         self.0.write(buf)
     }
     fn flush(&mut self) -> io::Result<()> {
@@ -157,7 +168,7 @@ impl Write for NoSigPipe {
 
 /// Plain TCP, or TLS over it.
 enum Transport {
-    Plain(TcpStream),
+    Plain(NoSigPipe),
     ServerTls(Box<rustls::StreamOwned<rustls::ServerConnection, NoSigPipe>>),
     ClientTls(Box<rustls::StreamOwned<rustls::ClientConnection, NoSigPipe>>),
     /// Between taking the socket out of one variant and putting it into another.
@@ -167,7 +178,7 @@ enum Transport {
 impl Transport {
     fn sock(&self) -> Option<&TcpStream> {
         match self {
-            Transport::Plain(s) => Some(s),
+            Transport::Plain(s) => Some(&s.0),
             Transport::ServerTls(t) => Some(&t.sock.0),
             Transport::ClientTls(t) => Some(&t.sock.0),
             Transport::Gone => None,
@@ -279,6 +290,8 @@ pub(crate) struct Conn {
     rpos: usize,
     wbuf: Vec<u8>,
     write_timeout: Option<Duration>,
+    /// Set by the first failed write: the connection is never written to again.
+    write_failed: Option<io::ErrorKind>,
     enhanced_codes: bool,
     /// Octets read from the socket, for statistics.
     pub(crate) bytes_in: u64,
@@ -287,11 +300,12 @@ pub(crate) struct Conn {
 impl Conn {
     pub(crate) fn new(stream: TcpStream, write_timeout: Duration, enhanced_codes: bool) -> Self {
         Conn {
-            stream: Transport::Plain(stream),
+            stream: Transport::Plain(NoSigPipe(stream, None)),
             rbuf: Vec::with_capacity(READ_CHUNK),
             rpos: 0,
             wbuf: Vec::with_capacity(512),
             write_timeout: Some(write_timeout),
+            write_failed: None,
             enhanced_codes,
             bytes_in: 0,
         }
@@ -308,11 +322,22 @@ impl Conn {
         if self.wbuf.is_empty() {
             return Ok(());
         }
+        // After a failed write (a peer that does not read, or is gone) another attempt would
+        // only wait for the write timeout once more: the session would outlive its deadline.
+        if let Some(kind) = self.write_failed {
+            self.wbuf.clear();
+            return Err(SendError::from(io::Error::from(kind)));
+        }
+        self.set_write_deadline_on_sock(self.write_timeout.map(|t| Instant::now() + t));
         let res = self
-            .set_write_timeout(self.write_timeout)
-            .and_then(|()| self.stream.write_all(&self.wbuf))
+            .stream
+            .write_all(&self.wbuf)
             .and_then(|()| self.stream.flush());
+        self.set_write_deadline_on_sock(None);
         self.wbuf.clear();
+        if let Err(e) = &res {
+            self.write_failed = Some(e.kind());
+        }
         res.map_err(SendError::from)
     }
 
@@ -425,6 +450,7 @@ impl Conn {
         // close_notify only on an established session: on a failed handshake, StreamOwned's
         // flush would try to carry the handshake on and wait for the peer.
         match &mut self.stream {
+            _ if self.write_failed.is_some() => {}
             Transport::ServerTls(t) => close_notify(&mut t.conn, &mut t.sock),
             Transport::ClientTls(t) => close_notify(&mut t.conn, &mut t.sock),
             _ => {}
@@ -454,8 +480,14 @@ impl Conn {
         self.stream.sock().ok_or_else(gone)?.set_read_timeout(t)
     }
 
-    fn set_write_timeout(&self, t: Option<Duration>) -> io::Result<()> {
-        self.stream.sock().ok_or_else(gone)?.set_write_timeout(t)
+    /// Every write until the next call must finish by `deadline` (None: no deadline).
+    fn set_write_deadline_on_sock(&mut self, deadline: Option<Instant>) {
+        match &mut self.stream {
+            Transport::Plain(s) => s.1 = deadline,
+            Transport::ServerTls(t) => t.sock.1 = deadline,
+            Transport::ClientTls(t) => t.sock.1 = deadline,
+            Transport::Gone => {}
+        }
     }
 
     /// Takes the plain socket out for a TLS upgrade. Input already buffered came before
@@ -465,7 +497,7 @@ impl Conn {
         let dropped = self.discard_buffered();
         self.wbuf.clear();
         match std::mem::replace(&mut self.stream, Transport::Gone) {
-            Transport::Plain(s) => Ok((s, dropped)),
+            Transport::Plain(s) => Ok((s.0, dropped)),
             other => {
                 self.stream = other;
                 Err(HandshakeError::Io(io::Error::other(
@@ -484,11 +516,11 @@ impl Conn {
     ) -> Result<usize, HandshakeError> {
         let (sock, dropped) = self.take_plain()?;
         if let Err(e) = expect_client_hello(&sock, deadline) {
-            self.stream = Transport::Plain(sock);
+            self.stream = Transport::Plain(NoSigPipe(sock, None));
             return Err(e);
         }
         let conn = rustls::ServerConnection::new(config).map_err(HandshakeError::Tls)?;
-        let mut tls = rustls::StreamOwned::new(conn, NoSigPipe(sock));
+        let mut tls = rustls::StreamOwned::new(conn, NoSigPipe(sock, None));
         let result = handshake(&mut tls.conn, &mut tls.sock, deadline, self.write_timeout);
         self.stream = Transport::ServerTls(Box::new(tls));
         result.map(|()| dropped)
@@ -504,7 +536,7 @@ impl Conn {
     ) -> Result<usize, HandshakeError> {
         let (sock, dropped) = self.take_plain()?;
         let conn = rustls::ClientConnection::new(config, name).map_err(HandshakeError::Tls)?;
-        let mut tls = rustls::StreamOwned::new(conn, NoSigPipe(sock));
+        let mut tls = rustls::StreamOwned::new(conn, NoSigPipe(sock, None));
         let result = handshake(&mut tls.conn, &mut tls.sock, deadline, self.write_timeout);
         self.stream = Transport::ClientTls(Box::new(tls));
         result.map(|()| dropped)

@@ -922,6 +922,11 @@ impl<H: Handler> Session<H> {
             }
             DataEnd::Broken(e) => return (ready, self.recv_failed(Phase::Data, e)),
             DataEnd::Abandoned => {
+                // Refused by the size limit like any other over-size body: counted as such.
+                self.shared
+                    .stats
+                    .messages_rejected
+                    .fetch_add(1, Ordering::Relaxed);
                 // LMTP: still one reply per recipient (RFC 2033 §4.2), then close.
                 for _ in 0..if lmtp { env.recipients.len() } else { 1 } {
                     self.conn.queue(&Reply::TOO_BIG);
