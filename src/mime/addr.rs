@@ -371,7 +371,10 @@ pub fn mailboxes(list: &[Address]) -> Vec<&NamedMailbox> {
 /// Writes a display name: plain words as they are, anything else as a quoted string.
 fn push_phrase(out: &mut String, name: &str, utf8: bool) {
     let clean = sanitize(name);
-    let text = if !utf8 && !clean.is_ascii() {
+    // A name holding `=?` is encoded even when it could be written raw: the parser decodes
+    // encoded words in names (quoted or not), so raw text that looks like one would not come
+    // back as written.
+    let text = if (!utf8 && !clean.is_ascii()) || clean.contains("=?") {
         encoded_word::encode(&clean)
     } else {
         clean
@@ -575,9 +578,14 @@ fn lex(s: &str) -> Lexed {
                             text.push(c);
                             // A quoted-pair is kept as written, so the literal stays valid.
                             if c == '\\' {
-                                if let Some((_, e)) = chars.next() {
-                                    valid &= !e.is_control();
-                                    text.push(e);
+                                match chars.next() {
+                                    Some((_, e)) => {
+                                        valid &= !e.is_control();
+                                        text.push(e);
+                                    }
+                                    // A `\` ending the input escapes nothing: closing the
+                                    // literal after it would give `[\]`, whose `]` is escaped.
+                                    None => valid = false,
                                 }
                             }
                         }
@@ -1898,5 +1906,37 @@ mod tests {
         }
         // The mutations must leave enough parseable input for the checks to mean something.
         assert!(parsed > 10_000 && strict_ok > 2_000, "{parsed} {strict_ok}");
+    }
+
+    /// Found by fuzz/addr_list: `&@[\` made the lenient parser return the address `&@[\]`,
+    /// whose `]` is escaped, so the formatted list did not parse back to the same list.
+    #[test]
+    fn regression_trailing_backslash_in_domain_literal() {
+        assert_eq!(parse_list("&@[\\"), vec![]);
+        assert_eq!(parse_list("a@b, c@[1.2\\"), parse_list("a@b"));
+        // A complete quoted-pair still counts, and formats back to itself.
+        let list = parse_list("c@[1.2\\]]");
+        let text = format_list(&list, true);
+        assert_eq!(parse_list(&text), list, "{text}");
+    }
+
+    /// Found by fuzz/addr_list: a display name that decodes to text looking like an encoded
+    /// word (`=?utf-8?q?x?=`) was formatted raw, and parsing the formatted list decoded it a
+    /// second time.
+    #[test]
+    fn regression_name_that_looks_like_an_encoded_word() {
+        for name in ["=?utf-8?q?J=C3=B6rg?=", "a =?x?= b", "Jörg =?", "=?"] {
+            let list = vec![Address::Mailbox(NamedMailbox::new(
+                Some(name),
+                "j@example.com",
+            ))];
+            for utf8 in [true, false] {
+                let text = format_list(&list, utf8);
+                assert_eq!(parse_list(&text), list, "{name:?} utf8={utf8}: {text}");
+            }
+        }
+        // What the fuzzer found: a name decoded from a nested encoded word.
+        let list = parse_list("=?utf-8?q?Ja=?utf-8?q?=C3J=C3=?=oB6rg?= <j@xmple>");
+        assert_eq!(parse_list(&format_list(&list, true)), list);
     }
 }

@@ -239,8 +239,13 @@ fn encode_body(part: &Part) -> Encoded {
     }
 }
 
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
+/// True when a line of `haystack` starts with `needle`: a boundary delimiter only counts at
+/// the start of a line (RFC 2046 §5.1.1), so one pass over the lines is enough.
+fn line_starts_with(haystack: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty()
+        && haystack
+            .split(|&b| b == b'\n')
+            .any(|line| line.starts_with(needle))
 }
 
 /// A boundary valid per RFC 2046 (1–70 characters of the allowed set, no final space).
@@ -256,7 +261,7 @@ fn choose_boundary(existing: Option<&str>, children: &[Vec<u8>]) -> String {
     let free = |b: &str| {
         let mut delimiter = b"--".to_vec();
         delimiter.extend_from_slice(b.as_bytes());
-        !children.iter().any(|c| contains(c, &delimiter))
+        !children.iter().any(|c| line_starts_with(c, &delimiter))
     };
     if let Some(b) = existing.filter(|b| valid_boundary(b) && free(b)) {
         return b.to_owned();
@@ -475,11 +480,12 @@ fn write_header(name: &str, value: &str, out: &mut Vec<u8>) {
     let value = value.trim_start_matches([' ', '\t']);
     let lower = name.to_ascii_lowercase();
     let atoms = if ADDRESS_HEADERS.contains(&lower.as_str()) && !encoded_word::is_plain(value) {
-        // An address too long for a line cannot be valid: encode it rather than break SMTP.
+        // An address too long for a line, or holding a control character (a NUL, a CR...),
+        // cannot be valid: encode it rather than break SMTP.
         encode_addresses(value)
             .into_iter()
             .flat_map(|a| {
-                if a.word.len() > MAX_PLAIN_WORD {
+                if a.word.len() > MAX_PLAIN_WORD || a.word.chars().any(char::is_control) {
                     encode_unstructured(&a.word)
                         .into_iter()
                         .enumerate()
@@ -673,5 +679,38 @@ mod tests {
         let chosen = choose_boundary(Some(&a), &[child]);
         assert_ne!(chosen, a);
         assert_eq!(choose_boundary(Some("keep"), &[b"x".to_vec()]), "keep");
+    }
+
+    /// Found by fuzz/mime: an address header whose address part held a control character
+    /// (`From:` NUL, or a bare CR kept by the decoder) was written raw: a NUL or a bare CR in
+    /// the output, which is then not SMTP-safe.
+    #[test]
+    fn regression_control_characters_in_address_headers_are_encoded() {
+        for value in [
+            "\0",
+            "a\rb",
+            "x\0y@example.com",
+            "Ann <a\r@example.com>",
+            "\x01, b@c",
+        ] {
+            let mut out = Vec::new();
+            write_header("From", value, &mut out);
+            let body = out.strip_suffix(b"\r\n").expect("ends with CRLF");
+            assert!(
+                body.iter()
+                    .all(|&b| b == b'\t' || b == b'\r' || b == b'\n' || (b' '..=b'~').contains(&b)),
+                "{value:?} -> {out:?}"
+            );
+            // Only folding CRLFs remain: each followed by white space.
+            for (i, w) in body.windows(2).enumerate() {
+                if w[0] == b'\r' {
+                    assert!(
+                        w[1] == b'\n' && matches!(body.get(i + 2), Some(b' ' | b'\t')),
+                        "{out:?}"
+                    );
+                }
+            }
+            assert!(!body.contains(&b'\n') || body.contains(&b'\r'));
+        }
     }
 }
