@@ -541,7 +541,7 @@ fn write_part(part: &Part, top: bool, out: &mut Vec<u8>) {
         if !has("message-id") {
             write_structured(
                 "Message-ID",
-                &super::util::message_id(&super::util::guess_fqdn()),
+                &super::util::message_id(super::util::cached_fqdn()),
                 out,
             );
         }

@@ -164,6 +164,12 @@ pub fn guess_fqdn() -> String {
     )
 }
 
+/// [`guess_fqdn`] computed once per process (it reads files): for Message-IDs on the hot path.
+pub(crate) fn cached_fqdn() -> &'static str {
+    static FQDN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    FQDN.get_or_init(guess_fqdn)
+}
+
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
