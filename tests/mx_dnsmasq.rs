@@ -283,3 +283,112 @@ fn truncated_answer_over_tcp() {
         .collect();
     assert_eq!(hosts, expected);
 }
+
+/// The client routed by MX through dnsmasq: `test.example` has mx1 (127.0.0.2, preference 10)
+/// and mx2 (127.0.0.3, preference 20), both on the same port.
+mod client_failover {
+    use super::*;
+    use smtpkit::Reply;
+    use smtpkit::client::{Client, Email, ErrorKind, Options, TlsMode};
+    use smtpkit::server::{ConnInfo, Greeting, Handler, Server, ServerHandle};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Greets with `reply` (or normally), counts connections.
+    struct Mx {
+        greet: Option<Reply>,
+        seen: Arc<AtomicUsize>,
+    }
+    impl Handler for Mx {
+        fn on_connect(&mut self, _c: &ConnInfo) -> Greeting {
+            self.seen.fetch_add(1, Ordering::SeqCst);
+            match &self.greet {
+                Some(r) => Greeting::Reject(r.clone()),
+                None => Greeting::Accept,
+            }
+        }
+    }
+
+    fn mx_server(ip: &str, port: u16, greet: Option<Reply>) -> (ServerHandle, Arc<AtomicUsize>) {
+        let seen = Arc::new(AtomicUsize::new(0));
+        let s2 = Arc::clone(&seen);
+        let srv = Server::builder()
+            .bind((ip, port))
+            .unwrap()
+            .spawn(move |_| Mx {
+                greet: greet.clone(),
+                seen: Arc::clone(&s2),
+            })
+            .unwrap();
+        (srv, seen)
+    }
+
+    /// A port free on both 127.0.0.2 and 127.0.0.3.
+    fn port() -> u16 {
+        let l = std::net::TcpListener::bind("127.0.0.3:0").unwrap();
+        let p = l.local_addr().unwrap().port();
+        drop(l);
+        p
+    }
+
+    fn send(
+        dns: &Dnsmasq,
+        port: u16,
+        retries: usize,
+    ) -> Result<smtpkit::client::Receipt, smtpkit::client::Error> {
+        let client = Client::new(
+            Options::mx("test.example")
+                .port(port)
+                .dns(dns.cfg())
+                .tls(TlsMode::Never)
+                .retries(retries),
+        )
+        .unwrap();
+        client.send(&Email::new("a@example.org", &["b@test.example"], "hi\r\n").unwrap())
+    }
+
+    #[test]
+    fn first_mx_down_then_second_delivers() {
+        let Some(bin) = dnsmasq_binary() else { return };
+        let dns = Dnsmasq::start(&bin);
+        let p = port();
+        let (_mx2, seen2) = mx_server("127.0.0.3", p, None);
+        let receipt = send(&dns, p, 1).unwrap();
+        assert_eq!(receipt.host, "mx2.test.example");
+        assert_eq!(seen2.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn first_mx_refuses_temporarily_then_second_delivers() {
+        let Some(bin) = dnsmasq_binary() else { return };
+        let dns = Dnsmasq::start(&bin);
+        let p = port();
+        let (_mx1, seen1) = mx_server(
+            "127.0.0.2",
+            p,
+            Some(Reply::with(421, (4, 3, 2), "try later")),
+        );
+        let (_mx2, seen2) = mx_server("127.0.0.3", p, None);
+        let receipt = send(&dns, p, 2).unwrap();
+        assert_eq!(receipt.host, "mx2.test.example");
+        // retries + 1 attempts on the first host, in preference order.
+        assert_eq!(seen1.load(Ordering::SeqCst), 3);
+        assert_eq!(seen2.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn permanent_refusal_stops() {
+        let Some(bin) = dnsmasq_binary() else { return };
+        let dns = Dnsmasq::start(&bin);
+        let p = port();
+        let (_mx1, seen1) = mx_server("127.0.0.2", p, Some(Reply::with(554, (5, 7, 1), "no")));
+        let (_mx2, seen2) = mx_server("127.0.0.3", p, None);
+        let e = send(&dns, p, 2).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Permanent);
+        assert_eq!(e.host(), Some("mx1.test.example"));
+        assert_eq!(
+            (seen1.load(Ordering::SeqCst), seen2.load(Ordering::SeqCst)),
+            (1, 0)
+        );
+    }
+}
