@@ -1,6 +1,9 @@
 //! Interop: smtpkit's client against real third-party servers, Postfix `smtp-sink` and
 //! Python's aiosmtpd. A test whose tool is missing is skipped, or fails when `CI=true`.
 
+mod common;
+use common::tools::tool;
+
 use std::io::{BufRead, BufReader, Read};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -15,24 +18,6 @@ use smtpkit::client::{
     Client, Direction, Email, ErrorKind, OnError, Options, Status, Timeouts, TlsMode,
 };
 use smtpkit::sasl::Mechanism;
-
-/// Finds an external tool on PATH or in /usr/sbin. When it is missing: fails under `CI=true`,
-/// otherwise prints a skip line and returns `None`.
-fn tool(name: &str) -> Option<PathBuf> {
-    use std::os::unix::fs::PermissionsExt;
-    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).collect())
-        .unwrap_or_default();
-    dirs.push(PathBuf::from("/usr/sbin"));
-    let found = dirs.iter().map(|d| d.join(name)).find(|p| {
-        p.metadata()
-            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-    });
-    if found.is_none() {
-        missing(&format!("{name} (searched PATH and /usr/sbin)"));
-    }
-    found
-}
 
 fn missing(what: &str) {
     if std::env::var("CI").as_deref() == Ok("true") {

@@ -2,32 +2,12 @@
 //! `build_message` builds (and sends) a message that decodes back to what was given.
 
 mod common;
+use common::tools::example;
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
 use smtpkit::mime::{self, Body};
-
-/// The example binary, built first when missing (cargo test builds examples beforehand).
-fn example(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let path = exe
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("examples")
-        .join(name);
-    if !path.exists() {
-        let ok = Command::new(env!("CARGO"))
-            .args(["build", "--example", name])
-            .status()
-            .unwrap();
-        assert!(ok.success());
-    }
-    path
-}
 
 fn run(name: &str, args: &[&str], stdin: &[u8]) -> Output {
     let mut child = Command::new(example(name))

@@ -2,15 +2,15 @@
 //! exact stdout lines and exit status.
 
 mod common;
+use common::tools::{example, wait_bounded};
 #[path = "common/pki.rs"]
 mod pki;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -20,60 +20,6 @@ use smtpkit::address::Mailbox;
 use smtpkit::command::Param;
 use smtpkit::sasl::{Credentials, Mechanism};
 use smtpkit::server::{Envelope, Handler, Protocol, Server, ServerHandle};
-
-/// <target>/<profile>/examples/send, next to this test's <target>/<profile>/deps/; built
-/// here (`cargo build --example send`) when missing or older than this test binary. Each test
-/// calls it first, so that no server or fake starts its clock before a (possibly long) build.
-fn binary() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let exe = std::env::current_exe().expect("current_exe");
-        let profile = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("test binary is in <target>/<profile>/deps");
-        let bin = profile.join("examples").join("send");
-        let modified = |p: &Path| p.metadata().and_then(|m| m.modified()).ok();
-        if modified(&bin).is_none() || modified(&bin) < modified(&exe) {
-            let mut build = Command::new(env!("CARGO"));
-            build
-                .args(["build", "--example", "send"])
-                .current_dir(env!("CARGO_MANIFEST_DIR"))
-                .stdin(Stdio::null());
-            if profile.file_name().is_some_and(|n| n == "release") {
-                build.arg("--release");
-            }
-            let status = wait_bounded(
-                build.spawn().expect("cannot run cargo"),
-                Duration::from_secs(600),
-                "cargo build --example send",
-            );
-            assert!(status.success(), "cargo build --example send failed");
-            assert!(
-                bin.is_file(),
-                "{} still missing after the build",
-                bin.display()
-            );
-        }
-        bin
-    })
-}
-
-/// Waits for `child`, killing it (by its handle) and failing after `timeout`.
-fn wait_bounded(mut child: Child, timeout: Duration, what: &str) -> std::process::ExitStatus {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(s) = child.try_wait().expect("try_wait") {
-            return s;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{what} still running after {timeout:?}; killed");
-        }
-        thread::sleep(Duration::from_millis(10));
-    }
-}
 
 struct Output {
     code: Option<i32>,
@@ -101,7 +47,7 @@ fn drain(mut r: impl Read + Send + 'static) -> JoinHandle<String> {
 
 /// Runs `send` with `args`, feeding `stdin`; bounded to 30 s.
 fn send(args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = Command::new(binary())
+    let mut child = Command::new(example("send"))
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -157,7 +103,7 @@ fn message_file(dir: &pki::TempDir) -> String {
 
 #[test]
 fn all_delivered_from_a_file() {
-    binary();
+    example("send");
     let (srv, rec) = default_server();
     let dir = pki::TempDir::new("send");
     let mut args = base(srv.local_addr(), &["one@x.example", "two@x.example"]);
@@ -181,7 +127,7 @@ fn all_delivered_from_a_file() {
 
 #[test]
 fn message_from_stdin() {
-    binary();
+    example("send");
     let (srv, rec) = default_server();
     for extra in [None, Some("-")] {
         let mut args = base(srv.local_addr(), &["one@x.example"]);
@@ -201,7 +147,7 @@ fn message_from_stdin() {
 
 #[test]
 fn one_refused_is_partial() {
-    binary();
+    example("send");
     let (srv, rec) = default_server();
     let args = base(srv.local_addr(), &["ok@x.example", "bad@x.example"]);
     let o = send(&strs(&args), MESSAGE);
@@ -219,7 +165,7 @@ fn one_refused_is_partial() {
 
 #[test]
 fn all_refused_is_failed() {
-    binary();
+    example("send");
     let (srv, rec) = default_server();
     let args = base(srv.local_addr(), &["bad1@x.example", "bad2@x.example"]);
     let o = send(&strs(&args), MESSAGE);
@@ -239,7 +185,7 @@ fn all_refused_is_failed() {
 
 #[test]
 fn relay_without_port_uses_port_flag() {
-    binary();
+    example("send");
     let (srv, _rec) = default_server();
     let port = srv.local_addr().port().to_string();
     let o = send(
@@ -268,7 +214,7 @@ fn relay_without_port_uses_port_flag() {
 
 #[test]
 fn verbose_logs_go_to_stderr() {
-    binary();
+    example("send");
     let (srv, _rec) = default_server();
     let mut args = base(srv.local_addr(), &["one@x.example"]);
     args.push("-v".into());
@@ -295,7 +241,7 @@ impl Handler for Multi {
 
 #[test]
 fn multiline_reply_joined_and_missing_enhanced_code() {
-    binary();
+    example("send");
     for (enhanced, line) in [
         (true, "250 2.0.0 first line second line"),
         (false, "250 - first line second line"),
@@ -346,7 +292,7 @@ impl Handler for Lmtp {
 
 #[test]
 fn lmtp_per_recipient_replies() {
-    binary();
+    example("send");
     let srv = Server::builder()
         .protocol(Protocol::Lmtp)
         .bind("127.0.0.1:0")
@@ -412,7 +358,7 @@ fn tls_server() -> (ServerHandle, Shared) {
 
 #[test]
 fn tls_required_and_implicit_with_ca() {
-    binary();
+    example("send");
     let (srv, rec) = tls_server();
     let dir = pki::TempDir::new("send-tls");
     let ca = dir
@@ -506,7 +452,7 @@ impl Handler for Auth {
 
 #[test]
 fn credentials_never_go_out_without_tls() {
-    binary();
+    example("send");
     // --tls never with --user: refused before connecting.
     let (srv, rec) = default_server();
     let mut args = base(srv.local_addr(), &["one@x.example"]);
@@ -633,7 +579,7 @@ fn closes_after_dot() -> (SocketAddr, Arc<AtomicBool>, JoinHandle<usize>) {
 
 #[test]
 fn connection_lost_after_the_dot_is_unknown() {
-    binary();
+    example("send");
     let (addr, stop, t) = closes_after_dot();
     let args = base(addr, &["one@x.example", "two@x.example"]);
     let o = send(&strs(&args), MESSAGE);
@@ -666,7 +612,7 @@ fn connection_lost_after_the_dot_is_unknown() {
 
 #[test]
 fn usage_errors_exit_2() {
-    binary();
+    example("send");
     let cases: &[&[&str]] = &[
         &[],
         &["--help"],
@@ -774,7 +720,7 @@ fn usage_errors_exit_2() {
 
 #[test]
 fn unreadable_file_and_bad_address_exit_2() {
-    binary();
+    example("send");
     let o = send(
         &[
             "--from",
@@ -852,7 +798,7 @@ fn nxdomain_nameserver() -> (SocketAddr, Arc<AtomicBool>, JoinHandle<Vec<String>
 
 #[test]
 fn mx_route_uses_the_dns_flag() {
-    binary();
+    example("send");
     let (dns, stop, t) = nxdomain_nameserver();
     let o = send(
         &[

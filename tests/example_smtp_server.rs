@@ -1,73 +1,19 @@
 //! The `smtp_server` example as users run it: a child process with a Maildir, driven over TCP.
 
 mod common;
+use common::tools::example;
 
 use std::io::{BufRead, BufReader, ErrorKind, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use common::Client;
-
-/// <target>/<profile>/examples/smtp_server, next to this test's <target>/<profile>/deps/.
-/// `cargo test` builds it; when it is missing, or older than this test binary (so possibly
-/// built from older sources, e.g. after `cargo test --test example_smtp_server`), it is built
-/// here with `cargo build --example smtp_server` first.
-fn binary() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let exe = std::env::current_exe().expect("current_exe");
-        let profile = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("test binary is in <target>/<profile>/deps");
-        let bin = profile.join("examples").join("smtp_server");
-        let modified = |p: &Path| p.metadata().and_then(|m| m.modified()).ok();
-        if modified(&bin).is_none() || modified(&bin) < modified(&exe) {
-            let mut build = Command::new(env!("CARGO"));
-            build
-                .args(["build", "--example", "smtp_server"])
-                .current_dir(env!("CARGO_MANIFEST_DIR"))
-                .stdin(Stdio::null());
-            if profile.file_name().is_some_and(|n| n == "release") {
-                build.arg("--release");
-            }
-            let status = wait_bounded(
-                build.spawn().expect("cannot run cargo"),
-                Duration::from_secs(600),
-                "cargo build --example smtp_server",
-            );
-            assert!(status.success(), "cargo build --example smtp_server failed");
-            assert!(
-                bin.is_file(),
-                "{} still missing after the build",
-                bin.display()
-            );
-        }
-        bin
-    })
-}
-
-/// Waits for `child`, killing it (by its handle) and failing after `timeout`.
-fn wait_bounded(mut child: Child, timeout: Duration, what: &str) -> std::process::ExitStatus {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(s) = child.try_wait().expect("try_wait") {
-            return s;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{what} still running after {timeout:?}; killed");
-        }
-        thread::sleep(Duration::from_millis(20));
-    }
-}
 
 static DIRS: AtomicUsize = AtomicUsize::new(0);
 
@@ -86,7 +32,7 @@ impl Mta {
         let n = DIRS.fetch_add(1, Ordering::Relaxed);
         let dir = std::env::temp_dir().join(format!("smtpkit-example-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let mut child = Command::new(binary())
+        let mut child = Command::new(example("smtp_server"))
             .args(["--listen", "127.0.0.1:0", "--maildir"])
             .arg(&dir)
             .args(args)

@@ -3,6 +3,7 @@
 //! the certificate against the test CA) and by scripted sockets.
 
 mod common;
+use common::tools::{example, tool, wait_bounded};
 #[path = "common/pki.rs"]
 mod pki;
 
@@ -11,91 +12,13 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use common::Client;
 use pki::{TempDir, TlsClient};
 use smtpkit::sasl;
-
-/// Finds an external tool on PATH or in /usr/sbin. When it is missing: fails under `CI=true`,
-/// otherwise prints a skip line and returns `None`.
-fn tool(name: &str) -> Option<PathBuf> {
-    use std::os::unix::fs::PermissionsExt;
-    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).collect())
-        .unwrap_or_default();
-    dirs.push(PathBuf::from("/usr/sbin"));
-    let found = dirs.iter().map(|d| d.join(name)).find(|p| {
-        p.metadata()
-            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-    });
-    if found.is_none() {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!(
-                "{name} is not installed (searched PATH and /usr/sbin), and CI=true requires it"
-            );
-        }
-        eprintln!("skipping: {name} not installed");
-    }
-    found
-}
-
-/// <target>/<profile>/examples/smtp_server, next to this test's <target>/<profile>/deps/.
-/// `cargo test` builds it; when it is missing, or older than this test binary (so possibly
-/// built from older sources, e.g. after `cargo test --test example_tls`), it is built here
-/// with `cargo build --example smtp_server` first.
-fn binary() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let exe = std::env::current_exe().expect("current_exe");
-        let profile = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("test binary is in <target>/<profile>/deps");
-        let bin = profile.join("examples").join("smtp_server");
-        let modified = |p: &Path| p.metadata().and_then(|m| m.modified()).ok();
-        if modified(&bin).is_none() || modified(&bin) < modified(&exe) {
-            let mut build = Command::new(env!("CARGO"));
-            build
-                .args(["build", "--example", "smtp_server"])
-                .current_dir(env!("CARGO_MANIFEST_DIR"))
-                .stdin(Stdio::null());
-            if profile.file_name().is_some_and(|n| n == "release") {
-                build.arg("--release");
-            }
-            let status = wait_bounded(
-                build.spawn().expect("cannot run cargo"),
-                Duration::from_secs(600),
-                "cargo build --example smtp_server",
-            );
-            assert!(status.success(), "cargo build --example smtp_server failed");
-            assert!(
-                bin.is_file(),
-                "{} still missing after the build",
-                bin.display()
-            );
-        }
-        bin
-    })
-}
-
-/// Waits for `child`, killing it (by its handle) and failing after `timeout`.
-fn wait_bounded(mut child: Child, timeout: Duration, what: &str) -> ExitStatus {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(s) = child.try_wait().expect("try_wait") {
-            return s;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{what} still running after {timeout:?}; killed");
-        }
-        thread::sleep(Duration::from_millis(20));
-    }
-}
 
 fn drain(mut r: impl Read + Send + 'static) -> JoinHandle<Vec<u8>> {
     thread::spawn(move || {
@@ -160,7 +83,7 @@ impl Mta {
     /// "smtp_server listening on ADDR (implicit TLS)" gives that listener's address.
     fn start(pem: &Pem, args: &[&str]) -> Mta {
         let maildir = pem.dir.0.join("maildir");
-        let mut child = Command::new(binary())
+        let mut child = Command::new(example("smtp_server"))
             .args(["--listen", "127.0.0.1:0", "--hostname", "mx.example"])
             .arg("--maildir")
             .arg(&maildir)
@@ -261,7 +184,7 @@ impl Drop for Mta {
 /// itself; returns its status, stderr and how long it ran.
 fn run_to_exit(pem: &Pem, args: &[&str]) -> (ExitStatus, String, Duration) {
     // Found (or built) before the clock starts.
-    let bin = binary();
+    let bin = example("smtp_server");
     let started = Instant::now();
     let mut child = Command::new(bin)
         .args(["--listen", "127.0.0.1:0", "--maildir"])

@@ -3,34 +3,17 @@
 //! and messages are spread over both servers.
 
 mod common;
+use common::tools::tool;
 #[path = "common/pki.rs"]
 mod pki;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::Client;
 use smtpkit::server::{ConnInfo, Handler, ListenerOptions, Server, ServerHandle};
-
-/// A tool from PATH or /usr/sbin; under CI=true a missing tool is a failure.
-fn tool(name: &str) -> Option<PathBuf> {
-    let found = std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/usr/local/sbin")])
-        .map(|d| d.join(name))
-        .find(|p| p.is_file());
-    if found.is_none() {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("{name} is not installed (CI=true: interop tools are required)");
-        }
-        eprintln!("skipping: {name} not installed");
-    }
-    found
-}
 
 struct Kill(Child);
 impl Drop for Kill {

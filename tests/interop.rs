@@ -2,6 +2,7 @@
 //! in-test `Server`. A test whose tool is missing is skipped, or fails when `CI=true`.
 
 mod common;
+use common::tools::tool;
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -18,29 +19,6 @@ use smtpkit::Reply;
 use smtpkit::address::Mailbox;
 use smtpkit::extensions::Extensions;
 use smtpkit::server::{Body, ConnInfo, Envelope, Greeting, Handler, Server};
-
-/// Finds an external tool on PATH or in /usr/sbin. When it is missing: fails under `CI=true`,
-/// otherwise prints a skip line and returns `None`.
-fn tool(name: &str) -> Option<PathBuf> {
-    use std::os::unix::fs::PermissionsExt;
-    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).collect())
-        .unwrap_or_default();
-    dirs.push(PathBuf::from("/usr/sbin"));
-    let found = dirs.iter().map(|d| d.join(name)).find(|p| {
-        p.metadata()
-            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-    });
-    if found.is_none() {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!(
-                "{name} is not installed (searched PATH and /usr/sbin), and CI=true requires it"
-            );
-        }
-        eprintln!("skipping: {name} not installed");
-    }
-    found
-}
 
 /// What a finished tool produced.
 struct Output {

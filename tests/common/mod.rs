@@ -1,6 +1,8 @@
 //! Test support: a scripted client over a real socket, and a recording handler.
 #![allow(dead_code)]
 
+pub mod tools;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::{Arc, Mutex};

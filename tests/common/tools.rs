@@ -1,0 +1,93 @@
+//! External tools and example binaries for the interop tests.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// Finds an executable on PATH or in the sbin directories. When it is missing: fails under
+/// `CI=true` (interop tools are required there), otherwise prints a skip line and returns None.
+pub fn tool(name: &str) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let found = std::env::split_paths(&path)
+        .chain(["/usr/sbin", "/sbin", "/usr/local/sbin"].map(PathBuf::from))
+        .map(|d| d.join(name))
+        .find(|p| {
+            p.metadata()
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        });
+    if found.is_none() {
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!(
+                "{name} is not installed (searched PATH and the sbin directories), and CI=true requires it"
+            );
+        }
+        eprintln!("skipping: {name} not installed");
+    }
+    found
+}
+
+/// `<target>/<profile>/examples/<name>`, next to this test's `<target>/<profile>/deps/`.
+/// `cargo test` builds the examples first; when one is missing, or older than this test binary
+/// (built from older sources, e.g. after `cargo test --test x`), it is built here first.
+pub fn example(name: &str) -> &'static Path {
+    static BUILT: OnceLock<Mutex<HashMap<String, &'static Path>>> = OnceLock::new();
+    let mut built = BUILT
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    if let Some(p) = built.get(name) {
+        return p;
+    }
+    let exe = std::env::current_exe().expect("current_exe");
+    let profile = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("test binary is in <target>/<profile>/deps");
+    let bin = profile.join("examples").join(name);
+    let modified = |p: &Path| p.metadata().and_then(|m| m.modified()).ok();
+    if modified(&bin).is_none() || modified(&bin) < modified(&exe) {
+        let mut build = Command::new(env!("CARGO"));
+        build
+            .args(["build", "--example", name])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .stdin(Stdio::null());
+        if profile.file_name().is_some_and(|n| n == "release") {
+            build.arg("--release");
+        }
+        let what = format!("cargo build --example {name}");
+        let status = wait_bounded(
+            build.spawn().expect("cannot run cargo"),
+            Duration::from_secs(600),
+            &what,
+        );
+        assert!(status.success(), "{what} failed");
+        assert!(
+            bin.is_file(),
+            "{} still missing after the build",
+            bin.display()
+        );
+    }
+    let leaked: &'static Path = Box::leak(bin.into_boxed_path());
+    built.insert(name.to_string(), leaked);
+    leaked
+}
+
+/// Waits for `child`, killing it (by its handle) and failing after `timeout`.
+pub fn wait_bounded(mut child: Child, timeout: Duration, what: &str) -> ExitStatus {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(s) = child.try_wait().expect("try_wait") {
+            return s;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} still running after {timeout:?}; killed");
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+}
