@@ -2,16 +2,15 @@
 //! in-test `Server`. A test whose tool is missing is skipped, or fails when `CI=true`.
 
 mod common;
-use common::tools::tool;
+use common::tools::{self, Output, assert_exit, tool};
 
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -20,67 +19,9 @@ use smtpkit::address::Mailbox;
 use smtpkit::extensions::Extensions;
 use smtpkit::server::{Body, ConnInfo, Envelope, Greeting, Handler, Server};
 
-/// What a finished tool produced.
-struct Output {
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
-}
-
-fn drain(mut r: impl Read + Send + 'static) -> JoinHandle<Vec<u8>> {
-    thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = r.read_to_end(&mut v);
-        v
-    })
-}
-
-/// Runs `cmd` to completion, killing it (by its handle) and failing after `timeout`.
+/// Runs `cmd` (stdin from /dev/null) to completion, killing it and failing after `timeout`.
 fn run(cmd: &mut Command, timeout: Duration) -> Output {
-    let desc = format!("{cmd:?}");
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {desc}: {e}"));
-    let out = drain(child.stdout.take().unwrap());
-    let err = drain(child.stderr.take().unwrap());
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        match child.try_wait().expect("try_wait") {
-            Some(s) => break s,
-            None if Instant::now() >= deadline => {
-                let _ = child.kill();
-                let _ = child.wait();
-                let o = String::from_utf8_lossy(&out.join().unwrap()).into_owned();
-                let e = String::from_utf8_lossy(&err.join().unwrap()).into_owned();
-                panic!(
-                    "{desc} still running after {timeout:?}; killed.\nstdout:\n{o}\nstderr:\n{e}"
-                );
-            }
-            None => thread::sleep(Duration::from_millis(10)),
-        }
-    };
-    let stdout = String::from_utf8_lossy(&out.join().unwrap()).into_owned();
-    let stderr = String::from_utf8_lossy(&err.join().unwrap()).into_owned();
-    Output {
-        status,
-        stdout,
-        stderr,
-    }
-}
-
-/// Fails with the tool's output unless it exited with `code`.
-fn assert_exit(o: &Output, code: i32, what: &str) {
-    assert_eq!(
-        o.status.code(),
-        Some(code),
-        "{what}: exit status {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status,
-        o.stdout,
-        o.stderr
-    );
+    tools::run(cmd, None, timeout)
 }
 
 const TIMEOUT: Duration = Duration::from_secs(30);

@@ -4,17 +4,17 @@
 //! `CI=true`.
 
 mod common;
-use common::tools::tool;
+use common::tools::{Output, assert_exit, run, tool};
 
 #[path = "common/pki.rs"]
 mod pki;
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
-use std::thread::{self, JoinHandle};
+use std::thread::{self};
 use std::time::{Duration, Instant};
 
 use smtpkit::Reply;
@@ -23,82 +23,6 @@ use smtpkit::server::{
     Envelope, ErrorAction, Handler, Server, ServerBuilder, ServerHandle, SessionError,
 };
 use smtpkit::tls::TlsInfo;
-
-/// What a finished tool produced.
-struct Output {
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
-}
-
-fn drain(mut r: impl Read + Send + 'static) -> JoinHandle<Vec<u8>> {
-    thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = r.read_to_end(&mut v);
-        v
-    })
-}
-
-/// Runs `cmd` to completion with `input` on its stdin (then end of file; no input: /dev/null),
-/// killing it (by its handle) and failing after `timeout`.
-fn run(cmd: &mut Command, input: Option<&[u8]>, timeout: Duration) -> Output {
-    let desc = format!("{cmd:?}");
-    let mut child = cmd
-        .stdin(if input.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {desc}: {e}"));
-    if let Some(bytes) = input {
-        let mut stdin = child.stdin.take().unwrap();
-        let bytes = bytes.to_vec();
-        // Dropping the pipe at the end of the thread gives the child its end of file.
-        thread::spawn(move || {
-            let _ = stdin.write_all(&bytes);
-        });
-    }
-    let out = drain(child.stdout.take().unwrap());
-    let err = drain(child.stderr.take().unwrap());
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        match child.try_wait().expect("try_wait") {
-            Some(s) => break s,
-            None if Instant::now() >= deadline => {
-                let _ = child.kill();
-                let _ = child.wait();
-                let o = String::from_utf8_lossy(&out.join().unwrap()).into_owned();
-                let e = String::from_utf8_lossy(&err.join().unwrap()).into_owned();
-                panic!(
-                    "{desc} still running after {timeout:?}; killed.\nstdout:\n{o}\nstderr:\n{e}"
-                );
-            }
-            None => thread::sleep(Duration::from_millis(10)),
-        }
-    };
-    let stdout = String::from_utf8_lossy(&out.join().unwrap()).into_owned();
-    let stderr = String::from_utf8_lossy(&err.join().unwrap()).into_owned();
-    Output {
-        status,
-        stdout,
-        stderr,
-    }
-}
-
-/// Fails with the tool's output unless it exited with `code`.
-fn assert_exit(o: &Output, code: i32, what: &str) {
-    assert_eq!(
-        o.status.code(),
-        Some(code),
-        "{what}: exit status {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status,
-        o.stdout,
-        o.stderr
-    );
-}
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 const USER: &str = "alice";

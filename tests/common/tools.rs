@@ -1,10 +1,12 @@
 //! External tools and example binaries for the interop tests.
 
 use std::collections::HashMap;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::thread;
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// Finds an executable on PATH or in the sbin directories. When it is missing: fails under
@@ -90,4 +92,83 @@ pub fn wait_bounded(mut child: Child, timeout: Duration, what: &str) -> ExitStat
         }
         thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// What a finished tool produced.
+pub struct Output {
+    /// Exit status.
+    pub status: ExitStatus,
+    /// Standard output, lossily decoded.
+    pub stdout: String,
+    /// Standard error, lossily decoded.
+    pub stderr: String,
+}
+
+fn drain(mut r: impl Read + Send + 'static) -> JoinHandle<Vec<u8>> {
+    thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = r.read_to_end(&mut v);
+        v
+    })
+}
+
+/// Runs `cmd` to completion with `input` on its stdin (then end of file; no input: /dev/null),
+/// killing it (by its handle) and failing after `timeout`.
+pub fn run(cmd: &mut Command, input: Option<&[u8]>, timeout: Duration) -> Output {
+    let desc = format!("{cmd:?}");
+    let mut child = cmd
+        .stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {desc}: {e}"));
+    if let Some(bytes) = input {
+        let mut stdin = child.stdin.take().unwrap();
+        let bytes = bytes.to_vec();
+        // Dropping the pipe at the end of the thread gives the child its end of file.
+        thread::spawn(move || {
+            let _ = stdin.write_all(&bytes);
+        });
+    }
+    let out = drain(child.stdout.take().unwrap());
+    let err = drain(child.stderr.take().unwrap());
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        match child.try_wait().expect("try_wait") {
+            Some(s) => break s,
+            None if Instant::now() >= deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                let o = String::from_utf8_lossy(&out.join().unwrap()).into_owned();
+                let e = String::from_utf8_lossy(&err.join().unwrap()).into_owned();
+                panic!(
+                    "{desc} still running after {timeout:?}; killed.\nstdout:\n{o}\nstderr:\n{e}"
+                );
+            }
+            None => thread::sleep(Duration::from_millis(10)),
+        }
+    };
+    let stdout = String::from_utf8_lossy(&out.join().unwrap()).into_owned();
+    let stderr = String::from_utf8_lossy(&err.join().unwrap()).into_owned();
+    Output {
+        status,
+        stdout,
+        stderr,
+    }
+}
+
+/// Fails with the tool's output unless it exited with `code`.
+pub fn assert_exit(o: &Output, code: i32, what: &str) {
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "{what}: exit status {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status,
+        o.stdout,
+        o.stderr
+    );
 }
