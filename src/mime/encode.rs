@@ -152,7 +152,7 @@ fn encode_body(part: &Part) -> Encoded {
             let text = to_crlf(text);
             let encoding = text_encoding(text.as_bytes());
             let body = match encoding {
-                TransferEncoding::SevenBit => text.into_bytes(),
+                TransferEncoding::SevenBit => text.as_bytes().to_vec(),
                 TransferEncoding::QuotedPrintable => qp::encode(text.as_bytes()).into_bytes(),
                 _ => b64::encode_lines(text.as_bytes()).into_bytes(),
             };

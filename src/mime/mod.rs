@@ -219,22 +219,47 @@ pub struct Part {
 }
 
 /// Converts line endings to CRLF (lone CR and lone LF alike).
-pub(crate) fn to_crlf(text: &str) -> String {
+pub(crate) fn to_crlf(text: &str) -> std::borrow::Cow<'_, str> {
+    if !has_bare_line_ending(text.as_bytes()) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let b = text.as_bytes();
     let mut out = String::with_capacity(text.len() + text.len() / 32);
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\r' => {
-                if chars.peek() == Some(&'\n') {
-                    chars.next();
-                }
-                out.push_str("\r\n");
-            }
-            '\n' => out.push_str("\r\n"),
-            _ => out.push(c),
+    let mut start = 0;
+    // Copy the runs between line endings; CR and LF are ASCII, so every cut is on a
+    // character boundary.
+    while let Some(p) = b
+        .get(start..)
+        .and_then(|r| r.iter().position(|&c| c == b'\r' || c == b'\n'))
+    {
+        let j = start + p;
+        out.push_str(text.get(start..j).unwrap_or_default());
+        out.push_str("\r\n");
+        start = if b.get(j) == Some(&b'\r') && b.get(j + 1) == Some(&b'\n') {
+            j + 2
+        } else {
+            j + 1
+        };
+    }
+    out.push_str(text.get(start..).unwrap_or_default());
+    std::borrow::Cow::Owned(out)
+}
+
+/// True when `b` has a CR not followed by LF, or an LF not preceded by CR.
+fn has_bare_line_ending(b: &[u8]) -> bool {
+    let mut i = 0;
+    while let Some(p) = b
+        .get(i..)
+        .and_then(|r| r.iter().position(|&c| c == b'\r' || c == b'\n'))
+    {
+        let j = i + p;
+        if b.get(j) == Some(&b'\r') && b.get(j + 1) == Some(&b'\n') {
+            i = j + 2;
+        } else {
+            return true;
         }
     }
-    out
+    false
 }
 
 impl Part {
@@ -242,7 +267,13 @@ impl Part {
     /// canonical form of text (RFC 2046 §4.1.1), so that [`decode`] gives the text back
     /// exactly.
     pub fn text(subtype: &str, text: impl Into<String>) -> Part {
-        let text = to_crlf(&text.into());
+        let text: String = text.into();
+        // No copy when the text is already in CRLF form.
+        let converted = match to_crlf(&text) {
+            std::borrow::Cow::Owned(s) => Some(s),
+            std::borrow::Cow::Borrowed(_) => None,
+        };
+        let text = converted.unwrap_or(text);
         let mut content_type = ContentType::new("text", subtype);
         content_type.set_param("charset", "utf-8");
         Part {
