@@ -116,6 +116,19 @@ impl Reply {
     pub const NEED_SMTPUTF8: Reply = r(553, (5, 6, 7), "Non-ASCII address requires SMTPUTF8");
     /// `421 4.7.0 Too many errors, closing connection`
     pub const TOO_MANY_ERRORS: Reply = r(421, (4, 7, 0), "Too many errors, closing connection");
+    /// `421 4.7.0 Too many commands without mail, closing connection`: the junk-command budget
+    /// (NOOP, RSET, VRFY, refused RCPT...) is spent.
+    pub const TOO_MANY_JUNK: Reply = r(
+        421,
+        (4, 7, 0),
+        "Too many commands without mail, closing connection",
+    );
+    /// `421 4.4.2 Session time limit reached, closing connection`
+    pub const SESSION_TOO_LONG: Reply = r(
+        421,
+        (4, 4, 2),
+        "Session time limit reached, closing connection",
+    );
     /// `421 4.7.0 Too many sessions, try again later`
     pub const BUSY: Reply = r(421, (4, 7, 0), "Too many sessions, try again later");
     /// `421 4.7.0 Too many connections from your address`

@@ -20,6 +20,7 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 
+mod cidr;
 mod config;
 mod handler;
 pub mod proxy;
@@ -39,7 +40,7 @@ use threadpool::ThreadPool;
 
 pub use crate::data::BareLinePolicy;
 pub use crate::stream::{HandshakeError, RecvError, SendError};
-pub use config::{Protocol, ServerConfig, default_hostname};
+pub use config::{MAX_SESSIONS_LIMIT, Protocol, ServerConfig, default_hostname};
 pub use handler::{
     Body, ConnInfo, Envelope, ErrorAction, Greeting, Handler, MailParams, Phase, Recipient,
     SessionError, collect,
@@ -48,7 +49,7 @@ pub use shared::Stats;
 
 use crate::reply::Reply;
 use crate::sasl::Mechanism;
-use crate::stream::Conn;
+use crate::stream::{Conn, deadline_in};
 use crate::tls::ServerTls;
 use session::Session;
 use shared::{SessionSlot, Shared};
@@ -142,7 +143,8 @@ impl ServerBuilder {
         self.config.data_timeout = d;
         self
     }
-    /// Most sessions at once, and the pool size (default 128).
+    /// Most sessions at once, and the pool size (default 128, at most
+    /// [`config::MAX_SESSIONS_LIMIT`]).
     pub fn max_sessions(mut self, n: usize) -> Self {
         self.config.max_sessions = n;
         self
@@ -222,7 +224,8 @@ impl ServerBuilder {
         self.config.dsn = on;
         self
     }
-    /// Most sessions from one client address (default 50).
+    /// Most sessions from one client (default 50), counted by address prefix (see
+    /// [`ServerBuilder::per_ip_prefix_v6`]).
     pub fn max_sessions_per_ip(mut self, n: usize) -> Self {
         self.config.max_sessions_per_ip = n;
         self
@@ -237,9 +240,38 @@ impl ServerBuilder {
         self.config.proxy_timeout = d;
         self
     }
-    /// Balancers trusted to send PROXY headers, as addresses or CIDR networks (default: any).
+    /// Balancers trusted to send PROXY headers, as addresses or CIDR networks. A PROXY
+    /// listener needs this (default: none, and binding one is an error).
     pub fn proxy_trusted(mut self, nets: &[&str]) -> Self {
         self.config.proxy_trusted = nets.iter().map(|s| s.to_string()).collect();
+        self
+    }
+    /// Accept PROXY headers from any sender (default false). Only where nothing but the
+    /// balancer can reach the listener; see [`ServerConfig::dangerous_proxy_trust_any`].
+    pub fn dangerous_proxy_trust_any(mut self, on: bool) -> Self {
+        self.config.dangerous_proxy_trust_any = on;
+        self
+    }
+    /// Prefix length by which per-address limits count IPv4 clients (default 32).
+    pub fn per_ip_prefix_v4(mut self, bits: u8) -> Self {
+        self.config.per_ip_prefix_v4 = bits;
+        self
+    }
+    /// Prefix length by which per-address limits count IPv6 clients (default 64: one host
+    /// usually holds a whole /64).
+    pub fn per_ip_prefix_v6(mut self, bits: u8) -> Self {
+        self.config.per_ip_prefix_v6 = bits;
+        self
+    }
+    /// Commands that move no mail allowed before `421` (default 100; reset by each accepted
+    /// message). See [`ServerConfig::max_junk_commands`].
+    pub fn max_junk_commands(mut self, n: usize) -> Self {
+        self.config.max_junk_commands = n;
+        self
+    }
+    /// Longest a session may last (default 1 hour).
+    pub fn max_session_duration(mut self, d: Duration) -> Self {
+        self.config.max_session_duration = d;
         self
     }
     /// Replaces the whole configuration.
@@ -266,54 +298,8 @@ impl ServerBuilder {
         addr: impl ToSocketAddrs,
         options: ListenerOptions,
     ) -> io::Result<Server> {
-        let c = &self.config;
         let addrs: Vec<SocketAddr> = addr.to_socket_addrs()?.collect();
-        if c.protocol == Protocol::Lmtp && addrs.iter().any(|a| a.port() == 25) {
-            return Err(invalid(
-                "LMTP must not be offered on port 25 (RFC 2033 section 5)",
-            ));
-        }
-        if c.max_sessions == 0
-            || c.max_line_length < 64
-            || c.max_recipients == 0
-            || c.max_sessions_per_ip == 0
-        {
-            return Err(invalid(
-                "max_sessions and max_recipients must be positive, max_line_length at least 64",
-            ));
-        }
-        if c.hostname.is_empty() || c.hostname.bytes().any(|b| !b.is_ascii_graphic()) {
-            return Err(invalid("hostname must be non-empty printable ASCII"));
-        }
-        if [
-            c.command_timeout,
-            c.data_block_timeout,
-            c.data_timeout,
-            c.tls_handshake_timeout,
-        ]
-        .iter()
-        .any(Duration::is_zero)
-        {
-            return Err(invalid("timeouts must be positive"));
-        }
-        if c.require_tls && c.tls.is_none() {
-            return Err(invalid("require_tls needs a TLS configuration"));
-        }
-        if c.require_auth && c.auth_mechanisms.is_empty() {
-            return Err(invalid("require_auth needs at least one AUTH mechanism"));
-        }
-        if c.require_auth && c.tls.is_none() && !c.allow_insecure_auth {
-            // AUTH would never be offered, so no mail could ever be accepted.
-            return Err(invalid("require_auth needs TLS or allow_insecure_auth"));
-        }
-        if c.binary_mime && !c.chunking {
-            return Err(invalid("binary_mime needs chunking"));
-        }
-        for net in &c.proxy_trusted {
-            parse_net(net).ok_or_else(|| {
-                invalid(&format!("bad address or network {net:?} in proxy_trusted"))
-            })?;
-        }
+        self.config.validate().map_err(|e| invalid(&e))?;
         let server = Server {
             listeners: Vec::new(),
             config: Arc::new(self.config),
@@ -344,6 +330,15 @@ impl Server {
         if options.implicit_tls && self.config.tls.is_none() {
             return Err(invalid(
                 "an implicit-TLS listener needs a TLS configuration",
+            ));
+        }
+        if options.proxy_protocol
+            && self.config.proxy_trusted.is_empty()
+            && !self.config.dangerous_proxy_trust_any
+        {
+            return Err(invalid(
+                "a PROXY protocol listener needs proxy_trusted (the balancers' addresses or \
+                 networks); whoever may send a PROXY header chooses the client address",
             ));
         }
         let listener = TcpListener::bind(&addrs[..])?;
@@ -577,7 +572,8 @@ fn run_session<H, F>(
         }
     }
     // The per-address limit counts real clients, so it comes after the PROXY header.
-    if !shared.try_acquire_ip(info.peer.ip(), cfg.max_sessions_per_ip) {
+    let key = cidr::client_key(info.peer.ip(), cfg.per_ip_prefix_v4, cfg.per_ip_prefix_v6);
+    if !shared.try_acquire_ip(key, cfg.max_sessions_per_ip) {
         shared.stats.refused_per_ip.fetch_add(1, Ordering::Relaxed);
         debug!(
             "{} session {}: refused, too many connections from this address",
@@ -589,10 +585,10 @@ fn run_session<H, F>(
         conn.close();
         return;
     }
-    guard.ip = Some(info.peer.ip());
+    guard.ip = Some(key);
     if let (Some(delay), false) = (cfg.greeting_delay, opts.implicit_tls) {
         // Postfix's pregreet test: a client that talks before the greeting is not SMTP.
-        let early = !conn.buffered().is_empty() || conn.fill(Instant::now() + delay).is_ok();
+        let early = !conn.buffered().is_empty() || conn.fill(deadline_in(delay)).is_ok();
         if early {
             shared.stats.pregreet.fetch_add(1, Ordering::Relaxed);
             debug!(
@@ -629,16 +625,11 @@ fn read_proxy_header(
     cfg: &ServerConfig,
     balancer: SocketAddr,
 ) -> Result<Option<SocketAddr>, String> {
-    let trusted = cfg.proxy_trusted.is_empty()
-        || cfg
-            .proxy_trusted
-            .iter()
-            .filter_map(|n| parse_net(n))
-            .any(|(net, len)| in_net(balancer.ip(), net, len));
+    let trusted = cfg.dangerous_proxy_trust_any || cidr::in_any(balancer.ip(), &cfg.proxy_trusted);
     if !trusted {
         return Err(format!("PROXY header from untrusted address {balancer}"));
     }
-    let deadline = Instant::now() + cfg.proxy_timeout;
+    let deadline = deadline_in(cfg.proxy_timeout);
     loop {
         match proxy::parse(conn.buffered()) {
             Ok(Some((header, n))) => {
@@ -654,34 +645,6 @@ fn read_proxy_header(
         conn.fill(deadline)
             .map_err(|e| format!("reading the PROXY header: {e}"))?;
     }
-}
-
-/// `"10.0.0.0/8"` or `"127.0.0.1"` → (network, prefix length).
-fn parse_net(s: &str) -> Option<(IpAddr, u8)> {
-    let (ip, len) = match s.split_once('/') {
-        Some((ip, len)) => (ip.parse::<IpAddr>().ok()?, len.parse::<u8>().ok()?),
-        None => {
-            let ip: IpAddr = s.parse().ok()?;
-            (ip, if ip.is_ipv4() { 32 } else { 128 })
-        }
-    };
-    let max = if ip.is_ipv4() { 32 } else { 128 };
-    (len <= max).then_some((ip, len))
-}
-
-/// True when `ip` is inside `net/len` (IPv4-mapped IPv6 addresses match IPv4 networks).
-fn in_net(ip: IpAddr, net: IpAddr, len: u8) -> bool {
-    let (a, b, bits) = match (ip, net) {
-        (IpAddr::V4(a), IpAddr::V4(b)) => (u128::from(u32::from(a)), u128::from(u32::from(b)), 32),
-        (IpAddr::V6(a), IpAddr::V6(b)) => (u128::from(a), u128::from(b), 128),
-        (IpAddr::V6(a), IpAddr::V4(b)) => match a.to_ipv4_mapped() {
-            Some(a) => (u128::from(u32::from(a)), u128::from(u32::from(b)), 32),
-            None => return false,
-        },
-        _ => return false,
-    };
-    let shift = bits - u32::from(len);
-    shift >= bits || (a >> shift) == (b >> shift)
 }
 
 /// Releases a session's registry slot and per-address count, whatever happens.
@@ -746,7 +709,7 @@ impl ServerHandle {
             wake_listener(*addr);
         }
         self.join_listeners();
-        if !self.shared.wait_empty(Instant::now() + grace) {
+        if !self.shared.wait_empty(deadline_in(grace)) {
             self.shared.begin_shutdown(true);
             self.shared
                 .wait_empty(Instant::now() + Duration::from_secs(5));

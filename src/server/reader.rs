@@ -8,7 +8,7 @@ use crate::address::PathOptions;
 use crate::command::Command;
 use crate::data::{DataDecoder, DataError, DataLimits};
 use crate::reply::Reply;
-use crate::stream::{Conn, Line, RecvError};
+use crate::stream::{Conn, Line, RecvError, deadline_in};
 
 /// How a DATA body ended, once the reader is drained.
 #[derive(Debug)]
@@ -46,16 +46,15 @@ impl<'a> DataReader<'a> {
         whole: Duration,
         block: Duration,
     ) -> Self {
-        let now = Instant::now();
         DataReader {
             conn,
             abandon_after: limits.max_size.map(|m| m.saturating_mul(2)),
             decoder: DataDecoder::new(limits),
             out: Vec::with_capacity(STEP),
             pos: 0,
-            whole_deadline: now + whole,
+            whole_deadline: deadline_in(whole),
             block_timeout: block,
-            block_deadline: now + block,
+            block_deadline: deadline_in(block),
             broken: None,
         }
     }
@@ -83,7 +82,7 @@ impl<'a> DataReader<'a> {
             }
             // A deadline for each line, not an idle timer: reset when a line ends.
             if self.conn.buffered().contains(&b'\n') {
-                self.block_deadline = Instant::now() + self.block_timeout;
+                self.block_deadline = deadline_in(self.block_timeout);
             }
         }
         self.out.clear();
@@ -144,6 +143,10 @@ impl Read for DataReader<'_> {
     }
 }
 
+/// Octets of BDAT progress that earn another block timeout (a DATA line of RFC 5321's
+/// maximum length).
+const PROGRESS_STEP: u64 = 1000;
+
 /// What ended a BDAT sequence early: a command line other than BDAT, or a line too long.
 #[derive(Debug)]
 pub(crate) enum Interruption {
@@ -176,6 +179,10 @@ pub(crate) struct BdatReader<'a> {
     last: bool,
     total: u64,
     too_big: bool,
+    /// Past twice the size limit: stop reading, answer and close (as DATA does).
+    abandoned: bool,
+    /// Octets received since the block deadline was last moved.
+    since_progress: u64,
     whole_deadline: Instant,
     block_deadline: Instant,
     broken: Option<RecvError>,
@@ -184,17 +191,18 @@ pub(crate) struct BdatReader<'a> {
 
 impl<'a> BdatReader<'a> {
     pub(crate) fn new(conn: &'a mut Conn, limits: BdatLimits, size: u64, last: bool) -> Self {
-        let now = Instant::now();
         BdatReader {
             conn,
-            whole_deadline: now + limits.whole_timeout,
-            block_deadline: now + limits.block_timeout,
+            whole_deadline: deadline_in(limits.whole_timeout),
+            block_deadline: deadline_in(limits.block_timeout),
             limits,
             remaining: size,
             chunk: size,
             last,
             total: 0,
             too_big: false,
+            abandoned: false,
+            since_progress: 0,
             broken: None,
             interrupted: None,
         }
@@ -222,8 +230,16 @@ impl<'a> BdatReader<'a> {
         self.conn.consume(n);
         self.remaining -= n as u64;
         self.total += n as u64;
-        if self.limits.max_size.is_some_and(|m| self.total > m) {
-            self.too_big = true;
+        if let Some(max) = self.limits.max_size {
+            self.too_big |= self.total > max;
+            self.abandoned |= self.total > max.saturating_mul(2);
+        }
+        // The block deadline follows progress, as DATA's follows lines: each PROGRESS_STEP
+        // octets earn another block timeout; a trickle never does.
+        self.since_progress += n as u64;
+        if self.since_progress >= PROGRESS_STEP {
+            self.since_progress = 0;
+            self.block_deadline = deadline_in(self.limits.block_timeout);
         }
         Ok(n)
     }
@@ -233,7 +249,9 @@ impl<'a> BdatReader<'a> {
     fn next_chunk(&mut self, ack: &Reply) -> Result<bool, RecvError> {
         self.conn
             .queue(&ack.with_text(format!("{} octets received", self.chunk)));
-        let deadline = Instant::now() + self.limits.command_timeout;
+        // The whole-transaction deadline bounds the commands between chunks too, so a chain
+        // of `BDAT 0` cannot outlive it.
+        let deadline = deadline_in(self.limits.command_timeout).min(self.whole_deadline);
         let line = match self.conn.read_line(self.limits.max_line, deadline) {
             Ok(Line::Complete(l)) => l,
             Ok(Line::TooLong) => {
@@ -250,7 +268,8 @@ impl<'a> BdatReader<'a> {
                 self.remaining = size;
                 self.chunk = size;
                 self.last = last;
-                self.block_deadline = Instant::now() + self.limits.block_timeout;
+                self.block_deadline = deadline_in(self.limits.block_timeout);
+                self.since_progress = 0;
                 Ok(true)
             }
             _ => {
@@ -265,10 +284,13 @@ impl<'a> BdatReader<'a> {
     /// limit); the session answers the last chunk.
     pub(crate) fn finish(mut self, reject: Option<&Reply>) -> (DataEnd, Option<Interruption>, u64) {
         loop {
-            while self.remaining > 0 {
+            while self.remaining > 0 && !self.abandoned {
                 if let Err(e) = self.take_chunk(64 * 1024, None) {
                     return (DataEnd::Broken(e), None, self.total);
                 }
+            }
+            if self.abandoned {
+                return (DataEnd::Abandoned, None, self.total);
             }
             if self.last || self.interrupted.is_some() {
                 break;

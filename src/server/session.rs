@@ -19,7 +19,7 @@ use crate::dsn;
 use crate::extensions::Extensions;
 use crate::reply::{EnhancedCode, Reply};
 use crate::sasl::{Mechanism, SaslError, ServerExchange, Step};
-use crate::stream::{Conn, Line, RecvError};
+use crate::stream::{Conn, Line, Pending, RecvError, deadline_in};
 use crate::tls::TlsInfo;
 
 use super::config::{Protocol, ServerConfig};
@@ -75,6 +75,10 @@ pub(crate) struct Session<H: Handler> {
     tls: Option<TlsInfo>,
     /// The identity from a successful AUTH.
     auth: Option<String>,
+    /// Commands that moved no mail since the last accepted message.
+    junk: usize,
+    /// When the session's time is up (`max_session_duration` after it began).
+    ends_at: Instant,
 }
 
 /// Longest line in an AUTH exchange (RFC 4954 §4: at least 12288 octets).
@@ -96,6 +100,7 @@ impl<H: Handler> Session<H> {
         info: ConnInfo,
         handler: H,
     ) -> Self {
+        let cfg_duration = cfg.max_session_duration;
         Session {
             conn,
             max_size: cfg.max_message_size,
@@ -108,6 +113,8 @@ impl<H: Handler> Session<H> {
             errors: 0,
             tls: None,
             auth: None,
+            junk: 0,
+            ends_at: deadline_in(cfg_duration),
         }
     }
 
@@ -251,26 +258,40 @@ impl<H: Handler> Session<H> {
                 let _ = self.conn.flush();
                 return self.fault(SessionError::TooManyErrors);
             }
-            let deadline = Instant::now() + self.cfg.command_timeout;
-            let line = self.conn.read_line(self.cfg.max_line_length, deadline);
+            // Refused MAIL and RCPT count too; they are answered first.
+            if self.junk > self.cfg.max_junk_commands {
+                self.conn.queue(&Reply::TOO_MANY_JUNK);
+                let _ = self.conn.flush();
+                return self.fault(SessionError::TooManyJunkCommands);
+            }
+            // The session's lifetime ends it between transactions; one under way may finish.
+            if !in_transaction && Instant::now() >= self.ends_at {
+                self.conn.queue(&Reply::SESSION_TOO_LONG);
+                let _ = self.conn.flush();
+                return self.fault(SessionError::SessionTooLong);
+            }
+            let mut deadline = deadline_in(self.cfg.command_timeout);
+            let lifetime_bound = !in_transaction && self.ends_at <= deadline;
+            if lifetime_bound {
+                deadline = self.ends_at;
+            }
+            let line = self.conn.read_line(self.command_line_limit(), deadline);
             self.slot.idle.store(false, Ordering::SeqCst);
             let flow = match line {
                 Err(RecvError::Closed) if self.shared.shutting_down() => {
                     self.conn.queue(&Reply::SHUTTING_DOWN);
                     return Flow::Close;
                 }
+                Err(RecvError::TimedOut) if lifetime_bound => {
+                    self.conn.queue(&Reply::SESSION_TOO_LONG);
+                    let _ = self.conn.flush();
+                    return self.fault(SessionError::SessionTooLong);
+                }
                 Err(e) => return self.recv_failed(Phase::Command, e),
                 Ok(Line::TooLong) => {
                     self.client_error(&Reply::LINE_TOO_LONG, SessionError::LineTooLong)
                 }
-                Ok(Line::Complete(bytes)) => match Command::parse(&bytes, &self.cfg.paths) {
-                    Ok(cmd) => self.dispatch(cmd),
-                    Err(e) => {
-                        let (code, (c, s, d), text) = e.reply_parts();
-                        let reply = Reply::new(code, Some(EnhancedCode::new(c, s, d)), text);
-                        self.client_error(&reply, SessionError::Syntax(e))
-                    }
-                },
+                Ok(Line::Complete(bytes)) => self.run_line(&bytes),
             };
             if flow == Flow::Close {
                 return Flow::Close;
@@ -283,16 +304,46 @@ impl<H: Handler> Session<H> {
         }
     }
 
+    /// Parses and runs one command line (without its CRLF).
+    fn run_line(&mut self, bytes: &[u8]) -> Flow {
+        if !self.line_fits(bytes) {
+            return self.client_error(&Reply::LINE_TOO_LONG, SessionError::LineTooLong);
+        }
+        match Command::parse(bytes, &self.cfg.paths) {
+            Ok(cmd) => {
+                if cmd.moves_no_mail() {
+                    self.junk += 1;
+                    if self.junk > self.cfg.max_junk_commands {
+                        self.conn.queue(&Reply::TOO_MANY_JUNK);
+                        let _ = self.conn.flush();
+                        self.fault(SessionError::TooManyJunkCommands);
+                        return Flow::Close;
+                    }
+                }
+                self.dispatch(cmd)
+            }
+            Err(e) => {
+                let (code, (c, s, d), text) = e.reply_parts();
+                let reply = Reply::new(code, Some(EnhancedCode::new(c, s, d)), text);
+                // A BDAT refused for its syntax still brings its chunk (RFC 3030 §2).
+                if let Some(size) = crate::command::bdat_chunk_size(bytes) {
+                    if let Err(flow) = self.skip_chunk(size, &reply) {
+                        return flow;
+                    }
+                }
+                self.client_error(&reply, SessionError::Syntax(e))
+            }
+        }
+    }
+
     /// The one `match`: what each command may do in each state. Each arm yields the next state.
     fn dispatch(&mut self, cmd: Command) -> Flow {
         let lmtp = self.info.protocol == Protocol::Lmtp;
         let state = std::mem::take(&mut self.state);
         let (next, flow) = match (state, cmd) {
             (s, cmd) if self.cfg.require_tls && self.tls.is_none() && !allowed_before_tls(&cmd) => {
-                (
-                    s,
-                    self.client_error(&Reply::NEED_TLS, SessionError::OutOfOrder(cmd.verb())),
-                )
+                let flow = self.refuse_command(&cmd, &Reply::NEED_TLS, cmd.verb());
+                (s, flow)
             }
             (_, Command::Quit) => {
                 self.conn.queue(&Reply::BYE);
@@ -388,28 +439,74 @@ impl<H: Handler> Session<H> {
             (s @ State::Ready(_), Command::Auth { mechanism, initial }) => {
                 (s, self.authenticate(&mechanism, initial.as_deref()))
             }
-            (s, Command::Bdat { .. }) if !self.cfg.chunking => (s, self.not_offered("BDAT")),
+            (s, cmd @ Command::Bdat { .. }) if !self.cfg.chunking => {
+                let flow = self.refuse_command(&cmd, &Reply::NOT_IMPLEMENTED, "BDAT");
+                (s, flow)
+            }
             (State::Transaction(h, env), Command::Bdat { size, last })
                 if !env.recipients.is_empty() =>
             {
                 self.bdat(h, env, size, last)
             }
-            (s, Command::Bdat { size, .. }) => {
-                // A refused chunk is still read, so its bytes never run as commands.
-                if let Err(e) = self.discard_chunk(size) {
-                    return self.recv_failed(Phase::Data, e);
-                }
+            (s, cmd @ Command::Bdat { .. }) => {
                 let text = if matches!(s, State::Transaction(..)) {
                     "Error: need RCPT command"
                 } else {
                     "Error: need MAIL command"
                 };
-                (s, self.out_of_order("BDAT", text))
+                let flow = self.refuse_command(&cmd, &Reply::BAD_SEQUENCE.with_text(text), "BDAT");
+                (s, flow)
             }
             (s, Command::Unknown { verb, args }) => self.unknown(s, &verb, &args),
         };
         self.state = next;
         flow
+    }
+
+    /// Longest command line to read: AUTH's initial response may be longer than other commands
+    /// (RFC 4954 §4: 12288 octets), so when AUTH is offered lines are read up to that and
+    /// [`Session::line_fits`] applies the usual limit to the rest.
+    fn command_line_limit(&self) -> usize {
+        if self.cfg.auth_mechanisms.is_empty() {
+            self.cfg.max_line_length
+        } else {
+            self.cfg.max_line_length.max(MAX_SASL_LINE)
+        }
+    }
+
+    /// False for a line (without its CRLF) longer than the command limit, unless it is AUTH.
+    fn line_fits(&self, line: &[u8]) -> bool {
+        line.len() + 2 <= self.cfg.max_line_length
+            || line
+                .get(..5)
+                .is_some_and(|v| v.eq_ignore_ascii_case(b"AUTH "))
+    }
+
+    /// Reads and drops the chunk of a refused BDAT, so its bytes never run as commands. A chunk
+    /// past twice the size limit is not read: `refusal` is sent and the session closes
+    /// (`Err` carries the flow to return).
+    fn skip_chunk(&mut self, size: u64, refusal: &Reply) -> Result<(), Flow> {
+        let too_big = self
+            .max_size
+            .is_some_and(|max| size > max.saturating_mul(2));
+        if too_big {
+            self.conn.queue(refusal);
+            let _ = self.conn.flush();
+            self.fault(SessionError::DataRejected(DataError::TooBig));
+            return Err(Flow::Close);
+        }
+        self.discard_chunk(size)
+            .map_err(|e| self.recv_failed(Phase::Data, e))
+    }
+
+    /// Refuses a command as a client mistake; a refused BDAT's chunk is consumed first.
+    fn refuse_command(&mut self, cmd: &Command, reply: &Reply, verb: &'static str) -> Flow {
+        if let Command::Bdat { size, .. } = cmd {
+            if let Err(flow) = self.skip_chunk(*size, reply) {
+                return flow;
+            }
+        }
+        self.client_error(reply, SessionError::OutOfOrder(verb))
     }
 
     fn not_offered(&mut self, verb: &'static str) -> Flow {
@@ -428,8 +525,13 @@ impl<H: Handler> Session<H> {
                 return self.fault(SessionError::Send(e));
             }
         }
-        let deadline = Instant::now() + self.cfg.tls_handshake_timeout;
-        let dropped = match self.conn.start_tls(tls, deadline) {
+        let deadline = deadline_in(self.cfg.tls_handshake_timeout);
+        let pending = if self.info.implicit_tls && self.tls.is_none() {
+            Pending::HandToTls
+        } else {
+            Pending::Discard
+        };
+        let dropped = match self.conn.start_tls(tls, deadline, pending) {
             Ok(n) => n,
             Err(e) => {
                 self.fault(SessionError::TlsHandshake(e));
@@ -482,7 +584,7 @@ impl<H: Handler> Session<H> {
                 Err(e) => return self.sasl_failed(e),
             };
             self.conn.queue(&Reply::new(334, None, challenge));
-            let deadline = Instant::now() + self.cfg.command_timeout;
+            let deadline = deadline_in(self.cfg.command_timeout);
             let line = match self.conn.read_line(MAX_SASL_LINE, deadline) {
                 Err(e) => return self.recv_failed(Phase::Command, e),
                 Ok(Line::TooLong) => {
@@ -693,6 +795,7 @@ impl<H: Handler> Session<H> {
         match self.call("on_mail", |h| h.on_mail(from.as_ref(), &params)) {
             Err(Panicked) => (State::Ready(hello), Flow::Close),
             Ok(Err(r)) => {
+                self.junk += 1;
                 let flow = self.reply(&r);
                 (State::Ready(hello), flow)
             }
@@ -718,6 +821,7 @@ impl<H: Handler> Session<H> {
         let flow = if counts {
             self.client_error(&r, SessionError::BadParameter(r.clone()))
         } else {
+            self.junk += 1;
             self.reply(&r)
         };
         (s, flow)
@@ -731,10 +835,12 @@ impl<H: Handler> Session<H> {
         params: Vec<Param>,
     ) -> (State, Flow) {
         if env.recipients.len() >= self.cfg.max_recipients {
+            self.junk += 1;
             let flow = self.reply(&Reply::TOO_MANY_RECIPIENTS);
             return (State::Transaction(hello, env), flow);
         }
         if !to.is_ascii() && !env.params.smtputf8 {
+            self.junk += 1;
             let flow = self.reply(&Reply::NEED_SMTPUTF8);
             return (State::Transaction(hello, env), flow);
         }
@@ -795,7 +901,10 @@ impl<H: Handler> Session<H> {
         let result = self.call("on_rcpt", |h| h.on_rcpt(&to, &accepted, &env));
         let flow = match result {
             Err(Panicked) => Flow::Close,
-            Ok(Err(r)) => self.reply(&r),
+            Ok(Err(r)) => {
+                self.junk += 1;
+                self.reply(&r)
+            }
             Ok(Ok(())) => {
                 env.recipients.push(Recipient {
                     mailbox: to,
@@ -861,14 +970,7 @@ impl<H: Handler> Session<H> {
                     Interruption::TooLong => {
                         self.client_error(&Reply::LINE_TOO_LONG, SessionError::LineTooLong)
                     }
-                    Interruption::Line(line) => match Command::parse(&line, &self.cfg.paths) {
-                        Ok(cmd) => self.dispatch(cmd),
-                        Err(e) => {
-                            let (code, (c, s, d), text) = e.reply_parts();
-                            let reply = Reply::new(code, Some(EnhancedCode::new(c, s, d)), text);
-                            self.client_error(&reply, SessionError::Syntax(e))
-                        }
-                    },
+                    Interruption::Line(line) => self.run_line(&line),
                 };
                 (std::mem::take(&mut self.state), flow)
             }
@@ -879,7 +981,7 @@ impl<H: Handler> Session<H> {
     /// it would be taken for commands). False when the connection failed meanwhile.
     fn discard_chunk(&mut self, size: u64) -> Result<(), RecvError> {
         let mut left = size;
-        let deadline = Instant::now() + self.cfg.data_timeout;
+        let deadline = deadline_in(self.cfg.data_timeout);
         while left > 0 {
             if self.conn.buffered().is_empty() {
                 self.conn.fill(deadline)?;
@@ -969,6 +1071,8 @@ impl<H: Handler> Session<H> {
         };
         let accepted = replies.iter().any(Reply::is_positive);
         if accepted {
+            // A session that delivers mail is not junk: its budget starts again.
+            self.junk = 0;
             stats.messages.fetch_add(1, Ordering::Relaxed);
         } else {
             stats.messages_rejected.fetch_add(1, Ordering::Relaxed);

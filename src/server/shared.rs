@@ -31,7 +31,7 @@ pub(crate) struct Counters {
 impl Counters {
     pub(crate) fn count_error(&self, e: &SessionError) {
         let c = match e {
-            SessionError::Timeout(_) => &self.timeouts,
+            SessionError::Timeout(_) | SessionError::SessionTooLong => &self.timeouts,
             SessionError::Closed(_)
             | SessionError::Reset(_)
             | SessionError::Send(_)
