@@ -4,6 +4,7 @@
 //! allowed now, and what SIZE or BODY values mean, is the session's business.
 
 use crate::address::{AddressError, Mailbox, PathOptions, parse_forward_path, parse_reverse_path};
+use crate::reply::{EnhancedCode, Reply};
 use std::fmt;
 
 /// Separators between verb, argument and parameters: SP, and HTAB which Postfix also tolerates.
@@ -234,6 +235,13 @@ impl CommandError {
                 (501, (5, 5, 2), format!("Error: invalid {verb} hostname"))
             }
         }
+    }
+}
+
+impl From<&CommandError> for Reply {
+    fn from(e: &CommandError) -> Reply {
+        let (code, (c, s, d), text) = e.reply_parts();
+        Reply::new(code, Some(EnhancedCode::new(c, s, d)), text)
     }
 }
 

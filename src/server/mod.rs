@@ -23,6 +23,7 @@
 mod cidr;
 mod config;
 mod handler;
+pub mod params;
 pub mod proxy;
 mod reader;
 mod session;
@@ -609,7 +610,7 @@ fn run_session<H, F>(
             );
             shared.stats.handler_panics.fetch_add(1, Ordering::Relaxed);
             if !info.implicit_tls {
-                conn.queue(&Reply::with(421, (4, 3, 0), "Internal error"));
+                conn.queue(&Reply::INTERNAL_ERROR_CLOSING);
             }
             conn.close();
             return;

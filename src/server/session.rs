@@ -15,9 +15,8 @@ use log::{debug, warn};
 use crate::address::Mailbox;
 use crate::command::{Command, Param};
 use crate::data::DataError;
-use crate::dsn;
 use crate::extensions::Extensions;
-use crate::reply::{EnhancedCode, Reply};
+use crate::reply::Reply;
 use crate::sasl::{Mechanism, SaslError, ServerExchange, Step};
 use crate::stream::{Conn, Line, Pending, RecvError, deadline_in};
 use crate::tls::TlsInfo;
@@ -27,6 +26,7 @@ use super::handler::{
     Body, ConnInfo, Envelope, ErrorAction, Greeting, Handler, MailParams, Phase, Recipient,
     SessionError,
 };
+use super::params::{Offered, RcptParams};
 use super::reader::{BdatLimits, BdatReader, DataEnd, DataReader, Interruption};
 use super::shared::{SessionSlot, Shared};
 
@@ -149,11 +149,7 @@ impl<H: Handler> Session<H> {
     }
 
     fn handler_panicked(&mut self, callback: &'static str, message: String) {
-        self.conn.queue(&Reply::with(
-            421,
-            (4, 3, 0),
-            "Internal error, closing connection",
-        ));
+        self.conn.queue(&Reply::INTERNAL_ERROR_CLOSING);
         let _ = self.conn.flush();
         self.fault(SessionError::HandlerPanic { callback, message });
     }
@@ -323,8 +319,7 @@ impl<H: Handler> Session<H> {
                 self.dispatch(cmd)
             }
             Err(e) => {
-                let (code, (c, s, d), text) = e.reply_parts();
-                let reply = Reply::new(code, Some(EnhancedCode::new(c, s, d)), text);
+                let reply = Reply::from(&e);
                 // A BDAT refused for its syntax still brings its chunk (RFC 3030 §2).
                 if let Some(size) = crate::command::bdat_chunk_size(bytes) {
                     if let Err(flow) = self.skip_chunk(size, &reply) {
@@ -352,24 +347,14 @@ impl<H: Handler> Session<H> {
                 (State::Fresh, Flow::Close)
             }
             (s, Command::Noop) => (s, self.reply(&Reply::OK)),
-            (s, Command::Help(_)) => (
-                s,
-                self.reply(&Reply::with(
-                    214,
-                    (2, 0, 0),
-                    "See RFC 5321 (https://www.rfc-editor.org/rfc/rfc5321)",
-                )),
-            ),
+            (s, Command::Help(_)) => (s, self.reply(&Reply::HELP)),
             (s, Command::Rset) => {
                 let next = self.end_transaction(s);
                 (next, self.reply(&Reply::OK))
             }
             (s, Command::Helo(_) | Command::Ehlo(_)) if lmtp => (
                 s,
-                self.client_error(
-                    &Reply::with(500, (5, 5, 1), "Error: this is LMTP, use LHLO"),
-                    SessionError::OutOfOrder("HELO"),
-                ),
+                self.client_error(&Reply::USE_LHLO, SessionError::OutOfOrder("HELO")),
             ),
             (s, Command::Lhlo(arg)) if !lmtp => self.unknown(s, "LHLO", &arg),
             (s, Command::Helo(name)) => self.hello(s, name, false),
@@ -588,7 +573,7 @@ impl<H: Handler> Session<H> {
             let line = match self.conn.read_line(MAX_SASL_LINE, deadline) {
                 Err(e) => return self.recv_failed(Phase::Command, e),
                 Ok(Line::TooLong) => {
-                    let r = Reply::with(500, (5, 5, 6), "Authentication exchange line is too long");
+                    let r = Reply::AUTH_LINE_TOO_LONG;
                     return self.client_error(&r, SessionError::AuthFailed(r.clone()));
                 }
                 Ok(Line::Complete(l)) => l,
@@ -611,8 +596,7 @@ impl<H: Handler> Session<H> {
     }
 
     fn sasl_failed(&mut self, e: SaslError) -> Flow {
-        let (code, (c, s, d), text) = e.reply_parts();
-        let r = Reply::new(code, Some(EnhancedCode::new(c, s, d)), text);
+        let r = Reply::from(&e);
         if e == SaslError::Cancelled {
             // Giving up is the client's right, not a mistake.
             return self.reply(&r);
@@ -723,62 +707,34 @@ impl<H: Handler> Session<H> {
         ext
     }
 
-    /// Checks MAIL parameters: the known ones here, the rest through the handler.
+    /// What this session offers, for the parameter rules.
+    fn offered(&self) -> Offered {
+        Offered {
+            max_size: self.max_size,
+            eight_bit_mime: self.cfg.eight_bit_mime,
+            binary_mime: self.cfg.binary_mime,
+            dsn: self.cfg.dsn,
+            smtputf8: self.cfg.smtputf8,
+        }
+    }
+
+    /// Checks MAIL parameters: the known ones by the rules in `params`, the rest through the
+    /// handler. `Err` holds the reply and whether it was the client's mistake.
     fn mail_params(
         &mut self,
         esmtp: bool,
         params: Vec<Param>,
     ) -> Result<MailParams, (Reply, bool)> {
-        let syntax = |t: &'static str| (Reply::with(501, (5, 5, 4), t), true);
-        let mut out = MailParams::default();
-        let mut seen: Vec<String> = Vec::new();
-        for p in params {
-            if !esmtp {
-                return Err((Reply::with(555, (5, 5, 4), "Parameters need EHLO"), true));
-            }
-            if seen.contains(&p.keyword) {
-                return Err(syntax("Duplicate parameter"));
-            }
-            seen.push(p.keyword.clone());
-            match (p.keyword.as_str(), p.value.as_deref()) {
-                ("SIZE", Some(v)) => {
-                    let n: u64 = match v.parse() {
-                        Ok(n) if v.len() <= 20 && v.bytes().all(|b| b.is_ascii_digit()) => n,
-                        _ => return Err(syntax("Bad SIZE parameter")),
-                    };
-                    if self.max_size.is_some_and(|max| n > max) {
-                        return Err((Reply::TOO_BIG, false));
-                    }
-                    out.size = Some(n);
+        let (mut out, unknown) = MailParams::parse(params, esmtp, &self.offered())
+            .map_err(|e| (Reply::from(&e), e.is_client_mistake()))?;
+        for p in unknown {
+            match self.call("on_mail_param", |h| h.on_mail_param(&p)) {
+                Ok(Ok(())) => out.other.push(p),
+                Ok(Err(r)) => {
+                    let counts = r.code == 555 || r.code == 501;
+                    return Err((r, counts));
                 }
-                ("SIZE", None) => return Err(syntax("Bad SIZE parameter")),
-                ("BODY", v) if self.cfg.eight_bit_mime || self.cfg.binary_mime => {
-                    out.body = Some(match v.map(str::to_ascii_uppercase).as_deref() {
-                        Some("7BIT") => Body::SevenBit,
-                        Some("8BITMIME") if self.cfg.eight_bit_mime => Body::EightBitMime,
-                        Some("BINARYMIME") if self.cfg.binary_mime => Body::BinaryMime,
-                        _ => return Err(syntax("Bad BODY parameter")),
-                    })
-                }
-                ("RET", Some(v)) if self.cfg.dsn => {
-                    out.ret = Some(dsn::parse_ret(v).ok_or_else(|| syntax("Bad RET parameter"))?);
-                }
-                ("ENVID", Some(v)) if self.cfg.dsn => {
-                    out.envid =
-                        Some(dsn::parse_envid(v).ok_or_else(|| syntax("Bad ENVID parameter"))?);
-                }
-                ("SMTPUTF8", None) if self.cfg.smtputf8 => out.smtputf8 = true,
-                ("SMTPUTF8", Some(_)) if self.cfg.smtputf8 => {
-                    return Err(syntax("SMTPUTF8 takes no value"));
-                }
-                _ => match self.call("on_mail_param", |h| h.on_mail_param(&p)) {
-                    Ok(Ok(())) => out.other.push(p),
-                    Ok(Err(r)) => {
-                        let counts = r.code == 555 || r.code == 501;
-                        return Err((r, counts));
-                    }
-                    Err(Panicked) => return Err((Reply::INTERNAL_ERROR, false)),
-                },
+                Err(Panicked) => return Err((Reply::INTERNAL_ERROR, false)),
             }
         }
         Ok(out)
@@ -844,51 +800,15 @@ impl<H: Handler> Session<H> {
             let flow = self.reply(&Reply::NEED_SMTPUTF8);
             return (State::Transaction(hello, env), flow);
         }
-        let mut accepted = Vec::with_capacity(params.len());
-        let (mut notify, mut orcpt) = (None, None);
-        for p in params {
-            // DSN parameters (RFC 3461), when on, are the server's to check.
-            let bad = |t: &'static str| Reply::with(501, (5, 5, 4), t);
-            match (p.keyword.as_str(), p.value.as_deref()) {
-                ("NOTIFY", Some(v)) if self.cfg.dsn && notify.is_none() => {
-                    match dsn::parse_notify(v) {
-                        Some(n) => {
-                            notify = Some(n);
-                            continue;
-                        }
-                        None => {
-                            return self.refuse(
-                                State::Transaction(hello, env),
-                                bad("Bad NOTIFY parameter"),
-                                true,
-                            );
-                        }
-                    }
-                }
-                ("ORCPT", Some(v)) if self.cfg.dsn && orcpt.is_none() => {
-                    match dsn::parse_orcpt(v) {
-                        Some(o) => {
-                            orcpt = Some(o);
-                            continue;
-                        }
-                        None => {
-                            return self.refuse(
-                                State::Transaction(hello, env),
-                                bad("Bad ORCPT parameter"),
-                                true,
-                            );
-                        }
-                    }
-                }
-                ("NOTIFY" | "ORCPT", _) if self.cfg.dsn => {
-                    return self.refuse(
-                        State::Transaction(hello, env),
-                        bad("Bad DSN parameter"),
-                        true,
-                    );
-                }
-                _ => {}
+        let (known, unknown) = match RcptParams::parse(params, &self.offered()) {
+            Ok(v) => v,
+            Err(e) => {
+                let r = Reply::from(&e);
+                return self.refuse(State::Transaction(hello, env), r, e.is_client_mistake());
             }
+        };
+        let mut accepted = Vec::with_capacity(unknown.len());
+        for p in unknown {
             match self.call("on_rcpt_param", |h| h.on_rcpt_param(&p)) {
                 Ok(Ok(())) => accepted.push(p),
                 Ok(Err(r)) => {
@@ -909,8 +829,8 @@ impl<H: Handler> Session<H> {
                 env.recipients.push(Recipient {
                     mailbox: to,
                     params: accepted,
-                    notify,
-                    orcpt,
+                    notify: known.notify,
+                    orcpt: known.orcpt,
                 });
                 self.reply(&Reply::RECIPIENT_OK)
             }
@@ -1044,7 +964,7 @@ impl<H: Handler> Session<H> {
             stats.messages_rejected.fetch_add(1, Ordering::Relaxed);
             let reply = match e {
                 DataError::TooBig => Reply::TOO_BIG,
-                DataError::LineTooLong => Reply::with(500, (5, 5, 2), "Line too long in message"),
+                DataError::LineTooLong => Reply::DATA_LINE_TOO_LONG,
                 DataError::BareLf | DataError::BareCr => Reply::BARE_LINE_ENDING,
             };
             let count = if lmtp { env.recipients.len() } else { 1 };
