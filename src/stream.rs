@@ -8,8 +8,6 @@ use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::{Duration, Instant};
 
-use crate::reply::Reply;
-
 /// A failed write. A peer that vanished is an ordinary event, not a crash.
 #[derive(Debug)]
 pub enum SendError {
@@ -339,6 +337,57 @@ impl From<io::Error> for HandshakeError {
     }
 }
 
+/// A read buffer over some input: what [`read_line`] needs. [`Conn`] reads a socket; the
+/// server's in-memory script reads a prepared list of steps.
+pub(crate) trait Buffered {
+    /// Bytes read but not yet consumed.
+    fn buffered(&self) -> &[u8];
+    /// Marks `n` buffered bytes as consumed.
+    fn consume(&mut self, n: usize);
+    /// Reads more input into the buffer (flushing queued output first), waiting at most until
+    /// `deadline`. End of input is [`RecvError::Closed`].
+    fn fill(&mut self, deadline: Instant) -> Result<usize, RecvError>;
+}
+
+/// Reads one line (ended by LF, an optional CR before it removed) of at most `max` octets
+/// including the line ending. A longer line is discarded up to its end, keeping memory
+/// bounded, and reported as [`Line::TooLong`]. The whole line must arrive before `deadline`.
+pub(crate) fn read_line<B: Buffered + ?Sized>(
+    b: &mut B,
+    max: usize,
+    deadline: Instant,
+) -> Result<Line, RecvError> {
+    let mut too_long = false;
+    let mut scanned = 0;
+    loop {
+        let buf = b.buffered();
+        if let Some(i) = buf
+            .get(scanned..)
+            .and_then(|rest| rest.iter().position(|&c| c == b'\n'))
+        {
+            let end = scanned + i;
+            if too_long || end + 1 > max {
+                b.consume(end + 1);
+                return Ok(Line::TooLong);
+            }
+            let mut line = buf.get(..end).unwrap_or_default().to_vec();
+            if line.last() == Some(&b'\r') {
+                line.pop();
+            }
+            b.consume(end + 1);
+            return Ok(Line::Complete(line));
+        }
+        scanned = buf.len();
+        if scanned >= max {
+            // Too long already: drop what we have, remember, keep looking for the end.
+            too_long = true;
+            b.consume(scanned);
+            scanned = 0;
+        }
+        b.fill(deadline)?;
+    }
+}
+
 /// A TCP connection with a read buffer, a write buffer and deadline-based reads.
 ///
 /// Replies are queued with [`Conn::queue`] and written by [`Conn::flush`], which happens
@@ -352,13 +401,12 @@ pub(crate) struct Conn {
     write_timeout: Option<Duration>,
     /// Set by the first failed write: the connection is never written to again.
     write_failed: Option<io::ErrorKind>,
-    enhanced_codes: bool,
     /// Octets read from the socket, for statistics.
     pub(crate) bytes_in: u64,
 }
 
 impl Conn {
-    pub(crate) fn new(stream: TcpStream, write_timeout: Duration, enhanced_codes: bool) -> Self {
+    pub(crate) fn new(stream: TcpStream, write_timeout: Duration) -> Self {
         Conn {
             stream: Transport::Plain(NoSigPipe::new(stream)),
             rbuf: Vec::with_capacity(READ_CHUNK),
@@ -366,14 +414,13 @@ impl Conn {
             wbuf: Vec::with_capacity(512),
             write_timeout: Some(write_timeout),
             write_failed: None,
-            enhanced_codes,
             bytes_in: 0,
         }
     }
 
-    /// Queues a reply (sent by the next flush).
-    pub(crate) fn queue(&mut self, reply: &Reply) {
-        reply.write_to(&mut self.wbuf, self.enhanced_codes);
+    /// The output queue: bytes here are sent by the next flush.
+    pub(crate) fn out(&mut self) -> &mut Vec<u8> {
+        &mut self.wbuf
     }
 
     /// Writes every queued reply. On failure the queue is dropped: the bytes cannot be
@@ -468,39 +515,9 @@ impl Conn {
         Ok(n)
     }
 
-    /// Reads one line (ended by LF, an optional CR before it removed) of at most `max` octets
-    /// including the line ending. A longer line is discarded up to its end, keeping memory
-    /// bounded, and reported as [`Line::TooLong`]. The whole line must arrive before `deadline`.
+    /// Reads one line of at most `max` octets before `deadline` (see [`read_line`]).
     pub(crate) fn read_line(&mut self, max: usize, deadline: Instant) -> Result<Line, RecvError> {
-        let mut too_long = false;
-        let mut scanned = 0;
-        loop {
-            let buf = self.buffered();
-            if let Some(i) = buf
-                .get(scanned..)
-                .and_then(|b| b.iter().position(|&c| c == b'\n'))
-            {
-                let end = scanned + i;
-                if too_long || end + 1 > max {
-                    self.consume(end + 1);
-                    return Ok(Line::TooLong);
-                }
-                let mut line = buf.get(..end).unwrap_or_default().to_vec();
-                if line.last() == Some(&b'\r') {
-                    line.pop();
-                }
-                self.consume(end + 1);
-                return Ok(Line::Complete(line));
-            }
-            scanned = buf.len();
-            if scanned >= max {
-                // Too long already: drop what we have, remember, keep looking for the end.
-                too_long = true;
-                self.consume(scanned);
-                scanned = 0;
-            }
-            self.fill(deadline)?;
-        }
+        read_line(self, max, deadline)
     }
 
     /// Closes the connection without losing the last reply: flush, send FIN, then read and
@@ -634,6 +651,18 @@ impl Conn {
     }
 }
 
+impl Buffered for Conn {
+    fn buffered(&self) -> &[u8] {
+        Conn::buffered(self)
+    }
+    fn consume(&mut self, n: usize) {
+        Conn::consume(self, n)
+    }
+    fn fill(&mut self, deadline: Instant) -> Result<usize, RecvError> {
+        Conn::fill(self, deadline)
+    }
+}
+
 /// Waits for the first byte of the handshake and returns it without consuming it. rustls
 /// would wait for a whole "record" announced by plaintext bytes (`EHLO` reads as a 20 KB
 /// record); a ClientHello starts with 0x16, so anything else can fail at once.
@@ -714,7 +743,7 @@ mod tests {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
         let (s, _) = l.accept().unwrap();
-        (Conn::new(s, Duration::from_secs(5), true), c)
+        (Conn::new(s, Duration::from_secs(5)), c)
     }
 
     fn soon() -> Instant {
@@ -801,7 +830,7 @@ mod tests {
         let addr = l.local_addr().unwrap();
         let server = std::thread::spawn(move || {
             let (s, _) = l.accept().unwrap();
-            let mut conn = Conn::new(s, Duration::from_secs(5), true);
+            let mut conn = Conn::new(s, Duration::from_secs(5));
             conn.start_tls(server_cfg, soon(), Pending::Discard)
                 .unwrap();
             let t = Instant::now();
@@ -843,7 +872,7 @@ mod tests {
         let addr = l.local_addr().unwrap();
         let server = std::thread::spawn(move || {
             let (s, _) = l.accept().unwrap();
-            let mut conn = Conn::new(s, Duration::from_secs(5), true);
+            let mut conn = Conn::new(s, Duration::from_secs(5));
             // The "header" and the whole first flight arrive in one read.
             while conn.buffered().len() < 12 {
                 conn.fill(soon()).unwrap();

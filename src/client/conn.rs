@@ -130,7 +130,7 @@ impl Connection {
         let stream = stream.ok_or(last).map_err(|e| e.with_host(host))?;
         let _ = stream.set_nodelay(true);
         let mut c = Connection {
-            conn: Conn::new(stream, t.command, false),
+            conn: Conn::new(stream, t.command),
             host: host.to_string(),
             opts: opts.clone(),
             ext: Extensions::new(),

@@ -26,7 +26,11 @@ mod handler;
 pub mod params;
 pub mod proxy;
 mod reader;
+pub mod script;
 mod session;
+mod session_io;
+#[cfg(test)]
+mod session_tests;
 mod shared;
 
 use std::io::{self, Write};
@@ -501,7 +505,7 @@ impl<F> Acceptor<F> {
                 }
             };
             let slot = Arc::new(SessionSlot {
-                stream: slot_stream,
+                stream: Some(slot_stream),
                 idle: Default::default(),
             });
             // Check and register under one lock: listeners on other threads share the cap.
@@ -556,7 +560,8 @@ fn run_session<H, F>(
         id: info.id,
         ip: None,
     };
-    let mut conn = Conn::new(stream, cfg.command_timeout, cfg.enhanced_status_codes);
+    let mut conn = Conn::new(stream, cfg.command_timeout);
+    let enhanced = cfg.enhanced_status_codes;
     if opts.proxy_protocol {
         match read_proxy_header(&mut conn, &cfg, info.peer) {
             Ok(Some(source)) => {
@@ -581,7 +586,7 @@ fn run_session<H, F>(
             info.peer, info.id
         );
         if !opts.implicit_tls {
-            conn.queue(&Reply::TOO_MANY_FROM_ADDRESS);
+            session_io::queue(&mut conn, &Reply::TOO_MANY_FROM_ADDRESS, enhanced);
         }
         conn.close();
         return;
@@ -596,7 +601,7 @@ fn run_session<H, F>(
                 "{} session {}: talked before the greeting",
                 info.peer, info.id
             );
-            conn.queue(&Reply::PREGREET);
+            session_io::queue(&mut conn, &Reply::PREGREET, enhanced);
             conn.close();
             return;
         }
@@ -610,7 +615,7 @@ fn run_session<H, F>(
             );
             shared.stats.handler_panics.fetch_add(1, Ordering::Relaxed);
             if !info.implicit_tls {
-                conn.queue(&Reply::INTERNAL_ERROR_CLOSING);
+                session_io::queue(&mut conn, &Reply::INTERNAL_ERROR_CLOSING, enhanced);
             }
             conn.close();
             return;

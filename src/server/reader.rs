@@ -5,10 +5,12 @@ use std::io::{self, Read};
 use std::time::{Duration, Instant};
 
 use crate::address::PathOptions;
-use crate::command::Command;
+use crate::command::{Command, CommandError};
 use crate::data::{DataDecoder, DataError, DataLimits};
 use crate::reply::Reply;
-use crate::stream::{Conn, Line, RecvError, deadline_in};
+use crate::stream::{Line, RecvError, deadline_in, read_line};
+
+use super::session_io::{SessionIo, queue};
 
 /// How a DATA body ended, once the reader is drained.
 #[derive(Debug)]
@@ -23,8 +25,8 @@ pub(crate) enum DataEnd {
 
 /// Streams one DATA body to the handler: un-stuffed, size-limited, and failing (rather than
 /// ending) when the body is rejected or the connection breaks before the terminator.
-pub(crate) struct DataReader<'a> {
-    conn: &'a mut Conn,
+pub(crate) struct DataReader<'a, C: SessionIo> {
+    conn: &'a mut C,
     decoder: DataDecoder,
     out: Vec<u8>,
     pos: usize,
@@ -39,9 +41,9 @@ pub(crate) struct DataReader<'a> {
 /// At most this much raw input is decoded at a time, so `out` stays small.
 const STEP: usize = 16 * 1024;
 
-impl<'a> DataReader<'a> {
+impl<'a, C: SessionIo> DataReader<'a, C> {
     pub(crate) fn new(
-        conn: &'a mut Conn,
+        conn: &'a mut C,
         limits: DataLimits,
         whole: Duration,
         block: Duration,
@@ -121,7 +123,7 @@ fn clone_recv(e: &RecvError) -> RecvError {
     }
 }
 
-impl Read for DataReader<'_> {
+impl<C: SessionIo> Read for DataReader<'_, C> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         loop {
             if let Some(e) = self.decoder.error() {
@@ -150,8 +152,8 @@ const PROGRESS_STEP: u64 = 1000;
 /// What ended a BDAT sequence early: a command line other than BDAT, or a line too long.
 #[derive(Debug)]
 pub(crate) enum Interruption {
-    /// The line (without CRLF) to run as a command once the message is abandoned.
-    Line(Vec<u8>),
+    /// The line (without CRLF), parsed, to run as a command once the message is abandoned.
+    Command(Vec<u8>, Result<Command, CommandError>),
     /// An over-long line arrived where a BDAT command was expected.
     TooLong,
 }
@@ -163,6 +165,10 @@ pub(crate) struct BdatLimits {
     pub(crate) command_timeout: Duration,
     pub(crate) block_timeout: Duration,
     pub(crate) whole_timeout: Duration,
+    /// How the session parses paths (a command that breaks in is parsed here, once).
+    pub(crate) paths: PathOptions,
+    /// Send enhanced status codes in the per-chunk replies.
+    pub(crate) enhanced: bool,
 }
 
 /// Streams a CHUNKING (RFC 3030) message to the handler: chunk after chunk, each acknowledged
@@ -170,8 +176,8 @@ pub(crate) struct BdatLimits {
 /// No dot-stuffing; the size limit counts every chunk; nothing is allocated from the declared
 /// sizes. A command other than BDAT ends the message (the handler sees an error) and is kept
 /// for the session to run.
-pub(crate) struct BdatReader<'a> {
-    conn: &'a mut Conn,
+pub(crate) struct BdatReader<'a, C: SessionIo> {
+    conn: &'a mut C,
     limits: BdatLimits,
     /// Octets left in the current chunk, its size, and whether it is the last.
     remaining: u64,
@@ -189,8 +195,8 @@ pub(crate) struct BdatReader<'a> {
     interrupted: Option<Interruption>,
 }
 
-impl<'a> BdatReader<'a> {
-    pub(crate) fn new(conn: &'a mut Conn, limits: BdatLimits, size: u64, last: bool) -> Self {
+impl<'a, C: SessionIo> BdatReader<'a, C> {
+    pub(crate) fn new(conn: &'a mut C, limits: BdatLimits, size: u64, last: bool) -> Self {
         BdatReader {
             conn,
             whole_deadline: deadline_in(limits.whole_timeout),
@@ -247,12 +253,12 @@ impl<'a> BdatReader<'a> {
     /// After a non-last chunk: acknowledge it, then read the next command. Ok(true) when it was
     /// another BDAT (the sequence goes on), Ok(false) when the sequence was interrupted.
     fn next_chunk(&mut self, ack: &Reply) -> Result<bool, RecvError> {
-        self.conn
-            .queue(&ack.with_text(format!("{} octets received", self.chunk)));
+        let ack = ack.with_text(format!("{} octets received", self.chunk));
+        queue(self.conn, &ack, self.limits.enhanced);
         // The whole-transaction deadline bounds the commands between chunks too, so a chain
         // of `BDAT 0` cannot outlive it.
         let deadline = deadline_in(self.limits.command_timeout).min(self.whole_deadline);
-        let line = match self.conn.read_line(self.limits.max_line, deadline) {
+        let line = match read_line(self.conn, self.limits.max_line, deadline) {
             Ok(Line::Complete(l)) => l,
             Ok(Line::TooLong) => {
                 self.interrupted = Some(Interruption::TooLong);
@@ -263,7 +269,7 @@ impl<'a> BdatReader<'a> {
                 return Err(e);
             }
         };
-        match Command::parse(&line, &PathOptions::default()) {
+        match Command::parse(&line, &self.limits.paths) {
             Ok(Command::Bdat { size, last }) => {
                 self.remaining = size;
                 self.chunk = size;
@@ -272,8 +278,8 @@ impl<'a> BdatReader<'a> {
                 self.since_progress = 0;
                 Ok(true)
             }
-            _ => {
-                self.interrupted = Some(Interruption::Line(line));
+            parsed => {
+                self.interrupted = Some(Interruption::Command(line, parsed));
                 Ok(false)
             }
         }
@@ -314,7 +320,7 @@ impl<'a> BdatReader<'a> {
     }
 }
 
-impl Read for BdatReader<'_> {
+impl<C: SessionIo> Read for BdatReader<'_, C> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         loop {
             if self.too_big {

@@ -13,12 +13,12 @@ use std::time::Instant;
 use log::{debug, warn};
 
 use crate::address::Mailbox;
-use crate::command::{Command, Param};
+use crate::command::{Command, CommandError, Param};
 use crate::data::DataError;
 use crate::extensions::Extensions;
 use crate::reply::Reply;
 use crate::sasl::{Mechanism, SaslError, ServerExchange, Step};
-use crate::stream::{Conn, Line, Pending, RecvError, deadline_in};
+use crate::stream::{Conn, Line, Pending, RecvError, deadline_in, read_line};
 use crate::tls::TlsInfo;
 
 use super::config::{Protocol, ServerConfig};
@@ -28,6 +28,7 @@ use super::handler::{
 };
 use super::params::{Offered, RcptParams};
 use super::reader::{BdatLimits, BdatReader, DataEnd, DataReader, Interruption};
+use super::session_io::{SessionIo, queue};
 use super::shared::{SessionSlot, Shared};
 
 /// The client's HELO/EHLO/LHLO.
@@ -50,6 +51,13 @@ enum State {
     Transaction(Hello, Box<Envelope>),
 }
 
+/// The next input for the main loop: a line read now, or a command that ended a BDAT
+/// sequence (already parsed there).
+enum Next {
+    Line(Line),
+    Parsed(Vec<u8>, Result<Command, CommandError>),
+}
+
 /// Whether the loop goes on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Flow {
@@ -60,8 +68,8 @@ enum Flow {
 /// A handler callback panicked.
 struct Panicked;
 
-pub(crate) struct Session<H: Handler> {
-    conn: Conn,
+pub(crate) struct Session<H: Handler, C: SessionIo = Conn> {
+    io: C,
     cfg: Arc<ServerConfig>,
     shared: Arc<Shared>,
     slot: Arc<SessionSlot>,
@@ -79,6 +87,8 @@ pub(crate) struct Session<H: Handler> {
     junk: usize,
     /// When the session's time is up (`max_session_duration` after it began).
     ends_at: Instant,
+    /// A command line that ended a BDAT sequence, to run next in the main loop.
+    pending: Option<Interruption>,
 }
 
 /// Longest line in an AUTH exchange (RFC 4954 §4: at least 12288 octets).
@@ -91,9 +101,9 @@ fn panic_message(p: &(dyn Any + Send)) -> String {
         .unwrap_or_else(|| "non-string panic".to_string())
 }
 
-impl<H: Handler> Session<H> {
+impl<H: Handler, C: SessionIo> Session<H, C> {
     pub(crate) fn new(
-        conn: Conn,
+        io: C,
         cfg: Arc<ServerConfig>,
         shared: Arc<Shared>,
         slot: Arc<SessionSlot>,
@@ -102,7 +112,7 @@ impl<H: Handler> Session<H> {
     ) -> Self {
         let cfg_duration = cfg.max_session_duration;
         Session {
-            conn,
+            io,
             max_size: cfg.max_message_size,
             cfg,
             shared,
@@ -115,17 +125,23 @@ impl<H: Handler> Session<H> {
             auth: None,
             junk: 0,
             ends_at: deadline_in(cfg_duration),
+            pending: None,
         }
     }
 
     /// Runs the session to its end; `on_close` is called exactly once.
-    pub(crate) fn run(mut self) {
+    pub(crate) fn run(self) {
+        let _ = self.run_to_end();
+    }
+
+    /// Runs the session to its end and gives back the handler and the connection.
+    pub(crate) fn run_to_end(mut self) -> (H, C) {
         let _ = self.main();
-        self.conn.close();
+        self.io.close();
         self.shared
             .stats
             .bytes_received
-            .fetch_add(self.conn.bytes_in, Ordering::Relaxed);
+            .fetch_add(self.io.bytes_in(), Ordering::Relaxed);
         let h = &mut self.handler;
         if catch_unwind(AssertUnwindSafe(|| h.on_close())).is_err() {
             warn!(
@@ -133,6 +149,12 @@ impl<H: Handler> Session<H> {
                 self.info.peer, self.info.id
             );
         }
+        (self.handler, self.io)
+    }
+
+    /// Queues a reply (sent before the next read that would block, or by a flush).
+    fn queue(&mut self, reply: &Reply) {
+        queue(&mut self.io, reply, self.cfg.enhanced_status_codes);
     }
 
     /// Calls a handler callback; a panic becomes [`Panicked`] after it is reported.
@@ -149,8 +171,8 @@ impl<H: Handler> Session<H> {
     }
 
     fn handler_panicked(&mut self, callback: &'static str, message: String) {
-        self.conn.queue(&Reply::INTERNAL_ERROR_CLOSING);
-        let _ = self.conn.flush();
+        self.queue(&Reply::INTERNAL_ERROR_CLOSING);
+        let _ = self.io.flush();
         self.fault(SessionError::HandlerPanic { callback, message });
     }
 
@@ -178,7 +200,7 @@ impl<H: Handler> Session<H> {
 
     /// Sends queued replies; a failure goes to `on_error`.
     fn flush(&mut self) -> Flow {
-        match self.conn.flush() {
+        match self.io.flush() {
             Ok(()) => Flow::Continue,
             Err(e) => self.fault(SessionError::Send(e)),
         }
@@ -187,8 +209,8 @@ impl<H: Handler> Session<H> {
     /// A read failed: time-outs are answered with `421 4.4.2` first.
     fn recv_failed(&mut self, phase: Phase, e: RecvError) -> Flow {
         if let RecvError::TimedOut = e {
-            self.conn.queue(&Reply::TIMEOUT);
-            let _ = self.conn.flush();
+            self.queue(&Reply::TIMEOUT);
+            let _ = self.io.flush();
         }
         self.fault(SessionError::from_recv(phase, e));
         Flow::Close
@@ -196,13 +218,13 @@ impl<H: Handler> Session<H> {
 
     /// A client mistake: the reply is queued, the error counted and reported.
     fn client_error(&mut self, reply: &Reply, err: SessionError) -> Flow {
-        self.conn.queue(reply);
+        self.queue(reply);
         self.errors += 1;
         self.fault(err)
     }
 
     fn reply(&mut self, reply: &Reply) -> Flow {
-        self.conn.queue(reply);
+        self.queue(reply);
         // RFC 5321 §3.8: 421 means the server is closing the channel.
         if reply.code == 421 {
             Flow::Close
@@ -229,12 +251,12 @@ impl<H: Handler> Session<H> {
             Greeting::Accept => self.reply(&Reply::new(220, None, format!("{host} {esmtp}"))),
             Greeting::Banner(text) => self.reply(&Reply::new(220, None, format!("{host} {text}"))),
             Greeting::Reject(r) => {
-                self.conn.queue(&r);
+                self.queue(&r);
                 Flow::Close
             }
             Greeting::Close => return Flow::Close,
         };
-        if let Err(e) = self.conn.flush() {
+        if let Err(e) = self.io.flush() {
             return self.fault(SessionError::Send(e));
         }
         if flow == Flow::Close {
@@ -246,24 +268,24 @@ impl<H: Handler> Session<H> {
             self.slot.idle.store(!in_transaction, Ordering::SeqCst);
             if !in_transaction && self.shared.shutting_down() {
                 self.slot.idle.store(false, Ordering::SeqCst);
-                self.conn.queue(&Reply::SHUTTING_DOWN);
+                self.queue(&Reply::SHUTTING_DOWN);
                 return Flow::Close;
             }
             if self.errors >= self.cfg.max_errors {
-                self.conn.queue(&Reply::TOO_MANY_ERRORS);
-                let _ = self.conn.flush();
+                self.queue(&Reply::TOO_MANY_ERRORS);
+                let _ = self.io.flush();
                 return self.fault(SessionError::TooManyErrors);
             }
             // Refused MAIL and RCPT count too; they are answered first.
             if self.junk > self.cfg.max_junk_commands {
-                self.conn.queue(&Reply::TOO_MANY_JUNK);
-                let _ = self.conn.flush();
+                self.queue(&Reply::TOO_MANY_JUNK);
+                let _ = self.io.flush();
                 return self.fault(SessionError::TooManyJunkCommands);
             }
             // The session's lifetime ends it between transactions; one under way may finish.
             if !in_transaction && Instant::now() >= self.ends_at {
-                self.conn.queue(&Reply::SESSION_TOO_LONG);
-                let _ = self.conn.flush();
+                self.queue(&Reply::SESSION_TOO_LONG);
+                let _ = self.io.flush();
                 return self.fault(SessionError::SessionTooLong);
             }
             let mut deadline = deadline_in(self.cfg.command_timeout);
@@ -271,47 +293,58 @@ impl<H: Handler> Session<H> {
             if lifetime_bound {
                 deadline = self.ends_at;
             }
-            let line = self.conn.read_line(self.command_line_limit(), deadline);
+            let line = match self.pending.take() {
+                Some(Interruption::Command(bytes, parsed)) => Ok(Next::Parsed(bytes, parsed)),
+                Some(Interruption::TooLong) => Ok(Next::Line(Line::TooLong)),
+                None => {
+                    let max = self.command_line_limit();
+                    read_line(&mut self.io, max, deadline).map(Next::Line)
+                }
+            };
             self.slot.idle.store(false, Ordering::SeqCst);
             let flow = match line {
                 Err(RecvError::Closed) if self.shared.shutting_down() => {
-                    self.conn.queue(&Reply::SHUTTING_DOWN);
+                    self.queue(&Reply::SHUTTING_DOWN);
                     return Flow::Close;
                 }
                 Err(RecvError::TimedOut) if lifetime_bound => {
-                    self.conn.queue(&Reply::SESSION_TOO_LONG);
-                    let _ = self.conn.flush();
+                    self.queue(&Reply::SESSION_TOO_LONG);
+                    let _ = self.io.flush();
                     return self.fault(SessionError::SessionTooLong);
                 }
                 Err(e) => return self.recv_failed(Phase::Command, e),
-                Ok(Line::TooLong) => {
+                Ok(Next::Line(Line::TooLong)) => {
                     self.client_error(&Reply::LINE_TOO_LONG, SessionError::LineTooLong)
                 }
-                Ok(Line::Complete(bytes)) => self.run_line(&bytes),
+                Ok(Next::Line(Line::Complete(bytes))) => {
+                    let parsed = Command::parse(&bytes, &self.cfg.paths);
+                    self.run_line(&bytes, parsed)
+                }
+                Ok(Next::Parsed(bytes, parsed)) => self.run_line(&bytes, parsed),
             };
             if flow == Flow::Close {
                 return Flow::Close;
             }
             // Replies are flushed before any read that would block (see Conn::fill), which
             // answers a pipelined group in one write; a failed write is reported here.
-            if self.conn.buffered().is_empty() && self.flush() == Flow::Close {
+            if self.io.buffered().is_empty() && self.flush() == Flow::Close {
                 return Flow::Close;
             }
         }
     }
 
-    /// Parses and runs one command line (without its CRLF).
-    fn run_line(&mut self, bytes: &[u8]) -> Flow {
+    /// Runs one command line (without its CRLF), parsed once by whoever read it.
+    fn run_line(&mut self, bytes: &[u8], parsed: Result<Command, CommandError>) -> Flow {
         if !self.line_fits(bytes) {
             return self.client_error(&Reply::LINE_TOO_LONG, SessionError::LineTooLong);
         }
-        match Command::parse(bytes, &self.cfg.paths) {
+        match parsed {
             Ok(cmd) => {
                 if cmd.moves_no_mail() {
                     self.junk += 1;
                     if self.junk > self.cfg.max_junk_commands {
-                        self.conn.queue(&Reply::TOO_MANY_JUNK);
-                        let _ = self.conn.flush();
+                        self.queue(&Reply::TOO_MANY_JUNK);
+                        let _ = self.io.flush();
                         self.fault(SessionError::TooManyJunkCommands);
                         return Flow::Close;
                     }
@@ -341,9 +374,9 @@ impl<H: Handler> Session<H> {
                 (s, flow)
             }
             (_, Command::Quit) => {
-                self.conn.queue(&Reply::BYE);
+                self.queue(&Reply::BYE);
                 // A client that hangs up before reading 221 is not an error.
-                let _ = self.conn.flush();
+                let _ = self.io.flush();
                 (State::Fresh, Flow::Close)
             }
             (s, Command::Noop) => (s, self.reply(&Reply::OK)),
@@ -475,8 +508,8 @@ impl<H: Handler> Session<H> {
             .max_size
             .is_some_and(|max| size > max.saturating_mul(2));
         if too_big {
-            self.conn.queue(refusal);
-            let _ = self.conn.flush();
+            self.queue(refusal);
+            let _ = self.io.flush();
             self.fault(SessionError::DataRejected(DataError::TooBig));
             return Err(Flow::Close);
         }
@@ -505,8 +538,8 @@ impl<H: Handler> Session<H> {
             return Flow::Close;
         };
         if !self.info.implicit_tls {
-            self.conn.queue(&Reply::READY_TLS);
-            if let Err(e) = self.conn.flush() {
+            self.queue(&Reply::READY_TLS);
+            if let Err(e) = self.io.flush() {
                 return self.fault(SessionError::Send(e));
             }
         }
@@ -516,8 +549,8 @@ impl<H: Handler> Session<H> {
         } else {
             Pending::Discard
         };
-        let dropped = match self.conn.start_tls(tls, deadline, pending) {
-            Ok(n) => n,
+        let (dropped, info) = match self.io.start_tls(tls, deadline, pending) {
+            Ok(v) => v,
             Err(e) => {
                 self.fault(SessionError::TlsHandshake(e));
                 return Flow::Close;
@@ -533,9 +566,6 @@ impl<H: Handler> Session<H> {
             .stats
             .tls_handshakes
             .fetch_add(1, Ordering::Relaxed);
-        let Some(info) = self.conn.server_tls().map(TlsInfo::from_server) else {
-            return Flow::Close;
-        };
         self.auth = None;
         self.max_size = self.cfg.max_message_size;
         let result = self.call("on_starttls", |h| h.on_starttls(&info));
@@ -568,9 +598,9 @@ impl<H: Handler> Session<H> {
                 Ok((_, Step::Done(creds))) => break creds,
                 Err(e) => return self.sasl_failed(e),
             };
-            self.conn.queue(&Reply::new(334, None, challenge));
+            self.queue(&Reply::new(334, None, challenge));
             let deadline = deadline_in(self.cfg.command_timeout);
-            let line = match self.conn.read_line(MAX_SASL_LINE, deadline) {
+            let line = match read_line(&mut self.io, MAX_SASL_LINE, deadline) {
                 Err(e) => return self.recv_failed(Phase::Command, e),
                 Ok(Line::TooLong) => {
                     let r = Reply::AUTH_LINE_TOO_LONG;
@@ -839,12 +869,12 @@ impl<H: Handler> Session<H> {
     }
 
     fn data(&mut self, hello: Hello, env: Box<Envelope>) -> (State, Flow) {
-        self.conn.queue(&Reply::START_DATA);
+        self.queue(&Reply::START_DATA);
         let lmtp = self.info.protocol == Protocol::Lmtp;
         let mut limits = self.cfg.data_limits();
         limits.max_size = self.max_size;
         let mut reader = DataReader::new(
-            &mut self.conn,
+            &mut self.io,
             limits,
             self.cfg.data_timeout,
             self.cfg.data_block_timeout,
@@ -863,8 +893,10 @@ impl<H: Handler> Session<H> {
             command_timeout: self.cfg.command_timeout,
             block_timeout: self.cfg.data_block_timeout,
             whole_timeout: self.cfg.data_timeout,
+            paths: self.cfg.paths,
+            enhanced: self.cfg.enhanced_status_codes,
         };
-        let mut reader = BdatReader::new(&mut self.conn, limits, size, last);
+        let mut reader = BdatReader::new(&mut self.io, limits, size, last);
         let result = run_handler(&mut self.handler, lmtp, &env, &mut reader);
         let reject = match &result {
             Ok(rs) if !rs.iter().any(Result::is_ok) => rs.iter().find_map(|r| r.clone().err()),
@@ -885,14 +917,9 @@ impl<H: Handler> Session<H> {
                     self.handler_panicked(name, message);
                     return (State::Ready(hello), Flow::Close);
                 }
-                self.state = State::Ready(hello);
-                let flow = match i {
-                    Interruption::TooLong => {
-                        self.client_error(&Reply::LINE_TOO_LONG, SessionError::LineTooLong)
-                    }
-                    Interruption::Line(line) => self.run_line(&line),
-                };
-                (std::mem::take(&mut self.state), flow)
+                // The main loop runs it next, like any other command.
+                self.pending = Some(i);
+                (State::Ready(hello), Flow::Continue)
             }
         }
     }
@@ -903,15 +930,15 @@ impl<H: Handler> Session<H> {
         let mut left = size;
         let deadline = deadline_in(self.cfg.data_timeout);
         while left > 0 {
-            if self.conn.buffered().is_empty() {
-                self.conn.fill(deadline)?;
+            if self.io.buffered().is_empty() {
+                self.io.fill(deadline)?;
             }
             let n = self
-                .conn
+                .io
                 .buffered()
                 .len()
                 .min(usize::try_from(left).unwrap_or(usize::MAX));
-            self.conn.consume(n);
+            self.io.consume(n);
             left -= n as u64;
         }
         Ok(())
@@ -939,7 +966,7 @@ impl<H: Handler> Session<H> {
         let rejected = match end {
             // Cut off by a shutdown whose grace period ended: not acknowledged.
             DataEnd::Broken(RecvError::Closed) if self.shared.shutting_down() => {
-                self.conn.queue(&Reply::SHUTTING_DOWN);
+                self.queue(&Reply::SHUTTING_DOWN);
                 return (ready, Flow::Close);
             }
             DataEnd::Broken(e) => return (ready, self.recv_failed(Phase::Data, e)),
@@ -951,9 +978,9 @@ impl<H: Handler> Session<H> {
                     .fetch_add(1, Ordering::Relaxed);
                 // LMTP: still one reply per recipient (RFC 2033 §4.2), then close.
                 for _ in 0..if lmtp { env.recipients.len() } else { 1 } {
-                    self.conn.queue(&Reply::TOO_BIG);
+                    self.queue(&Reply::TOO_BIG);
                 }
-                let _ = self.conn.flush();
+                let _ = self.io.flush();
                 self.fault(SessionError::DataRejected(DataError::TooBig));
                 return (ready, Flow::Close);
             }
@@ -969,7 +996,7 @@ impl<H: Handler> Session<H> {
             };
             let count = if lmtp { env.recipients.len() } else { 1 };
             for _ in 0..count {
-                self.conn.queue(&reply);
+                self.queue(&reply);
             }
             let flow = self.fault(SessionError::DataRejected(e));
             return (ready, flow);
