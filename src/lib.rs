@@ -7,7 +7,7 @@
 //!
 //! | module | what it holds | I/O |
 //! |---|---|---|
-//! | [`server`] | builder, listeners, thread pool, the session state machine, [`server::Handler`]; [`server::script`] runs a session in memory; [`server::params`] the MAIL/RCPT parameter rules; [`server::proxy`] the PROXY protocol v1/v2 parser | sockets (session logic behind an I/O seam) |
+//! | [`server`] | builder, listeners, session threads on demand, the session state machine, [`server::Handler`]; [`server::script`] runs a session in memory; [`server::params`] the MAIL/RCPT parameter rules; [`server::proxy`] the PROXY protocol v1/v2 parser | sockets (session logic behind an I/O seam) |
 //! | [`client`] | send through a relay or to MX hosts: TLS, AUTH, pipelining, per-recipient results, pool | sockets, DNS |
 //! | [`command`] | the SMTP command parser | none |
 //! | [`address`] | RFC 5321 paths and mailboxes | none |
