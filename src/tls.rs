@@ -748,6 +748,27 @@ impl ServerCertVerifier for AcceptAnyServerCert {
     }
 }
 
+/// rustls lists a certificate's names in Debug form (`DnsName("mx.example")`): the bare name.
+fn presented_name(n: &str) -> String {
+    if let Some(inner) = n
+        .strip_prefix("DnsName(\"")
+        .and_then(|r| r.strip_suffix("\")"))
+    {
+        return inner.to_owned();
+    }
+    // IpAddress(V4(Ipv4Addr([127, 0, 0, 1]))) and the like: keep the digits.
+    if let Some(rest) = n.strip_prefix("IpAddress(V4(") {
+        let octets: Vec<&str> = rest
+            .split(|c: char| !c.is_ascii_digit())
+            .filter(|s| !s.is_empty())
+            .collect();
+        if octets.len() == 4 {
+            return octets.join(".");
+        }
+    }
+    n.to_owned()
+}
+
 /// A server certificate that was not accepted, in words: what failed, for which name, and the
 /// usual fix. Built from the rustls error of a handshake or of a recorded verification.
 #[derive(Debug, Clone)]
@@ -787,7 +808,11 @@ impl CertificateProblem {
                     if presented.is_empty() {
                         "no name".to_string()
                     } else {
-                        presented.join(", ")
+                        presented
+                            .iter()
+                            .map(|n| presented_name(n))
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     }
                 ),
                 "connect by a name the certificate lists, or set the name to verify (tls_name)",

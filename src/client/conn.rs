@@ -81,6 +81,32 @@ fn send_error(e: SendError) -> Error {
 }
 
 fn recv_error(what: &str, e: RecvError) -> Error {
+    // A TLS alert after the handshake (TLS 1.3 sends the server's verdict on a client
+    // certificate only then) is a TLS failure, explained.
+    let tls = match &e {
+        RecvError::Io(io) => io
+            .get_ref()
+            .and_then(|i| i.downcast_ref::<rustls::Error>())
+            .cloned(),
+        _ => None,
+    };
+    if let Some(t) = tls {
+        use rustls::AlertDescription as A;
+        let hint = match &t {
+            rustls::Error::AlertReceived(A::CertificateRequired | A::HandshakeFailure) => {
+                " (the server wants a client certificate it accepts: client_identity)"
+            }
+            rustls::Error::AlertReceived(
+                A::BadCertificate | A::UnknownCA | A::CertificateUnknown | A::AccessDenied,
+            ) => " (the server refused the client certificate)",
+            _ => "",
+        };
+        return Error::new(
+            ErrorKind::Tls,
+            format!("TLS failed waiting for the {what} reply: {t}{hint}"),
+        )
+        .with_source(e);
+    }
     let kind = match e {
         RecvError::TimedOut => ErrorKind::Timeout,
         _ => ErrorKind::Network,
