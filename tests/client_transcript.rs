@@ -2023,7 +2023,7 @@ fn file_body_is_retried_reader_body_is_not() {
     let first = script(&[
         hello(&["SIZE"]),
         vec![
-            expect("MAIL FROM:<a@x.example> SIZE=12\r\n"),
+            expect("MAIL FROM:<a@x.example> SIZE=14\r\n"),
             send("250 ok\r\n"),
             expect("RCPT TO:<b@y.example>\r\n"),
             send("250 ok\r\n"),
@@ -2037,7 +2037,7 @@ fn file_body_is_retried_reader_body_is_not() {
     let second = script(&[
         hello(&["SIZE"]),
         vec![
-            expect("MAIL FROM:<a@x.example> SIZE=12\r\n"),
+            expect("MAIL FROM:<a@x.example> SIZE=14\r\n"),
             send("250 ok\r\n"),
             expect("RCPT TO:<b@y.example>\r\n"),
             send("250 ok\r\n"),
@@ -2051,12 +2051,14 @@ fn file_body_is_retried_reader_body_is_not() {
     let fake = Fake::start(vec![first.clone(), second]);
     let client = Client::new(opts(&fake).retries(1)).unwrap();
     let env = Envelope::new("a@x.example", &["b@y.example"]).unwrap();
-    client.send_envelope(&env, &FileBody::new(&path)).unwrap();
+    client
+        .send_envelope(&env, &FileBody::new(&path).unwrap())
+        .unwrap();
     assert_eq!(fake.finish_clean().len(), 2);
 
     let fake = Fake::start(vec![first, script(&[hello(&["SIZE"]), quit()])]);
     let client = Client::new(opts(&fake).retries(1)).unwrap();
-    let reader = ReaderBody::new(std::fs::File::open(&path).unwrap(), Some(12));
+    let reader = ReaderBody::new(std::fs::File::open(&path).unwrap(), Some(14));
     let e = client.send_envelope(&env, &reader).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
     assert!(e.to_string().contains("already consumed"), "{e}");
@@ -2139,4 +2141,39 @@ fn source_address_is_bound() {
     .unwrap();
     let e = client.send(&email(&["b@y.example"], "hi\r\n")).unwrap_err();
     assert!(e.to_string().contains("from ::1"), "{e}");
+}
+
+/// When opportunistic TLS was given up on (the handshake failed) and the cleartext attempt
+/// then fails, the error says why there was no TLS.
+#[test]
+fn a_failure_after_the_tls_fallback_names_the_tls_failure() {
+    let first = vec![
+        send(GREETING),
+        expect(EHLO),
+        send(ehlo(&["STARTTLS", "AUTH PLAIN"])),
+        expect("STARTTLS\r\n"),
+        send("220 2.0.0 go ahead\r\n"),
+        ReadSome,
+        send("this is not TLS\r\n"),
+        Close,
+    ];
+    let second = script(&[hello(&["STARTTLS", "AUTH PLAIN"]), quit()]);
+    let fake = Fake::start(vec![first, second]);
+    let client = Client::new(
+        opts(&fake)
+            .tls(TlsMode::Opportunistic)
+            .login("user", "pass"),
+    )
+    .unwrap();
+    let e = client.send(&email(&["b@y.example"], "hi\r\n")).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::MissingRequirement, "{e}");
+    let msg = e.to_string();
+    assert!(
+        msg.contains("refusing to send credentials without TLS")
+            && msg.contains("(without TLS, after ")
+            && msg.contains("TLS handshake failed"),
+        "{msg}"
+    );
+    let s = fake.finish_clean();
+    assert_eq!(s[1].text(), "EHLO client.example\r\nQUIT\r\n");
 }

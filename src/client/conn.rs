@@ -128,20 +128,9 @@ fn check_line(what: &str, s: &str) -> Result<(), Error> {
 /// The size of the message on the wire before dot-stuffing, as SIZE= declares it (RFC 1870):
 /// line endings counted as CRLF, plus a final CRLF when missing.
 pub(crate) fn wire_size(message: &[u8]) -> u64 {
-    let mut n: u64 = 0;
-    let mut prev_cr = false;
-    for &b in message {
-        n += match (b, prev_cr) {
-            (b'\n', true) => 0, // the LF of a CRLF already counted as part of the CR's 2
-            (b'\n', false) | (b'\r', _) => 2,
-            _ => 1,
-        };
-        prev_cr = b == b'\r';
-    }
-    if !message.is_empty() && !message.ends_with(b"\n") && !message.ends_with(b"\r") {
-        n += 2;
-    }
-    n
+    let mut w = super::email::WireSize::default();
+    w.push(message);
+    w.finish()
 }
 
 /// xtext (RFC 3461 §4): printable ASCII but `+` and `=` as is, anything else `+XX`.
@@ -1177,6 +1166,17 @@ fn all_refused(env: &Envelope, replies: Vec<Reply>) -> Error {
 #[cfg(test)]
 mod tests {
     use super::wire_size;
+
+    #[test]
+    fn sizes_in_pieces() {
+        let text = b"a\r\nb\rc\nd";
+        for cut in 0..text.len() {
+            let mut w = super::super::email::WireSize::default();
+            w.push(&text[..cut]);
+            w.push(&text[cut..]);
+            assert_eq!(w.finish(), wire_size(text), "cut at {cut}");
+        }
+    }
 
     #[test]
     fn sizes() {

@@ -283,19 +283,39 @@ impl BodySource for Vec<u8> {
     }
 }
 
-/// A body read from a file at each attempt; its length is declared in `SIZE=`.
+/// A body read from a file at each attempt (so a retry sends it again). The file is read once
+/// when the body is made, in blocks, to declare its exact wire size in `SIZE=` and whether it
+/// needs `BODY=8BITMIME`; it is never held in memory.
 #[derive(Debug, Clone)]
 pub struct FileBody {
     path: PathBuf,
-    size: Option<u64>,
+    size: u64,
+    eight_bit: bool,
 }
 
 impl FileBody {
-    /// The file at `path` (its length is read now, for `SIZE=`).
-    pub fn new(path: impl AsRef<Path>) -> FileBody {
+    /// The file at `path`, measured now.
+    pub fn new(path: impl AsRef<Path>) -> io::Result<FileBody> {
         let path = path.as_ref().to_path_buf();
-        let size = std::fs::metadata(&path).ok().map(|m| m.len());
-        FileBody { path, size }
+        let mut file = std::fs::File::open(&path)?;
+        let mut counter = WireSize::default();
+        let mut eight_bit = false;
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = match file.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            counter.push(&buf[..n]);
+            eight_bit |= !buf[..n].is_ascii();
+        }
+        Ok(FileBody {
+            path,
+            size: counter.finish(),
+            eight_bit,
+        })
     }
 }
 
@@ -304,7 +324,42 @@ impl BodySource for FileBody {
         Ok(Box::new(std::fs::File::open(&self.path)?))
     }
     fn size_hint(&self) -> Option<u64> {
-        self.size
+        Some(self.size)
+    }
+    fn is_8bit(&self) -> Option<bool> {
+        Some(self.eight_bit)
+    }
+}
+
+/// Counts the wire size of a body given in pieces (as `SIZE=` declares it: line ends as
+/// CRLF, a final CRLF when missing; before dot-stuffing).
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct WireSize {
+    n: u64,
+    prev_cr: bool,
+    last: Option<u8>,
+}
+
+impl WireSize {
+    pub(crate) fn push(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.n += match (b, self.prev_cr) {
+                (b'\n', true) => 0, // the LF of a CRLF: counted with its CR
+                (b'\n', false) | (b'\r', _) => 2,
+                _ => 1,
+            };
+            self.prev_cr = b == b'\r';
+        }
+        if let Some(&b) = bytes.last() {
+            self.last = Some(b);
+        }
+    }
+
+    pub(crate) fn finish(self) -> u64 {
+        match self.last {
+            Some(b'\n' | b'\r') | None => self.n,
+            Some(_) => self.n + 2,
+        }
     }
 }
 

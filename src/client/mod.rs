@@ -53,7 +53,7 @@ use crate::reply::Reply;
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 
-use log::debug;
+use log::{debug, info};
 
 pub use conn::Connection;
 use conn::{Peer, TlsSetup};
@@ -235,6 +235,8 @@ impl Client {
         let mut settled = vec![false; n];
         let mut last_error: Option<Error> = None;
         let mut host_of_delivery: Option<(String, Reply, Option<TlsStatus>)> = None;
+        // Why opportunistic TLS was given up on, to explain a later failure in cleartext.
+        let mut tls_given_up: Option<String> = None;
         let targets = self.targets()?;
         'hosts: for t in &targets {
             let mut tls = self.opts.tls_mode();
@@ -288,6 +290,10 @@ impl Client {
                 if kind == ErrorKind::Tls && tls == TlsMode::Opportunistic {
                     // The handshake itself failed: opportunistic TLS must not make delivery
                     // worse than no TLS (a certificate that does not verify is no failure).
+                    if let Some(e) = &last_error {
+                        info!(target: "smtpkit::client", "{e}; trying {} again without TLS", t.name);
+                        tls_given_up = Some(e.to_string());
+                    }
                     tls = TlsMode::Never;
                     continue;
                 }
@@ -307,7 +313,11 @@ impl Client {
                 tls,
             });
         }
-        let e = last_error.unwrap_or_else(|| Error::new(ErrorKind::Dns, "no host to deliver to"));
+        let mut e =
+            last_error.unwrap_or_else(|| Error::new(ErrorKind::Dns, "no host to deliver to"));
+        if let Some(why) = tls_given_up.filter(|_| e.kind() != ErrorKind::Tls) {
+            e = e.with_context(&format!(" (without TLS, after {why})"));
+        }
         if !any_result || merged.len() != n {
             return Err(e);
         }
