@@ -757,13 +757,13 @@ fn presented_name(n: &str) -> String {
         return inner.to_owned();
     }
     // IpAddress(V4(Ipv4Addr([127, 0, 0, 1]))) and the like: keep the digits.
-    if let Some(rest) = n.strip_prefix("IpAddress(V4(") {
-        let octets: Vec<&str> = rest
-            .split(|c: char| !c.is_ascii_digit())
-            .filter(|s| !s.is_empty())
-            .collect();
-        if octets.len() == 4 {
-            return octets.join(".");
+    if n.starts_with("IpAddress(V4(") {
+        let inner = n.split_once('[').and_then(|(_, r)| r.split_once(']'));
+        if let Some((octets, _)) = inner {
+            let octets: Vec<&str> = octets.split(',').map(str::trim).collect();
+            if octets.len() == 4 && octets.iter().all(|o| o.parse::<u8>().is_ok()) {
+                return octets.join(".");
+            }
         }
     }
     n.to_owned()
@@ -1488,6 +1488,51 @@ mod tests {
         assert_eq!(client.version, "TLSv1.3");
         let (client, _) = connect_with(danger, &full_server(), "mx.example").unwrap();
         assert_eq!(client.version, "TLSv1.3");
+    }
+
+    #[test]
+    fn certificate_problems_read_as_words() {
+        use rustls::CertificateError as C;
+        let words = |c: C| {
+            CertificateProblem::from_rustls(&rustls::Error::InvalidCertificate(c), "mx.example")
+                .map(|p| p.to_string())
+                .unwrap_or_default()
+        };
+        assert_eq!(
+            words(C::Expired),
+            "the certificate of mx.example was not accepted: it has expired; fix: the server \
+             must renew its certificate (or check this machine's clock)"
+        );
+        assert!(words(C::NotValidYet).contains("not valid yet; fix: check this machine's clock"));
+        assert!(words(C::UnknownIssuer).contains("unknown certificate authority"));
+        assert!(words(C::NotValidForName).contains("not valid for the name mx.example"));
+        // Only certificate errors are explained.
+        assert!(
+            CertificateProblem::from_rustls(&rustls::Error::HandshakeNotComplete, "x").is_none()
+        );
+        assert_eq!(presented_name("DnsName(\"a.example\")"), "a.example");
+        assert_eq!(
+            presented_name("IpAddress(V4(Ipv4Addr([127, 0, 0, 1])))"),
+            "127.0.0.1"
+        );
+        assert_eq!(presented_name("something else"), "something else");
+    }
+
+    #[test]
+    fn roots_are_added() {
+        let ca = pki().ca.as_bytes();
+        let t = ClientTrust::WebPki.add_roots_from_pem(ca).unwrap();
+        assert!(matches!(&t, ClientTrust::WebPkiAnd(v) if v.len() == 1));
+        let t = t.add_roots_from_pem(ca).unwrap();
+        assert!(matches!(&t, ClientTrust::WebPkiAnd(v) if v.len() == 2));
+        let t = ca_trust().add_roots_from_pem(ca).unwrap();
+        assert!(matches!(&t, ClientTrust::Roots(v) if v.len() == 2));
+        let t = ClientTrust::DangerAcceptAnyCertificate
+            .add_roots_from_pem(ca)
+            .unwrap();
+        assert!(!t.verifies() && t.server_verifier().unwrap().is_none());
+        assert!(ClientTrust::WebPki.server_verifier().unwrap().is_some());
+        assert!(ClientTrust::WebPki.add_roots_from_pem(b"junk").is_err());
     }
 
     #[test]

@@ -529,6 +529,14 @@ fn credentials_never_go_out_without_tls() {
 /// A raw fake: greets, accepts everything, and closes the connection as soon as it has the
 /// final dot. Counts connections until stopped.
 fn closes_after_dot() -> (SocketAddr, Arc<AtomicBool>, JoinHandle<usize>) {
+    closes_after_dot_saying(b"")
+}
+
+/// Like `closes_after_dot`, writing `after` (say, an LMTP reply for the first recipient)
+/// before closing.
+fn closes_after_dot_saying(
+    after: &'static [u8],
+) -> (SocketAddr, Arc<AtomicBool>, JoinHandle<usize>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();
     let addr = listener.local_addr().unwrap();
@@ -569,7 +577,8 @@ fn closes_after_dot() -> (SocketAddr, Arc<AtomicBool>, JoinHandle<usize>) {
                 let _ = w.write_all(reply);
                 if reply.starts_with(b"354") {
                     while r.read_line(&mut line).unwrap_or(0) > 0 && !line.ends_with("\n.\r\n") {}
-                    break; // close without a reply
+                    let _ = w.write_all(after);
+                    break; // close without (more) replies
                 }
             }
         }
@@ -602,6 +611,29 @@ fn connection_lost_after_the_dot_is_unknown() {
             "result: unknown - the connection was lost after the final dot, \
              the server may have the message ("
         ),
+        "{o:?}"
+    );
+    assert_eq!(connections, 1, "an unknown outcome must not be retried");
+}
+
+/// LMTP: the first recipient's reply arrives, then the connection is lost: that recipient is
+/// delivered, the other's status is unknown (partial, exit 1), and nothing is retried.
+#[test]
+fn lmtp_lost_after_the_first_reply_keeps_it() {
+    example("send");
+    let (addr, stop, t) = closes_after_dot_saying(b"250 2.0.0 one delivered\r\n");
+    let mut args = base(addr, &["one@x.example", "two@x.example"]);
+    args.push("--lmtp".into());
+    let o = send(&strs(&args), MESSAGE);
+    stop.store(true, Ordering::SeqCst);
+    let connections = t.join().unwrap();
+    assert_eq!(o.code, Some(1), "{o:?}");
+    assert_eq!(
+        o.stdout,
+        "one@x.example 250 2.0.0 one delivered\n\
+         two@x.example - - status unknown: the connection was lost after the final dot, \
+         the server may have the message\n\
+         result: partial 250 2.0.0 one delivered\n",
         "{o:?}"
     );
     assert_eq!(connections, 1, "an unknown outcome must not be retried");
