@@ -2177,3 +2177,39 @@ fn a_failure_after_the_tls_fallback_names_the_tls_failure() {
     let s = fake.finish_clean();
     assert_eq!(s[1].text(), "EHLO client.example\r\nQUIT\r\n");
 }
+
+/// Every recipient refused, one for now (450), one for good (550): the error is permanent, yet
+/// the deferred recipient still gets its retry (and only it).
+#[test]
+fn a_deferred_recipient_is_retried_even_beside_a_permanent_refusal() {
+    let first = script(&[
+        hello(&[]),
+        vec![
+            expect("MAIL FROM:<a@x.example>\r\n"),
+            send("250 ok\r\n"),
+            expect("RCPT TO:<later@y.example>\r\n"),
+            send("450 4.2.1 try later\r\n"),
+            expect("RCPT TO:<bad@y.example>\r\n"),
+            send("550 5.1.1 no such user\r\n"),
+        ],
+        quit(),
+    ]);
+    let second = script(&[
+        hello(&[]),
+        lockstep_tx("MAIL FROM:<a@x.example>", "RCPT TO:<later@y.example>"),
+        quit(),
+    ]);
+    let fake = Fake::start(vec![first, second]);
+    let client = Client::new(opts(&fake).retries(1)).unwrap();
+    let r = client
+        .send(&email(&["later@y.example", "bad@y.example"], "hi\r\n"))
+        .unwrap();
+    assert_eq!(
+        outcomes(&r.recipients),
+        [
+            ("later@y.example".into(), 250, Outcome::Delivered),
+            ("bad@y.example".into(), 550, Outcome::Refused),
+        ]
+    );
+    assert_eq!(fake.finish_clean().len(), 2);
+}

@@ -267,9 +267,11 @@ impl Client {
                     }
                     Err(e) => (e.recipients().to_vec(), Some(e)),
                 };
+                let mut some_deferred = false;
                 if attempt_results.len() == todo.len() {
                     for (&i, r) in todo.iter().zip(attempt_results) {
                         settled[i] = r.outcome != Outcome::Deferred;
+                        some_deferred |= !settled[i];
                         results[i] = Some(r);
                     }
                 }
@@ -280,12 +282,14 @@ impl Client {
                 };
                 debug!(target: "smtpkit::client", "{}: attempt {} failed: {e}", t.name, attempt + 1);
                 let kind = e.kind();
+                // A permanent error still leaves the recipients it deferred (450 beside 550 at
+                // RCPT) worth their retry.
                 let stop = matches!(
                     kind,
                     ErrorKind::StatusUnknown
                         | ErrorKind::InvalidInput
                         | ErrorKind::MissingRequirement
-                ) || e.is_permanent();
+                ) || (e.is_permanent() && !some_deferred);
                 last_error = Some(e);
                 if kind == ErrorKind::Tls && tls == TlsMode::Opportunistic {
                     // The handshake itself failed: opportunistic TLS must not make delivery
