@@ -9,15 +9,16 @@ use log::{debug, info};
 use rustls::client::danger::ServerCertVerifier;
 use rustls::pki_types::ServerName;
 
-use super::email::{BodySource, Email, Envelope, Outcome, Receipt, RecipientResult, TlsStatus};
+use super::email::{BodySource, Email, Envelope};
 use super::error::{Error, ErrorKind};
 use super::options::{AuthPolicy, Direction, Login, OnError, Options, TlsMode};
+use super::receipt::{Outcome, Receipt, RecipientResult, TlsStatus};
 use crate::command::Param;
 use crate::data::DotStuffer;
 use crate::extensions::Extensions;
+use crate::proto::Protocol;
 use crate::reply::{Reply, parse_reply_line};
 use crate::sasl::{self, Mechanism};
-use crate::server::Protocol;
 use crate::stream::{Conn, HandshakeError, Line, RecvError, SendError, deadline_in};
 use crate::tls::{CertificateProblem, recording_config};
 
