@@ -362,8 +362,8 @@ impl Part {
 
 /// Decoding limits. Every limit is a count, checked as the decoder goes, so a hostile
 /// message costs at most the work up to the limit; the count caps also bound the fixed
-/// cost of the tree (each header field or parameter costs about 100 bytes of memory however
-/// short it is on the wire, each part about 500), which is what keeps [`decode_with`]'s
+/// cost of the tree (each header field or parameter costs 100 to 180 bytes of memory however
+/// short it is on the wire, each part 400 to 600), which is what keeps [`decode_with`]'s
 /// peak memory within a small multiple of the input (see its docs).
 ///
 /// The defaults are far above what real mail uses and low enough that the worst message
@@ -374,7 +374,8 @@ impl Part {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DecodeOptions {
     /// Nesting depth up to which multiparts and nested messages are opened (default 20);
-    /// a container deeper than this is kept as a [`Body::Bytes`] leaf of its raw body.
+    /// a container deeper than this is kept as a [`Body::Bytes`] leaf of its (transfer-decoded)
+    /// body.
     /// Values above 100 act as 100 (the decoder recurses once per level).
     pub max_depth: usize,
     /// Most parts in one message, containers included (default 10 000); more is
@@ -397,7 +398,7 @@ pub struct DecodeOptions {
     /// Most header fields and parameters in the whole message, all parts and nested
     /// messages together (default 100 000); more is [`MimeError::TooManyFields`]. The
     /// per-part caps alone would still let 10 000 parts of 1000 tiny fields each cost a
-    /// gigabyte; this one keeps the fixed cost of fields to about 10 MB. A digest of 2000
+    /// gigabyte; this one keeps the fixed cost of fields under 20 MB. A digest of 2000
     /// forwarded messages of 40 fields each stays within it.
     pub max_fields: usize,
     /// Charset of text parts that name none (default `us-ascii`, see [`charset`]).
