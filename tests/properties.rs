@@ -646,6 +646,232 @@ proptest! {
 }
 
 // ---------------------------------------------------------------------------------------------
+// MIME decode on hostile shapes: bounded work and memory (issue 11). Speed itself is measured
+// in the mime bench, never asserted here; these check what bounds the work: the caps fire at
+// exactly the configured counts, and the decoded tree holds at most three times the input.
+
+/// Bytes of text and data the tree holds (header names, raw values and decoded values,
+/// type strings and parameters, bodies): what the decoder allocated for content.
+fn content_bytes(p: &Part) -> usize {
+    let headers: usize = p
+        .headers
+        .iter()
+        .map(|h| h.name.len() + h.raw.len() + h.value.len())
+        .sum();
+    let params = |ps: &[(String, String)]| ps.iter().map(|(n, v)| n.len() + v.len()).sum::<usize>();
+    let ct = p.content_type.mime_type.len()
+        + p.content_type.subtype.len()
+        + params(&p.content_type.params);
+    let disp = p
+        .disposition
+        .as_ref()
+        .map_or(0, |d| d.kind.len() + params(&d.params));
+    let body = match &p.body {
+        Body::Text(t) => t.len(),
+        Body::Bytes(b) => b.len(),
+        Body::Multipart(parts) => parts.iter().map(content_bytes).sum(),
+        Body::Message(inner) => content_bytes(inner),
+    };
+    headers + ct + disp + body
+}
+
+fn count_parts(p: &Part) -> usize {
+    1 + match &p.body {
+        Body::Multipart(parts) => parts.iter().map(count_parts).sum(),
+        Body::Message(inner) => count_parts(inner),
+        _ => 0,
+    }
+}
+
+/// For ASCII input: each header keeps its raw bytes and its text (2x), `Content-Type` and
+/// `Content-Disposition` their parsed parameters too (3x), bodies are at most their input,
+/// and a part without Content-Type gets `text/plain; charset=us-ascii` (24 bytes not in the
+/// input).
+fn assert_bounded(input: &[u8], p: &Part) -> Result<(), TestCaseError> {
+    let held = content_bytes(p);
+    let bound = 3 * input.len() + 32 * count_parts(p);
+    prop_assert!(
+        held <= bound,
+        "tree holds {} bytes for {} of input",
+        held,
+        input.len()
+    );
+    Ok(())
+}
+
+fn lifted_caps() -> mime::DecodeOptions {
+    mime::DecodeOptions {
+        max_headers: usize::MAX,
+        max_params: usize::MAX,
+        max_fields: usize::MAX,
+        ..mime::DecodeOptions::default()
+    }
+}
+
+/// The hostile shapes of the bench, small: (shape, count) to a message.
+fn hostile(shape: u8, n: usize, nl: &str) -> Vec<u8> {
+    let mut m = String::new();
+    match shape {
+        // One Content-Type with n distinct parameters.
+        0 => {
+            m.push_str("Content-Type: text/plain");
+            for i in 0..n {
+                m.push_str(&format!(";{nl} p{i}=v"));
+            }
+            m.push_str(&format!("{nl}{nl}body{nl}"));
+        }
+        // n `a:` lines.
+        1 => {
+            m.push_str(&format!("a:{nl}").repeat(n));
+            m.push_str(&format!("{nl}body{nl}"));
+        }
+        // n levels of message/rfc822.
+        2 => {
+            for i in 0..n {
+                m.push_str(&format!(
+                    "Subject: {i}{nl}Content-Type: message/rfc822{nl}{nl}"
+                ));
+            }
+            m.push_str(&format!("Subject: bottom{nl}{nl}the body{nl}"));
+        }
+        // n levels of multipart, a text part at each.
+        3 => {
+            for i in 0..n {
+                m.push_str(&format!("Content-Type: multipart/mixed; boundary=\"l{i}\"{nl}{nl}--l{i}{nl}{nl}text {i}{nl}--l{i}{nl}"));
+            }
+            m.push_str(&format!("{nl}bottom{nl}"));
+            for i in (0..n).rev() {
+                m.push_str(&format!("--l{i}--{nl}"));
+            }
+        }
+        // n empty parts.
+        _ => {
+            m.push_str(&format!(
+                "Content-Type: multipart/mixed; boundary=b{nl}{nl}"
+            ));
+            m.push_str(&format!("--b{nl}{nl}x{nl}").repeat(n));
+            m.push_str(&format!("--b--{nl}"));
+        }
+    }
+    m.into_bytes()
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// The header and parameter caps fire exactly past their limits, and not before.
+    #[test]
+    fn mime_caps_fire_at_the_configured_counts(
+        fields in 0usize..40, params in 0usize..40,
+        max_headers in 0usize..30, max_params in 0usize..30, crlf in any::<bool>(),
+    ) {
+        let nl = if crlf { "\r\n" } else { "\n" };
+        let mut msg = String::from("Content-Type: text/plain");
+        for i in 0..params {
+            msg.push_str(&format!("; p{i}=\"v {i}\""));
+        }
+        msg.push_str(nl);
+        for i in 0..fields {
+            msg.push_str(&format!("X-{i}: {i}{nl}"));
+        }
+        msg.push_str(&format!("{nl}body"));
+        let opts = mime::DecodeOptions { max_headers, max_params, ..lifted_caps() };
+        let got = mime::decode_with(msg.as_bytes(), &opts);
+        if fields + 1 > max_headers {
+            prop_assert_eq!(got, Err(mime::MimeError::TooManyHeaders { limit: max_headers }));
+        } else if params > max_params {
+            prop_assert_eq!(got, Err(mime::MimeError::TooManyParams { limit: max_params }));
+        } else {
+            let p = got.unwrap();
+            prop_assert_eq!(p.headers.len(), fields + 1);
+            prop_assert_eq!(p.content_type.params.len(), params);
+            assert_bounded(msg.as_bytes(), &p)?;
+        }
+    }
+
+    /// The message-wide cap counts every header field of every part plus the parameters.
+    #[test]
+    fn mime_field_cap_counts_the_whole_message(
+        parts in 0usize..12, per_part in 0usize..6, max_fields in 0usize..60,
+    ) {
+        let mut msg = String::from("Content-Type: multipart/mixed; boundary=b\r\n\r\n");
+        for p in 0..parts {
+            msg.push_str("--b\r\n");
+            for f in 0..per_part {
+                msg.push_str(&format!("X-{p}-{f}: v\r\n"));
+            }
+            msg.push_str("\r\nbody\r\n");
+        }
+        msg.push_str("--b--\r\n");
+        // The top part: one field, one parameter (`boundary`).
+        let total = 2 + parts * per_part;
+        let opts = mime::DecodeOptions { max_fields, ..mime::DecodeOptions::default() };
+        let got = mime::decode_with(msg.as_bytes(), &opts);
+        if total > max_fields {
+            prop_assert_eq!(got, Err(mime::MimeError::TooManyFields { limit: max_fields }));
+        } else {
+            let p = got.unwrap();
+            prop_assert_eq!(count_parts(&p), 1 + parts);
+            assert_bounded(msg.as_bytes(), &p)?;
+        }
+    }
+
+    /// Hostile shapes give a tree or the cap error that names what was exceeded, never
+    /// anything else; the tree holds at most three times the input, whatever the shape, and
+    /// with the caps lifted the decoder still holds every item it was given.
+    #[test]
+    fn mime_hostile_shapes_are_ok_or_capped(
+        shape in 0u8..5, n in prop_oneof![0usize..50, 900usize..1100, 9990usize..10010],
+        crlf in any::<bool>(),
+    ) {
+        let nl = if crlf { "\r\n" } else { "\n" };
+        let msg = hostile(shape, n, nl);
+        let got = mime::decode(&msg);
+        match (shape, &got) {
+            (0, _) if n > 1000 => prop_assert_eq!(&got, &Err(mime::MimeError::TooManyParams { limit: 1000 })),
+            (1, _) if n > 1000 => prop_assert_eq!(&got, &Err(mime::MimeError::TooManyHeaders { limit: 1000 })),
+            // n empty parts plus the multipart itself.
+            (4, _) if n + 1 > 10_000 => prop_assert_eq!(&got, &Err(mime::MimeError::TooManyParts { limit: 10_000 })),
+            (_, Ok(p)) => assert_bounded(&msg, p)?,
+            (_, Err(e)) => prop_assert!(false, "unexpected {:?}", e),
+        }
+        if let Ok(p) = mime::decode_with(&msg, &lifted_caps()) {
+            match shape {
+                0 => prop_assert_eq!(p.content_type.params.len(), n),
+                1 => prop_assert_eq!(p.headers.len(), n),
+                _ => {}
+            }
+        }
+    }
+
+    /// A body under many levels of message/rfc822 is held once, not once per level: the
+    /// levels within `max_depth` open, the one past it keeps the rest as bytes.
+    #[test]
+    fn mime_nested_messages_hold_the_body_once(depth in 0usize..40, size in 0usize..5000) {
+        let body = "x".repeat(size);
+        let mut msg = String::new();
+        for _ in 0..depth {
+            msg.push_str("Content-Type: message/rfc822\r\n\r\n");
+        }
+        msg.push_str(&format!("Subject: bottom\r\n\r\n{body}"));
+        let p = mime::decode(msg.as_bytes()).unwrap();
+        assert_bounded(msg.as_bytes(), &p)?;
+        let mut cur = &p;
+        let mut opened = 0;
+        while let Body::Message(inner) = &cur.body {
+            cur = inner;
+            opened += 1;
+        }
+        prop_assert_eq!(opened, depth.min(20));
+        match &cur.body {
+            Body::Text(t) => prop_assert_eq!(t.len(), size),
+            Body::Bytes(b) => prop_assert!(depth > 20 && b.len() < msg.len()),
+            other => prop_assert!(false, "{:?}", other),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Address lists and xtext
 
 fn named_mailbox() -> impl Strategy<Value = NamedMailbox> {

@@ -4,14 +4,69 @@
 //!
 //! `cargo bench -p smtpkit-bench --bench mime` (`SMTPKIT_BENCH_QUICK=1` for fewer runs).
 
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
 use std::process::Command;
+use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering};
 use std::time::{Duration, Instant};
 
 use smtpkit_bench::{
     TempDir, bench_dir, fmt_num, median, ops_per_sec, quick, ratio, reps, run_note, table,
     write_section,
 };
+
+/// A global allocator that counts live heap bytes and their peak while `COUNTING` is on (the
+/// hostile-corpus rows); otherwise it only forwards to the system allocator, so the other
+/// rows pay one relaxed load per allocation.
+struct Counting;
+
+static COUNTING: AtomicBool = AtomicBool::new(false);
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+static PEAK: AtomicIsize = AtomicIsize::new(0);
+
+// SAFETY (GlobalAlloc is an unsafe trait): every call forwards to `System` with the same
+// arguments; the counters are plain atomics and never affect the returned memory.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let p = unsafe { System.alloc(layout) };
+        if !p.is_null() && COUNTING.load(Ordering::Relaxed) {
+            let size = layout.size() as isize;
+            let now = LIVE.fetch_add(size, Ordering::Relaxed) + size;
+            PEAK.fetch_max(now, Ordering::Relaxed);
+        }
+        p
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) };
+        if COUNTING.load(Ordering::Relaxed) {
+            LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
+        }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let p = unsafe { System.realloc(ptr, layout, new_size) };
+        if !p.is_null() && COUNTING.load(Ordering::Relaxed) {
+            let grow = new_size as isize - layout.size() as isize;
+            let now = LIVE.fetch_add(grow, Ordering::Relaxed) + grow;
+            PEAK.fetch_max(now, Ordering::Relaxed);
+        }
+        p
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Runs `f` with the allocation counter on; returns its result and the peak of the heap bytes
+/// it allocated on top of what was live before (the count is signed, so memory allocated
+/// earlier and freed inside `f` only lowers it).
+fn peak_heap<T>(f: impl FnOnce() -> T) -> (T, usize) {
+    LIVE.store(0, Ordering::SeqCst);
+    PEAK.store(0, Ordering::SeqCst);
+    COUNTING.store(true, Ordering::SeqCst);
+    let out = f();
+    COUNTING.store(false, Ordering::SeqCst);
+    (out, PEAK.load(Ordering::SeqCst).max(0) as usize)
+}
 
 /// Deterministic pseudo-random bytes (xorshift), for attachments.
 fn noise(n: usize, mut seed: u64) -> Vec<u8> {
@@ -199,8 +254,183 @@ fn build(b: BuildLib, inp: &BuildInput, attach: bool) -> usize {
     }
 }
 
+/// The hostile shapes (issue 11): each generator returns a message of about `size` bytes.
+/// A generator of one hostile shape: a message of about the given size.
+type Shape = fn(usize) -> Vec<u8>;
+
+const HOSTILE: [(&str, Shape); 4] = [
+    ("Content-Type with many parameters", hostile_params),
+    ("`a:` header lines", hostile_headers),
+    (
+        "19 levels of message/rfc822 around one body",
+        hostile_rfc822,
+    ),
+    (
+        "19 levels of multipart, a text part at each",
+        hostile_multipart,
+    ),
+];
+
+/// One Content-Type header with distinct parameters (`p0=v` ... folded one per line) until
+/// `size`, then a short body. 40 000 parameters is about 0.5 MB.
+fn hostile_params(size: usize) -> Vec<u8> {
+    let mut m = b"From: a@example.org\r\nContent-Type: text/plain; charset=utf-8".to_vec();
+    let mut i = 0u64;
+    while m.len() < size {
+        m.extend_from_slice(format!(";\r\n p{i}=v").as_bytes());
+        i += 1;
+    }
+    m.extend_from_slice(b"\r\n\r\nbody\r\n");
+    m
+}
+
+/// `a:` LF lines up to `size`, then a body.
+fn hostile_headers(size: usize) -> Vec<u8> {
+    let mut m = b"a:\n".repeat(size / 3);
+    m.extend_from_slice(b"\nbody\n");
+    m
+}
+
+/// 19 nested `message/rfc822` levels, then a text/plain body of `size` bytes of prose.
+fn hostile_rfc822(size: usize) -> Vec<u8> {
+    let mut m = Vec::with_capacity(size + 2000);
+    m.extend_from_slice(b"From: a@example.org\r\nSubject: nested\r\n");
+    for _ in 0..19 {
+        m.extend_from_slice(b"Content-Type: message/rfc822\r\n\r\nSubject: inner\r\n");
+    }
+    m.extend_from_slice(b"Content-Type: text/plain; charset=utf-8\r\n\r\n");
+    m.extend_from_slice(prose(size).as_bytes());
+    m
+}
+
+/// 19 nested multipart/mixed levels; each level holds a text part of `size / 20` bytes of
+/// prose and the next level; the innermost holds one more text part.
+fn hostile_multipart(size: usize) -> Vec<u8> {
+    let text = prose(size / 20);
+    let mut m = Vec::with_capacity(size + 4000);
+    m.extend_from_slice(b"From: a@example.org\r\nSubject: deep\r\n");
+    for d in 0..19 {
+        m.extend_from_slice(
+            format!("Content-Type: multipart/mixed; boundary=\"level-{d}\"\r\n\r\n--level-{d}\r\nContent-Type: text/plain\r\n\r\n").as_bytes(),
+        );
+        m.extend_from_slice(text.as_bytes());
+        m.extend_from_slice(format!("--level-{d}\r\n").as_bytes());
+    }
+    m.extend_from_slice(b"Content-Type: text/plain\r\n\r\n");
+    m.extend_from_slice(text.as_bytes());
+    for d in (0..19).rev() {
+        m.extend_from_slice(format!("--level-{d}--\r\n").as_bytes());
+    }
+    m
+}
+
+/// Options with the count caps lifted, to show the decoder's own cost on shapes the default
+/// caps refuse early.
+fn lifted() -> smtpkit::mime::DecodeOptions {
+    smtpkit::mime::DecodeOptions {
+        max_headers: usize::MAX,
+        max_params: usize::MAX,
+        max_fields: usize::MAX,
+        ..smtpkit::mime::DecodeOptions::default()
+    }
+}
+
+/// The outcome of one decode, for the table.
+fn outcome(r: &Result<smtpkit::mime::Part, smtpkit::mime::MimeError>) -> String {
+    match r {
+        Ok(_) => "Ok".into(),
+        Err(e) => format!("Err: {e}"),
+    }
+}
+
+/// Decodes every hostile shape at 1, 2, 4, 8 and 16 MB (`SMTPKIT_BENCH_HOSTILE_MB` may list
+/// other sizes), with the default options and with the caps lifted: time per MB (median of
+/// `reps()` runs) and the peak heap decode allocates, as a ratio to the input size.
+fn hostile_rows() -> Vec<Vec<String>> {
+    let sizes: Vec<f64> = std::env::var("SMTPKIT_BENCH_HOSTILE_MB")
+        .ok()
+        .map(|v| v.split(',').filter_map(|x| x.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![1.0, 2.0, 4.0, 8.0, 16.0]);
+    // `SMTPKIT_BENCH_HOSTILE_SHAPES=rfc822,multipart`: only the shapes whose name contains one
+    // of the words.
+    let shapes = std::env::var("SMTPKIT_BENCH_HOSTILE_SHAPES").unwrap_or_default();
+    let mut rows = Vec::new();
+    for (name, make) in HOSTILE {
+        if !shapes.is_empty() && !shapes.split(',').any(|w| name.contains(w.trim())) {
+            continue;
+        }
+        for (caps, opts) in [
+            ("default", smtpkit::mime::DecodeOptions::default()),
+            ("lifted", lifted()),
+        ] {
+            for &mb in &sizes {
+                let input = make((mb * (1u64 << 20) as f64) as usize);
+                let mut times = Vec::new();
+                let mut peak = 0;
+                let mut result = String::new();
+                for _ in 0..reps() {
+                    let t = Instant::now();
+                    let (r, p) = peak_heap(|| smtpkit::mime::decode_with(black_box(&input), &opts));
+                    times.push(t.elapsed().as_secs_f64());
+                    peak = peak.max(p);
+                    result = outcome(&r);
+                    drop(r);
+                }
+                let secs = median(&times);
+                let mbytes = input.len() as f64 / (1u64 << 20) as f64;
+                eprintln!(
+                    "  hostile {name} ({caps}) {mb} MB: {:.1} ms, peak {:.2}x",
+                    secs * 1e3,
+                    peak as f64 / input.len() as f64
+                );
+                rows.push(vec![
+                    name.to_string(),
+                    caps.to_string(),
+                    format!("{:.2}", mbytes),
+                    fmt_num(secs * 1e3),
+                    fmt_num(secs * 1e3 / mbytes),
+                    format!("{:.2}x", peak as f64 / input.len() as f64),
+                    result,
+                ]);
+            }
+        }
+    }
+    rows
+}
+
 fn main() {
     if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    // `-- hostile`: only the hostile-corpus table; `-- decode`: only the decode table against
+    // the peers. Either prints its table and leaves BENCHMARKS.md alone.
+    let only_hostile = std::env::args().any(|a| a == "hostile");
+    let only_decode = std::env::args().any(|a| a == "decode");
+    let hostile_header = [
+        "shape",
+        "caps",
+        "input MB",
+        "ms",
+        "ms per MB",
+        "peak heap / input",
+        "result",
+    ];
+    // `-- profile N`: decode corpus message N with smtpkit for 10 s (for perf record).
+    if let Some(pos) = std::env::args().position(|a| a == "profile") {
+        let n: usize = std::env::args()
+            .nth(pos + 1)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(2);
+        let corpus = corpus();
+        let m = &corpus[n.min(corpus.len() - 1)].1;
+        let ops = ops_per_sec(Duration::from_secs(10), || {
+            black_box(smtpkit::mime::decode(black_box(m)).expect("decode"));
+        });
+        println!("{ops:.0} messages/s");
+        return;
+    }
+    if only_hostile {
+        println!("{}", table(&hostile_header, &hostile_rows()));
         return;
     }
     let t_start = Instant::now();
@@ -251,6 +481,18 @@ fn main() {
             ]);
         }
     }
+
+    if only_decode {
+        println!(
+            "{}",
+            table(
+                &["message", "decoder", "MB/s", "messages/s", "vs best peer"],
+                &rows
+            )
+        );
+        return;
+    }
+    let hrows = hostile_rows();
 
     let inp = BuildInput {
         text: prose(3000),
@@ -318,6 +560,8 @@ fn main() {
         ],
         &brows,
     ));
+    body.push_str("\nHostile corpus (issue 11): each shape at 1 to 16 MB, decoded with the default `DecodeOptions` and with the count caps lifted (`max_headers`, `max_params`, `max_fields` at `usize::MAX`). Time is the median of the repetitions; the peak is the most heap `decode_with` had allocated at once (a counting global allocator; the input itself is not counted), as a multiple of the input size. Time per MB must stay flat as the input grows, and the peak within 3x with the default caps.\n\n");
+    body.push_str(&table(&hostile_header, &hrows));
     body.push_str(&format!(
         "\n(mime bench took {:.0} s)\n",
         t_start.elapsed().as_secs_f64()

@@ -63,12 +63,16 @@ const ASCII_LABELS: &[&str] = &[
 ];
 
 /// Normalises a label: trims whitespace and quotes, lower-cases.
-fn clean_label(label: &str) -> String {
-    label
+fn clean_label(label: &str) -> std::borrow::Cow<'_, str> {
+    let label = label
         .trim()
         .trim_matches(|c: char| c == '"' || c == '\'')
-        .trim()
-        .to_ascii_lowercase()
+        .trim();
+    if label.bytes().any(|b| b.is_ascii_uppercase()) {
+        std::borrow::Cow::Owned(label.to_ascii_lowercase())
+    } else {
+        std::borrow::Cow::Borrowed(label)
+    }
 }
 
 fn is_ascii_label(label: &str) -> bool {
@@ -136,16 +140,52 @@ pub fn to_utf8(bytes: &[u8], label: &str) -> (String, bool) {
     }
 }
 
+/// Converts owned bytes in the charset named by `label` to UTF-8, as [`to_utf8`] does, but
+/// reuses the buffer when it already holds the result (valid UTF-8 under a UTF-8, US-ASCII or
+/// unknown label, or ASCII under any ASCII-compatible charset): no second copy of a body.
+pub(crate) fn cow_to_utf8(bytes: std::borrow::Cow<'_, [u8]>, label: &str) -> String {
+    let bytes = match bytes {
+        std::borrow::Cow::Borrowed(b) => return to_utf8(b, label).0,
+        std::borrow::Cow::Owned(v) => v,
+    };
+    let clean = clean_label(label);
+    let encoding = if is_ascii_label(&clean) {
+        None
+    } else {
+        lookup(&clean)
+    };
+    let reusable = match encoding {
+        // US-ASCII and unknown labels: valid UTF-8 is kept as is (see the module docs).
+        None => true,
+        Some(e) if e == encoding_rs::UTF_8 => true,
+        Some(e) => e.is_ascii_compatible() && bytes.is_ascii(),
+    };
+    if !reusable {
+        return to_utf8(&bytes, label).0;
+    }
+    match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(e) => to_utf8(e.as_bytes(), label).0,
+    }
+}
+
 /// Decodes 8-bit header bytes: UTF-8 when valid (RFC 6532), otherwise windows-1252
-/// (a superset of latin-1 covering most legacy unlabelled headers).
-pub(crate) fn header_bytes_to_string(bytes: &[u8]) -> String {
+/// (a superset of latin-1 covering most legacy unlabelled headers). Borrows valid UTF-8.
+pub(crate) fn header_bytes_to_cow(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
     match std::str::from_utf8(bytes) {
-        Ok(s) => s.to_owned(),
+        Ok(s) => std::borrow::Cow::Borrowed(s),
         Err(_) => {
-            let (text, _) = encoding_rs::WINDOWS_1252.decode_without_bom_handling(bytes);
-            text.into_owned()
+            encoding_rs::WINDOWS_1252
+                .decode_without_bom_handling(bytes)
+                .0
         }
     }
+}
+
+/// [`header_bytes_to_cow`], owned.
+#[cfg(test)]
+pub(crate) fn header_bytes_to_string(bytes: &[u8]) -> String {
+    header_bytes_to_cow(bytes).into_owned()
 }
 
 #[cfg(test)]

@@ -1,6 +1,9 @@
 //! The decoder: bytes of a message to a [`Part`] tree. Lenient and total: every input
 //! except the empty one gives a tree (see [`decode_with`] for the rules it follows).
 
+use std::borrow::Cow;
+use std::collections::HashMap;
+
 use super::{
     Body, ContentType, DecodeOptions, Disposition, Header, MimeError, Part, TransferEncoding, b64,
     charset, encoded_word, params, qp,
@@ -11,7 +14,8 @@ pub fn decode(message: &[u8]) -> Result<Part, MimeError> {
     decode_with(message, &DecodeOptions::default())
 }
 
-/// Decodes a message. Never panics; fails only on empty input or too many parts.
+/// Decodes a message. Never panics; fails only on empty input or when a count cap of
+/// [`DecodeOptions`] is exceeded ([`MimeError`] names it).
 ///
 /// The rules, chosen to match gen_smtp's `mimemail` and Python's `email` package where the
 /// RFCs leave room:
@@ -27,26 +31,60 @@ pub fn decode(message: &[u8]) -> Result<Part, MimeError> {
 ///   charset=<default_charset>`, or `message/rfc822` inside `multipart/digest`.
 /// - **Multipart**: delimiter lines are `--boundary`, optionally `--` after it, then only
 ///   spaces or tabs; the line break before a delimiter belongs to it. The preamble and
-///   epilogue are dropped. A missing closing delimiter: parts run to the end of the body,
-///   whose final line break is dropped (as Python). No delimiter at all (missing first
-///   boundary): the multipart holds one `text/plain` part with the whole body. No
-///   `boundary` parameter: the part is read as `text/plain` (its `content_type` says so).
+///   epilogue are dropped. A delimiter of an enclosing multipart also ends every part inside
+///   it (an outer boundary wins over an inner one with the same text). A missing closing
+///   delimiter: parts run to the end of the body, whose final line break is dropped (as
+///   Python). No delimiter at all (missing first boundary): the multipart holds one
+///   `text/plain` part with the whole body. No `boundary` parameter: the part is read as
+///   `text/plain` (its `content_type` says so).
 /// - **Transfer encodings**: base64 lenient (junk skipped, padding optional), quoted-printable
 ///   lenient ([`qp::decode`]), anything else (7bit, 8bit, binary, unknown) as is.
 /// - **Text** (`text/*`) is converted to UTF-8 from its `charset` (see [`charset`]): an
 ///   invalid or unknown charset still gives text, lossy.
 /// - **Nested messages** (`message/rfc822`, `message/global`) are decoded recursively, after
 ///   undoing a (non-conforming) base64 or quoted-printable transfer encoding. Other
-///   `message/*` types and all other types are [`Body::Bytes`].
+///   `message/*` types and all other types are [`Body::Bytes`]. The transfer-decoded copies
+///   of nested messages alive at once never exceed the input's size: a nested message whose
+///   decoded copy would pass that is kept as a [`Body::Bytes`] leaf of the decoded bytes.
 /// - **Limits**: a multipart or nested message deeper than `max_depth` is kept as a
 ///   [`Body::Bytes`] leaf of its (transfer-decoded) body; more than `max_parts` parts in all
-///   is [`MimeError::TooManyParts`].
+///   is [`MimeError::TooManyParts`], more than `max_headers` header fields in one part
+///   [`MimeError::TooManyHeaders`], more than `max_params` parameters in a `Content-Type` or
+///   `Content-Disposition` [`MimeError::TooManyParams`], more than `max_fields` header fields
+///   and parameters in the whole message [`MimeError::TooManyFields`].
+///
+/// **Cost**: one pass over the input, whatever its shape. Each line is found once; a line
+/// that starts with `--` is checked against the open boundaries (compared with each one up
+/// to 24 open levels, looked up in a hash map past that); then each byte is read by the
+/// decoder of the one header or body it belongs to. Parameters are grouped by name in a hash
+/// map. Nested messages and multiparts are parsed in place, never copied per level; only a
+/// non-conforming base64 or quoted-printable nested message is decoded into a buffer of its
+/// own. Time is linear in the input size, and a count cap stops the work at the cap.
+///
+/// **Memory**: the heap held at the peak is the returned tree plus, at most, one body being
+/// converted and the decoded copies of encoded nested messages (at most the input size in
+/// all). For ASCII or UTF-8 input the tree holds each header twice (its raw bytes and its
+/// text; `Content-Type` and `Content-Disposition` three times, with their parameters) and
+/// each body once, so the peak stays within three times the input plus the fixed cost of
+/// the counted items (100 to 180 bytes per header field or parameter, 400 to 600 per part,
+/// however short they are on the wire), which the count caps of [`DecodeOptions`] bound to
+/// a constant (about 25 MB at the defaults).
+/// Text converted from an 8-bit legacy charset can grow to three UTF-8 bytes per input
+/// byte.
 pub fn decode_with(message: &[u8], opts: &DecodeOptions) -> Result<Part, MimeError> {
     if message.is_empty() {
         return Err(MimeError::Empty);
     }
-    let mut ctx = Ctx { opts, parts: 0 };
-    ctx.part(message, false, 0)
+    let mut ctx = Ctx {
+        opts,
+        parts: 0,
+        fields: 0,
+        decoded_alive: 0,
+        decoded_budget: message.len(),
+        max_depth: opts.max_depth.min(HARD_MAX_DEPTH),
+    };
+    let mut buf = Buf::new(message);
+    ctx.part(&mut buf, 0, false, 0).map(|(part, _)| part)
 }
 
 /// Recursion guard: `max_depth` values above this act as this.
@@ -54,17 +92,48 @@ const HARD_MAX_DEPTH: usize = 100;
 
 struct Ctx<'a> {
     opts: &'a DecodeOptions,
+    /// Parts counted so far (against `max_parts`).
     parts: usize,
+    /// Header fields and parameters counted so far (against `max_fields`).
+    fields: usize,
+    /// Bytes of transfer-decoded nested messages alive now.
+    decoded_alive: usize,
+    /// Most bytes of transfer-decoded nested messages alive at once: the input size.
+    decoded_budget: usize,
+    max_depth: usize,
+}
+
+/// The first LF at or after `from`, eight bytes at a time (no `unsafe`, no dependency).
+fn find_lf(data: &[u8], from: usize) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    const LFS: u64 = ONES * b'\n' as u64;
+    let rest = data.get(from..)?;
+    let mut chunks = rest.chunks_exact(8);
+    let mut offset = from;
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(word) ^ LFS;
+        // Nonzero exactly when some byte of x is zero, i.e. some byte is an LF.
+        if x.wrapping_sub(ONES) & !x & HIGHS != 0 {
+            return chunk.iter().position(|&b| b == b'\n').map(|p| offset + p);
+        }
+        offset += 8;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|&b| b == b'\n')
+        .map(|p| offset + p)
 }
 
 /// The line starting at `pos`: (end of its content, start of the next line). The content
 /// excludes the CRLF or LF.
 fn line_at(data: &[u8], pos: usize) -> (usize, usize) {
-    let rest = data.get(pos..).unwrap_or_default();
-    match rest.iter().position(|&b| b == b'\n') {
-        Some(lf) => {
-            let end = pos + lf;
-            let content_end = if lf > 0 && rest.get(lf - 1) == Some(&b'\r') {
+    match find_lf(data, pos) {
+        Some(end) => {
+            let content_end = if end > pos && data.get(end - 1) == Some(&b'\r') {
                 end - 1
             } else {
                 end
@@ -85,127 +154,258 @@ fn header_name_len(line: &[u8]) -> Option<usize> {
     Some(colon)
 }
 
-/// Splits the header block off. Returns the headers (name, unfolded raw value) and the
-/// offset where the body starts.
-pub(crate) fn split_headers(data: &[u8]) -> (Vec<(String, Vec<u8>)>, usize) {
-    let mut headers: Vec<(String, Vec<u8>)> = Vec::new();
-    let mut pos = 0;
-    let mut first = true;
-    while pos < data.len() {
-        let (content_end, next) = line_at(data, pos);
-        let line = data.get(pos..content_end).unwrap_or_default();
-        if line.is_empty() {
-            return (headers, next);
+fn trim_end_wsp(b: &[u8]) -> &[u8] {
+    let n = b
+        .iter()
+        .rposition(|&c| c != b' ' && c != b'\t')
+        .map_or(0, |i| i + 1);
+    b.get(..n).unwrap_or_default()
+}
+
+/// Where a region of the buffer (a part, a body, a preamble) ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    /// The end of the buffer.
+    Eof,
+    /// A delimiter line of the open multipart `level`: the line starts at `line`, the next
+    /// one at `next`.
+    Delim {
+        line: usize,
+        next: usize,
+        level: usize,
+        closing: bool,
+    },
+}
+
+/// Whether `rest` (a line after its leading `--`) is `boundary`, optionally `--`, then only
+/// spaces or tabs: `Some(closing)` when it is.
+fn delimiter_of(boundary: &[u8], rest: &[u8]) -> Option<bool> {
+    let tail = rest.strip_prefix(boundary)?;
+    let (closing, tail) = match tail.strip_prefix(b"--") {
+        Some(t) => (true, t),
+        None => (false, tail),
+    };
+    tail.iter()
+        .all(|&b| b == b' ' || b == b'\t')
+        .then_some(closing)
+}
+
+/// Up to this many open levels (more than the default `max_depth`) a candidate line, one
+/// that starts with `--`, is compared with each boundary: at most this many comparisons of
+/// at most the line's length. Past it the line is looked up in a hash map by the two keys
+/// it could carry, so the cost per line stops growing with the depth.
+const LINEAR_LEVELS: usize = 24;
+
+/// A buffer being parsed (the message, or a transfer-decoded nested message) and the
+/// boundaries of the multiparts open in it, outermost first.
+struct Buf<'b> {
+    data: &'b [u8],
+    levels: Vec<Vec<u8>>,
+    /// Past [`LINEAR_LEVELS`] open levels: a boundary with trailing spaces and tabs removed,
+    /// to the open levels using it, outermost first (a level whose boundary repeats an outer
+    /// one exactly is left out: the outer one always wins). So the cost of a line does not
+    /// grow with the nesting depth.
+    index: Option<HashMap<Vec<u8>, Vec<usize>>>,
+}
+
+impl<'b> Buf<'b> {
+    fn new(data: &'b [u8]) -> Self {
+        Buf {
+            data,
+            levels: Vec::new(),
+            index: None,
         }
-        if first && line.starts_with(b"From ") {
-            first = false;
-            pos = next;
-            continue;
-        }
-        first = false;
-        if matches!(line.first(), Some(b' ' | b'\t')) {
-            if let Some((_, raw)) = headers.last_mut() {
-                raw.extend_from_slice(line);
-            }
-            pos = next;
-            continue;
-        }
-        let Some(colon) = header_name_len(line) else {
-            return (headers, pos);
-        };
-        let name = String::from_utf8_lossy(line.get(..colon).unwrap_or_default()).into_owned();
-        let value = line.get(colon + 1..).unwrap_or_default();
-        let start = value
-            .iter()
-            .position(|&b| b != b' ' && b != b'\t')
-            .unwrap_or(value.len());
-        headers.push((name, value.get(start..).unwrap_or_default().to_vec()));
-        pos = next;
     }
-    (headers, data.len())
+
+    fn index_level(
+        index: &mut HashMap<Vec<u8>, Vec<usize>>,
+        levels: &[Vec<u8>],
+        level: usize,
+        boundary: &[u8],
+    ) {
+        let users = index.entry(trim_end_wsp(boundary).to_vec()).or_default();
+        let shadowed = users
+            .iter()
+            .any(|&l| levels.get(l).is_some_and(|b| b == boundary));
+        if !shadowed {
+            users.push(level);
+        }
+    }
+
+    /// Opens a multipart level; returns its index.
+    fn push(&mut self, boundary: Vec<u8>) -> usize {
+        let level = self.levels.len();
+        if self.index.is_none() && level >= LINEAR_LEVELS {
+            let mut index = HashMap::new();
+            for (l, b) in self.levels.iter().enumerate() {
+                Self::index_level(&mut index, &self.levels, l, b);
+            }
+            self.index = Some(index);
+        }
+        if let Some(index) = &mut self.index {
+            Self::index_level(index, &self.levels, level, &boundary);
+        }
+        self.levels.push(boundary);
+        level
+    }
+
+    /// Closes the innermost level.
+    fn pop(&mut self) {
+        let Some(boundary) = self.levels.pop() else {
+            return;
+        };
+        let level = self.levels.len();
+        if level <= LINEAR_LEVELS {
+            self.index = None;
+            return;
+        }
+        let key = trim_end_wsp(&boundary);
+        if let Some(index) = &mut self.index
+            && let Some(users) = index.get_mut(key)
+            && users.last() == Some(&level)
+        {
+            users.pop();
+            if users.is_empty() {
+                index.remove(key);
+            }
+        }
+    }
+
+    /// Whether `line` (without its line break) is a delimiter of an open level: the
+    /// outermost such level and whether the delimiter is a closing one.
+    fn delimiter(&self, line: &[u8]) -> Option<(usize, bool)> {
+        let rest = line.strip_prefix(b"--")?;
+        let Some(index) = &self.index else {
+            return self
+                .levels
+                .iter()
+                .enumerate()
+                .find_map(|(level, b)| delimiter_of(b, rest).map(|closing| (level, closing)));
+        };
+        // `--boundary` then white space: the key is the line trimmed; `--boundary--` then
+        // white space: the line trimmed, without its `--`, trimmed again (the boundary may
+        // end in white space itself).
+        let open_key = trim_end_wsp(rest);
+        let close_key = open_key.strip_suffix(b"--").map(trim_end_wsp);
+        let mut found: Option<(usize, bool)> = None;
+        for key in std::iter::once(open_key).chain(close_key) {
+            for &level in index.get(key).map(Vec::as_slice).unwrap_or_default() {
+                if found.is_some_and(|(f, _)| f <= level) {
+                    break;
+                }
+                let boundary = self
+                    .levels
+                    .get(level)
+                    .map(Vec::as_slice)
+                    .unwrap_or_default();
+                if let Some(closing) = delimiter_of(boundary, rest) {
+                    found = Some((level, closing));
+                    break;
+                }
+            }
+        }
+        found
+    }
+
+    /// The stop when the line at `pos` (a line start) is a delimiter of an open level.
+    fn stop_at(&self, pos: usize) -> Option<Stop> {
+        if self.levels.is_empty() || !self.data.get(pos..)?.starts_with(b"--") {
+            return None;
+        }
+        let (content_end, next) = line_at(self.data, pos);
+        let (level, closing) = self.delimiter(self.data.get(pos..content_end)?)?;
+        Some(Stop::Delim {
+            line: pos,
+            next,
+            level,
+            closing,
+        })
+    }
+
+    /// The first delimiter line of an open level at or after `pos` (a line start).
+    fn find_stop(&self, mut pos: usize) -> Stop {
+        if self.levels.is_empty() {
+            return Stop::Eof;
+        }
+        while pos < self.data.len() {
+            if let Some(stop) = self.stop_at(pos) {
+                return stop;
+            }
+            match find_lf(self.data, pos) {
+                Some(lf) => pos = lf + 1,
+                None => break,
+            }
+        }
+        Stop::Eof
+    }
+
+    /// The end of a region that starts at `start` and is ended by `stop`: the line break
+    /// before a delimiter belongs to the delimiter, and each multipart left unclosed drops
+    /// one more final line break of its last part (as if each level had cut out its parts
+    /// before its children were parsed).
+    fn end_of(&self, start: usize, stop: Stop) -> usize {
+        let (mut end, trims) = match stop {
+            Stop::Eof => (self.data.len(), self.levels.len()),
+            Stop::Delim { line, level, .. } => (line, self.levels.len().saturating_sub(level)),
+        };
+        for _ in 0..trims {
+            if end > start && self.data.get(end - 1) == Some(&b'\n') {
+                end -= 1;
+                if end > start && self.data.get(end - 1) == Some(&b'\r') {
+                    end -= 1;
+                }
+            } else {
+                break;
+            }
+        }
+        end.max(start)
+    }
+
+    fn slice(&self, start: usize, end: usize) -> &'b [u8] {
+        self.data.get(start..end).unwrap_or_default()
+    }
 }
 
 /// Decodes a header's raw value to text.
 pub(crate) fn header_text(raw: &[u8]) -> String {
-    encoded_word::decode(&charset::header_bytes_to_string(raw))
+    let text = charset::header_bytes_to_cow(raw);
+    if text.contains("=?") {
+        encoded_word::decode(&text)
+    } else {
+        text.into_owned()
+    }
 }
 
 fn first_header<'h>(headers: &'h [Header], name: &str) -> Option<&'h Header> {
     headers.iter().find(|h| h.name.eq_ignore_ascii_case(name))
 }
 
-/// Parses a Content-Type value; `None` when it is not `type/subtype`.
-pub(crate) fn parse_content_type(raw: &[u8]) -> Option<ContentType> {
-    let (value, params) = params::parse(&charset::header_bytes_to_string(raw));
-    let (t, s) = value.split_once('/')?;
+/// Parses a Content-Type value: `None` when it is not `type/subtype`; `Err` when it has more
+/// than `max_params` parameters.
+fn parse_content_type(raw: &[u8], max_params: usize) -> Result<Option<ContentType>, ()> {
+    let text = charset::header_bytes_to_cow(raw);
+    let (value, params) = params::parse_borrowed(&text, max_params).ok_or(())?;
+    let Some((t, s)) = value.split_once('/') else {
+        return Ok(None);
+    };
     let (t, s) = (t.trim(), s.trim());
     let valid = |x: &str| !x.is_empty() && x.bytes().all(|b| b.is_ascii_graphic() && b != b'/');
     if !valid(t) || !valid(s) {
-        return None;
+        return Ok(None);
     }
-    Some(ContentType {
+    Ok(Some(ContentType {
         mime_type: t.to_ascii_lowercase(),
         subtype: s.to_ascii_lowercase(),
         params,
-    })
+    }))
 }
 
-fn transfer_decode(body: &[u8], encoding: &TransferEncoding) -> Vec<u8> {
+fn transfer_decode<'d>(body: &'d [u8], encoding: &TransferEncoding) -> Cow<'d, [u8]> {
     match encoding {
-        TransferEncoding::Base64 => b64::decode_lenient(body),
-        TransferEncoding::QuotedPrintable => qp::decode(body),
-        _ => body.to_vec(),
+        TransferEncoding::Base64 => Cow::Owned(b64::decode_lenient(body)),
+        TransferEncoding::QuotedPrintable => Cow::Owned(qp::decode(body)),
+        _ => Cow::Borrowed(body),
     }
-}
-
-/// Where the parts of a multipart body are, or `None` when no delimiter line was found.
-fn split_multipart<'a>(body: &'a [u8], boundary: &[u8]) -> Option<Vec<&'a [u8]>> {
-    let mut delimiter = Vec::with_capacity(boundary.len() + 2);
-    delimiter.extend_from_slice(b"--");
-    delimiter.extend_from_slice(boundary);
-    let mut parts = Vec::new();
-    let mut current: Option<usize> = None;
-    let mut found = false;
-    let mut pos = 0;
-    while pos < body.len() {
-        let (content_end, next) = line_at(body, pos);
-        let line = body.get(pos..content_end).unwrap_or_default();
-        if let Some(rest) = line.strip_prefix(delimiter.as_slice()) {
-            let (closing, tail) = match rest.strip_prefix(b"--") {
-                Some(tail) => (true, tail),
-                None => (false, rest),
-            };
-            if tail.iter().all(|&b| b == b' ' || b == b'\t') {
-                if let Some(start) = current {
-                    let mut end = pos;
-                    if end > start && body.get(end - 1) == Some(&b'\n') {
-                        end -= 1;
-                        if end > start && body.get(end - 1) == Some(&b'\r') {
-                            end -= 1;
-                        }
-                    }
-                    parts.push(body.get(start..end).unwrap_or_default());
-                }
-                found = true;
-                if closing {
-                    return Some(parts);
-                }
-                current = Some(next);
-            }
-        }
-        pos = next;
-    }
-    if !found {
-        return None;
-    }
-    if let Some(start) = current {
-        let mut part = body.get(start..).unwrap_or_default();
-        if let Some(p) = part.strip_suffix(b"\n") {
-            part = p.strip_suffix(b"\r").unwrap_or(p);
-        }
-        parts.push(part);
-    }
-    Some(parts)
 }
 
 impl Ctx<'_> {
@@ -219,104 +419,282 @@ impl Ctx<'_> {
         Ok(())
     }
 
-    fn default_text(&self) -> ContentType {
-        let mut ct = ContentType::new("text", "plain");
-        ct.set_param("charset", &self.opts.default_charset);
-        ct
+    fn count_fields(&mut self, n: usize) -> Result<(), MimeError> {
+        self.fields = self.fields.saturating_add(n);
+        if self.fields > self.opts.max_fields {
+            return Err(MimeError::TooManyFields {
+                limit: self.opts.max_fields,
+            });
+        }
+        Ok(())
     }
 
-    fn text_body(&self, ct: &ContentType, data: &[u8]) -> Body {
+    fn too_many_params(&self) -> MimeError {
+        MimeError::TooManyParams {
+            limit: self.opts.max_params,
+        }
+    }
+
+    fn default_text(&self) -> ContentType {
+        ContentType {
+            mime_type: "text".to_owned(),
+            subtype: "plain".to_owned(),
+            params: vec![("charset".to_owned(), self.opts.default_charset.clone())],
+        }
+    }
+
+    fn text_body(&self, ct: &ContentType, data: Cow<'_, [u8]>) -> Body {
         let label = ct
             .param("charset")
             .filter(|c| !c.trim().is_empty())
             .unwrap_or(&self.opts.default_charset);
-        Body::Text(charset::to_utf8(data, label).0)
+        Body::Text(charset::cow_to_utf8(data, label))
     }
 
-    /// Decodes one part (headers and body); `in_digest` selects the default type.
-    fn part(&mut self, data: &[u8], in_digest: bool, depth: usize) -> Result<Part, MimeError> {
-        self.count()?;
-        let (raw_headers, body_start) = split_headers(data);
-        let body = data.get(body_start..).unwrap_or_default();
-        let headers: Vec<Header> = raw_headers
-            .into_iter()
-            .map(|(name, raw)| {
-                let value = header_text(&raw);
-                Header { name, raw, value }
-            })
-            .collect();
-        let mut content_type =
-            match first_header(&headers, "content-type").and_then(|h| parse_content_type(&h.raw)) {
-                Some(ct) => ct,
-                None if in_digest && first_header(&headers, "content-type").is_none() => {
-                    ContentType::new("message", "rfc822")
+    /// Reads the header block of the part starting at `start`. Returns the headers (values
+    /// not yet decoded), where the body starts, and the stop when a delimiter line (or the
+    /// end of the buffer) came before the body.
+    fn headers(
+        &mut self,
+        buf: &Buf<'_>,
+        start: usize,
+    ) -> Result<(Vec<Header>, usize, Option<Stop>), MimeError> {
+        let data = buf.data;
+        let mut headers: Vec<Header> = Vec::new();
+        let mut pos = start;
+        let mut first = true;
+        while pos < data.len() {
+            if let Some(stop) = buf.stop_at(pos) {
+                return Ok((headers, pos, Some(stop)));
+            }
+            let (content_end, next) = line_at(data, pos);
+            let line = data.get(pos..content_end).unwrap_or_default();
+            if line.is_empty() {
+                return Ok((headers, next, None));
+            }
+            if first && line.starts_with(b"From ") {
+                first = false;
+                pos = next;
+                continue;
+            }
+            first = false;
+            if matches!(line.first(), Some(b' ' | b'\t')) {
+                if let Some(h) = headers.last_mut() {
+                    h.raw.extend_from_slice(line);
                 }
-                None => self.default_text(),
+                pos = next;
+                continue;
+            }
+            let Some(colon) = header_name_len(line) else {
+                return Ok((headers, pos, None));
             };
+            if headers.len() >= self.opts.max_headers {
+                return Err(MimeError::TooManyHeaders {
+                    limit: self.opts.max_headers,
+                });
+            }
+            self.count_fields(1)?;
+            let name = line.get(..colon).unwrap_or_default();
+            // Printable ASCII (checked by `header_name_len`), so always valid UTF-8.
+            let name = std::str::from_utf8(name).unwrap_or_default().to_owned();
+            let value = line.get(colon + 1..).unwrap_or_default();
+            let skip = value
+                .iter()
+                .position(|&b| b != b' ' && b != b'\t')
+                .unwrap_or(value.len());
+            headers.push(Header {
+                name,
+                raw: value.get(skip..).unwrap_or_default().to_vec(),
+                value: String::new(),
+            });
+            pos = next;
+        }
+        Ok((headers, data.len(), Some(Stop::Eof)))
+    }
+
+    /// The body region starting at `start`: its bytes and the stop that ends it.
+    fn region<'b>(&self, buf: &Buf<'b>, start: usize, known: Option<Stop>) -> (&'b [u8], Stop) {
+        let stop = known.unwrap_or_else(|| buf.find_stop(start));
+        (buf.slice(start, buf.end_of(start, stop)), stop)
+    }
+
+    /// Decodes the part starting at `start` (a line start) in `buf`; `in_digest` selects the
+    /// default type. Returns the part and the stop that ended it (not consumed).
+    fn part(
+        &mut self,
+        buf: &mut Buf<'_>,
+        start: usize,
+        in_digest: bool,
+        depth: usize,
+    ) -> Result<(Part, Stop), MimeError> {
+        self.count()?;
+        let (mut headers, body_start, known) = self.headers(buf, start)?;
+        for h in &mut headers {
+            h.value = header_text(&h.raw);
+        }
+        let content_type_header = first_header(&headers, "content-type");
+        let parsed = match content_type_header {
+            Some(h) => parse_content_type(&h.raw, self.opts.max_params)
+                .map_err(|()| self.too_many_params())?,
+            None => None,
+        };
+        let mut content_type = match parsed {
+            Some(ct) => {
+                self.count_fields(ct.params.len())?;
+                ct
+            }
+            None if in_digest && content_type_header.is_none() => {
+                ContentType::new("message", "rfc822")
+            }
+            None => self.default_text(),
+        };
         let encoding = first_header(&headers, "content-transfer-encoding")
             .map(|h| TransferEncoding::parse(&h.value))
             .unwrap_or(TransferEncoding::SevenBit);
-        let disposition = first_header(&headers, "content-disposition").map(|h| {
-            let (kind, params) = params::parse(&charset::header_bytes_to_string(&h.raw));
-            Disposition {
-                kind: kind.to_ascii_lowercase(),
-                params,
+        let disposition = match first_header(&headers, "content-disposition") {
+            Some(h) => {
+                let text = charset::header_bytes_to_cow(&h.raw);
+                let (kind, params) = params::parse_borrowed(&text, self.opts.max_params)
+                    .ok_or_else(|| self.too_many_params())?;
+                self.count_fields(params.len())?;
+                Some(Disposition {
+                    kind: kind.to_ascii_lowercase(),
+                    params,
+                })
             }
-        });
-        let container = content_type.mime_type == "multipart"
+            None => None,
+        };
+        let multipart = content_type.mime_type == "multipart";
+        let container = multipart
             || (content_type.mime_type == "message"
                 && matches!(content_type.subtype.as_str(), "rfc822" | "global"));
-        let body = if container && depth >= self.opts.max_depth.min(HARD_MAX_DEPTH) {
-            Body::Bytes(transfer_decode(body, &encoding))
-        } else if content_type.mime_type == "multipart" {
-            match content_type.param("boundary").filter(|b| !b.is_empty()) {
+        let (body, stop) = if container && depth >= self.max_depth {
+            let (bytes, stop) = self.region(buf, body_start, known);
+            let decoded = transfer_decode(bytes, &encoding).into_owned();
+            (Body::Bytes(decoded), stop)
+        } else if multipart {
+            let boundary = content_type
+                .param("boundary")
+                .filter(|b| !b.is_empty())
+                .map(|b| b.as_bytes().to_vec());
+            match boundary {
                 None => {
                     content_type = self.default_text();
-                    self.text_body(&content_type, body)
+                    let (bytes, stop) = self.region(buf, body_start, known);
+                    (self.text_body(&content_type, Cow::Borrowed(bytes)), stop)
                 }
                 Some(boundary) => {
                     let digest = content_type.subtype == "digest";
-                    match split_multipart(body, boundary.as_bytes()) {
-                        Some(pieces) => {
-                            let mut parts = Vec::with_capacity(pieces.len());
-                            for piece in pieces {
-                                parts.push(self.part(piece, digest, depth + 1)?);
-                            }
-                            Body::Multipart(parts)
-                        }
-                        None => {
-                            self.count()?;
-                            let ct = self.default_text();
-                            let text = self.text_body(&ct, body);
-                            Body::Multipart(vec![Part {
-                                headers: Vec::new(),
-                                content_type: ct,
-                                disposition: None,
-                                encoding: TransferEncoding::SevenBit,
-                                body: text,
-                            }])
-                        }
-                    }
+                    self.multipart(buf, boundary, body_start, digest, depth)?
                 }
             }
         } else if container {
-            let inner = transfer_decode(body, &encoding);
-            Body::Message(Box::new(self.part(&inner, false, depth + 1)?))
+            match encoding {
+                TransferEncoding::Base64 | TransferEncoding::QuotedPrintable => {
+                    let (bytes, stop) = self.region(buf, body_start, known);
+                    let decoded = transfer_decode(bytes, &encoding).into_owned();
+                    let alive = self.decoded_alive.saturating_add(decoded.len());
+                    if alive > self.decoded_budget {
+                        (Body::Bytes(decoded), stop)
+                    } else {
+                        self.decoded_alive = alive;
+                        let mut inner = Buf::new(&decoded);
+                        let result = self.part(&mut inner, 0, false, depth + 1);
+                        self.decoded_alive -= decoded.len();
+                        (Body::Message(Box::new(result?.0)), stop)
+                    }
+                }
+                _ => {
+                    // Parsed in place: the nested message is the rest of this part's region.
+                    let (inner, stop) = self.part(buf, body_start, false, depth + 1)?;
+                    (Body::Message(Box::new(inner)), stop)
+                }
+            }
         } else {
-            let decoded = transfer_decode(body, &encoding);
-            if content_type.mime_type == "text" {
-                self.text_body(&content_type, &decoded)
+            let (bytes, stop) = self.region(buf, body_start, known);
+            let decoded = transfer_decode(bytes, &encoding);
+            let body = if content_type.mime_type == "text" {
+                self.text_body(&content_type, decoded)
             } else {
-                Body::Bytes(decoded)
+                Body::Bytes(decoded.into_owned())
+            };
+            (body, stop)
+        };
+        Ok((
+            Part {
+                headers,
+                content_type,
+                disposition,
+                encoding,
+                body,
+            },
+            stop,
+        ))
+    }
+
+    /// The body of a multipart with this boundary, starting at `start`: its parts, and the
+    /// stop that ended it (a delimiter of an enclosing level, or the end of the buffer).
+    fn multipart(
+        &mut self,
+        buf: &mut Buf<'_>,
+        boundary: Vec<u8>,
+        start: usize,
+        digest: bool,
+        depth: usize,
+    ) -> Result<(Body, Stop), MimeError> {
+        let level = buf.push(boundary);
+        // The preamble: up to the first delimiter of any open level.
+        let (mut next, mut closing) = match buf.find_stop(start) {
+            Stop::Delim {
+                level: l,
+                next,
+                closing,
+                ..
+            } if l == level => (next, closing),
+            other => {
+                // No delimiter of its own: one text part holding the whole body.
+                buf.pop();
+                self.count()?;
+                let ct = self.default_text();
+                let bytes = buf.slice(start, buf.end_of(start, other));
+                let text = self.text_body(&ct, Cow::Borrowed(bytes));
+                let part = Part {
+                    headers: Vec::new(),
+                    content_type: ct,
+                    disposition: None,
+                    encoding: TransferEncoding::SevenBit,
+                    body: text,
+                };
+                return Ok((Body::Multipart(vec![part]), other));
             }
         };
-        Ok(Part {
-            headers,
-            content_type,
-            disposition,
-            encoding,
-            body,
-        })
+        let mut parts = Vec::new();
+        loop {
+            if closing {
+                // The epilogue runs to a delimiter of an enclosing level; dropped.
+                buf.pop();
+                let stop = buf.find_stop(next);
+                return Ok((Body::Multipart(parts), stop));
+            }
+            let (child, stop) = self.part(buf, next, digest, depth + 1)?;
+            parts.push(child);
+            match stop {
+                Stop::Delim {
+                    level: l,
+                    next: n,
+                    closing: c,
+                    ..
+                } if l == level => {
+                    next = n;
+                    closing = c;
+                }
+                other => {
+                    // Unclosed: ended by an enclosing level's delimiter or the end.
+                    buf.pop();
+                    return Ok((Body::Multipart(parts), other));
+                }
+            }
+        }
     }
 }
 
@@ -460,5 +838,223 @@ mod tests {
             panic!()
         };
         assert_eq!(inner.header_value("subject"), Some("x"));
+    }
+
+    fn opts() -> DecodeOptions {
+        DecodeOptions::default()
+    }
+
+    #[test]
+    fn header_cap_per_part() {
+        let o = DecodeOptions {
+            max_headers: 3,
+            ..opts()
+        };
+        // Continuation lines do not count; the fourth field does.
+        assert!(decode_with(b"a: 1\r\n more\r\nb: 2\r\nc: 3\r\n\r\nx", &o).is_ok());
+        assert_eq!(
+            decode_with(b"a:\nb:\nc:\nd:\n\nx", &o),
+            Err(MimeError::TooManyHeaders { limit: 3 })
+        );
+        // Per part: three fields in each of two parts is fine.
+        let msg = b"Content-Type: multipart/mixed; boundary=b\r\nb: 1\r\n\r\n--b\r\na: 1\r\nb: 2\r\nc: 3\r\n\r\nx\r\n--b--\r\n";
+        assert!(decode_with(msg, &o).is_ok());
+        let msg = b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\na:\r\nb:\r\nc:\r\nd:\r\n\r\nx\r\n--b--\r\n";
+        assert_eq!(
+            decode_with(msg, &o),
+            Err(MimeError::TooManyHeaders { limit: 3 })
+        );
+        // The default refuses megabytes of `a:` lines after 1000 of them.
+        let flood = b"a:\n".repeat(100_000);
+        assert_eq!(
+            decode(&flood),
+            Err(MimeError::TooManyHeaders { limit: 1000 })
+        );
+        assert!(decode(&b"a:\n".repeat(1000)).is_ok());
+    }
+
+    #[test]
+    fn param_cap_per_field() {
+        let o = DecodeOptions {
+            max_params: 2,
+            ..opts()
+        };
+        assert!(decode_with(b"Content-Type: text/plain; a=1; b=2; c\r\n\r\nx", &o).is_ok());
+        assert_eq!(
+            decode_with(b"Content-Type: text/plain; a=1; b=2; c=3\r\n\r\nx", &o),
+            Err(MimeError::TooManyParams { limit: 2 })
+        );
+        assert_eq!(
+            decode_with(
+                b"Content-Disposition: attachment; f*0=a; f*1=b; f*2=c\r\n\r\nx",
+                &o
+            ),
+            Err(MimeError::TooManyParams { limit: 2 })
+        );
+        // Only Content-Type and Content-Disposition are parsed for parameters.
+        assert!(decode_with(b"X-Other: a; a=1; b=2; c=3\r\n\r\nx", &o).is_ok());
+        let mut many = b"Content-Type: text/plain".to_vec();
+        for i in 0..5000 {
+            many.extend_from_slice(format!(";\r\n p{i}=v").as_bytes());
+        }
+        many.extend_from_slice(b"\r\n\r\nbody");
+        assert_eq!(decode(&many), Err(MimeError::TooManyParams { limit: 1000 }));
+        let lifted = DecodeOptions {
+            max_params: usize::MAX,
+            ..opts()
+        };
+        let m = decode_with(&many, &lifted).unwrap();
+        assert_eq!(m.content_type.params.len(), 5000);
+        assert_eq!(m.content_type.param("p4999"), Some("v"));
+    }
+
+    #[test]
+    fn field_cap_per_message() {
+        let o = DecodeOptions {
+            max_fields: 5,
+            ..opts()
+        };
+        // 2 header fields + 1 parameter at the top, 2 fields in the part: 5.
+        let msg = b"Content-Type: multipart/mixed; boundary=b\r\nX: 1\r\n\r\n--b\r\nA: 1\r\nB: 2\r\n\r\nx\r\n--b--\r\n";
+        assert!(decode_with(msg, &o).is_ok());
+        let msg = b"Content-Type: multipart/mixed; boundary=b\r\nX: 1\r\n\r\n--b\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\nx\r\n--b--\r\n";
+        assert_eq!(
+            decode_with(msg, &o),
+            Err(MimeError::TooManyFields { limit: 5 })
+        );
+        // Parameters count too.
+        let msg = b"Content-Type: multipart/mixed; boundary=b; x=1; y=2; z=3; w=4\r\n\r\n--b--\r\n";
+        assert_eq!(
+            decode_with(msg, &o),
+            Err(MimeError::TooManyFields { limit: 5 })
+        );
+    }
+
+    #[test]
+    fn nested_messages_in_place() {
+        // 19 levels around one body: every level parsed, the body read once.
+        let mut msg = Vec::new();
+        for i in 0..19 {
+            msg.extend_from_slice(
+                format!("Subject: {i}\r\nContent-Type: message/rfc822\r\n\r\n").as_bytes(),
+            );
+        }
+        msg.extend_from_slice(b"Subject: bottom\r\n\r\nthe body\r\n");
+        let mut m = decode(&msg).unwrap();
+        for i in 0..19 {
+            assert_eq!(m.header_value("subject"), Some(i.to_string().as_str()));
+            let Body::Message(inner) = m.body else {
+                panic!("level {i}")
+            };
+            m = *inner;
+        }
+        assert_eq!(m.header_value("subject"), Some("bottom"));
+        assert_eq!(text(&m), "the body\r\n");
+    }
+
+    #[test]
+    fn encoded_nested_messages_within_budget() {
+        use crate::mime::b64;
+        // One base64 level is opened; a second one inside it would make the decoded copies
+        // alive at once larger than the input, so it stays bytes.
+        let inner = format!("Subject: in\r\n\r\n{}", "hello ".repeat(500)).into_bytes();
+        let middle = format!(
+            "Content-Type: message/rfc822\r\nContent-Transfer-Encoding: base64\r\n\r\n{}",
+            b64::encode_lines(&inner)
+        );
+        let outer = format!(
+            "Content-Type: message/rfc822\r\nContent-Transfer-Encoding: base64\r\n\r\n{}",
+            b64::encode_lines(middle.as_bytes())
+        );
+        let m = decode(outer.as_bytes()).unwrap();
+        let Body::Message(mid) = &m.body else {
+            panic!()
+        };
+        assert_eq!(mid.body, Body::Bytes(inner.clone()));
+        // With room to spare (a large sibling), both levels open.
+        let msg = format!(
+            "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\n{}\r\n--b\r\n{outer}\r\n--b--\r\n",
+            "x".repeat(4000)
+        );
+        let m = decode(msg.as_bytes()).unwrap();
+        let Body::Multipart(parts) = &m.body else {
+            panic!()
+        };
+        let Body::Message(mid) = &parts[1].body else {
+            panic!()
+        };
+        let Body::Message(inner) = &mid.body else {
+            panic!("{:?}", mid.body)
+        };
+        assert_eq!(inner.header_value("subject"), Some("in"));
+    }
+
+    #[test]
+    fn outer_delimiters_end_inner_parts() {
+        // The inner multipart is never closed: the outer delimiter ends it and its last
+        // part; each unclosed level drops one more final line break.
+        let msg = b"Content-Type: multipart/mixed; boundary=o\r\n\r\n--o\r\nContent-Type: multipart/mixed; boundary=i\r\n\r\n--i\r\n\r\ninner\r\n\r\n\r\n--o\r\n\r\nsecond\r\n--o--\r\n";
+        let m = decode(msg).unwrap();
+        let p = parts(&m);
+        assert_eq!(p.len(), 2);
+        assert_eq!(text(&parts(&p[0])[0]), "inner\r\n");
+        assert_eq!(text(&p[1]), "second");
+        // The same boundary at two levels: the outer one wins, so the inner multipart finds
+        // no delimiter of its own and holds its body as text.
+        let msg = b"Content-Type: multipart/mixed; boundary=s\r\n\r\n--s\r\nContent-Type: multipart/mixed; boundary=s\r\n\r\n--s\r\n\r\nx\r\n--s--\r\n";
+        let m = decode(msg).unwrap();
+        let p = parts(&m);
+        assert_eq!(p.len(), 2);
+        assert_eq!(text(&parts(&p[0])[0]), "");
+        // A delimiter line inside a header block ends the part there.
+        let msg = b"Content-Type: multipart/mixed; boundary=\"x:y\"\r\n\r\n--x:y\r\nA: 1\r\n--x:y\r\nB: 2\r\n\r\nz\r\n--x:y--\r\n";
+        let m = decode(msg).unwrap();
+        let p = parts(&m);
+        assert_eq!(p.len(), 2);
+        assert_eq!(p[0].header_value("a"), Some("1"));
+        assert_eq!(p[1].header_value("b"), Some("2"));
+    }
+
+    #[test]
+    fn boundaries_with_trailing_space() {
+        // A (non-conforming) boundary ending in a space is matched exactly, as Python does.
+        let msg = b"Content-Type: multipart/mixed; boundary=\"b \"\r\n\r\n--b\r\n\r\nno\r\n--b \r\n\r\nyes\r\n--b --\r\n";
+        let m = decode(msg).unwrap();
+        let p = parts(&m);
+        assert_eq!(p.len(), 1);
+        assert_eq!(text(&p[0]), "yes");
+    }
+
+    #[test]
+    fn deep_nesting_past_the_linear_levels() {
+        // More open levels than LINEAR_LEVELS: the hash-map lookup takes over.
+        let depth = LINEAR_LEVELS + 10;
+        let o = DecodeOptions {
+            max_depth: depth + 5,
+            ..opts()
+        };
+        let mut msg = String::new();
+        for d in 0..depth {
+            // Pairs of levels share a key once trimmed: `l1<TAB>` then `l1` inside it. A
+            // line `--l1` is not the outer one's (its boundary has the tab) but the inner's.
+            let b = match d % 3 {
+                1 => format!("l{d}\t"),
+                2 => format!("l{}", d - 1),
+                _ => format!("l{d}"),
+            };
+            msg.push_str(&format!(
+                "Content-Type: multipart/mixed; boundary=\"{b}\"\r\n\r\n--{b}\r\n\r\nt{d}\r\n--{b}\r\n"
+            ));
+        }
+        msg.push_str("\r\nbottom\r\n");
+        let m = decode_with(msg.as_bytes(), &o).unwrap();
+        let mut p = &m;
+        for d in 0..depth {
+            let kids = parts(p);
+            assert_eq!(kids.len(), 2, "level {d}");
+            assert_eq!(text(&kids[0]), format!("t{d}"));
+            p = &kids[1];
+        }
+        assert_eq!(text(p), "bottom");
     }
 }

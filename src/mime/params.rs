@@ -13,130 +13,181 @@
 //! [`format()`] quotes values when needed and uses RFC 2231 (`name*=utf-8''%E2%82%AC`, with
 //! `name*0*=` continuations for long values) for anything that is not short printable ASCII.
 
+use std::borrow::Cow;
+use std::collections::HashMap;
+
 use super::{charset, encoded_word};
 
 /// One `name=value` as written, before RFC 2231 processing.
-struct RawParam {
-    name: String,
-    value: String,
+struct RawParam<'t> {
+    name: Cow<'t, str>,
+    value: Cow<'t, str>,
 }
 
-/// A character scanner over the header text (indexing by `char`, so no slicing can cut a
-/// UTF-8 sequence).
-struct Scanner {
-    chars: Vec<char>,
+/// A scanner over the header text by byte offset. Every byte it stops at or cuts at is
+/// ASCII, so no cut can split a UTF-8 sequence; white space is read by `char` (Unicode
+/// white space counts, as `str::trim` does).
+struct Scanner<'t> {
+    text: &'t str,
     pos: usize,
 }
 
-impl Scanner {
-    fn peek(&self) -> Option<char> {
-        self.chars.get(self.pos).copied()
+impl<'t> Scanner<'t> {
+    fn peek(&self) -> Option<u8> {
+        self.text.as_bytes().get(self.pos).copied()
     }
 
-    fn bump(&mut self) -> Option<char> {
-        let c = self.peek()?;
-        self.pos += 1;
-        Some(c)
+    fn peek_char(&self) -> Option<char> {
+        self.text.get(self.pos..).and_then(|t| t.chars().next())
     }
 
     fn skip_ws(&mut self) {
-        while matches!(self.peek(), Some(c) if c.is_whitespace()) {
-            self.pos += 1;
+        while let Some(c) = self.peek_char().filter(|c| c.is_whitespace()) {
+            self.pos += c.len_utf8();
         }
     }
 
     /// Skips a comment starting at `(` (nested, with quoted pairs).
     fn skip_comment(&mut self) {
         let mut depth = 0usize;
-        while let Some(c) = self.bump() {
+        while let Some(c) = self.peek() {
+            self.pos += 1;
             match c {
-                '(' => depth += 1,
-                ')' => {
+                b'(' => depth += 1,
+                b')' => {
                     depth = depth.saturating_sub(1);
                     if depth == 0 {
                         return;
                     }
                 }
-                '\\' => {
-                    self.bump();
-                }
+                // A quoted pair: the next byte is taken literally (a UTF-8 lead byte's
+                // continuation bytes are never `(`, `)` or `\`).
+                b'\\' => self.pos += usize::from(self.peek().is_some()),
                 _ => {}
             }
         }
     }
 
-    /// Reads unquoted text up to one of `stops` (not consumed), dropping comments.
-    fn read_until(&mut self, stops: &[char]) -> String {
+    /// Reads unquoted text up to one of `stops` (not consumed), dropping comments; trimmed.
+    /// Borrowed from the text unless a comment had to be cut out.
+    fn read_until(&mut self, stops: &[u8]) -> Cow<'t, str> {
+        let text: &'t str = self.text;
         let mut out = String::new();
+        let mut run = self.pos;
+        let mut cut = false;
         while let Some(c) = self.peek() {
             if stops.contains(&c) {
                 break;
             }
-            if c == '(' {
+            if c == b'(' {
+                out.push_str(text.get(run..self.pos).unwrap_or_default());
+                self.skip_comment();
+                run = self.pos;
+                cut = true;
+                continue;
+            }
+            self.pos += 1;
+        }
+        let tail = text.get(run..self.pos).unwrap_or_default();
+        if !cut {
+            return Cow::Borrowed(tail.trim());
+        }
+        out.push_str(tail);
+        Cow::Owned(out.trim().to_owned())
+    }
+
+    /// Skips unquoted text up to one of `stops` (not consumed), comments included.
+    fn skip_until(&mut self, stops: &[u8]) {
+        while let Some(c) = self.peek() {
+            if stops.contains(&c) {
+                break;
+            }
+            if c == b'(' {
                 self.skip_comment();
                 continue;
             }
-            out.push(c);
             self.pos += 1;
         }
-        out.trim().to_owned()
     }
 
-    /// Reads a quoted string whose opening quote has been consumed.
-    fn read_quoted(&mut self) -> String {
-        let mut out = String::new();
-        while let Some(c) = self.bump() {
+    /// Reads a quoted string whose opening quote has been consumed. Borrowed from the text
+    /// unless it has quoted pairs.
+    fn read_quoted(&mut self) -> Cow<'t, str> {
+        let text: &'t str = self.text;
+        let start = self.pos;
+        let mut out: Option<String> = None;
+        let mut run = self.pos;
+        while let Some(c) = self.peek() {
             match c {
-                '"' => break,
-                '\\' => {
-                    if let Some(n) = self.bump() {
-                        out.push(n);
+                b'"' => break,
+                b'\\' => {
+                    out.get_or_insert_with(String::new)
+                        .push_str(text.get(run..self.pos).unwrap_or_default());
+                    self.pos += 1;
+                    // The escaped character, whole.
+                    run = self.pos;
+                    if let Some(n) = self.peek_char() {
+                        self.pos += n.len_utf8();
                     }
                 }
-                _ => out.push(c),
+                _ => self.pos += 1,
             }
         }
-        out
+        let end = self.pos;
+        if self.peek() == Some(b'"') {
+            self.pos += 1;
+        }
+        match out {
+            None => Cow::Borrowed(text.get(start..end).unwrap_or_default()),
+            Some(mut o) => {
+                o.push_str(text.get(run..end).unwrap_or_default());
+                Cow::Owned(o)
+            }
+        }
     }
 }
 
-fn scan(text: &str) -> (String, Vec<RawParam>) {
-    let mut s = Scanner {
-        chars: text.chars().collect(),
-        pos: 0,
-    };
-    let value = s.read_until(&[';']);
+/// Splits the text into the main value and the parameters as written; `None` when there are
+/// more than `max` of them (stopping there, so the work is bounded by `max` too).
+fn scan(text: &str, max: usize) -> Option<(Cow<'_, str>, Vec<RawParam<'_>>)> {
+    let mut s = Scanner { text, pos: 0 };
+    let value = s.read_until(b";");
     let mut params = Vec::new();
     loop {
-        while matches!(s.peek(), Some(c) if c == ';' || c.is_whitespace()) {
-            s.pos += 1;
+        while let Some(c) = s.peek_char().filter(|&c| c == ';' || c.is_whitespace()) {
+            s.pos += c.len_utf8();
         }
         if s.peek().is_none() {
             break;
         }
-        let name = s.read_until(&['=', ';']);
-        if s.peek() != Some('=') {
+        let name = s.read_until(b"=;");
+        if s.peek() != Some(b'=') {
             continue; // no value: ignored
         }
         s.pos += 1;
         s.skip_ws();
-        let value = if s.peek() == Some('"') {
+        let value = if s.peek() == Some(b'"') {
             s.pos += 1;
             let v = s.read_quoted();
             // Anything between the closing quote and the next ';' is dropped.
-            let _ = s.read_until(&[';']);
+            s.skip_until(b";");
             v
         } else {
-            s.read_until(&[';'])
+            s.read_until(b";")
         };
         if !name.is_empty() {
-            params.push(RawParam {
-                name: name.to_ascii_lowercase(),
-                value,
-            });
+            if params.len() >= max {
+                return None;
+            }
+            let name = if name.bytes().any(|b| b.is_ascii_uppercase()) {
+                Cow::Owned(name.to_ascii_lowercase())
+            } else {
+                name
+            };
+            params.push(RawParam { name, value });
         }
     }
-    (value, params)
+    Some((value, params))
 }
 
 fn hex_value(b: u8) -> Option<u8> {
@@ -187,49 +238,117 @@ fn split_name(name: &str) -> (&str, Option<u32>, bool) {
 
 /// Parses a header value with parameters. Returns the main value (trimmed, comments removed,
 /// case kept) and the parameters: names lower-case, values decoded (RFC 2231 and RFC 2047),
-/// in first-seen order.
+/// in first-seen order. Linear in the length of `text` (parameters are grouped by name in a
+/// hash map); no limit on their number: see [`parse_with_limit`] for input from a peer.
 pub fn parse(text: &str) -> (String, Vec<(String, String)>) {
-    let (value, raw) = scan(text);
-    // Group by base name, keeping first-seen order.
-    struct Group<'a> {
-        base: &'a str,
-        plain: Option<&'a RawParam>,
-        sections: Vec<(u32, bool, &'a RawParam)>,
+    parse_with_limit(text, usize::MAX).unwrap_or_default()
+}
+
+/// [`parse`], refusing (`None`) text with more than `max_params` parameters as written (each
+/// RFC 2231 section counts, parameters without `=` do not). The scan stops at the first
+/// parameter over the limit.
+pub fn parse_with_limit(text: &str, max_params: usize) -> Option<(String, Vec<(String, String)>)> {
+    parse_borrowed(text, max_params).map(|(value, params)| (value.into_owned(), params))
+}
+
+/// Decoded parameters: (name, value) pairs.
+type Params = Vec<(String, String)>;
+
+/// [`parse_with_limit`] with the main value borrowed from `text` when it has no comment.
+pub(crate) fn parse_borrowed(text: &str, max_params: usize) -> Option<(Cow<'_, str>, Params)> {
+    let (value, mut raw) = scan(text, max_params)?;
+    // The common case, a few parameters and no RFC 2231 section: the first of each name.
+    if raw.len() <= 8 && raw.iter().all(|p| !p.name.contains('*')) {
+        let mut out: Vec<(String, String)> = Vec::with_capacity(raw.len());
+        for p in raw {
+            if out.iter().any(|(n, _)| *n == *p.name) {
+                continue;
+            }
+            let value = if p.value.contains("=?") {
+                encoded_word::decode(&p.value)
+            } else {
+                p.value.into_owned()
+            };
+            out.push((p.name.into_owned(), value));
+        }
+        return Some((value, out));
     }
-    let mut groups: Vec<Group<'_>> = Vec::new();
-    for p in &raw {
-        let (base, section, extended) = split_name(&p.name);
-        let idx = match groups.iter().position(|g| g.base == base) {
-            Some(i) => i,
-            None => {
-                groups.push(Group {
-                    base,
-                    plain: None,
-                    sections: Vec::new(),
-                });
-                groups.len() - 1
-            }
+    // Group by base name, keeping first-seen order; a group points into `raw` by index.
+    struct Group {
+        /// The first parameter of the group; its name starts with the base name.
+        first: usize,
+        base_len: usize,
+        plain: Option<usize>,
+        sections: Vec<(u32, bool, usize)>,
+    }
+    let mut groups: Vec<Group> = Vec::new();
+    {
+        // Few groups: a linear search; many: a hash map, so the whole stays linear.
+        const LINEAR: usize = 16;
+        let mut by_base: Option<HashMap<&str, usize>> = None;
+        let base_of = |g: &Group| {
+            raw.get(g.first)
+                .and_then(|p| p.name.get(..g.base_len))
+                .unwrap_or_default()
         };
-        let Some(g) = groups.get_mut(idx) else {
-            continue;
-        };
-        match (section, extended) {
-            (None, false) => {
-                if g.plain.is_none() {
-                    g.plain = Some(p);
+        for (i, p) in raw.iter().enumerate() {
+            let (base, section, extended) = split_name(&p.name);
+            let found = match &by_base {
+                Some(map) => map.get(base).copied(),
+                None => groups.iter().position(|g| base_of(g) == base),
+            };
+            let idx = match found {
+                Some(idx) => idx,
+                None => {
+                    groups.push(Group {
+                        first: i,
+                        base_len: base.len(),
+                        plain: None,
+                        sections: Vec::new(),
+                    });
+                    let idx = groups.len() - 1;
+                    match &mut by_base {
+                        Some(map) => {
+                            map.insert(base, idx);
+                        }
+                        None if groups.len() > LINEAR => {
+                            by_base = Some(
+                                groups
+                                    .iter()
+                                    .enumerate()
+                                    .map(|(j, g)| (base_of(g), j))
+                                    .collect(),
+                            );
+                        }
+                        None => {}
+                    }
+                    idx
                 }
+            };
+            let Some(g) = groups.get_mut(idx) else {
+                continue;
+            };
+            match (section, extended) {
+                (None, false) => {
+                    if g.plain.is_none() {
+                        g.plain = Some(i);
+                    }
+                }
+                (None, true) => g.sections.push((0, true, i)),
+                (Some(n), ext) => g.sections.push((n, ext, i)),
             }
-            (None, true) => g.sections.push((0, true, p)),
-            (Some(n), ext) => g.sections.push((n, ext, p)),
         }
     }
     let mut out = Vec::with_capacity(groups.len());
     for mut g in groups {
         let value = if g.sections.is_empty() {
-            match g.plain {
-                Some(p) if p.value.contains("=?") => encoded_word::decode(&p.value),
-                Some(p) => p.value.clone(),
-                None => continue,
+            let Some(p) = g.plain.and_then(|i| raw.get_mut(i)) else {
+                continue;
+            };
+            if p.value.contains("=?") {
+                encoded_word::decode(&p.value)
+            } else {
+                std::mem::take(&mut p.value).into_owned()
             }
         } else {
             g.sections.sort_by_key(|(n, _, _)| *n);
@@ -237,8 +356,11 @@ pub fn parse(text: &str) -> (String, Vec<(String, String)>) {
             let mut bytes = Vec::new();
             let mut cs = String::new();
             for (i, (_, extended, p)) in g.sections.iter().enumerate() {
+                let Some(p) = raw.get(*p) else {
+                    continue;
+                };
                 if *extended {
-                    let mut text = p.value.as_str();
+                    let mut text: &str = &p.value;
                     if i == 0 {
                         let mut parts = text.splitn(3, '\'');
                         if let (Some(c), Some(_lang), Some(rest)) =
@@ -256,9 +378,17 @@ pub fn parse(text: &str) -> (String, Vec<(String, String)>) {
             let label = if cs.is_empty() { "utf-8" } else { cs.as_str() };
             charset::to_utf8(&bytes, label).0
         };
-        out.push((g.base.to_owned(), value));
+        let Some(first) = raw.get_mut(g.first) else {
+            continue;
+        };
+        let name = if first.name.len() == g.base_len {
+            std::mem::take(&mut first.name).into_owned()
+        } else {
+            first.name.get(..g.base_len).unwrap_or_default().to_owned()
+        };
+        out.push((name, value));
     }
-    (value, out)
+    Some((value, out))
 }
 
 /// RFC 2045 tspecials plus space and controls: characters that force quoting.
