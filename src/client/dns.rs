@@ -235,12 +235,7 @@ pub(crate) fn lookup_addrs(
     let v6 = query_follow(name, RecordType::AAAA, display, cfg);
     let mut addrs = Vec::new();
     for answer in [&v4, &v6].into_iter().flatten() {
-        for record in &answer.records {
-            let ip = match &record.data {
-                RData::A(a) => IpAddr::V4(a.0),
-                RData::AAAA(aaaa) => IpAddr::V6(aaaa.0),
-                _ => continue,
-            };
+        for ip in answer.records.iter().filter_map(ip_of) {
             if !addrs.contains(&ip) {
                 addrs.push(ip);
             }
@@ -252,6 +247,15 @@ pub(crate) fn lookup_addrs(
     match (v4, v6) {
         (Err(e), _) | (Ok(_), Err(e)) => Err(e),
         (Ok(_), Ok(_)) => Err(DnsError::NoAddress(display.to_string())),
+    }
+}
+
+/// The address an A or AAAA record holds.
+pub(crate) fn ip_of(record: &Record) -> Option<IpAddr> {
+    match &record.data {
+        RData::A(a) => Some(IpAddr::V4(a.0)),
+        RData::AAAA(aaaa) => Some(IpAddr::V6(aaaa.0)),
+        _ => None,
     }
 }
 

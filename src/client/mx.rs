@@ -164,10 +164,8 @@ fn addrs_from(additionals: &[Record], host: &Name) -> Vec<IpAddr> {
             {
                 continue;
             }
-            let ip = match &record.data {
-                RData::A(a) => IpAddr::V4(a.0),
-                RData::AAAA(aaaa) => IpAddr::V6(aaaa.0),
-                _ => continue,
+            let Some(ip) = ip_of(record) else {
+                continue;
             };
             if !addrs.contains(&ip) {
                 addrs.push(ip);
