@@ -302,7 +302,12 @@ impl Wire {
 
     /// Connected, greeted (`220`) and past EHLO (`250`): ready for MAIL.
     pub fn ready(via: Via, addr: SocketAddr) -> io::Result<Wire> {
-        let (mut w, (code, line)) = Wire::open(via, addr)?;
+        Wire::ready_as(via, addr, claimed_source())
+    }
+
+    /// Like [`Wire::ready`], claiming `source` in the PROXY header.
+    pub fn ready_as(via: Via, addr: SocketAddr, source: SocketAddr) -> io::Result<Wire> {
+        let (mut w, (code, line)) = Wire::open_as(via, addr, source)?;
         if code != 220 {
             return Err(io::Error::other(format!("greeting: {line:?}")));
         }
