@@ -26,7 +26,7 @@ use std::sync::{Arc, Barrier};
 use std::thread::{self, sleep};
 use std::time::{Duration, Instant};
 
-use common::transport::{Trickled, Via, Wire, run_matrix};
+use common::transport::{self, Trickled, Via, Wire, run_matrix};
 use common::*;
 use smtpkit::server::{Server, ServerHandle};
 
@@ -452,10 +452,22 @@ fn half_close_full() {
 // cap (the proxied address, behind PROXY) likewise, after the header.
 
 /// Connects and reads until the server closes (bounded): what it said, and how long it took.
-fn refused(addr: SocketAddr) -> (String, Duration) {
+/// Behind PROXY the header goes at once, as a balancer sends it (with the first command when
+/// in one segment, in plaintext), before any reply.
+fn refused(via: Via, addr: SocketAddr) -> (String, Duration) {
     let t = Instant::now();
     let mut s = TcpStream::connect(addr).expect("connect");
     s.set_read_timeout(Some(MARGIN)).unwrap();
+    if via.proxy().is_some() {
+        let mut first = match via.proxy() {
+            Some(1) => transport::proxy_v1(transport::claimed_source(), addr),
+            _ => transport::proxy_v2(transport::claimed_source(), addr),
+        };
+        if !via.implicit_tls() && via.segmenting == transport::Segmenting::OneSegment {
+            first.extend_from_slice(b"EHLO client.example\r\n");
+        }
+        let _ = s.write_all(&first);
+    }
     let mut out = Vec::new();
     let mut buf = [0u8; 512];
     loop {
@@ -484,7 +496,7 @@ fn flood(p: &'static Params, via: Via) {
     let barrier = Arc::new(Barrier::new(p.flood_extra));
     let results = parallel(p.flood_extra, move |_| {
         barrier.wait();
-        refused(addr)
+        refused(via, addr)
     });
     let want = if via.implicit_tls() {
         String::new()

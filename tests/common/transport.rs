@@ -311,13 +311,19 @@ impl Wire {
         if code != 220 {
             return Err(io::Error::other(format!("greeting: {line:?}")));
         }
-        if w.ehlo_sent {
-            w.ehlo_sent = false;
-            w.expect(250)?;
-        } else {
-            w.cmd_expect(EHLO, 250)?;
-        }
+        w.hello()?;
         Ok(w)
+    }
+
+    /// After a `220` greeting from [`Wire::open`]: EHLO and its `250` (a plaintext PROXY
+    /// connection sent its EHLO with the header: only the reply is read).
+    pub fn hello(&mut self) -> io::Result<()> {
+        if self.ehlo_sent {
+            self.ehlo_sent = false;
+            self.expect(250).map(drop)
+        } else {
+            self.cmd_expect(EHLO, 250).map(drop)
+        }
     }
 
     /// Sets the timeout of every later read and write.
@@ -443,7 +449,7 @@ impl Wire {
     }
 
     /// Something from the server (or its close) is waiting on the socket, without reading it.
-    fn server_spoke(&self) -> Option<io::Result<usize>> {
+    pub fn server_spoke(&self) -> Option<io::Result<usize>> {
         if self.raw.set_nonblocking(true).is_err() {
             return None;
         }
