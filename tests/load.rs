@@ -10,6 +10,13 @@
 //! The measures are process-wide, so the scenarios run one at a time (a global lock) and take
 //! their baselines under it. All traffic is on 127.0.0.1; every loop is bounded.
 //!
+//! The client speaks through `common::transport`, so the fault scenarios (slowloris, flood,
+//! slow readers, killed clients, shutdown under load) take a transport: `*_short` runs them on
+//! plaintext, `*_full` over every transport in turn (`SMTPKIT_VIA=<name>` picks some; run them
+//! `--release`: a debug build is too slow for 100 TLS slow readers). The same scenarios at a
+//! small size run over every transport at once, in plain `cargo test`, in
+//! `tests/fault_matrix.rs`.
+//!
 //! SIGPIPE at its default disposition (a peer vanishing while the server writes over TLS) is
 //! covered by `tests/sigpipe.rs`, in a child process, and not repeated here.
 
