@@ -114,7 +114,13 @@ fn repeated(unit: &[u8], n: usize) -> Vec<u8> {
 
 /// Trickles `plain` and expects the session cut with `421 4.4.2` within `[low, high]` of the
 /// first octet, then closed. Returns when it was cut.
-fn cut_by_deadline(w: &mut Wire, plain: &[u8], low: Duration, high: Duration) -> Duration {
+fn cut_by_deadline(
+    what: &str,
+    w: &mut Wire,
+    plain: &[u8],
+    low: Duration,
+    high: Duration,
+) -> Duration {
     let via = w.via;
     let took = match w.trickle(plain, GAP, high) {
         Trickled::Answered(d) => d,
@@ -133,6 +139,7 @@ fn cut_by_deadline(w: &mut Wire, plain: &[u8], low: Duration, high: Duration) ->
         took >= low && took <= high,
         "{via}: cut after {took:.2?}, expected within {low:.2?}..{high:.2?}"
     );
+    eprintln!("[matrix] {what} over {via}: cut after {took:.2?} (expected {low:.2?}..{high:.2?})");
     took
 }
 
@@ -161,6 +168,7 @@ fn slowloris_commands(p: &'static Params, via: Via) {
         let mut w = ready(via, addr);
         let line = repeated(b"NOOP trickle ", 1000);
         cut_by_deadline(
+            "slowloris on commands",
             &mut w,
             &line,
             p.deadline.saturating_sub(EARLY),
@@ -221,6 +229,7 @@ fn slowloris_data(p: &'static Params, via: Via) {
             "{via}: stalled mid-line, cut after {took:.2?} (block deadline {block:?})"
         );
         assert!(w.closed(), "{via}: not closed after the 421");
+        eprintln!("[matrix] slowloris in DATA (stall mid-line) over {via}: cut after {took:.2?}");
         // Whole lines, one octet at a time: in plaintext each line arrives within the block
         // deadline, so only the whole-DATA deadline ends it; over TLS no line is readable
         // before the record is whole, so the block deadline does.
@@ -230,6 +239,7 @@ fn slowloris_data(p: &'static Params, via: Via) {
         w.cmd_expect("DATA", 354).unwrap();
         let first = if via.tls() { block } else { whole };
         cut_by_deadline(
+            "slowloris in DATA (whole lines)",
             &mut w,
             &repeated(b"line\r\n", 1200),
             first.saturating_sub(EARLY),
@@ -276,6 +286,7 @@ fn slowloris_bdat(p: &'static Params, via: Via) {
         w.cmd_expect("RCPT TO:<c@d.example>", 250).unwrap();
         w.send(b"BDAT 100000 LAST\r\n").unwrap();
         cut_by_deadline(
+            "slowloris in BDAT",
             &mut w,
             &repeated(b"chunk line\r\n", 1200),
             p.deadline.saturating_sub(EARLY),
@@ -507,6 +518,11 @@ fn flood(p: &'static Params, via: Via) {
         assert_eq!(*text, want, "{via}: past the session cap");
         assert!(*took < MARGIN, "{via}: a refusal took {took:.2?}");
     }
+    let slowest = results.iter().map(|r| r.1).max().unwrap_or_default();
+    eprintln!(
+        "[matrix] flood over {via}: {} refused past the cap within {slowest:.2?}",
+        results.len()
+    );
     assert_eq!(srv.stats().refused_busy, p.flood_extra as u64, "{via}");
     assert_eq!(srv.stats().sessions, p.flood_cap as u64, "{via}");
     for w in held {
@@ -799,6 +815,9 @@ fn slow_readers(p: &'static Params, via: Via) {
     assert!(
         slowest < timeout * 2 + MARGIN,
         "{via}: cut {slowest:.2?} after its writes blocked"
+    );
+    eprintln!(
+        "[matrix] slow reader over {via}: cut {slowest:.2?} after its writes blocked (write timeout {timeout:?})"
     );
     still_serves(via, addr);
 }

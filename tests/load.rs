@@ -835,8 +835,9 @@ fn flood(p: &Params, via: Via) {
             let (barrier, release) = (Arc::clone(&barrier), Arc::clone(&release));
             thread::spawn(move || {
                 barrier.wait();
+                let sock = TcpStream::connect(addr).expect("connect");
                 let t = Instant::now();
-                let opened = Wire::open(via, addr);
+                let opened = Wire::open_on(via, sock, common::transport::claimed_source());
                 let took = t.elapsed();
                 let (text, closed, held) = match opened {
                     Ok((w, (220, line))) => (line, false, Some(w)),

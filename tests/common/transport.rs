@@ -258,7 +258,17 @@ impl Wire {
         addr: SocketAddr,
         source: SocketAddr,
     ) -> io::Result<(Wire, (u16, String))> {
-        let sock = TcpStream::connect(addr)?;
+        Wire::open_on(via, TcpStream::connect(addr)?, source)
+    }
+
+    /// Like [`Wire::open_as`] over a socket already connected (to time what follows the
+    /// connect alone).
+    pub fn open_on(
+        via: Via,
+        sock: TcpStream,
+        source: SocketAddr,
+    ) -> io::Result<(Wire, (u16, String))> {
+        let addr = sock.peer_addr()?;
         sock.set_read_timeout(Some(CLIENT_TIMEOUT))?;
         sock.set_write_timeout(Some(CLIENT_TIMEOUT))?;
         let _ = sock.set_nodelay(true);
