@@ -929,16 +929,30 @@ fn flood_full() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// 4. Slow readers: pipelined NOOPs, replies never read
+// 4. Slow readers: pipelined EHLOs, replies never read
 
-/// A client that pipelines NOOPs and never reads a reply: whether the server cut it, how long
+/// A client that pipelines EHLOs and never reads a reply: whether the server cut it, how long
 /// after its writes stopped making progress, octets sent.
 fn slow_reader(via: Via, addr: SocketAddr, timeout: Duration) -> (bool, Duration, u64) {
     let mut w = Wire::ready(via, addr).expect("connect, greeting, EHLO");
     w.raw
         .set_write_timeout(Some(Duration::from_millis(50)))
         .unwrap();
-    let block: Vec<u8> = b"NOOP\r\n".iter().copied().cycle().take(60_000).collect();
+    // Small socket buffers (no autotuning up to tens of MiB): the server's writes block after
+    // little work, and little is queued for it to work through, so a busy machine does not
+    // stretch the wait into minutes of CPU.
+    let sock = socket2::SockRef::from(&w.raw);
+    sock.set_recv_buffer_size(16 * 1024).unwrap();
+    sock.set_send_buffer_size(16 * 1024).unwrap();
+    // EHLO, not NOOP: its reply is several times the command, so the buffers fill with
+    // little work, and it is not a junk command (a junk budget would end the session before
+    // the write deadline does).
+    let block: Vec<u8> = b"EHLO slow.example\r\n"
+        .iter()
+        .copied()
+        .cycle()
+        .take(60_000)
+        .collect();
     // What is on the wire (TLS records over TLS), and how much of it is written.
     let (mut pending, mut off) = (Vec::new(), 0);
     // The server reads (and answers) until its replies fill the socket buffers;
@@ -1033,7 +1047,7 @@ fn slow_readers(p: &Params, via: Via) {
     let after = finish("slow readers", srv, before);
     let sent: u64 = results.iter().map(|r| r.2).sum();
     eprintln!(
-        "[load] slow readers {} over {via}: one alone cut {alone:.2?} after its writes blocked; {} clients pipelining NOOPs ({:.1} MiB in all) cut {:.2?}..{:.2?} after their writes blocked (write timeout {:?}); errors {:?}; timeouts {} closed_early {}; canary {} transactions p99 {:.1?}; fds {} -> {}; threads {} -> {}",
+        "[load] slow readers {} over {via}: one alone cut {alone:.2?} after its writes blocked; {} clients pipelining EHLOs ({:.1} MiB in all) cut {:.2?}..{:.2?} after their writes blocked (write timeout {:?}); errors {:?}; timeouts {} closed_early {}; canary {} transactions p99 {:.1?}; fds {} -> {}; threads {} -> {}",
         p.name,
         p.slow_readers,
         sent as f64 / MIB as f64,

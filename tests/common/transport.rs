@@ -83,7 +83,8 @@ impl Via {
     }
 
     /// Every transport, PROXY ones in both segmentings: 11 cells. `SMTPKIT_VIA=<text>` keeps
-    /// only the cells whose name contains the text (e.g. `ProxyV2Tls`, `Split`).
+    /// only the cells whose name contains the text (e.g. `ProxyV2Tls`, `Split`), or is the
+    /// text after `=` (`=Plain`).
     pub fn all() -> Vec<Via> {
         use Segmenting::*;
         use Transport::*;
@@ -97,6 +98,7 @@ impl Via {
             v.push(Via::new(t, Split));
         }
         match std::env::var("SMTPKIT_VIA") {
+            Ok(f) if f.starts_with('=') => v.retain(|via| via.to_string() == f[1..]),
             Ok(f) if !f.is_empty() => v.retain(|via| via.to_string().contains(&f)),
             _ => {}
         }
