@@ -242,6 +242,13 @@ impl SaslError {
     }
 }
 
+impl From<&SaslError> for crate::reply::Reply {
+    fn from(e: &SaslError) -> crate::reply::Reply {
+        let (code, (c, s, d), text) = e.reply_parts();
+        crate::reply::Reply::with(code, (c, s, d), text)
+    }
+}
+
 impl fmt::Display for SaslError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

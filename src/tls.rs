@@ -622,6 +622,19 @@ impl fmt::Display for TlsInfo {
     }
 }
 
+/// A self-signed identity for `localhost`, for the crate's own tests.
+#[cfg(test)]
+pub(crate) fn test_server_tls() -> ServerTls {
+    let key = rcgen::KeyPair::generate().expect("key");
+    let cert = rcgen::CertificateParams::new(vec!["localhost".to_string()])
+        .expect("params")
+        .self_signed(&key)
+        .expect("certificate");
+    let id = Identity::from_pem(cert.pem().as_bytes(), key.serialize_pem().as_bytes())
+        .expect("identity");
+    ServerTls::new(id)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

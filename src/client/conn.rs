@@ -2,7 +2,7 @@
 
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use log::debug;
 use rustls::pki_types::ServerName;
@@ -15,7 +15,7 @@ use crate::extensions::Extensions;
 use crate::reply::{Reply, parse_reply_line};
 use crate::sasl::{self, Mechanism};
 use crate::server::Protocol;
-use crate::stream::{Conn, Line, RecvError, SendError};
+use crate::stream::{Conn, Line, RecvError, SendError, deadline_in};
 
 /// Body bytes stuffed and written per block (each block has its own write deadline).
 const BLOCK: usize = 64 * 1024;
@@ -130,7 +130,7 @@ impl Connection {
         let stream = stream.ok_or(last).map_err(|e| e.with_host(host))?;
         let _ = stream.set_nodelay(true);
         let mut c = Connection {
-            conn: Conn::new(stream, t.command, false),
+            conn: Conn::new(stream, t.command),
             host: host.to_string(),
             opts: opts.clone(),
             ext: Extensions::new(),
@@ -195,7 +195,7 @@ impl Connection {
                 format!("{:?} is not a valid TLS server name: {e}", self.host),
             )
         })?;
-        let deadline = Instant::now() + self.opts.timeouts.tls;
+        let deadline = deadline_in(self.opts.timeouts.tls);
         let dropped = self
             .conn
             .start_tls_client(config, name, deadline)
@@ -403,7 +403,7 @@ impl Connection {
     /// Reads one reply, strictly: every line `DDD-` or `DDD `, the same code on every line,
     /// line length and total size capped (an endless reply is an error, not a hang).
     fn read_reply(&mut self, what: &str, timeout: Duration) -> Result<Reply, Error> {
-        let deadline = Instant::now() + timeout;
+        let deadline = deadline_in(timeout);
         let (max_line, max_total) = self.opts.max_reply;
         let mut lines: Vec<String> = Vec::new();
         let mut total = 0;
