@@ -23,6 +23,7 @@ use smtpkit::tls::ClientTrust;
 /// Slack on every upper time bound (a busy 2-core machine).
 const MARGIN: Duration = Duration::from_secs(5);
 const TIMEOUT_421: &str = "421 4.4.2 Timeout, closing connection";
+const JUNK_421: &str = "421 4.7.0 Too many commands without mail, closing connection";
 
 fn plain() -> Via {
     Via::plain(Transport::Plain)
@@ -334,8 +335,9 @@ fn bdat_far_past_twice_the_size_limit_is_answered_and_closed() {
     assert_eq!(srv.stats().messages_rejected, 1, "{:?}", srv.stats());
 }
 
-/// A chunk that keeps coming, a line every 250 ms for 5 s, is not cut by the 1 s block
-/// deadline: like DATA's, it follows progress.
+/// A chunk that keeps coming, 2000 octets (20 lines) every 250 ms for 5 s, is not cut by the
+/// 1 s block deadline: like DATA's, it follows progress (whether counted in lines or in
+/// octets).
 #[test]
 fn bdat_chunk_deadline_follows_progress() {
     for via in [plain(), Via::plain(Transport::ImplicitTls)] {
@@ -347,11 +349,12 @@ fn bdat_chunk_deadline_follows_progress() {
                 .data_timeout(Duration::from_secs(60)),
         );
         let mut w = in_transaction(via, srv.local_addr());
-        w.send(b"BDAT 2000 LAST\r\n").unwrap();
+        w.send(b"BDAT 40000 LAST\r\n").unwrap();
         let line = [&[b'x'; 98][..], b"\r\n"].concat();
+        let piece = line.repeat(20);
         for i in 0..20 {
-            if let Err(e) = w.send(&line) {
-                panic!("{via}: line {i} of a steady chunk: {e}");
+            if let Err(e) = w.send(&piece) {
+                panic!("{via}: piece {i} of a steady chunk: {e}");
             }
             sleep(Duration::from_millis(250));
         }
@@ -364,7 +367,7 @@ fn bdat_chunk_deadline_follows_progress() {
         wait_closed(&rec, 1);
         let r = rec.lock().unwrap();
         assert_eq!(r.messages.len(), 1, "{via}");
-        assert_eq!(r.messages[0].body, line.repeat(20), "{via}");
+        assert_eq!(r.messages[0].body, line.repeat(400), "{via}");
     }
 }
 
@@ -399,6 +402,34 @@ fn bdat_zero_chain_meets_the_transaction_deadline() {
         "after {:.2?}: {end:?}",
         t.elapsed()
     );
+    assert!(w.closed());
+    wait_closed(&rec, 1);
+    assert!(rec.lock().unwrap().messages.is_empty());
+}
+
+/// The transaction deadline reached while the server waits for the next BDAT: `421 4.4.2`,
+/// and nothing else (no reply to a chunk that never came).
+#[test]
+fn bdat_transaction_deadline_between_chunks_is_one_421() {
+    let whole = Duration::from_secs(2);
+    let (srv, rec) = start(
+        Server::builder()
+            .chunking(true)
+            .command_timeout(Duration::from_secs(30))
+            .data_block_timeout(Duration::from_secs(1))
+            .data_timeout(whole),
+    );
+    let mut w = in_transaction(plain(), srv.local_addr());
+    w.send(b"BDAT 3\r\nabc").unwrap();
+    assert_eq!(w.expect(250).unwrap(), "250 2.0.0 3 octets received");
+    let t = Instant::now();
+    let r = w.reply();
+    assert!(
+        matches!(&r, Ok((421, l)) if l == TIMEOUT_421),
+        "waiting for the next chunk, after {:.2?}: {r:?}",
+        t.elapsed()
+    );
+    assert!(t.elapsed() < whole + MARGIN);
     assert!(w.closed());
     wait_closed(&rec, 1);
     assert!(rec.lock().unwrap().messages.is_empty());
@@ -535,7 +566,11 @@ fn noop_flood_ends_with_421() {
     let mut c = Client::greeted(srv.local_addr());
     c.cmd("EHLO x.example", "250 ");
     let (ok, end) = flood(&mut c, "NOOP", 5000);
-    assert!(end.is_some(), "5000 NOOPs, {ok} answered 250, and no 421");
+    assert_eq!(
+        end.as_deref(),
+        Some(JUNK_421),
+        "5000 NOOPs, {ok} answered 250"
+    );
     assert!(c.closed());
 }
 
@@ -548,7 +583,7 @@ fn refused_rcpt_flood_ends_with_421() {
     // The recording handler refuses recipients starting with "bad" (550 5.1.1).
     let (ok, end) = flood(&mut c, "RCPT TO:<bad@d.example>", 5000);
     assert_eq!(ok, 0);
-    assert!(end.is_some(), "5000 refused RCPTs and no 421");
+    assert_eq!(end.as_deref(), Some(JUNK_421), "5000 refused RCPTs");
     assert!(c.closed());
 }
 

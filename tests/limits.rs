@@ -3,9 +3,8 @@
 //! (`ServerBuilder::max_session_duration`), and the prefix an IPv6 client is counted by
 //! (`ServerBuilder::per_ip_prefix_v6`, default 64).
 //!
-//! PENDING: named `limits.rs.pending` so cargo does not build it until these setters exist;
-//! rename it to `limits.rs` when they land. The same findings with the defaults are in
-//! `tests/findings.rs` (NOOP and refused-RCPT floods, the /64 cap).
+//! The same findings with the defaults are in `tests/findings.rs` (NOOP and refused-RCPT
+//! floods, the /64 cap).
 
 mod common;
 
@@ -20,8 +19,11 @@ use smtpkit::server::Server;
 
 const MARGIN: Duration = Duration::from_secs(5);
 const PER_IP_421: &str = "421 4.7.0 Too many connections from your address";
+const JUNK_421: &str = "421 4.7.0 Too many commands without mail, closing connection";
+const LIFETIME_421: &str = "421 4.4.2 Session time limit reached, closing connection";
 
-/// Sends `line` `n` times, one at a time: the replies' codes, up to and including a 421.
+/// Sends `line` `n` times, one at a time: the replies' codes, up to and including a 421,
+/// which must be the junk budget's.
 fn repeat(c: &mut Client, line: &str, n: usize) -> Vec<u16> {
     let mut codes = Vec::new();
     for _ in 0..n {
@@ -35,28 +37,30 @@ fn repeat(c: &mut Client, line: &str, n: usize) -> Vec<u16> {
         let code: u16 = last[..3].parse().unwrap();
         codes.push(code);
         if code == 421 {
+            assert_eq!(last, JUNK_421);
             break;
         }
     }
     codes
 }
 
-/// A budget of 10 junk commands: 10 NOOPs are answered, the 11th gets 421 and the close.
+/// A budget of 10 commands that move no mail (EHLO counts): EHLO and 9 NOOPs are answered,
+/// the next gets `421 4.7.0` and the close.
 #[test]
 fn noop_budget() {
     let (srv, rec) = start(Server::builder().max_junk_commands(10));
     let mut c = Client::greeted(srv.local_addr());
     c.cmd("EHLO x.example", "250 ");
     let codes = repeat(&mut c, "NOOP", 50);
-    assert_eq!(codes, [vec![250; 10], vec![421]].concat());
+    assert_eq!(codes, [vec![250; 9], vec![421]].concat());
     assert!(c.closed());
     wait_closed(&rec, 1);
 }
 
-/// RSET, VRFY and HELP count as well.
+/// RSET, VRFY and HELP count as well: EHLO and nine of them fill a budget of 10.
 #[test]
 fn rset_vrfy_help_count_too() {
-    let (srv, _rec) = start(Server::builder().max_junk_commands(9));
+    let (srv, _rec) = start(Server::builder().max_junk_commands(10));
     let mut c = Client::greeted(srv.local_addr());
     c.cmd("EHLO x.example", "250 ");
     let mut codes = Vec::new();
@@ -68,7 +72,7 @@ fn rset_vrfy_help_count_too() {
     }
     assert!(!codes.contains(&421), "{codes:?}");
     c.line("NOOP");
-    assert!(c.reply().last().unwrap().starts_with("421 "));
+    assert_eq!(c.reply().last().unwrap(), JUNK_421);
     assert!(c.closed());
 }
 
@@ -124,7 +128,7 @@ fn session_lifetime_cap() {
         }
         sleep(Duration::from_millis(200));
     };
-    assert!(end.starts_with("421 "), "{end}");
+    assert_eq!(end, LIFETIME_421);
     assert!(t.elapsed() >= life - Duration::from_millis(300));
     assert!(c.closed());
     wait_closed(&rec, 1);

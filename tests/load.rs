@@ -945,8 +945,7 @@ fn slow_reader(via: Via, addr: SocketAddr, timeout: Duration) -> (bool, Duration
     sock.set_recv_buffer_size(16 * 1024).unwrap();
     sock.set_send_buffer_size(16 * 1024).unwrap();
     // EHLO, not NOOP: its reply is several times the command, so the buffers fill with
-    // little work, and it is not a junk command (a junk budget would end the session before
-    // the write deadline does).
+    // little work.
     let block: Vec<u8> = b"EHLO slow.example\r\n"
         .iter()
         .copied()
