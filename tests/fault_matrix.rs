@@ -463,8 +463,8 @@ fn half_close_full() {
 // cap (the proxied address, behind PROXY) likewise, after the header.
 
 /// Connects and reads until the server closes (bounded): what it said, and how long it took.
-/// Behind PROXY the header goes at once, as a balancer sends it (with the first command when
-/// in one segment, in plaintext), before any reply.
+/// Behind PROXY the header goes at once, as a balancer sends it, before any reply; the first
+/// command (plaintext) goes with it, or 200 ms later when split.
 fn refused(via: Via, addr: SocketAddr) -> (String, Duration) {
     let t = Instant::now();
     let mut s = TcpStream::connect(addr).expect("connect");
@@ -474,10 +474,20 @@ fn refused(via: Via, addr: SocketAddr) -> (String, Duration) {
             Some(1) => transport::proxy_v1(transport::claimed_source(), addr),
             _ => transport::proxy_v2(transport::claimed_source(), addr),
         };
-        if !via.implicit_tls() && via.segmenting == transport::Segmenting::OneSegment {
-            first.extend_from_slice(b"EHLO client.example\r\n");
+        match via.segmenting {
+            _ if via.implicit_tls() => {
+                let _ = s.write_all(&first);
+            }
+            transport::Segmenting::OneSegment => {
+                first.extend_from_slice(b"EHLO client.example\r\n");
+                let _ = s.write_all(&first);
+            }
+            transport::Segmenting::Split => {
+                let _ = s.write_all(&first);
+                sleep(transport::SPLIT_GAP);
+                let _ = s.write_all(b"EHLO client.example\r\n");
+            }
         }
-        let _ = s.write_all(&first);
     }
     let mut out = Vec::new();
     let mut buf = [0u8; 512];

@@ -289,7 +289,9 @@ impl Wire {
             let mut s = sock;
             if !header.is_empty() {
                 let first = format!("{EHLO}\r\n").into_bytes();
-                send_first(&mut s, &header, &first, via.segmenting)?;
+                // A server that refused the connection (421 and close) resets it when more
+                // arrives: the 421 is still there to read, so a failed write is not the end.
+                let _ = send_first(&mut s, &header, &first, via.segmenting);
             }
             (Io::Plain(s), !header.is_empty())
         };
