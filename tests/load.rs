@@ -1064,7 +1064,14 @@ fn slow_readers(p: &Params, via: Via) {
     assert_eq!(cut, p.slow_readers as u64 + 1, "{:?}", c.errors());
     assert!(errs.is_empty(), "canary errors: {errs:?}");
     let p99 = pct(&mut lat, 0.99);
-    assert!(p99 < Duration::from_secs(1), "canary p99 {p99:?}");
+    // Off plaintext each canary transaction has its own handshake, beside 100 slow readers
+    // whose records the server decrypts: 1 s is too tight on a busy 2-core machine.
+    let canary_bound = if via == PLAIN {
+        Duration::from_secs(1)
+    } else {
+        Duration::from_secs(3)
+    };
+    assert!(p99 < canary_bound, "canary p99 {p99:?}");
     let back = settle("slow readers (server running)", running, 2, 1);
     let after = finish("slow readers", srv, before);
     let sent: u64 = results.iter().map(|r| r.2).sum();
