@@ -2,8 +2,6 @@
 //! LMTP, TLS and AUTH, pipelining, dot-stuffing and line endings.
 
 mod common;
-#[path = "common/pki.rs"]
-mod pki;
 
 use std::sync::{Arc, Mutex};
 

@@ -3,8 +3,6 @@
 
 mod common;
 use common::tools::{example, wait_bounded};
-#[path = "common/pki.rs"]
-mod pki;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener};

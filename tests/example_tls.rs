@@ -3,9 +3,8 @@
 //! the certificate against the test CA) and by scripted sockets.
 
 mod common;
+use common::pki;
 use common::tools::{example, tool, wait_bounded};
-#[path = "common/pki.rs"]
-mod pki;
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;

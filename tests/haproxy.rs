@@ -3,9 +3,8 @@
 //! and messages are spread over both servers.
 
 mod common;
+use common::pki;
 use common::tools::tool;
-#[path = "common/pki.rs"]
-mod pki;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};

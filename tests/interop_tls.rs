@@ -4,10 +4,8 @@
 //! `CI=true`.
 
 mod common;
+use common::pki;
 use common::tools::{Output, assert_exit, run, tool};
-
-#[path = "common/pki.rs"]
-mod pki;
 
 use std::io::Read;
 use std::net::SocketAddr;

@@ -10,15 +10,24 @@
 //! The measures are process-wide, so the scenarios run one at a time (a global lock) and take
 //! their baselines under it. All traffic is on 127.0.0.1; every loop is bounded.
 //!
+//! The client speaks through `common::transport`, so the fault scenarios (slowloris, flood,
+//! slow readers, killed clients, shutdown under load) take a transport: `*_short` runs them on
+//! plaintext, `*_full` over every transport in turn (`SMTPKIT_VIA=<name>` picks some; run them
+//! `--release`: a debug build is too slow for 100 TLS slow readers). The same scenarios at a
+//! small size run over every transport at once, in plain `cargo test`, in
+//! `tests/fault_matrix.rs`.
+//!
 //! SIGPIPE at its default disposition (a peer vanishing while the server writes over TLS) is
 //! covered by `tests/sigpipe.rs`, in a child process, and not repeated here.
 
-#[path = "common/pki.rs"]
-mod pki;
+mod common;
+
+use common::pki;
+use common::transport::{Via, Wire};
 
 use std::collections::{HashMap, HashSet};
-use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Barrier, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle, sleep};
@@ -30,6 +39,9 @@ use smtpkit::server::{
 };
 
 const MIB: u64 = 1024 * 1024;
+
+/// What a refused implicit-TLS connection sees: nothing, then the close.
+const CLOSED_AT_ONCE: &str = "(closed before any reply)";
 
 /// Sizes of every scenario; `SHORT` for CI, `FULL` for the ignored runs.
 struct Params {
@@ -400,9 +412,17 @@ fn builder(max_sessions: usize) -> ServerBuilder {
 }
 
 fn start(b: ServerBuilder, c: &Arc<Counts>) -> ServerHandle {
+    spawn(b.bind("127.0.0.1:0").unwrap(), c)
+}
+
+/// Like [`start`], configured and bound for `via` (certificates, implicit TLS, PROXY).
+fn start_on(via: Via, b: ServerBuilder, c: &Arc<Counts>) -> ServerHandle {
+    spawn(via.bind(b), c)
+}
+
+fn spawn(server: smtpkit::server::Server, c: &Arc<Counts>) -> ServerHandle {
     let c = Arc::clone(c);
-    b.bind("127.0.0.1:0")
-        .unwrap()
+    server
         .spawn(move |_: &ConnInfo| {
             c.sessions.fetch_add(1, Ordering::SeqCst);
             Sink {
@@ -444,51 +464,35 @@ fn finish(what: &str, srv: ServerHandle, before: Proc) -> Proc {
 // ---------------------------------------------------------------------------------------------
 // The client side
 
-/// A minimal SMTP client whose every step returns an `io::Result` (faults are data here).
+/// A minimal SMTP client whose every step returns an `io::Result` (faults are data here),
+/// over any transport (`common::transport`).
 struct Smtp {
-    r: BufReader<TcpStream>,
-    w: TcpStream,
+    w: Wire,
 }
 
 fn proto_err(msg: String) -> io::Error {
     io::Error::other(msg)
 }
 
-impl Smtp {
-    fn connect(addr: SocketAddr) -> io::Result<Smtp> {
-        let w = TcpStream::connect(addr)?;
-        w.set_read_timeout(Some(Duration::from_secs(20)))?;
-        w.set_write_timeout(Some(Duration::from_secs(20)))?;
-        Ok(Smtp {
-            r: BufReader::new(w.try_clone()?),
-            w,
-        })
-    }
+/// The plaintext transport, for the scenarios that measure the process.
+const PLAIN: Via = Via::plain(common::transport::Transport::Plain);
 
+impl Smtp {
     /// Connects, expects `220`, sends EHLO.
     fn ready(addr: SocketAddr) -> io::Result<Smtp> {
-        let mut s = Smtp::connect(addr)?;
-        s.expect(220)?;
-        s.cmd_expect("EHLO client.example", 250)?;
-        Ok(s)
+        Smtp::ready_via(PLAIN, addr)
+    }
+
+    /// Connects over `via`, expects `220`, sends EHLO.
+    fn ready_via(via: Via, addr: SocketAddr) -> io::Result<Smtp> {
+        Ok(Smtp {
+            w: Wire::ready(via, addr)?,
+        })
     }
 
     /// One reply: its code and last line.
     fn reply(&mut self) -> io::Result<(u16, String)> {
-        loop {
-            let mut line = String::new();
-            if self.r.read_line(&mut line)? == 0 {
-                return Err(io::ErrorKind::UnexpectedEof.into());
-            }
-            let line = line.trim_end().to_string();
-            let code = line.get(..3).and_then(|c| c.parse().ok());
-            let Some(code) = code else {
-                return Err(proto_err(format!("bad reply {line:?}")));
-            };
-            if line.as_bytes().get(3) != Some(&b'-') {
-                return Ok((code, line));
-            }
-        }
+        self.w.reply()
     }
 
     fn expect(&mut self, code: u16) -> io::Result<String> {
@@ -500,7 +504,7 @@ impl Smtp {
     }
 
     fn send(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.w.write_all(bytes)
+        self.w.send(bytes)
     }
 
     fn cmd(&mut self, line: &str) -> io::Result<(u16, String)> {
@@ -548,20 +552,20 @@ fn text_block() -> Vec<u8> {
 }
 
 /// Writes `n` octets from `block`, repeated; stops at the first error.
-fn stream_out(w: &mut TcpStream, block: &[u8], n: u64) -> io::Result<()> {
+fn stream_out(s: &mut Smtp, block: &[u8], n: u64) -> io::Result<()> {
     let mut left = n;
     while left > 0 {
         let k = left.min(block.len() as u64) as usize;
-        w.write_all(&block[..k])?;
+        s.send(&block[..k])?;
         left -= k as u64;
     }
     Ok(())
 }
 
 /// One transaction on a fresh connection, timed from connect to QUIT.
-fn canary_once(addr: SocketAddr, id: &str) -> io::Result<Duration> {
+fn canary_once(via: Via, addr: SocketAddr, id: &str) -> io::Result<Duration> {
     let t = Instant::now();
-    let mut s = Smtp::ready(addr)?;
+    let mut s = Smtp::ready_via(via, addr)?;
     let (code, line) = s.mail("canary@load.example", id, 512)?;
     if code != 250 {
         return Err(proto_err(line));
@@ -571,12 +575,16 @@ fn canary_once(addr: SocketAddr, id: &str) -> io::Result<Duration> {
 }
 
 /// Runs canary transactions until `stop`; returns latencies and errors.
-fn canary(addr: SocketAddr, stop: Arc<AtomicBool>) -> JoinHandle<(Vec<Duration>, Vec<String>)> {
+fn canary(
+    via: Via,
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+) -> JoinHandle<(Vec<Duration>, Vec<String>)> {
     thread::spawn(move || {
         let (mut lat, mut errs) = (Vec::new(), Vec::new());
         let mut i = 0;
         while !stop.load(Ordering::Relaxed) && i < 100_000 {
-            match canary_once(addr, &format!("canary-{i}")) {
+            match canary_once(via, addr, &format!("canary-{i}")) {
                 Ok(d) => lat.push(d),
                 Err(e) => errs.push(e.to_string()),
             }
@@ -690,27 +698,53 @@ fn throughput_full() {
 // ---------------------------------------------------------------------------------------------
 // 2. Slowloris
 
-fn slowloris(p: &Params) {
+fn slowloris(p: &Params, via: Via) {
     let _g = serial();
     let before = proc_now();
     let c = Counts::new(0, false);
-    let srv = start(
+    let srv = start_on(
+        via,
         builder(p.trickling + 16).command_timeout(p.trickle_timeout),
         &c,
     );
     let addr = srv.local_addr();
     let running = proc_now();
-    // Open and greet every trickler; the deadline runs from the greeting.
-    let mut conns: Vec<(TcpStream, Instant)> = (0..p.trickling)
-        .map(|_| {
-            let mut s = Smtp::connect(addr).expect("connect");
-            s.expect(220).expect("greeting");
-            s.w.set_nonblocking(true).unwrap();
-            (s.w, Instant::now())
+    // Open and greet every trickler (EHLO done); the deadline runs from there. Each trickles
+    // a line that never ends: over TLS, the octets of a record that never ends.
+    let line: Vec<u8> = b"EHLO trickle.example.invalid"
+        .iter()
+        .copied()
+        .cycle()
+        .take(4000)
+        .collect();
+    // Opened by 64 threads (fewer than the listen backlog): a split PROXY header alone takes
+    // 200 ms per connection.
+    let line = Arc::new(line);
+    let openers = 64.min(p.trickling);
+    let opening: Vec<_> = (0..openers)
+        .map(|t| {
+            let line = Arc::clone(&line);
+            let n = p.trickling / openers + usize::from(t < p.trickling % openers);
+            thread::spawn(move || {
+                (0..n)
+                    .map(|_| {
+                        let mut w = Wire::ready(via, addr).expect("connect, greeting, EHLO");
+                        let wire = w.encrypt(&line).expect("encrypt");
+                        w.raw
+                            .set_write_timeout(Some(Duration::from_secs(1)))
+                            .unwrap();
+                        (w, wire, Instant::now())
+                    })
+                    .collect::<Vec<_>>()
+            })
         })
         .collect();
+    let mut conns: Vec<(Wire, Vec<u8>, Instant)> = opening
+        .into_iter()
+        .flat_map(|h| h.join().unwrap())
+        .collect();
     let stop = Arc::new(AtomicBool::new(false));
-    let canary = canary(addr, Arc::clone(&stop));
+    let canary = canary(via, addr, Arc::clone(&stop));
     // One byte every 100 ms on each, never a line end; watch for the 421.
     let mut cut = Vec::new();
     let mut unexpected = Vec::new();
@@ -719,15 +753,18 @@ fn slowloris(p: &Params) {
     while !conns.is_empty() && Instant::now() < limit {
         let mut i = 0;
         while i < conns.len() {
-            let (s, since) = &mut conns[i];
-            let byte = [b"EHLO trickle.example.invalid"[round % 28]];
-            let _ = (&*s).write(&byte);
-            let mut buf = [0u8; 256];
-            let gone = match (&*s).read(&mut buf) {
-                Ok(0) => Some(String::new()),
-                Ok(n) => Some(String::from_utf8_lossy(&buf[..n]).into_owned()),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => None,
-                Err(e) => Some(e.to_string()),
+            let (w, wire, since) = &mut conns[i];
+            if let Some(b) = wire.get(round) {
+                let _ = (&w.raw).write(&[*b]);
+            }
+            let gone = match w.server_spoke() {
+                None => None,
+                Some(Ok(0)) => Some(String::new()),
+                Some(Ok(_)) => Some(match w.reply() {
+                    Ok((_, line)) => line,
+                    Err(e) => e.to_string(),
+                }),
+                Some(Err(e)) => Some(e.to_string()),
             };
             if let Some(text) = gone {
                 if text.starts_with("421 4.4.2") {
@@ -757,10 +794,14 @@ fn slowloris(p: &Params) {
         first >= p.trickle_timeout - Duration::from_millis(50),
         "{first:?}"
     );
-    assert!(
-        last < p.trickle_timeout + Duration::from_secs(1),
-        "{last:?}"
-    );
+    // Over the other transports opening takes longer (TLS handshakes, a split PROXY header
+    // 200 ms apart), so the first connections wait longer for the loop to see their 421.
+    let slack = if via == PLAIN {
+        Duration::from_secs(1)
+    } else {
+        Duration::from_secs(5)
+    };
+    assert!(last < p.trickle_timeout + slack, "{last:?}");
     assert!(st.timeouts >= p.trickling as u64, "{st:?}");
     assert!(errs.is_empty(), "canary errors: {errs:?}");
     assert!(!lat.is_empty());
@@ -769,7 +810,7 @@ fn slowloris(p: &Params) {
     let back = settle("slowloris (server running)", running, 2, 1);
     let after = finish("slowloris", srv, before);
     eprintln!(
-        "[load] slowloris {}: {} trickling connections cut after {:.2?}..{:.2?} (deadline {:?}); timeouts {}; canary {} transactions, p50 {:.1?} p99 {:.1?} max {:.1?}; fds {} (running) -> {} after close; threads {} -> {}",
+        "[load] slowloris {} over {via}: {} trickling connections cut after {:.2?}..{:.2?} (deadline {:?}); timeouts {}; canary {} transactions, p50 {:.1?} p99 {:.1?} max {:.1?}; fds {} (running) -> {} after close; threads {} -> {}",
         p.name,
         p.trickling,
         first,
@@ -789,23 +830,25 @@ fn slowloris(p: &Params) {
 
 #[test]
 fn slowloris_short() {
-    slowloris(&SHORT);
+    slowloris(&SHORT, PLAIN);
 }
 
 #[test]
 #[ignore]
 fn slowloris_full() {
-    slowloris(&FULL);
+    for via in Via::all() {
+        slowloris(&FULL, via);
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
 // 3. Connection flood beyond the cap
 
-fn flood(p: &Params) {
+fn flood(p: &Params, via: Via) {
     let _g = serial();
     let before = proc_now();
     let c = Counts::new(0, false);
-    let srv = start(builder(p.flood_cap), &c);
+    let srv = start_on(via, builder(p.flood_cap), &c);
     let addr = srv.local_addr();
     let running = proc_now();
     let n = p.flood_cap * 5;
@@ -816,26 +859,27 @@ fn flood(p: &Params) {
             let (barrier, release) = (Arc::clone(&barrier), Arc::clone(&release));
             thread::spawn(move || {
                 barrier.wait();
-                let mut s = Smtp::connect(addr).expect("connect");
+                let sock = TcpStream::connect(addr).expect("connect");
                 let t = Instant::now();
-                let r = s.reply();
+                let opened = Wire::open_on(via, sock, common::transport::claimed_source());
                 let took = t.elapsed();
-                let closed = match &r {
-                    Ok((421, _)) => s.reply().is_err(),
-                    _ => false,
+                let (text, closed, held) = match opened {
+                    Ok((w, (220, line))) => (line, false, Some(w)),
+                    Ok((mut w, (_, line))) => (line, w.closed(), None),
+                    // Implicit TLS: nothing can be said before a handshake, so a refused
+                    // connection is just closed and the handshake fails.
+                    Err(_) if via.implicit_tls() => (CLOSED_AT_ONCE.to_string(), true, None),
+                    Err(e) => (e.to_string(), false, None),
                 };
                 // Greeted ones hold their session until everyone has an answer and the
                 // counters are read.
                 release.wait();
                 release.wait();
-                if matches!(r, Ok((220, _))) {
-                    let _ = s.quit();
+                if let Some(mut w) = held {
+                    let _ = w.hello();
+                    let _ = w.quit();
                 }
-                (
-                    r.map(|(_, l)| l).unwrap_or_else(|e| e.to_string()),
-                    took,
-                    closed,
-                )
+                (text, took, closed)
             })
         })
         .collect();
@@ -845,33 +889,40 @@ fn flood(p: &Params) {
     let results: Vec<_> = threads.into_iter().map(|h| h.join().unwrap()).collect();
     wait_idle(&srv, &c);
     let greeted = results.iter().filter(|r| r.0.starts_with("220 ")).count();
+    let is_refusal = |text: &str| {
+        text == "421 4.7.0 Too many sessions, try again later"
+            || (via.implicit_tls() && text == CLOSED_AT_ONCE)
+    };
     let mut refused: Vec<Duration> = results
         .iter()
-        .filter(|r| r.0 == "421 4.7.0 Too many sessions, try again later")
+        .filter(|r| is_refusal(&r.0))
         .map(|r| r.1)
         .collect();
     let others: Vec<_> = results
         .iter()
-        .filter(|r| !r.0.starts_with("220 ") && !r.0.starts_with("421 4.7.0"))
+        .filter(|r| !r.0.starts_with("220 ") && !is_refusal(&r.0))
         .collect();
     assert!(others.is_empty(), "{others:?}");
     assert_eq!(greeted, p.flood_cap);
     assert_eq!(refused.len(), n - p.flood_cap);
     assert!(
-        results
-            .iter()
-            .filter(|r| r.0.starts_with("421"))
-            .all(|r| r.2),
+        results.iter().filter(|r| is_refusal(&r.0)).all(|r| r.2),
         "refused but not closed"
     );
     assert_eq!(st_full.sessions, p.flood_cap as u64);
     assert_eq!(srv.stats().refused_busy, (n - p.flood_cap) as u64);
     let max = pct(&mut refused, 1.0);
-    assert!(max < p.refuse_bound, "a refusal took {max:?}");
+    // Over the other transports the time includes a TLS handshake attempt or a PROXY header.
+    let bound = if via == PLAIN {
+        p.refuse_bound
+    } else {
+        p.refuse_bound + Duration::from_secs(1)
+    };
+    assert!(max < bound, "a refusal took {max:?}");
     let back = settle("flood (server running)", running, 2, 1);
     let after = finish("flood", srv, before);
     eprintln!(
-        "[load] flood {}: cap {}, {} connections at once: {} greeted, {} refused (421 4.7.0) in p50 {:.2?} p99 {:.2?} max {:.2?}; fds {} -> {} after close; threads {} (running) -> {} after shutdown (before {})",
+        "[load] flood {} over {via}: cap {}, {} connections at once: {} greeted, {} refused (421 4.7.0) in p50 {:.2?} p99 {:.2?} max {:.2?}; fds {} -> {} after close; threads {} (running) -> {} after shutdown (before {})",
         p.name,
         p.flood_cap,
         n,
@@ -890,26 +941,43 @@ fn flood(p: &Params) {
 
 #[test]
 fn flood_short() {
-    flood(&SHORT);
+    flood(&SHORT, PLAIN);
 }
 
 #[test]
 #[ignore]
 fn flood_full() {
-    flood(&FULL);
+    for via in Via::all() {
+        flood(&FULL, via);
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
-// 4. Slow readers: pipelined NOOPs, replies never read
+// 4. Slow readers: pipelined EHLOs, replies never read
 
-/// A client that pipelines NOOPs and never reads a reply: whether the server cut it, how long
+/// A client that pipelines EHLOs and never reads a reply: whether the server cut it, how long
 /// after its writes stopped making progress, octets sent.
-fn slow_reader(addr: SocketAddr, timeout: Duration) -> (bool, Duration, u64) {
-    let mut s = Smtp::connect(addr).expect("connect");
-    s.expect(220).expect("greeting");
-    s.w.set_write_timeout(Some(Duration::from_millis(50)))
+fn slow_reader(via: Via, addr: SocketAddr, timeout: Duration) -> (bool, Duration, u64) {
+    let mut w = Wire::ready(via, addr).expect("connect, greeting, EHLO");
+    w.raw
+        .set_write_timeout(Some(Duration::from_millis(50)))
         .unwrap();
-    let block: Vec<u8> = b"NOOP\r\n".iter().copied().cycle().take(60_000).collect();
+    // Small socket buffers (no autotuning up to tens of MiB): the server's writes block after
+    // little work, and little is queued for it to work through, so a busy machine does not
+    // stretch the wait into minutes of CPU.
+    let sock = socket2::SockRef::from(&w.raw);
+    sock.set_recv_buffer_size(16 * 1024).unwrap();
+    sock.set_send_buffer_size(16 * 1024).unwrap();
+    // EHLO, not NOOP: its reply is several times the command, so the buffers fill with
+    // little work.
+    let block: Vec<u8> = b"EHLO slow.example\r\n"
+        .iter()
+        .copied()
+        .cycle()
+        .take(60_000)
+        .collect();
+    // What is on the wire (TLS records over TLS), and how much of it is written.
+    let (mut pending, mut off) = (Vec::new(), 0);
     // The server reads (and answers) until its replies fill the socket buffers;
     // then its write blocks and it stops reading, and so do our writes: the clock
     // starts there.
@@ -921,8 +989,13 @@ fn slow_reader(addr: SocketAddr, timeout: Duration) -> (bool, Duration, u64) {
         if waited > timeout * 3 + Duration::from_secs(30) || sent > 1024 * MIB {
             return (false, waited, sent);
         }
-        match s.w.write(&block) {
+        if off == pending.len() {
+            pending = w.encrypt(&block).expect("encrypt");
+            off = 0;
+        }
+        match (&w.raw).write(&pending[off..]) {
             Ok(n) => {
+                off += n;
                 sent += n as u64;
                 blocked = None;
             }
@@ -941,14 +1014,14 @@ fn slow_reader(addr: SocketAddr, timeout: Duration) -> (bool, Duration, u64) {
     }
 }
 
-fn slow_readers(p: &Params) {
+fn slow_readers(p: &Params, via: Via) {
     let _g = serial();
     let before = proc_now();
     let c = Counts::new(0, false);
     let timeout = p.slow_reader_timeout;
-    // A slow reader floods NOOPs; the junk-command budget would cut it before its writes
-    // block, and this scenario is about the write deadline.
-    let srv = start(
+    // The junk-command budget is out of the way: this scenario is about the write deadline.
+    let srv = start_on(
+        via,
         builder(p.slow_readers + 16)
             .command_timeout(timeout)
             .max_junk_commands(usize::MAX),
@@ -960,7 +1033,7 @@ fn slow_readers(p: &Params) {
     // so a write that makes a little progress before blocking waits up to two timeouts; plus
     // the input already buffered. Before the fix in Conn::flush, the 421 after the timed-out
     // write waited for one more timeout (measured 5.9 s with a 2 s timeout, 3.9 s after).
-    let (cut, alone, _) = slow_reader(addr, timeout);
+    let (cut, alone, _) = slow_reader(via, addr, timeout);
     assert!(cut, "the slow reader was never cut");
     assert!(
         alone < timeout * 2 + Duration::from_secs(1),
@@ -969,9 +1042,9 @@ fn slow_readers(p: &Params) {
     wait_idle(&srv, &c);
     // Then many at once, beside a canary.
     let stop = Arc::new(AtomicBool::new(false));
-    let canary = canary(addr, Arc::clone(&stop));
+    let canary = canary(via, addr, Arc::clone(&stop));
     let readers: Vec<_> = (0..p.slow_readers)
-        .map(|_| thread::spawn(move || slow_reader(addr, timeout)))
+        .map(|_| thread::spawn(move || slow_reader(via, addr, timeout)))
         .collect();
     let results: Vec<_> = readers.into_iter().map(|h| h.join().unwrap()).collect();
     stop.store(true, Ordering::Relaxed);
@@ -995,12 +1068,19 @@ fn slow_readers(p: &Params) {
     assert_eq!(cut, p.slow_readers as u64 + 1, "{:?}", c.errors());
     assert!(errs.is_empty(), "canary errors: {errs:?}");
     let p99 = pct(&mut lat, 0.99);
-    assert!(p99 < Duration::from_secs(1), "canary p99 {p99:?}");
+    // Off plaintext each canary transaction has its own handshake, beside 100 slow readers
+    // whose records the server decrypts: 1 s is too tight on a busy 2-core machine.
+    let canary_bound = if via == PLAIN {
+        Duration::from_secs(1)
+    } else {
+        Duration::from_secs(3)
+    };
+    assert!(p99 < canary_bound, "canary p99 {p99:?}");
     let back = settle("slow readers (server running)", running, 2, 1);
     let after = finish("slow readers", srv, before);
     let sent: u64 = results.iter().map(|r| r.2).sum();
     eprintln!(
-        "[load] slow readers {}: one alone cut {alone:.2?} after its writes blocked; {} clients pipelining NOOPs ({:.1} MiB in all) cut {:.2?}..{:.2?} after their writes blocked (write timeout {:?}); errors {:?}; timeouts {} closed_early {}; canary {} transactions p99 {:.1?}; fds {} -> {}; threads {} -> {}",
+        "[load] slow readers {} over {via}: one alone cut {alone:.2?} after its writes blocked; {} clients pipelining EHLOs ({:.1} MiB in all) cut {:.2?}..{:.2?} after their writes blocked (write timeout {:?}); errors {:?}; timeouts {} closed_early {}; canary {} transactions p99 {:.1?}; fds {} -> {}; threads {} -> {}",
         p.name,
         p.slow_readers,
         sent as f64 / MIB as f64,
@@ -1021,13 +1101,15 @@ fn slow_readers(p: &Params) {
 
 #[test]
 fn slow_readers_short() {
-    slow_readers(&SHORT);
+    slow_readers(&SHORT, PLAIN);
 }
 
 #[test]
 #[ignore]
 fn slow_readers_full() {
-    slow_readers(&FULL);
+    for via in Via::all() {
+        slow_readers(&FULL, via);
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1053,7 +1135,7 @@ fn huge_messages(p: &Params) {
         s.cmd_expect("MAIL FROM:<big@load.example>", 250).unwrap();
         s.cmd_expect("RCPT TO:<rcpt@load.example>", 250).unwrap();
         s.cmd_expect("DATA", 354).unwrap();
-        let sent = stream_out(&mut s.w, &block, p.over_size).and_then(|()| s.send(b".\r\n"));
+        let sent = stream_out(&mut s, &block, p.over_size).and_then(|()| s.send(b".\r\n"));
         // The 552 may be lost to the reset that follows the server's close.
         let reply = s.reply();
         if let Ok((552, line)) = &reply {
@@ -1096,7 +1178,7 @@ fn huge_messages(p: &Params) {
     s.cmd_expect("RCPT TO:<rcpt@load.example>", 250).unwrap();
     s.cmd_expect("DATA", 354).unwrap();
     s.send(b"X-Id: huge\r\n\r\n").unwrap();
-    stream_out(&mut s.w, &block, p.stream_size).unwrap();
+    stream_out(&mut s, &block, p.stream_size).unwrap();
     s.send(TRAILER).unwrap();
     s.send(b".\r\n").unwrap();
     let (code, line) = s.reply().unwrap();
@@ -1164,7 +1246,7 @@ fn long_line(p: &Params) {
     let t = Instant::now();
     let block = vec![b'A'; 64 * 1024];
     s.send(b"NOOP ").unwrap();
-    stream_out(&mut s.w, &block, p.long_line).unwrap();
+    stream_out(&mut s, &block, p.long_line).unwrap();
     s.send(b"\r\n").unwrap();
     let line = s.expect(500).unwrap();
     let took = t.elapsed();
@@ -1312,41 +1394,40 @@ enum Kill {
 }
 
 /// Sends `prefix` of the body after DATA and leaves as `how`.
-fn killed_mid_data(addr: SocketAddr, prefix: &[u8], how: Kill) -> io::Result<()> {
-    let mut s = Smtp::ready(addr)?;
+fn killed_mid_data(via: Via, addr: SocketAddr, prefix: &[u8], how: Kill) -> io::Result<()> {
+    let mut s = Smtp::ready_via(via, addr)?;
     s.cmd_expect("MAIL FROM:<killed@load.example>", 250)?;
     s.cmd_expect("RCPT TO:<rcpt@load.example>", 250)?;
     match how {
         Kill::Fin => {
             s.cmd_expect("DATA", 354)?;
             s.send(prefix)?;
-            s.w.shutdown(Shutdown::Write)?;
-            let mut rest = Vec::new();
-            let _ = s.r.read_to_end(&mut rest);
-            let text = String::from_utf8_lossy(&rest);
+            s.w.half_close()?;
+            let text = s.w.read_to_close().unwrap_or_default();
             if text.contains("250") {
                 return Err(proto_err(format!("partial message acknowledged: {text:?}")));
             }
         }
         Kill::Rst => {
-            // DATA and the body prefix in one go; the 354 is left unread in the kernel, so
-            // closing sends RST.
+            // DATA and the body prefix in one go; once the 354 is there (unread), close with
+            // SO_LINGER 0: RST.
             let mut out = b"DATA\r\n".to_vec();
             out.extend_from_slice(prefix);
             s.send(&out)?;
             let mut one = [0u8; 1];
-            s.w.set_read_timeout(Some(Duration::from_secs(5)))?;
-            s.w.peek(&mut one)?;
+            s.w.raw.set_read_timeout(Some(Duration::from_secs(5)))?;
+            s.w.raw.peek(&mut one)?;
+            s.w.rst();
         }
     }
     Ok(())
 }
 
-fn killed_clients(p: &Params) {
+fn killed_clients(p: &Params, via: Via) {
     let _g = serial();
     let before = proc_now();
     let c = Counts::new(0, false);
-    let srv = start(builder(64), &c);
+    let srv = start_on(via, builder(64), &c);
     let addr = srv.local_addr();
     let running = proc_now();
     let seed = Rng::seeded(8).next();
@@ -1365,7 +1446,7 @@ fn killed_clients(p: &Params) {
                     // anywhere, including inside the final CRLF.CRLF.
                     let r = if rng.chance(100) {
                         complete += 1;
-                        Smtp::ready(addr).and_then(|mut s| {
+                        Smtp::ready_via(via, addr).and_then(|mut s| {
                             let (code, line) = s.mail("whole@load.example", &id, wire.len())?;
                             if code != 250 {
                                 return Err(proto_err(line));
@@ -1383,7 +1464,7 @@ fn killed_clients(p: &Params) {
                             Kill::Fin => fin += 1,
                             Kill::Rst => rst += 1,
                         }
-                        killed_mid_data(addr, &wire[..cut], how)
+                        killed_mid_data(via, addr, &wire[..cut], how)
                     };
                     if let Err(e) = r {
                         errs.push(e.to_string());
@@ -1428,7 +1509,7 @@ fn killed_clients(p: &Params) {
     let back = settle("killed clients (server running)", running, 2, 1);
     let after = finish("killed clients", srv, before);
     eprintln!(
-        "[load] killed clients {} (seed {seed:#x}): {} connections: {} FIN and {} RST at random points of DATA, {} complete; delivered {}, partial 0, on_close {}; errors {:?}; fds {} -> {}, threads {} -> {}",
+        "[load] killed clients {} over {via} (seed {seed:#x}): {} connections: {} FIN and {} RST at random points of DATA, {} complete; delivered {}, partial 0, on_close {}; errors {:?}; fds {} -> {}, threads {} -> {}",
         p.name,
         total,
         fin,
@@ -1446,13 +1527,15 @@ fn killed_clients(p: &Params) {
 
 #[test]
 fn killed_clients_short() {
-    killed_clients(&SHORT);
+    killed_clients(&SHORT, PLAIN);
 }
 
 #[test]
 #[ignore]
 fn killed_clients_full() {
-    killed_clients(&FULL);
+    for via in Via::all() {
+        killed_clients(&FULL, via);
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1469,17 +1552,17 @@ struct Outcome {
     not_acked: usize,
 }
 
-fn shutdown_under_load(p: &Params) {
+fn shutdown_under_load(p: &Params, via: Via) {
     let _g = serial();
     let before = proc_now();
     let c = Counts::new(p.shutdown_clients, true);
-    let srv = start(builder(p.shutdown_clients + 8), &c);
+    let srv = start_on(via, builder(p.shutdown_clients + 8), &c);
     let addr = srv.local_addr();
     let threads: Vec<_> = (0..p.shutdown_clients)
         .map(|i| {
             thread::spawn(move || -> Outcome {
                 let mut out = Outcome::default();
-                let Ok(mut s) = Smtp::ready(addr) else {
+                let Ok(mut s) = Smtp::ready_via(via, addr) else {
                     return out;
                 };
                 for m in 0..1_000_000 {
@@ -1552,7 +1635,7 @@ fn shutdown_under_load(p: &Params) {
     drop(srv);
     let after = settle("shutdown", before, 2, 1);
     eprintln!(
-        "[load] shutdown {}: {} clients, {} messages before shutdown({:?}), which took {:.2?}; acked {}, delivered {}, acked-not-delivered 0, delivered-with-lost-250 {}, unknown outcome {}, refused/unfinished {}; fds {} -> {}, threads {} -> {}",
+        "[load] shutdown {} over {via}: {} clients, {} messages before shutdown({:?}), which took {:.2?}; acked {}, delivered {}, acked-not-delivered 0, delivered-with-lost-250 {}, unknown outcome {}, refused/unfinished {}; fds {} -> {}, threads {} -> {}",
         p.name,
         p.shutdown_clients,
         load,
@@ -1572,13 +1655,15 @@ fn shutdown_under_load(p: &Params) {
 
 #[test]
 fn shutdown_under_load_short() {
-    shutdown_under_load(&SHORT);
+    shutdown_under_load(&SHORT, PLAIN);
 }
 
 #[test]
 #[ignore]
 fn shutdown_under_load_full() {
-    shutdown_under_load(&FULL);
+    for via in Via::all() {
+        shutdown_under_load(&FULL, via);
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1612,7 +1697,7 @@ fn slow_handler(p: &Params) {
             thread::spawn(move || -> io::Result<Vec<Duration>> {
                 let mut lat = Vec::new();
                 for m in 0..5 {
-                    lat.push(canary_once(addr, &format!("fast-{i}-{m}"))?);
+                    lat.push(canary_once(PLAIN, addr, &format!("fast-{i}-{m}"))?);
                 }
                 Ok(lat)
             })
@@ -1670,7 +1755,7 @@ fn slow_handler_full() {
 fn starttls(addr: SocketAddr) -> io::Result<TcpStream> {
     let mut s = Smtp::ready(addr)?;
     s.cmd_expect("STARTTLS", 220)?;
-    Ok(s.w)
+    Ok(s.w.raw)
 }
 
 /// Waits for the server to close the socket; how long it took.
@@ -1865,9 +1950,8 @@ fn soak_client(
                     1 => {
                         f.fin_mid_command += 1;
                         let _ = s.send(b"MAIL FROM:<half@lo");
-                        let _ = s.w.shutdown(Shutdown::Write);
-                        let mut rest = Vec::new();
-                        let _ = s.r.read_to_end(&mut rest);
+                        let _ = s.w.half_close();
+                        let _ = s.w.read_to_close();
                     }
                     2 => {
                         f.garbage += 1;
@@ -1916,7 +2000,7 @@ fn killed_mid_data_on(mut s: Smtp, prefix: &[u8]) -> io::Result<()> {
     out.extend_from_slice(prefix);
     s.send(&out)?;
     let mut one = [0u8; 1];
-    s.w.peek(&mut one)?;
+    s.w.raw.peek(&mut one)?;
     Ok(())
 }
 

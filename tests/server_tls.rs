@@ -2,8 +2,6 @@
 //! plaintext injection, SNI.
 
 mod common;
-#[path = "common/pki.rs"]
-mod pki;
 
 use std::io::Write;
 use std::net::TcpStream;

@@ -1,7 +1,9 @@
 //! Test support: a scripted client over a real socket, and a recording handler.
 #![allow(dead_code)]
 
+pub mod pki;
 pub mod tools;
+pub mod transport;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -216,12 +218,20 @@ impl Handler for Recorder {
 
 /// Starts a recording server built from `b` on 127.0.0.1:0.
 pub fn start(b: ServerBuilder) -> (ServerHandle, Shared) {
+    spawn_recorder(b.hostname("test.example").bind("127.0.0.1:0").unwrap())
+}
+
+/// Starts a recording server built from `b` on 127.0.0.1:0, configured and bound for `via`
+/// (certificates, implicit TLS, PROXY from 127.0.0.1).
+pub fn start_via(via: transport::Via, b: ServerBuilder) -> (ServerHandle, Shared) {
+    spawn_recorder(via.bind(b.hostname("test.example")))
+}
+
+/// Runs `server` with a [`Recorder`] for every session.
+pub fn spawn_recorder(server: Server) -> (ServerHandle, Shared) {
     let rec: Shared = Default::default();
     let r2 = Arc::clone(&rec);
-    let handle = b
-        .hostname("test.example")
-        .bind("127.0.0.1:0")
-        .unwrap()
+    let handle = server
         .spawn(move |_| Recorder {
             rec: Arc::clone(&r2),
         })
