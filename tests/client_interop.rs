@@ -2,8 +2,7 @@
 //! Python's aiosmtpd. A test whose tool is missing is skipped, or fails when `CI=true`.
 
 mod common;
-#[path = "common/pki.rs"]
-mod pki;
+use common::pki;
 use common::tools::tool;
 
 use std::io::{BufRead, BufReader, Read};

@@ -4,8 +4,7 @@
 //! rustls configuration, and a proxy that strips STARTTLS and AUTH from the EHLO reply.
 
 mod common;
-#[path = "common/pki.rs"]
-mod pki;
+use common::pki;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};

@@ -290,6 +290,11 @@ impl<'a, C: SessionIo> BdatReader<'a, C> {
     /// limit); the session answers the last chunk.
     pub(crate) fn finish(mut self, reject: Option<&Reply>) -> (DataEnd, Option<Interruption>, u64) {
         loop {
+            // The connection already failed (the handler's read met it): nothing more is
+            // acknowledged, the session answers the failure.
+            if let Some(e) = &self.broken {
+                return (DataEnd::Broken(clone_recv(e)), None, self.total);
+            }
             while self.remaining > 0 && !self.abandoned {
                 if let Err(e) = self.take_chunk(64 * 1024, None) {
                     return (DataEnd::Broken(e), None, self.total);
