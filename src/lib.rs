@@ -40,11 +40,13 @@ pub mod data;
 pub mod dkim;
 pub mod dsn;
 pub mod extensions;
+pub mod maildir;
 pub mod mime;
 pub mod reply;
 pub mod sasl;
 pub mod server;
 mod stream;
+pub mod testing;
 pub mod tls;
 
 pub use reply::{EnhancedCode, Reply};
