@@ -318,16 +318,21 @@ impl Catcher {
         result
     }
 
-    /// The INFO line for a stored message, and `--print`.
+    /// The INFO line for a stored message, and `--print`. Reads the header block (at most
+    /// 64 KiB) back from the file; the whole file only for `--print`.
     fn stored(&self, env: &Envelope, rcpts: &[&Mailbox], name: &str) {
         let path = self.shared.store.path().join("new").join(name);
-        let content = std::fs::read(&path).unwrap_or_default();
-        let header_end = find(&content, b"\r\n\r\n").map_or(content.len(), |i| i + 4);
-        let subject = smtpkit::mime::decode(&content[..header_end])
+        let prefix = delivery_headers(env.from.as_ref(), rcpts).len() as u64;
+        let size = std::fs::metadata(&path).map_or(0, |m| m.len());
+        let mut head = Vec::new();
+        if let Ok(f) = std::fs::File::open(&path) {
+            let _ = f.take(64 * 1024).read_to_end(&mut head);
+        }
+        let header_end = find(&head, b"\r\n\r\n").map_or(head.len(), |i| i + 4);
+        let subject = smtpkit::mime::decode(&head[..header_end])
             .ok()
             .and_then(|p| p.header_value("Subject").map(str::to_string))
             .unwrap_or_default();
-        let prefix = delivery_headers(env.from.as_ref(), rcpts).len();
         let to: Vec<String> = rcpts.iter().map(|r| format!("<{r}>")).collect();
         log::info!(
             "{} session {}: stored {name}: from=<{}> to={} size={} subject={}",
@@ -335,10 +340,12 @@ impl Catcher {
             self.id,
             env.from.as_ref().map(|m| m.to_string()).unwrap_or_default(),
             to.join(","),
-            content.len().saturating_sub(prefix),
+            size.saturating_sub(prefix),
             quoted(&subject),
         );
         if self.shared.opts.print {
+            let content = std::fs::read(&path).unwrap_or_default();
+            let header_end = find(&content, b"\r\n\r\n").map_or(content.len(), |i| i + 4);
             print_message(&content, header_end, self.peer);
         }
     }

@@ -14,6 +14,7 @@
 //! - [`tls`]: rustls configurations (ring provider, PEM files, SNI certificates).
 //! - [`client`]: send through a relay or to MX hosts, TLS, AUTH, pipelining, per-recipient results.
 //! - [`dkim`]: DKIM signing, RSA-SHA256 and Ed25519-SHA256, simple and relaxed canonicalisation.
+//! - [`testing`]: an in-process mail catcher for your own tests; [`maildir`]: a Maildir store.
 //!
 //! Supported: RFC 5321 (SMTP), RFC 2033 (LMTP), RFC 1870 (SIZE), RFC 6152 (8BITMIME),
 //! RFC 6531 (SMTPUTF8), RFC 2920 (PIPELINING), RFC 2034/3463 (enhanced status codes),

@@ -460,3 +460,174 @@ fn chromium_shows_the_list_and_the_message() {
     }
     let _ = std::fs::remove_dir_all(&profile);
 }
+
+/// One HTTP/1.1 request with `Connection: close` and an optional JSON body; returns the body.
+fn http_json(addr: SocketAddr, method: &str, path: &str, body: Option<&str>) -> String {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let body = body.unwrap_or("");
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    // chromedriver keeps the connection open: read the head, then Content-Length octets.
+    let mut r = BufReader::new(s);
+    let mut length = 0;
+    loop {
+        let mut line = String::new();
+        r.read_line(&mut line).unwrap();
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':')
+            && name.eq_ignore_ascii_case("content-length")
+        {
+            length = value.trim().parse().unwrap();
+        }
+    }
+    let mut body = vec![0; length];
+    r.read_exact(&mut body).unwrap();
+    String::from_utf8(body).unwrap()
+}
+
+/// A running chromedriver on a free port; on drop (a failed assertion too) its browser
+/// session is ended, so Chromium quits, then chromedriver is killed.
+struct Driver {
+    child: Child,
+    addr: SocketAddr,
+    session: Option<String>,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        if let Some(id) = self.session.take() {
+            let addr = self.addr;
+            // On a thread, so that a driver that does not answer cannot hang the test.
+            let (tx, rx) = mpsc::channel();
+            thread::spawn(move || {
+                http_json(addr, "DELETE", &format!("/session/{id}"), None);
+                let _ = tx.send(());
+            });
+            let _ = rx.recv_timeout(Duration::from_secs(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The list page reloads itself when a message arrives: Chromium, driven through
+/// chromedriver, shows "1 message(s)" in the title, then "2 message(s)" once a second
+/// message is delivered, with no action in the browser.
+#[test]
+fn chromium_list_refreshes_when_mail_arrives() {
+    let Some(browser) = tool("chromium") else {
+        return;
+    };
+    let Some(driver_bin) = tool("chromedriver") else {
+        return;
+    };
+    let w = Catcher::start();
+    deliver(
+        w.smtp,
+        "a@example.org",
+        "b@example.net",
+        "Subject: first\r\n\r\none\r\n",
+    );
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut driver = Driver {
+        session: None,
+        child: Command::new(driver_bin)
+            .arg(format!("--port={port}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+        addr: SocketAddr::from(([127, 0, 0, 1], port)),
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(driver.addr).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "chromedriver did not start"
+        );
+        thread::sleep(Duration::from_millis(50));
+    }
+    let profile = std::env::temp_dir().join(format!("smtpkit-chromedriver-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&profile);
+    let args: Vec<String> = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+    ]
+    .iter()
+    .map(|a| format!("\"{a}\""))
+    .chain([format!("\"--user-data-dir={}\"", profile.display())])
+    .collect();
+    let caps = format!(
+        "{{\"capabilities\": {{\"alwaysMatch\": {{\"goog:chromeOptions\": \
+         {{\"binary\": \"{}\", \"args\": [{}]}}}}}}}}",
+        browser.display(),
+        args.join(", ")
+    );
+    let created = http_json(driver.addr, "POST", "/session", Some(&caps));
+    let session = created
+        .split("\"sessionId\":\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap_or_else(|| panic!("no session: {created}"))
+        .to_string();
+    driver.session = Some(session.clone());
+    let title = || {
+        http_json(
+            driver.addr,
+            "GET",
+            &format!("/session/{session}/title"),
+            None,
+        )
+    };
+    let url = format!("{{\"url\": \"{}\"}}", w.url("/"));
+    http_json(
+        driver.addr,
+        "POST",
+        &format!("/session/{session}/url"),
+        Some(&url),
+    );
+    assert_eq!(title(), "{\"value\":\"1 message(s)\"}");
+
+    deliver(
+        w.smtp,
+        "a@example.org",
+        "b@example.net",
+        "Subject: second\r\n\r\ntwo\r\n",
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let t = title();
+        if t == "{\"value\":\"2 message(s)\"}" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the list did not refresh: title {t}"
+        );
+        thread::sleep(Duration::from_millis(200));
+    }
+    drop(driver);
+    let _ = std::fs::remove_dir_all(&profile);
+}
