@@ -95,7 +95,7 @@ impl Maildir {
         }
         let store = Maildir {
             root,
-            host: maildir_host(&crate::server::default_hostname()),
+            host: maildir_host(&crate::proto::default_hostname()),
             counter: AtomicU64::new(0),
         };
         let probe = store.root.join("tmp").join(store.unique_name());
@@ -227,7 +227,7 @@ mod tests {
         assert_ne!(a, b);
         assert!(a.ends_with(&format!(
             ".{}",
-            maildir_host(&crate::server::default_hostname())
+            maildir_host(&crate::proto::default_hostname())
         )));
         assert_eq!(
             fs::read(d.join("new").join(&a)).unwrap(),

@@ -393,6 +393,10 @@ fn builder(max_sessions: usize) -> ServerBuilder {
         .hostname("load.example")
         .max_sessions(max_sessions)
         .max_sessions_per_ip(100_000)
+        // Threads start on demand; the scenarios check that they go back down to where they
+        // were before the first session, so idle ones all retire, and quickly.
+        .min_threads(0)
+        .thread_idle_timeout(Duration::from_millis(200))
 }
 
 fn start(b: ServerBuilder, c: &Arc<Counts>) -> ServerHandle {

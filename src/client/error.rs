@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use super::email::RecipientResult;
+use super::receipt::RecipientResult;
 use crate::reply::Reply;
 
 /// What kind of failure (gen_smtp's `temporary_failure`, `permanent_failure`,
@@ -84,6 +84,12 @@ impl Error {
         source: impl std::error::Error + Send + Sync + 'static,
     ) -> Self {
         self.inner.source = Some(Box::new(source));
+        self
+    }
+
+    /// Adds what happened before this error (" (after ...)") to its message.
+    pub(crate) fn with_context(mut self, context: &str) -> Self {
+        self.inner.message.push_str(context);
         self
     }
 

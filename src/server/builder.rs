@@ -72,10 +72,21 @@ impl ServerBuilder {
         self.config.data_timeout = d;
         self
     }
-    /// Most sessions at once, and the pool size (default 128, at most
+    /// Most sessions at once, each on its own thread (default 128, at most
     /// [`MAX_SESSIONS_LIMIT`](super::MAX_SESSIONS_LIMIT)).
     pub fn max_sessions(mut self, n: usize) -> Self {
         self.config.max_sessions = n;
+        self
+    }
+    /// Session threads kept when idle (default 1; threads start on demand and the others
+    /// retire after [`ServerBuilder::thread_idle_timeout`]).
+    pub fn min_threads(mut self, n: usize) -> Self {
+        self.config.min_threads = n;
+        self
+    }
+    /// How long an idle session thread above the minimum lives (default 5 s).
+    pub fn thread_idle_timeout(mut self, d: Duration) -> Self {
+        self.config.thread_idle_timeout = d;
         self
     }
     /// Bare CR/LF policy in DATA (default: reject).

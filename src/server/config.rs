@@ -7,15 +7,7 @@ use crate::data::{BareLinePolicy, DataLimits};
 use crate::sasl::Mechanism;
 use crate::tls::ServerTls;
 
-/// Which protocol a listener speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Protocol {
-    /// SMTP (RFC 5321): HELO/EHLO, one reply after DATA.
-    #[default]
-    Smtp,
-    /// LMTP (RFC 2033): LHLO only, one reply per accepted recipient after DATA.
-    Lmtp,
-}
+pub use crate::proto::{Protocol, default_hostname};
 
 /// Everything a session needs to know about the server. Built through
 /// [`ServerBuilder`](super::ServerBuilder); every field has a setter there.
@@ -45,9 +37,16 @@ pub struct ServerConfig {
     pub data_block_timeout: Duration,
     /// Deadline for the whole DATA body. Default 600 s.
     pub data_timeout: Duration,
-    /// Most sessions at once; the thread pool has this many workers. Past it the listener
-    /// answers `421 4.7.0` and closes at once. Default 128.
+    /// Most sessions at once, each on its own thread. Past it the listener answers
+    /// `421 4.7.0` and closes at once. Default 128.
     pub max_sessions: usize,
+    /// Session threads kept when idle. Threads start on demand, one per concurrent session,
+    /// and those above this many retire after [`ServerConfig::thread_idle_timeout`]. Default 1.
+    pub min_threads: usize,
+    /// How long a session thread waits for work before it retires (while more than
+    /// [`ServerConfig::min_threads`] are alive). Default 5 s: a thread costs tens of
+    /// microseconds to start, an idle one a stack and a slot in the process.
+    pub thread_idle_timeout: Duration,
     /// Bare CR/LF policy in DATA. Default: reject (`550 5.6.11`).
     pub bare_line: BareLinePolicy,
     /// RFC 5321 path lengths enforced, unbracketed paths accepted. Default: strict lengths, lenient brackets.
@@ -130,6 +129,8 @@ impl Default for ServerConfig {
             data_block_timeout: Duration::from_secs(180),
             data_timeout: Duration::from_secs(600),
             max_sessions: 128,
+            min_threads: 1,
+            thread_idle_timeout: Duration::from_secs(5),
             bare_line: BareLinePolicy::Reject,
             paths: PathOptions::default(),
             smtputf8: true,
@@ -171,6 +172,9 @@ impl ServerConfig {
                 "max_sessions must be between 1 and {MAX_SESSIONS_LIMIT} (one thread each)"
             ));
         }
+        if self.min_threads > self.max_sessions {
+            return Err("min_threads must not exceed max_sessions".into());
+        }
         if self.max_line_length < 64 {
             return Err("max_line_length must be at least 64".into());
         }
@@ -196,6 +200,7 @@ impl ServerConfig {
             ("tls_handshake_timeout", self.tls_handshake_timeout),
             ("proxy_timeout", self.proxy_timeout),
             ("max_session_duration", self.max_session_duration),
+            ("thread_idle_timeout", self.thread_idle_timeout),
         ];
         if let Some((name, _)) = timeouts.iter().find(|(_, d)| d.is_zero()) {
             return Err(format!("{name} must be positive"));
@@ -229,14 +234,4 @@ impl ServerConfig {
             bare_line: self.bare_line,
         }
     }
-}
-
-/// The machine's host name (from /proc or /etc/hostname), or `localhost`.
-pub fn default_hostname() -> String {
-    ["/proc/sys/kernel/hostname", "/etc/hostname"]
-        .iter()
-        .filter_map(|p| std::fs::read_to_string(p).ok())
-        .map(|s| s.trim().to_string())
-        .find(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_graphic()))
-        .unwrap_or_else(|| "localhost".to_string())
 }

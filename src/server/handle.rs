@@ -5,15 +5,22 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use super::pool::Pool;
 use super::shared::{Shared, Stats};
 use crate::stream::deadline_in;
 
 /// A running server: counters, shutdown and join.
+///
+/// Dropping the handle shuts the server down (with no grace period: sessions get `421 4.3.2`
+/// at once) and waits for its sessions to end, so no server thread outlives it; keep the
+/// handle for as long as the server should run, or call [`ServerHandle::join`].
 #[derive(Debug)]
+#[must_use = "dropping the handle shuts the server down"]
 pub struct ServerHandle {
     pub(super) shared: Arc<Shared>,
     pub(super) addrs: Vec<SocketAddr>,
     pub(super) threads: Mutex<Vec<JoinHandle<()>>>,
+    pub(super) pool: Pool,
 }
 
 impl ServerHandle {
@@ -28,6 +35,13 @@ impl ServerHandle {
     /// Every listener's address, in the order they were bound.
     pub fn local_addrs(&self) -> &[SocketAddr] {
         &self.addrs
+    }
+
+    /// Session threads alive now: they start on demand (one per concurrent session) and
+    /// those above [`ServerConfig::min_threads`](super::ServerConfig::min_threads) retire
+    /// when idle.
+    pub fn threads(&self) -> usize {
+        self.pool.threads()
     }
 
     /// A snapshot of the counters.
@@ -66,6 +80,14 @@ impl ServerHandle {
         let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|p| p.into_inner()));
         for t in threads {
             let _ = t.join();
+        }
+    }
+}
+
+impl Drop for ServerHandle {
+    fn drop(&mut self) {
+        if !self.shared.shutting_down() {
+            self.shutdown(Duration::ZERO);
         }
     }
 }

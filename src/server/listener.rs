@@ -9,8 +9,8 @@ use std::thread;
 use std::time::Duration;
 
 use log::{debug, warn};
-use threadpool::ThreadPool;
 
+use super::pool::Pool;
 use super::session::Session;
 use super::session_io;
 use super::shared::{SessionSlot, Shared};
@@ -24,7 +24,7 @@ pub(super) struct Acceptor<F> {
     pub(super) index: usize,
     pub(super) cfg: Arc<ServerConfig>,
     pub(super) shared: Arc<Shared>,
-    pub(super) pool: ThreadPool,
+    pub(super) pool: Pool,
     pub(super) factory: Arc<F>,
     pub(super) next_id: Arc<AtomicU64>,
 }
@@ -86,7 +86,7 @@ impl<F> Acceptor<F> {
             if !shared.try_register(id, Arc::clone(&slot), cfg.max_sessions) {
                 shared.stats.refused_busy.fetch_add(1, Ordering::Relaxed);
                 debug!("{peer}: refused, {} sessions live", cfg.max_sessions);
-                refuse(stream, self.bound.options.implicit_tls, &Reply::BUSY);
+                refuse(&stream, self.bound.options.implicit_tls, &Reply::BUSY);
                 continue;
             }
             let _ = stream.set_nodelay(true);
@@ -106,6 +106,7 @@ impl<F> Acceptor<F> {
                 Arc::clone(shared),
                 Arc::clone(&self.factory),
             );
+            let slot_for_refusal = Arc::clone(&slot);
             let worker = Worker {
                 stream,
                 info,
@@ -115,7 +116,18 @@ impl<F> Acceptor<F> {
                 slot,
                 factory,
             };
-            self.pool.execute(move || worker.run());
+            if let Err(e) = self.pool.execute(move || worker.run()) {
+                // No thread for it (the system refused one): the client is told to come back.
+                warn!("{peer}: no thread for a session: {e}");
+                self.shared
+                    .stats
+                    .refused_busy
+                    .fetch_add(1, Ordering::Relaxed);
+                if let Some(s) = &slot_for_refusal.stream {
+                    refuse(s, self.bound.options.implicit_tls, &Reply::BUSY);
+                }
+                self.shared.unregister(id);
+            }
         }
         debug!("listener on {} stopped", self.bound.addr);
     }
@@ -268,9 +280,9 @@ impl Drop for Unregister {
 
 /// Answers (`421 4.7.0`) without ever blocking the listener, and closes. On an implicit-TLS
 /// listener there is no way to answer before a handshake, so the connection is just closed.
-fn refuse(stream: TcpStream, implicit_tls: bool, reply: &Reply) {
+fn refuse(stream: &TcpStream, implicit_tls: bool, reply: &Reply) {
     if !implicit_tls && stream.set_nonblocking(true).is_ok() {
-        let mut s = &stream;
+        let mut s = stream;
         let _ = s.write_all(&reply.to_bytes());
     }
 }

@@ -1,5 +1,5 @@
 //! The SMTP/LMTP server: a builder, a blocking listener that hands each connection to a
-//! thread pool, and a handle to watch and stop it.
+//! thread per session (started on demand), and a handle to watch and stop it.
 //!
 //! ```no_run
 //! use smtpkit::server::{Server, Handler, Envelope};
@@ -27,6 +27,7 @@ mod handle;
 mod handler;
 mod listener;
 pub mod params;
+mod pool;
 pub mod proxy;
 mod reader;
 pub mod script;
@@ -43,8 +44,6 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
-use threadpool::ThreadPool;
-
 pub use crate::data::BareLinePolicy;
 pub use crate::stream::{HandshakeError, RecvError, SendError};
 pub use builder::ServerBuilder;
@@ -58,6 +57,7 @@ pub use shared::Stats;
 
 use builder::invalid;
 use listener::Acceptor;
+use pool::Pool;
 use shared::Shared;
 
 /// Entry point: `Server::builder()`. A bound server, ready to `spawn` or `serve`.
@@ -169,7 +169,11 @@ impl Server {
     {
         let shared = Arc::new(Shared::default());
         let addrs = self.local_addrs();
-        let pool = ThreadPool::with_name("smtpkit-session".into(), self.config.max_sessions);
+        let pool = Pool::new(
+            "smtpkit-session",
+            self.config.min_threads,
+            self.config.thread_idle_timeout,
+        );
         let factory = Arc::new(factory);
         let next_id = Arc::new(AtomicU64::new(1));
         let mut threads = Vec::new();
@@ -193,6 +197,7 @@ impl Server {
                         shared,
                         addrs,
                         threads: Mutex::new(threads),
+                        pool,
                     };
                     handle.shutdown(Duration::ZERO);
                     return Err(e);
@@ -203,6 +208,7 @@ impl Server {
             shared,
             addrs,
             threads: Mutex::new(threads),
+            pool,
         })
     }
 
