@@ -566,10 +566,6 @@ fn main() -> ExitCode {
             _ => log::info!("smtp_server listening on {addr}"),
         }
     }
-    if let Some(w) = web {
-        log::info!("smtp_server web view on http://{}/", w.addr());
-        w.spawn();
-    }
     let grace = Duration::from_secs(opts.grace);
     let stats_every = opts.stats_every;
     let shared = Arc::new(Shared { opts, store });
@@ -593,6 +589,11 @@ fn main() -> ExitCode {
         Ok(h) => Arc::new(h),
         Err(e) => return startup_error(e),
     };
+    if let Some(w) = web {
+        log::info!("smtp_server web view on http://{}/", w.addr());
+        let h = Arc::clone(&handle);
+        w.spawn(move || h.stats());
+    }
     if let Some(secs) = stats_every {
         // The counters as one key=value line, for an operator's eyes or a log scraper.
         let h = Arc::clone(&handle);

@@ -326,6 +326,30 @@ fn web_view_and_json_api_over_http() {
         assert_eq!(w.http("GET", &path).0, 404, "{path}");
     }
     assert_eq!(w.http("POST", "/api/messages").0, 405);
+    // A cross-origin DELETE needs a successful preflight, which it never gets.
+    let (status, headers, _) = w.http("OPTIONS", "/api/messages");
+    assert_eq!(status, 405);
+    assert!(
+        !headers.iter().any(|h| h.starts_with("access-control-")),
+        "{headers:?}"
+    );
+
+    // The server's counters for Prometheus.
+    let (status, headers, metrics) = w.http("GET", "/metrics");
+    assert_eq!(status, 200);
+    assert!(
+        headers.contains(&"content-type: text/plain; version=0.0.4".to_string()),
+        "{headers:?}"
+    );
+    let metrics = String::from_utf8(metrics).unwrap();
+    assert!(
+        metrics.contains("# TYPE smtpkit_messages_total counter\nsmtpkit_messages_total 2\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("\nsmtpkit_accepted_total 2\n"),
+        "{metrics}"
+    );
 
     // DELETE empties the Maildir.
     let (status, _, body) = w.http("DELETE", "/api/messages");

@@ -9,6 +9,7 @@
 //! GET    /api/messages/{id}             the same plus headers, text, html, attachments
 //! GET    /api/messages/{id}/raw         the file as stored (message/rfc822)
 //! DELETE /api/messages                  removes every message; {"deleted": n}
+//! GET    /metrics                       the server's counters, Prometheus text format
 //! ```
 //!
 //! The Maildir is read at each request, so what another program adds or removes shows at once.
@@ -22,6 +23,7 @@ use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
 use smtpkit::mime::{self, Body, Part};
+use smtpkit::server::Stats;
 use tiny_http::{Header, Method, Request, Response};
 
 #[path = "../common/json.rs"]
@@ -51,11 +53,18 @@ impl WebView {
             .unwrap_or_else(|| ([0, 0, 0, 0], 0).into())
     }
 
-    /// Serves requests, one at a time, on a thread of its own.
-    pub fn spawn(self) {
+    /// Serves requests, one at a time, on a thread of its own; `stats` gives the server's
+    /// counters for `/metrics`.
+    pub fn spawn(self, stats: impl Fn() -> Stats + Send + 'static) {
         std::thread::spawn(move || {
             for request in self.server.incoming_requests() {
-                let (status, content_type, body, extra) = route(&self.maildir, &request);
+                let (status, content_type, body, extra) =
+                    if request.method() == &Method::Get && request.url() == "/metrics" {
+                        let text = stats().to_prometheus("smtpkit");
+                        answer(200, "text/plain; version=0.0.4", text)
+                    } else {
+                        route(&self.maildir, &request)
+                    };
                 let mut response = Response::from_data(body).with_status_code(status);
                 let fixed = [
                     ("Content-Type", content_type),
