@@ -544,7 +544,8 @@ fn huge_timeout_does_not_panic() {
 /// messages stay, `tmp/` is empty, exit status 0, one line with the totals.
 #[test]
 fn sigterm_stops_gracefully() {
-    let mut s = Mta::start(&["--grace", "1"]);
+    // A grace period long enough for this test to finish a message on a loaded machine.
+    let mut s = Mta::start(&["--grace", "5"]);
     // A finished message before the signal.
     let mut c = s.client();
     open_data(&mut c, "from@example.org", &["one@example.net"]);
