@@ -16,15 +16,59 @@
 //! occurs, so that a field added later above the signed ones (a second `From:`) breaks the
 //! signature. `--oversign LIST` replaces that set (an empty LIST turns it off, as
 //! `--no-oversign` does).
+//!
+//! `dkim_sign --key PEM --dns-record --domain D --selector S` prints the TXT record to
+//! publish for the key (`S._domainkey.D. IN TXT "v=DKIM1; k=...; p=..."`).
+
+#[path = "common/args.rs"]
+mod args;
 
 use std::io::{Read, Write};
 use std::process::ExitCode;
 
+use args::{Cli, Long, Value, ValueExt, string};
+
 use smtpkit::dkim::{Algorithm, Signer, SigningKey, parse_canonicalization};
 
-const USAGE: &str = "usage: dkim_sign --key PEM --domain D --selector S \
-[--algorithm rsa-sha256|ed25519-sha256] [--canonicalization relaxed/relaxed] \
-[--headers From:To:...] [--oversign From:To:... | --no-oversign] FILE|-";
+const CLI: Cli = Cli {
+    name: "dkim_sign",
+    about: "signs a message with DKIM and prints it with its DKIM-Signature header",
+    usage: "--key PEM --domain D --selector S [FLAGS] FILE|-   or   --key PEM --dns-record [--domain D --selector S]",
+    flags: &[
+        (
+            "--key PEM",
+            "the private key: RSA (PKCS#1 or PKCS#8) or Ed25519 (PKCS#8)",
+        ),
+        ("--domain D", "the signing domain (d=)"),
+        ("--selector S", "the selector (s=)"),
+        (
+            "--algorithm ALG",
+            "rsa-sha256 | ed25519-sha256; must match the key (default: the key's)",
+        ),
+        (
+            "--canonicalization C",
+            "header/body, simple or relaxed (default relaxed/relaxed;\none name means NAME/simple)",
+        ),
+        (
+            "--headers LIST",
+            "the header fields to sign, colon-separated (default: From, To,\nCc, Subject, Date, Message-ID, ... that are present)",
+        ),
+        (
+            "--oversign LIST",
+            "fields listed once more than they occur (an empty LIST: none)",
+        ),
+        ("--no-oversign", "no oversigning"),
+        (
+            "--dns-record",
+            "print the TXT record to publish for the key, and exit",
+        ),
+        (
+            "FILE",
+            "the message (- for stdin); bare LF line endings become CRLF",
+        ),
+    ],
+    after: "Errors go to stderr with exit status 2.",
+};
 
 #[derive(Default)]
 struct Args {
@@ -36,51 +80,54 @@ struct Args {
     headers: Option<String>,
     oversign: Option<String>,
     file: Option<String>,
+    dns_record: bool,
 }
 
-enum Parsed {
-    Run(Args),
-    Help,
-}
-
-fn parse_args(argv: impl Iterator<Item = String>) -> Result<Parsed, String> {
-    let mut args = Args::default();
-    let mut argv = argv.peekable();
-    while let Some(arg) = argv.next() {
-        if arg == "-h" || arg == "--help" {
-            return Ok(Parsed::Help);
-        }
-        if arg == "--no-oversign" {
-            args.oversign = Some(String::new());
-            continue;
-        }
-        if arg == "-" || !arg.starts_with("--") {
-            if args.file.replace(arg).is_some() {
-                return Err("more than one input file given".into());
+fn parse_args(p: &mut args::Parser) -> Result<Args, args::Error> {
+    let mut a = Args::default();
+    while let Some(arg) = p.next()? {
+        match arg {
+            Long("key") => a.key = Some(string(p)?),
+            Long("domain") => a.domain = Some(string(p)?),
+            Long("selector") => a.selector = Some(string(p)?),
+            Long("algorithm") => a.algorithm = Some(string(p)?),
+            Long("canonicalization") => a.canonicalization = Some(string(p)?),
+            Long("headers") => a.headers = Some(string(p)?),
+            Long("oversign") => a.oversign = Some(string(p)?),
+            Long("no-oversign") => a.oversign = Some(String::new()),
+            Long("dns-record") => a.dns_record = true,
+            Value(v) => {
+                if a.file.replace(v.string()?).is_some() {
+                    return Err("more than one input file given".into());
+                }
             }
-            continue;
+            other => CLI.other(other)?,
         }
-        let (name, inline) = match arg.split_once('=') {
-            Some((n, v)) => (n.to_string(), Some(v.to_string())),
-            None => (arg.clone(), None),
-        };
-        let slot = match name.as_str() {
-            "--key" => &mut args.key,
-            "--domain" => &mut args.domain,
-            "--selector" => &mut args.selector,
-            "--algorithm" => &mut args.algorithm,
-            "--canonicalization" => &mut args.canonicalization,
-            "--headers" => &mut args.headers,
-            "--oversign" => &mut args.oversign,
-            _ => return Err(format!("unknown option {name}")),
-        };
-        let value = match inline {
-            Some(v) => v,
-            None => argv.next().ok_or_else(|| format!("{name} needs a value"))?,
-        };
-        *slot = Some(value);
     }
-    Ok(Parsed::Run(args))
+    Ok(a)
+}
+
+/// The record as a zone-file line, split into strings of at most 255 octets (RFC 1035's
+/// limit; verifiers concatenate them): `S._domainkey.D. IN TXT "..." "..."`. Without a
+/// domain and selector, only the strings.
+fn dns_record(args: &Args) -> Result<Vec<u8>, String> {
+    let key_path = args.key.as_deref().ok_or("--key is required")?;
+    let key = SigningKey::from_pem_file(key_path).map_err(|e| format!("{key_path}: {e}"))?;
+    let record = key.dns_txt_record();
+    let strings: Vec<String> = record
+        .as_bytes()
+        .chunks(255)
+        .map(|c| format!("\"{}\"", String::from_utf8_lossy(c)))
+        .collect();
+    let line = match (&args.domain, &args.selector) {
+        (Some(d), Some(s)) => format!(
+            "{s}._domainkey.{}. IN TXT {}\n",
+            d.trim_end_matches('.'),
+            strings.join(" ")
+        ),
+        _ => format!("{}\n", strings.join(" ")),
+    };
+    Ok(line.into_bytes())
 }
 
 fn run(args: Args) -> Result<Vec<u8>, String> {
@@ -133,21 +180,16 @@ fn run(args: Args) -> Result<Vec<u8>, String> {
 }
 
 fn main() -> ExitCode {
-    let args = match parse_args(std::env::args().skip(1)) {
-        Ok(Parsed::Run(args)) => args,
-        Ok(Parsed::Help) => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => {
-            eprintln!("dkim_sign: {e}\n{USAGE}");
-            return ExitCode::from(2);
-        }
+    let args = CLI.parse(parse_args);
+    let result = if args.dns_record {
+        dns_record(&args)
+    } else {
+        run(args)
     };
-    match run(args) {
-        Ok(signed) => {
-            let mut out = std::io::stdout().lock();
-            if let Err(e) = out.write_all(&signed).and_then(|()| out.flush()) {
+    match result {
+        Ok(out) => {
+            let mut stdout = std::io::stdout().lock();
+            if let Err(e) = stdout.write_all(&out).and_then(|()| stdout.flush()) {
                 eprintln!("dkim_sign: writing stdout: {e}");
                 return ExitCode::from(2);
             }

@@ -12,30 +12,19 @@
 //! add `size` and `sha256` (hex, of the decoded bytes); multiparts add `parts`; a nested
 //! message (`message/rfc822`) adds `parts` with exactly one element, the nested message.
 //! A message that cannot be read at all prints `{"error": "..."}` and exits with status 1.
+//! `--pretty` indents the JSON; `--help` lists the flags.
+
+#[path = "common/args.rs"]
+mod args;
+#[path = "common/json.rs"]
+mod json;
 
 use std::io::Read;
 use std::process::ExitCode;
 
-use smtpkit::mime::{self, Body, Part};
+use args::{Cli, Long, Value, ValueExt};
 
-/// Appends `s` as a JSON string literal.
-fn json_string(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if u32::from(c) < 0x20 || c == '\u{7f}' || c == '\u{2028}' || c == '\u{2029}' => {
-                out.push_str(&format!("\\u{:04x}", u32::from(c)));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
+use smtpkit::mime::{self, Body, Part};
 
 fn json_params(out: &mut String, params: &[(String, String)]) {
     out.push('{');
@@ -43,9 +32,9 @@ fn json_params(out: &mut String, params: &[(String, String)]) {
         if i > 0 {
             out.push_str(", ");
         }
-        json_string(out, name);
+        json::string(out, name);
         out.push_str(": ");
-        json_string(out, value);
+        json::string(out, value);
     }
     out.push('}');
 }
@@ -57,12 +46,12 @@ fn sha256_hex(data: &[u8]) -> String {
 
 fn json_part(out: &mut String, part: &Part) {
     out.push_str("{\"content_type\": ");
-    json_string(out, &part.content_type.essence());
+    json::string(out, &part.content_type.essence());
     out.push_str(", \"params\": ");
     json_params(out, &part.content_type.params);
     out.push_str(", \"disposition\": ");
     match &part.disposition {
-        Some(d) => json_string(out, &d.kind),
+        Some(d) => json::string(out, &d.kind),
         None => out.push_str("null"),
     }
     out.push_str(", \"disposition_params\": ");
@@ -76,16 +65,16 @@ fn json_part(out: &mut String, part: &Part) {
             out.push_str(", ");
         }
         out.push('[');
-        json_string(out, &h.name);
+        json::string(out, &h.name);
         out.push_str(", ");
-        json_string(out, &h.value);
+        json::string(out, &h.value);
         out.push(']');
     }
     out.push(']');
     match &part.body {
         Body::Text(text) => {
             out.push_str(", \"text\": ");
-            json_string(out, text);
+            json::string(out, text);
         }
         Body::Bytes(data) => {
             out.push_str(&format!(
@@ -113,32 +102,73 @@ fn json_part(out: &mut String, part: &Part) {
     out.push('}');
 }
 
+const CLI: Cli = Cli {
+    name: "mime_dump",
+    about: "prints the MIME tree of a message as one JSON object",
+    usage: "[--pretty] [FILE|-]",
+    flags: &[
+        ("--pretty", "indent the JSON (two spaces per level)"),
+        ("FILE", "the message (default: stdin; - is stdin too)"),
+    ],
+    after: "Each part: content_type, params, disposition (null without the header),\n\
+disposition_params, headers ([name, decoded value]), then text, or size and sha256, or parts.\n\
+A message that cannot be read prints {\"error\": \"...\"} and exits 1.",
+};
+
+struct Options {
+    pretty: bool,
+    path: Option<String>,
+}
+
+fn parse_args(p: &mut args::Parser) -> Result<Options, args::Error> {
+    let mut o = Options {
+        pretty: false,
+        path: None,
+    };
+    while let Some(arg) = p.next()? {
+        match arg {
+            Long("pretty") => o.pretty = true,
+            Value(v) if o.path.is_none() => o.path = Some(v.string()?),
+            other => CLI.other(other)?,
+        }
+    }
+    Ok(o)
+}
+
+fn print(json: &str, pretty: bool) {
+    if pretty {
+        println!("{}", json::pretty(json));
+    } else {
+        println!("{json}");
+    }
+}
+
 fn main() -> ExitCode {
-    let path = std::env::args().nth(1);
+    let opts = CLI.parse(parse_args);
     let mut data = Vec::new();
-    let read = match path.as_deref() {
+    let read = match opts.path.as_deref() {
         None | Some("-") => std::io::stdin().read_to_end(&mut data).map(|_| ()),
         Some(p) => std::fs::read(p).map(|d| data = d),
     };
     let mut out = String::new();
     if let Err(e) = read {
         out.push_str("{\"error\": ");
-        json_string(&mut out, &format!("cannot read input: {e}"));
+        json::string(&mut out, &format!("cannot read input: {e}"));
         out.push('}');
-        println!("{out}");
+        print(&out, opts.pretty);
         return ExitCode::FAILURE;
     }
     match mime::decode(&data) {
         Ok(part) => {
             json_part(&mut out, &part);
-            println!("{out}");
+            print(&out, opts.pretty);
             ExitCode::SUCCESS
         }
         Err(e) => {
             out.push_str("{\"error\": ");
-            json_string(&mut out, &e.to_string());
+            json::string(&mut out, &e.to_string());
             out.push('}');
-            println!("{out}");
+            print(&out, opts.pretty);
             ExitCode::FAILURE
         }
     }

@@ -1,53 +1,157 @@
 //! A mail catcher for development: accepts every message and stores it in a Maildir.
 //!
 //! ```text
-//! cargo run --release --example smtp_server -- [--listen 127.0.0.1:2525]... [--maildir ./maildir]
-//!     [--hostname NAME] [--max-size BYTES] [--max-recipients N] [--lmtp]
-//!     [--bare-lf reject|normalize|strip|allow] [--timeout SECS]
-//!     [--refuse ADDR]... [--defer ADDR]... [--fail-data ADDR]...
-//!     [--tls-cert PEM --tls-key PEM] [--implicit-tls ADDR] [--require-tls]
-//!     [--auth USER:PASS]... [--require-auth] [--allow-insecure-auth]
-//!     [--chunking] [--dsn] [--proxy-protocol --proxy-trusted CIDR...] [--stats-every SECS] [-v]
+//! cargo run --release --example smtp_server -- [FLAGS]      # --help lists them
 //! ```
 //!
 //! Each message is written to `tmp/` and renamed into `new/` before the `250` reply, which
 //! names the file. The file holds `Return-Path: <from>`, one `X-Original-To: <rcpt>` per
 //! recipient the message was accepted for, then the message exactly as received (un-stuffed).
+//! One INFO line per stored message; `--print` also writes each message to stdout; `--http
+//! ADDR` serves a web view and a JSON API of the Maildir. SIGINT or SIGTERM stops it
+//! gracefully: open sessions finish their message (up to `--grace` seconds), then get `421
+//! 4.3.2`; nothing partial stays in `tmp/`; exit status 0.
 
-use std::fs::{self, File};
-use std::io::{self, BufWriter, Read, Write};
-use std::path::{Path, PathBuf};
+#[path = "common/args.rs"]
+mod args;
+#[path = "smtp_server/web.rs"]
+mod web;
+
+use std::io::{self, Read, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
+use args::{Cli, Long, Short, number, string};
 use smtpkit::Reply;
 use smtpkit::address::Mailbox;
 use smtpkit::command::Param;
+use smtpkit::maildir::{DeliverError, Maildir, delivery_headers};
 use smtpkit::sasl::{Credentials, Mechanism};
 use smtpkit::server::{
     BareLinePolicy, ConnInfo, Envelope, Handler, ListenerOptions, Protocol, Server,
 };
 use smtpkit::tls::ServerTls;
 
-const USAGE: &str = "usage: smtp_server [--listen ADDR]... [--maildir DIR] [--hostname NAME] \
-[--max-size BYTES] [--max-recipients N] [--lmtp] [--bare-lf reject|normalize|strip|allow] \
-[--timeout SECS] [--refuse ADDR]... [--defer ADDR]... [--fail-data ADDR]... \
-[--tls-cert PEM --tls-key PEM] [--implicit-tls ADDR] [--require-tls] \
-[--auth USER:PASS]... [--require-auth] [--allow-insecure-auth] \
-[--chunking] [--dsn] [--proxy-protocol --proxy-trusted CIDR...] [--stats-every SECS] [-v]";
+const CLI: Cli = Cli {
+    name: "smtp_server",
+    about: "a mail catcher: accepts every message and stores it in a Maildir",
+    usage: "[--listen ADDR]... [--maildir DIR] [--http ADDR] [--print] [FLAGS]",
+    flags: &[
+        (
+            "--listen ADDR",
+            "listen address (default 127.0.0.1:2525; repeatable)",
+        ),
+        (
+            "--maildir DIR",
+            "Maildir to store messages in (default ./maildir)",
+        ),
+        (
+            "--http ADDR",
+            "serve a web view and JSON API of the Maildir (e.g. 127.0.0.1:8025)",
+        ),
+        ("--print", "also write each message to stdout"),
+        (
+            "--hostname NAME",
+            "name in the greeting (default: the machine's host name)",
+        ),
+        (
+            "--max-size BYTES",
+            "message size limit, advertised in SIZE (default 10240000; 0 = none)",
+        ),
+        (
+            "--max-recipients N",
+            "recipients per message (default 1000)",
+        ),
+        (
+            "--max-sessions N",
+            "sessions at once; past it 421 4.7.0 (default 128)",
+        ),
+        (
+            "--max-per-ip N",
+            "sessions at once from one address; past it 421 4.7.0 (default 50)",
+        ),
+        ("--lmtp", "speak LMTP (LHLO, one reply per recipient)"),
+        (
+            "--bare-lf POLICY",
+            "reject (default) | normalize | strip | allow",
+        ),
+        (
+            "--timeout SECS",
+            "deadline for each command line and each DATA line (default 300/180)",
+        ),
+        (
+            "--grace SECS",
+            "on SIGINT/SIGTERM, time open sessions get to finish (default 10)",
+        ),
+        (
+            "--refuse ADDR",
+            "that recipient gets 550 5.1.1 (repeatable)",
+        ),
+        ("--defer ADDR", "that recipient gets 450 4.2.1 (repeatable)"),
+        (
+            "--fail-data ADDR",
+            "LMTP: that recipient's DATA reply is 452 4.2.2 (repeatable)",
+        ),
+        (
+            "--tls-cert PEM",
+            "certificate chain: STARTTLS on the main listener (with --tls-key)",
+        ),
+        ("--tls-key PEM", "the certificate's private key"),
+        (
+            "--implicit-tls ADDR",
+            "a second listener with implicit TLS (port 465 style)",
+        ),
+        (
+            "--require-tls",
+            "before STARTTLS only EHLO/HELO/NOOP/RSET/QUIT/STARTTLS",
+        ),
+        (
+            "--auth USER:PASS",
+            "enable AUTH (PLAIN, LOGIN, CRAM-MD5) with this user (repeatable)",
+        ),
+        ("--require-auth", "MAIL before AUTH gets 530 5.7.0"),
+        ("--allow-insecure-auth", "offer AUTH without TLS"),
+        ("--chunking", "offer CHUNKING/BDAT and BINARYMIME"),
+        ("--dsn", "offer DSN (RET, ENVID, NOTIFY, ORCPT)"),
+        (
+            "--proxy-protocol",
+            "expect a PROXY protocol header (v1/v2) on every listener",
+        ),
+        (
+            "--proxy-trusted CIDR",
+            "a balancer allowed to send PROXY headers (repeatable;\nrequired with --proxy-protocol)",
+        ),
+        (
+            "--stats-every SECS",
+            "log the server's counters every SECS seconds",
+        ),
+        (
+            "-v, --verbose",
+            "debug logging: a line per connection and per command",
+        ),
+    ],
+    after: "Try it: swaks --server 127.0.0.1:2525 --to you@example.org\n\
+Stop it with Ctrl-C: open sessions finish, then get 421 4.3.2; exit status 0.",
+};
 
 #[derive(Debug, Default)]
 struct Options {
     listen: Vec<String>,
     maildir: PathBuf,
+    http: Option<String>,
+    print: bool,
     hostname: Option<String>,
     max_size: Option<u64>,
     max_recipients: Option<usize>,
+    max_sessions: Option<usize>,
+    max_per_ip: Option<usize>,
     lmtp: bool,
     bare_lf: BareLinePolicy,
     timeout: Option<u64>,
+    grace: u64,
     refuse: Vec<String>,
     defer: Vec<String>,
     fail_data: Vec<String>,
@@ -66,80 +170,66 @@ struct Options {
     verbose: bool,
 }
 
-fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
+fn positive(p: &mut args::Parser, flag: &str) -> Result<u64, args::Error> {
+    let v = string(p)?;
+    v.parse()
+        .ok()
+        .filter(|&n| n > 0)
+        .ok_or_else(|| args::Error(format!("bad {flag} {v:?}")))
+}
+
+fn parse_args(p: &mut args::Parser) -> Result<Options, args::Error> {
     let mut o = Options {
-        listen: Vec::new(),
         maildir: PathBuf::from("./maildir"),
+        grace: 10,
         ..Options::default()
     };
-    while let Some(flag) = args.next() {
-        let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
-        match flag.as_str() {
-            "--listen" => o.listen.push(value("--listen")?),
-            "--chunking" => o.chunking = true,
-            "--dsn" => o.dsn = true,
-            "--proxy-protocol" => o.proxy_protocol = true,
-            "--proxy-trusted" => o.proxy_trusted.push(value("--proxy-trusted")?),
-            "--stats-every" => {
-                let v = value("--stats-every")?;
-                o.stats_every = Some(
-                    v.parse()
-                        .ok()
-                        .filter(|&n| n > 0)
-                        .ok_or_else(|| format!("bad --stats-every {v:?}"))?,
-                );
-            }
-            "--maildir" => o.maildir = PathBuf::from(value("--maildir")?),
-            "--hostname" => o.hostname = Some(value("--hostname")?),
-            "--max-size" => {
-                let v = value("--max-size")?;
-                o.max_size = Some(v.parse().map_err(|_| format!("bad --max-size {v:?}"))?);
-            }
-            "--max-recipients" => {
-                let v = value("--max-recipients")?;
-                o.max_recipients = Some(
-                    v.parse()
-                        .map_err(|_| format!("bad --max-recipients {v:?}"))?,
-                );
-            }
-            "--lmtp" => o.lmtp = true,
-            "--bare-lf" => {
-                o.bare_lf = match value("--bare-lf")?.as_str() {
+    while let Some(arg) = p.next()? {
+        match arg {
+            Long("listen") => o.listen.push(string(p)?),
+            Long("maildir") => o.maildir = PathBuf::from(p.value()?),
+            Long("http") => o.http = Some(string(p)?),
+            Long("print") => o.print = true,
+            Long("hostname") => o.hostname = Some(string(p)?),
+            Long("max-size") => o.max_size = Some(number(p, "--max-size")?),
+            Long("max-recipients") => o.max_recipients = Some(number(p, "--max-recipients")?),
+            Long("max-sessions") => o.max_sessions = Some(positive(p, "--max-sessions")? as usize),
+            Long("max-per-ip") => o.max_per_ip = Some(positive(p, "--max-per-ip")? as usize),
+            Long("lmtp") => o.lmtp = true,
+            Long("bare-lf") => {
+                o.bare_lf = match string(p)?.as_str() {
                     "reject" => BareLinePolicy::Reject,
                     "normalize" => BareLinePolicy::Normalize,
                     "strip" => BareLinePolicy::Strip,
                     "allow" => BareLinePolicy::Allow,
-                    v => return Err(format!("bad --bare-lf {v:?}")),
+                    v => return Err(format!("bad --bare-lf {v:?}").into()),
                 }
             }
-            "--timeout" => {
-                let v = value("--timeout")?;
-                o.timeout = Some(
-                    v.parse()
-                        .ok()
-                        .filter(|&n| n > 0)
-                        .ok_or_else(|| format!("bad --timeout {v:?}"))?,
-                );
-            }
-            "--refuse" => o.refuse.push(value("--refuse")?.to_ascii_lowercase()),
-            "--defer" => o.defer.push(value("--defer")?.to_ascii_lowercase()),
-            "--fail-data" => o.fail_data.push(value("--fail-data")?.to_ascii_lowercase()),
-            "--tls-cert" => o.tls_cert = Some(PathBuf::from(value("--tls-cert")?)),
-            "--tls-key" => o.tls_key = Some(PathBuf::from(value("--tls-key")?)),
-            "--implicit-tls" => o.implicit_tls = Some(value("--implicit-tls")?),
-            "--require-tls" => o.require_tls = true,
-            "--auth" => {
-                let v = value("--auth")?;
+            Long("timeout") => o.timeout = Some(positive(p, "--timeout")?),
+            Long("grace") => o.grace = number(p, "--grace")?,
+            Long("refuse") => o.refuse.push(string(p)?.to_ascii_lowercase()),
+            Long("defer") => o.defer.push(string(p)?.to_ascii_lowercase()),
+            Long("fail-data") => o.fail_data.push(string(p)?.to_ascii_lowercase()),
+            Long("tls-cert") => o.tls_cert = Some(PathBuf::from(p.value()?)),
+            Long("tls-key") => o.tls_key = Some(PathBuf::from(p.value()?)),
+            Long("implicit-tls") => o.implicit_tls = Some(string(p)?),
+            Long("require-tls") => o.require_tls = true,
+            Long("auth") => {
+                let v = string(p)?;
                 let (user, pass) = v
                     .split_once(':')
                     .ok_or_else(|| format!("bad --auth {v:?}: want USER:PASS"))?;
                 o.users.push((user.to_string(), pass.to_string()));
             }
-            "--require-auth" => o.require_auth = true,
-            "--allow-insecure-auth" => o.allow_insecure_auth = true,
-            "-v" | "--verbose" => o.verbose = true,
-            "-h" | "--help" => return Err(String::new()),
-            other => return Err(format!("unknown flag {other:?}")),
+            Long("require-auth") => o.require_auth = true,
+            Long("allow-insecure-auth") => o.allow_insecure_auth = true,
+            Long("chunking") => o.chunking = true,
+            Long("dsn") => o.dsn = true,
+            Long("proxy-protocol") => o.proxy_protocol = true,
+            Long("proxy-trusted") => o.proxy_trusted.push(string(p)?),
+            Long("stats-every") => o.stats_every = Some(positive(p, "--stats-every")?),
+            Short('v') | Long("verbose") => o.verbose = true,
+            other => CLI.other(other)?,
         }
     }
     if o.listen.is_empty() {
@@ -167,10 +257,17 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Options, String>
     Ok(o)
 }
 
-/// One handler per connection; the options are shared.
+/// What every connection's handler shares.
+struct Shared {
+    opts: Options,
+    store: Maildir,
+}
+
+/// One handler per connection.
 struct Catcher {
-    opts: Arc<Options>,
-    counter: Arc<AtomicU64>,
+    shared: Arc<Shared>,
+    peer: SocketAddr,
+    id: u64,
 }
 
 fn matches(list: &[String], m: &Mailbox) -> bool {
@@ -178,57 +275,112 @@ fn matches(list: &[String], m: &Mailbox) -> bool {
     list.contains(&s)
 }
 
-impl Catcher {
-    /// Streams the body into `tmp/`, then renames it into `new/`. Returns the file name.
-    fn store(&self, env: &Envelope, rcpts: &[&Mailbox], data: &mut dyn Read) -> io::Result<String> {
-        let name = self.unique_name();
-        let tmp = self.opts.maildir.join("tmp").join(&name);
-        let result = write_message(&tmp, env, rcpts, data);
-        if let Err(e) = result {
-            let _ = fs::remove_file(&tmp);
-            return Err(e);
+/// `"text"` with `"` and `\` escaped and control characters dropped, for a log line.
+fn quoted(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' | '\\' => {
+                out.push('\\');
+                out.push(c)
+            }
+            c if c.is_control() => out.push(' '),
+            c => out.push(c),
         }
-        fs::rename(&tmp, self.opts.maildir.join("new").join(&name))?;
-        Ok(name)
+    }
+    out.push('"');
+    out
+}
+
+impl Catcher {
+    /// Streams the body into the Maildir; logs the outcome. Returns the file name.
+    fn store(
+        &self,
+        env: &Envelope,
+        rcpts: &[&Mailbox],
+        data: &mut dyn Read,
+    ) -> Result<String, DeliverError> {
+        let headers = delivery_headers(env.from.as_ref(), rcpts);
+        let result = self.shared.store.deliver(&headers, data);
+        match &result {
+            Ok(name) => self.stored(env, rcpts, name),
+            // The client vanished or the body was refused: the library logs that at debug.
+            Err(DeliverError::Read(_)) => {}
+            // Something the operator must fix (disk full, permissions).
+            Err(e @ DeliverError::Write(_)) => {
+                log::warn!(
+                    "{} session {}: cannot store message: {e}",
+                    self.peer,
+                    self.id
+                )
+            }
+        }
+        result
     }
 
-    fn unique_name(&self) -> String {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
+    /// The INFO line for a stored message, and `--print`. Reads the header block (at most
+    /// 64 KiB) back from the file; the whole file only for `--print`.
+    fn stored(&self, env: &Envelope, rcpts: &[&Mailbox], name: &str) {
+        let path = self.shared.store.path().join("new").join(name);
+        let prefix = delivery_headers(env.from.as_ref(), rcpts).len() as u64;
+        let size = std::fs::metadata(&path).map_or(0, |m| m.len());
+        let mut head = Vec::new();
+        if let Ok(f) = std::fs::File::open(&path) {
+            let _ = f.take(64 * 1024).read_to_end(&mut head);
+        }
+        let header_end = find(&head, b"\r\n\r\n").map_or(head.len(), |i| i + 4);
+        let subject = smtpkit::mime::decode(&head[..header_end])
+            .ok()
+            .and_then(|p| p.header_value("Subject").map(str::to_string))
             .unwrap_or_default();
-        let n = self.counter.fetch_add(1, Ordering::Relaxed);
-        format!(
-            "{}.M{}P{}Q{n}.smtpkit",
-            now.as_secs(),
-            now.subsec_micros(),
-            std::process::id()
-        )
+        let to: Vec<String> = rcpts.iter().map(|r| format!("<{r}>")).collect();
+        log::info!(
+            "{} session {}: stored {name}: from=<{}> to={} size={} subject={}",
+            self.peer,
+            self.id,
+            env.from.as_ref().map(|m| m.to_string()).unwrap_or_default(),
+            to.join(","),
+            size.saturating_sub(prefix),
+            quoted(&subject),
+        );
+        if self.shared.opts.print {
+            let content = std::fs::read(&path).unwrap_or_default();
+            let header_end = find(&content, b"\r\n\r\n").map_or(content.len(), |i| i + 4);
+            print_message(&content, header_end, self.peer);
+        }
     }
 }
 
-fn write_message(
-    path: &Path,
-    env: &Envelope,
-    rcpts: &[&Mailbox],
-    data: &mut dyn Read,
-) -> io::Result<()> {
-    let file = File::create(path)?;
-    let mut w = BufWriter::with_capacity(64 * 1024, file);
-    let from = env.from.as_ref().map(|m| m.to_string()).unwrap_or_default();
-    write!(w, "Return-Path: <{from}>\r\n")?;
-    for r in rcpts {
-        write!(w, "X-Original-To: <{r}>\r\n")?;
-    }
-    // A read error (client gone, body rejected) aborts: no partial message is kept.
-    io::copy(data, &mut w)?;
-    let file = w.into_inner().map_err(|e| e.into_error())?;
-    file.sync_all()
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Writes a message to stdout as aiosmtpd's debugging server does: between two marker
+/// lines, with an `X-Peer:` header added, line endings as LF.
+fn print_message(content: &[u8], header_end: usize, peer: SocketAddr) {
+    let (head, body) = content.split_at(header_end.min(content.len()));
+    let head = String::from_utf8_lossy(head).replace("\r\n", "\n");
+    let body = String::from_utf8_lossy(body).replace("\r\n", "\n");
+    let mut out = io::stdout().lock();
+    let _ = write!(
+        out,
+        "---------- MESSAGE FOLLOWS ----------\n{}X-Peer: {}\n\n{}{}------------ END MESSAGE ------------\n",
+        head.trim_end_matches('\n').to_string() + "\n",
+        peer.ip(),
+        body,
+        if body.is_empty() || body.ends_with('\n') {
+            ""
+        } else {
+            "\n"
+        },
+    );
+    let _ = out.flush();
 }
 
 impl Handler for Catcher {
     fn on_auth(&mut self, credentials: &Credentials) -> Result<(), Reply> {
         let known =
-            self.opts.users.iter().any(|(user, pass)| {
+            self.shared.opts.users.iter().any(|(user, pass)| {
                 credentials.username() == user && credentials.check_password(pass)
             });
         if known {
@@ -239,10 +391,10 @@ impl Handler for Catcher {
     }
 
     fn on_rcpt(&mut self, to: &Mailbox, _params: &[Param], _env: &Envelope) -> Result<(), Reply> {
-        if matches(&self.opts.refuse, to) {
+        if matches(&self.shared.opts.refuse, to) {
             return Err(Reply::NO_SUCH_USER);
         }
-        if matches(&self.opts.defer, to) {
+        if matches(&self.shared.opts.defer, to) {
             return Err(Reply::MAILBOX_BUSY);
         }
         Ok(())
@@ -252,16 +404,14 @@ impl Handler for Catcher {
         let rcpts: Vec<&Mailbox> = env.recipients.iter().map(|r| &r.mailbox).collect();
         match self.store(env, &rcpts, data) {
             Ok(name) => Ok(Reply::QUEUED.with_text(format!("OK: queued as {name}"))),
-            Err(e) if e.kind() == io::ErrorKind::InvalidData => Err(Reply::TRANSACTION_FAILED),
-            Err(e) => {
-                log::warn!("cannot store message: {e}");
-                Err(Reply::TRY_AGAIN)
-            }
+            Err(DeliverError::Read(_)) => Err(Reply::TRANSACTION_FAILED),
+            Err(DeliverError::Write(_)) => Err(Reply::TRY_AGAIN),
         }
     }
 
     fn on_data_lmtp(&mut self, env: &Envelope, data: &mut dyn Read) -> Vec<Result<Reply, Reply>> {
-        let failed = |m: &Mailbox| matches(&self.opts.fail_data, m);
+        let opts = &self.shared.opts;
+        let failed = |m: &Mailbox| matches(&opts.fail_data, m);
         let rcpts: Vec<&Mailbox> = env
             .recipients
             .iter()
@@ -269,7 +419,9 @@ impl Handler for Catcher {
             .filter(|m| !failed(m))
             .collect();
         let stored = if rcpts.is_empty() {
-            io::copy(data, &mut io::sink()).map(|_| String::new())
+            io::copy(data, &mut io::sink())
+                .map(|_| String::new())
+                .map_err(DeliverError::Read)
         } else {
             self.store(env, &rcpts, data)
         };
@@ -282,36 +434,42 @@ impl Handler for Catcher {
             })
             .collect()
     }
+
+    fn on_close(&mut self) {
+        log::debug!("{} session {}: closed", self.peer, self.id);
+    }
+}
+
+/// A start-up failure: one line, exit 2.
+fn startup_error(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("smtp_server: {message}");
+    ExitCode::from(2)
 }
 
 fn main() -> ExitCode {
-    let opts = match parse_args(std::env::args().skip(1)) {
-        Ok(o) => o,
-        Err(e) => {
-            if !e.is_empty() {
-                eprintln!("smtp_server: {e}");
-            }
-            eprintln!("{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
+    let opts = CLI.parse(parse_args);
     let level = if opts.verbose {
         log::LevelFilter::Debug
     } else {
         log::LevelFilter::Info
     };
+    let log_config = simplelog::ConfigBuilder::new()
+        .set_target_level(log::LevelFilter::Off)
+        .set_thread_level(log::LevelFilter::Off)
+        .set_time_format_rfc3339()
+        .build();
     let _ = simplelog::TermLogger::init(
         level,
-        simplelog::Config::default(),
+        log_config,
         simplelog::TerminalMode::Stderr,
         simplelog::ColorChoice::Never,
     );
-    for sub in ["tmp", "new", "cur"] {
-        if let Err(e) = fs::create_dir_all(opts.maildir.join(sub)) {
-            eprintln!("smtp_server: cannot create {}: {e}", opts.maildir.display());
-            return ExitCode::FAILURE;
-        }
-    }
+
+    // Start-up checks: each failure is one line and exit status 2, before anything listens.
+    let store = match Maildir::create(&opts.maildir) {
+        Ok(s) => s,
+        Err(e) => return startup_error(format_args!("cannot write to the Maildir: {e}")),
+    };
     let mut b = Server::builder()
         .protocol(if opts.lmtp {
             Protocol::Lmtp
@@ -328,18 +486,20 @@ fn main() -> ExitCode {
     if let Some(n) = opts.max_recipients {
         b = b.max_recipients(n);
     }
+    if let Some(n) = opts.max_sessions {
+        b = b.max_sessions(n);
+    }
+    if let Some(n) = opts.max_per_ip {
+        b = b.max_sessions_per_ip(n);
+    }
     if let Some(t) = opts.timeout {
         let t = Duration::from_secs(t);
         b = b.command_timeout(t).data_block_timeout(t);
     }
     if let (Some(cert), Some(key)) = (&opts.tls_cert, &opts.tls_key) {
-        // Certificate problems show now, at startup, not at the first handshake.
         match ServerTls::from_pem_files(cert, key) {
             Ok(tls) => b = b.tls(tls).require_tls(opts.require_tls),
-            Err(e) => {
-                eprintln!("smtp_server: {e}");
-                return ExitCode::FAILURE;
-            }
+            Err(e) => return startup_error(e),
         }
     }
     if !opts.users.is_empty() {
@@ -361,10 +521,7 @@ fn main() -> ExitCode {
     };
     let mut server = match b.bind_with(opts.listen[0].as_str(), lo) {
         Ok(s) => s,
-        Err(e) => {
-            eprintln!("smtp_server: cannot listen on {}: {e}", opts.listen[0]);
-            return ExitCode::FAILURE;
-        }
+        Err(e) => return startup_error(format_args!("cannot listen on {}: {e}", opts.listen[0])),
     };
     let implicit = ListenerOptions {
         implicit_tls: true,
@@ -377,12 +534,26 @@ fn main() -> ExitCode {
     for (addr, options) in more {
         server = match server.listen(addr.as_str(), options) {
             Ok(s) => s,
-            Err(e) => {
-                eprintln!("smtp_server: cannot listen on {addr}: {e}");
-                return ExitCode::FAILURE;
-            }
+            Err(e) => return startup_error(format_args!("cannot listen on {addr}: {e}")),
         };
     }
+    let web = match &opts.http {
+        Some(addr) => match web::WebView::bind(addr, store.path()) {
+            Ok(w) => Some(w),
+            Err(e) => return startup_error(format_args!("cannot serve HTTP on {addr}: {e}")),
+        },
+        None => None,
+    };
+    // Signals are caught from here on (before the "listening" line, so a test that waits
+    // for it can send one at once).
+    let mut signals = match signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+    ]) {
+        Ok(s) => s,
+        Err(e) => return startup_error(format_args!("cannot catch signals: {e}")),
+    };
+
     for (i, addr) in server.local_addrs().iter().enumerate() {
         match i {
             0 => log::info!(
@@ -395,27 +566,65 @@ fn main() -> ExitCode {
             _ => log::info!("smtp_server listening on {addr}"),
         }
     }
-    let opts = Arc::new(opts);
-    let counter = Arc::new(AtomicU64::new(0));
+    let grace = Duration::from_secs(opts.grace);
     let stats_every = opts.stats_every;
-    let handle = server.spawn(move |_conn: &ConnInfo| Catcher {
-        opts: Arc::clone(&opts),
-        counter: Arc::clone(&counter),
+    let shared = Arc::new(Shared { opts, store });
+    let handle = server.spawn(move |conn: &ConnInfo| {
+        log::debug!(
+            "{} session {}: connected to {}{}",
+            conn.peer,
+            conn.id,
+            conn.local,
+            conn.proxy
+                .map(|p| format!(" through the proxy {p}"))
+                .unwrap_or_default()
+        );
+        Catcher {
+            shared: Arc::clone(&shared),
+            peer: conn.peer,
+            id: conn.id,
+        }
     });
     let handle = match handle {
-        Ok(h) => h,
-        Err(e) => {
-            eprintln!("smtp_server: {e}");
-            return ExitCode::FAILURE;
-        }
+        Ok(h) => Arc::new(h),
+        Err(e) => return startup_error(e),
     };
-    match stats_every {
-        // The counters, for an operator's eyes or a log scraper.
-        Some(secs) => loop {
-            std::thread::sleep(Duration::from_secs(secs));
-            log::info!("stats {:?}", handle.stats());
-        },
-        None => handle.join(),
+    if let Some(w) = web {
+        log::info!("smtp_server web view on http://{}/", w.addr());
+        let h = Arc::clone(&handle);
+        w.spawn(move || h.stats());
     }
+    if let Some(secs) = stats_every {
+        // The counters as one key=value line, for an operator's eyes or a log scraper.
+        let h = Arc::clone(&handle);
+        std::thread::spawn(move || {
+            loop {
+                std::thread::sleep(Duration::from_secs(secs));
+                log::info!("stats {}", h.stats());
+            }
+        });
+    }
+
+    let signal = signals
+        .forever()
+        .next()
+        .unwrap_or(signal_hook::consts::SIGTERM);
+    let name = if signal == signal_hook::consts::SIGINT {
+        "SIGINT"
+    } else {
+        "SIGTERM"
+    };
+    log::info!(
+        "{name}: stopping; open sessions get up to {}s to finish (a second signal stops at once)",
+        grace.as_secs()
+    );
+    std::thread::spawn(move || {
+        if signals.forever().next().is_some() {
+            log::warn!("second signal: stopping at once");
+            std::process::exit(1);
+        }
+    });
+    handle.shutdown(grace);
+    log::info!("stopped: {}", handle.stats());
     ExitCode::SUCCESS
 }

@@ -20,6 +20,8 @@
 //! | [`tls`] | rustls configurations (ring provider, PEM files, SNI certificates, client trust) | files |
 //! | [`mime`] | MIME decode, SMTP-safe encode, builder, RFC 2047/2231, RFC 5322 addresses | none |
 //! | [`dkim`] | DKIM signing, RSA-SHA256 and Ed25519-SHA256, simple and relaxed, oversigning | none |
+//! | [`maildir`] | a Maildir store: `tmp/` → `new/` delivery with fsync, unique names | files |
+//! | [`testing`] | an in-process mail catcher for your own tests (bind `127.0.0.1:0`, collect, `wait_for`) | sockets |
 //!
 //! The socket layer (`stream`, private) is the one place where bytes meet sockets: buffered
 //! reads and writes against absolute deadlines, plaintext or TLS, for server and client alike.
@@ -51,12 +53,14 @@ pub mod data;
 pub mod dkim;
 pub mod dsn;
 pub mod extensions;
+pub mod maildir;
 pub mod mime;
 pub mod proto;
 pub mod reply;
 pub mod sasl;
 pub mod server;
 mod stream;
+pub mod testing;
 pub mod tls;
 
 pub use proto::Protocol;

@@ -23,6 +23,8 @@ struct Mta {
     addr: SocketAddr,
     dir: PathBuf,
     log: Arc<Mutex<Vec<String>>>,
+    out: Arc<Mutex<String>>,
+    readers: Vec<thread::JoinHandle<()>>,
 }
 
 impl Mta {
@@ -37,16 +39,27 @@ impl Mta {
             .arg(&dir)
             .args(args)
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .expect("cannot start smtp_server");
         let stderr = child.stderr.take().unwrap();
+        let mut stdout = child.stdout.take().unwrap();
+        let out: Arc<Mutex<String>> = Default::default();
+        let out2 = Arc::clone(&out);
+        let out_reader = thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n @ 1..) = std::io::Read::read(&mut stdout, &mut buf) {
+                out2.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
         let log: Arc<Mutex<Vec<String>>> = Default::default();
         let (tx, rx) = mpsc::channel();
         let log2 = Arc::clone(&log);
         // Drains stderr for the child's whole life, so it never blocks on a full pipe.
-        thread::spawn(move || {
+        let err_reader = thread::spawn(move || {
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
                 if let Some(rest) = line.split("smtp_server listening on ").nth(1) {
@@ -61,6 +74,8 @@ impl Mta {
             addr: "127.0.0.1:0".parse().unwrap(),
             dir,
             log,
+            out,
+            readers: vec![out_reader, err_reader],
         };
         match rx.recv_timeout(Duration::from_secs(20)) {
             Ok(a) => {
@@ -78,6 +93,43 @@ impl Mta {
 
     fn log(&self) -> Vec<String> {
         self.log.lock().unwrap().clone()
+    }
+
+    /// What the example wrote to stdout so far.
+    fn stdout(&self) -> String {
+        self.out.lock().unwrap().clone()
+    }
+
+    /// Sends `signal` (`TERM`, `INT`) with kill(1), waits (bounded) for the exit and for
+    /// the output to be read to its end.
+    fn stop(&mut self, signal: &str) -> std::process::ExitStatus {
+        let o = run(
+            Command::new("kill").args(["-s", signal, &self.child.id().to_string()]),
+            None,
+            Duration::from_secs(10),
+        );
+        assert_exit(&o, 0, "kill");
+        self.stop_waiting()
+    }
+
+    /// Waits (bounded) for the exit after a signal, and for the output to be read to its end.
+    fn stop_waiting(&mut self) -> std::process::ExitStatus {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let status = loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                break s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "smtp_server still running 20 s after a signal; log {:?}",
+                self.log()
+            );
+            thread::sleep(Duration::from_millis(10));
+        };
+        for r in self.readers.drain(..) {
+            r.join().unwrap();
+        }
+        status
     }
 
     /// The file names in a Maildir subdirectory, sorted.
@@ -429,6 +481,12 @@ fn client_vanishing_mid_data_leaves_nothing() {
     s.wait_files("tmp", 0);
     assert_eq!(s.files("new"), Vec::<String>::new());
     s.assert_running();
+    // An ordinary event, not something for the operator: no warning.
+    assert!(
+        !s.log().iter().any(|l| l.contains("[WARN]")),
+        "{:?}",
+        s.log()
+    );
 
     // The next client is served as usual.
     let mut c = s.client();
@@ -474,6 +532,336 @@ fn huge_timeout_does_not_panic() {
     let mut c = s.client();
     c.cmd("EHLO x.example", "250 ");
     c.cmd("NOOP", "250 ");
+    c.cmd("QUIT", "221 ");
+    s.assert_running();
+}
+
+// ---------------------------------------------------------------------------------------------
+// A tool for people: graceful stop, log lines, start-up checks, flags
+
+/// SIGTERM: an idle session is told `421 4.3.2` at once, a message in progress may finish
+/// within the grace period, one still unfinished after it gets `421 4.3.2`; finished
+/// messages stay, `tmp/` is empty, exit status 0, one line with the totals.
+#[test]
+fn sigterm_stops_gracefully() {
+    // A grace period long enough for this test to finish a message on a loaded machine.
+    let mut s = Mta::start(&["--grace", "5"]);
+    // A finished message before the signal.
+    let mut c = s.client();
+    open_data(&mut c, "from@example.org", &["one@example.net"]);
+    c.send("Subject: kept\r\n\r\nbody\r\n.\r\n");
+    let kept = c.expect(QUEUED)[QUEUED.len()..].to_string();
+    // An idle session, a session that finishes its message within the grace period, and
+    // one that never finishes.
+    let mut idle = s.client();
+    idle.cmd("EHLO idle.example", "250 ");
+    let mut finisher = s.client();
+    open_data(&mut finisher, "from@example.org", &["two@example.net"]);
+    finisher.send("Subject: finished during the grace period\r\n\r\nfirst half, ");
+    let mut stuck = s.client();
+    open_data(&mut stuck, "from@example.org", &["three@example.net"]);
+    stuck.send("Subject: never finished\r\n\r\nhalf a messa");
+    s.wait_files("tmp", 2);
+
+    let kill = Command::new("kill")
+        .args(["-s", "TERM", &s.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    assert_eq!(
+        idle.read_line(),
+        "421 4.3.2 Service shutting down, closing connection"
+    );
+    assert!(idle.closed());
+    finisher.send("second half\r\n.\r\n");
+    let finished = finisher.expect(QUEUED)[QUEUED.len()..].to_string();
+    assert_eq!(
+        stuck.read_line(),
+        "421 4.3.2 Service shutting down, closing connection"
+    );
+    assert!(stuck.closed());
+
+    let status = s.stop_waiting();
+    assert_eq!(status.code(), Some(0), "{status}; log {:?}", s.log());
+    let mut want = vec![kept, finished];
+    want.sort();
+    assert_eq!(s.files("new"), want);
+    assert_eq!(s.files("tmp"), Vec::<String>::new(), "a partial file left");
+    let log = s.log();
+    assert!(
+        log.iter().any(|l| l.contains("[INFO] SIGTERM: stopping")),
+        "{log:?}"
+    );
+    let totals = log.last().unwrap();
+    assert!(
+        totals.contains("[INFO] stopped: sessions=0 accepted=4 "),
+        "{log:?}"
+    );
+    assert!(totals.contains(" messages=2 "), "{totals}");
+}
+
+/// SIGINT (Ctrl-C) with nobody connected: exit 0 at once.
+#[test]
+fn sigint_with_no_session_exits_0() {
+    let mut s = Mta::start(&[]);
+    let status = s.stop("INT");
+    assert_eq!(status.code(), Some(0), "{status}; log {:?}", s.log());
+    assert!(
+        s.log()
+            .iter()
+            .any(|l| l.contains("[INFO] SIGINT: stopping")),
+        "{:?}",
+        s.log()
+    );
+    assert!(TcpStream::connect(s.addr).is_err(), "still listening");
+}
+
+/// One INFO line per stored message (peer, session, file, from, to, size, subject), and
+/// `--print` writes the message to stdout the way aiosmtpd's debugging server does.
+#[test]
+fn a_line_per_message_and_print() {
+    let mut s = Mta::start(&["--print"]);
+    let mut c = s.client();
+    open_data(
+        &mut c,
+        "from@example.org",
+        &["one@example.net", "two@example.net"],
+    );
+    c.send("Subject: =?utf-8?q?h=C3=A9llo?= \"you\"\r\n\r\nline one\r\n..dot\r\n.\r\n");
+    let name = c.expect(QUEUED)[QUEUED.len()..].to_string();
+    let port = c.stream.local_addr().unwrap().port();
+    c.cmd("QUIT", "221 ");
+    let status = s.stop("TERM");
+    assert_eq!(status.code(), Some(0));
+    let size = "Subject: =?utf-8?q?h=C3=A9llo?= \"you\"\r\n\r\nline one\r\n.dot\r\n".len();
+    let want = format!(
+        "[INFO] 127.0.0.1:{port} session 1: stored {name}: from=<from@example.org> \
+         to=<one@example.net>,<two@example.net> size={size} subject=\"héllo \\\"you\\\"\""
+    );
+    let lines: Vec<String> = s
+        .log()
+        .into_iter()
+        .filter(|l| l.contains(" stored "))
+        .collect();
+    assert_eq!(lines.len(), 1, "{:?}", s.log());
+    assert!(lines[0].ends_with(&want), "{:?}\nwant {want}", lines[0]);
+    assert_eq!(
+        s.stdout(),
+        "---------- MESSAGE FOLLOWS ----------\n\
+         Return-Path: <from@example.org>\n\
+         X-Original-To: <one@example.net>\n\
+         X-Original-To: <two@example.net>\n\
+         Subject: =?utf-8?q?h=C3=A9llo?= \"you\"\n\
+         X-Peer: 127.0.0.1\n\
+         \n\
+         line one\n\
+         .dot\n\
+         ------------ END MESSAGE ------------\n"
+    );
+}
+
+/// `-v`: a DEBUG line when a connection opens and when it closes, with the session id.
+#[test]
+fn verbose_logs_connections() {
+    let mut s = Mta::start(&["-v"]);
+    let mut c = s.client();
+    let port = c.stream.local_addr().unwrap().port();
+    c.cmd("QUIT", "221 ");
+    assert!(c.closed());
+    s.stop("TERM");
+    let log = s.log();
+    let opened = format!(
+        "[DEBUG] 127.0.0.1:{port} session 1: connected to {}",
+        s.addr
+    );
+    let closed = format!("[DEBUG] 127.0.0.1:{port} session 1: closed");
+    assert!(log.iter().any(|l| l.ends_with(&opened)), "{log:?}");
+    assert!(log.iter().any(|l| l.ends_with(&closed)), "{log:?}");
+}
+
+#[test]
+fn stats_every_logs_one_key_value_line() {
+    let mut s = Mta::start(&["--stats-every", "1"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let line = loop {
+        if let Some(l) = s.log().into_iter().find(|l| l.contains("[INFO] stats ")) {
+            break l;
+        }
+        assert!(Instant::now() < deadline, "no stats line: {:?}", s.log());
+        thread::sleep(Duration::from_millis(50));
+    };
+    let fields = line.split("[INFO] stats ").nth(1).unwrap();
+    let keys: Vec<&str> = fields
+        .split(' ')
+        .map(|kv| {
+            let (k, v) = kv
+                .split_once('=')
+                .unwrap_or_else(|| panic!("{kv:?} in {line}"));
+            assert!(v.parse::<u64>().is_ok(), "{kv:?}");
+            k
+        })
+        .collect();
+    assert_eq!(keys[..3], ["sessions", "accepted", "refused_busy"]);
+    assert!(keys.contains(&"messages"), "{keys:?}");
+    s.assert_running();
+}
+
+/// Runs the example expecting it to exit by itself.
+fn run_example(args: &[&str]) -> common::tools::Output {
+    run(
+        Command::new(example("smtp_server")).args(args),
+        None,
+        Duration::from_secs(20),
+    )
+}
+
+/// Start-up problems: one line naming the problem, exit status 2, nothing listening.
+#[test]
+fn startup_checks_exit_2_with_one_line() {
+    // A Maildir that cannot be written (a file in the way; the tests may run as root, for
+    // whom permission bits do not stop a write).
+    let blocker = std::env::temp_dir().join(format!("smtpkit-blocker-{}", std::process::id()));
+    std::fs::write(&blocker, "not a directory").unwrap();
+    let maildir = blocker.join("maildir");
+    let o = run_example(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--maildir",
+        maildir.to_str().unwrap(),
+    ]);
+    assert_exit(&o, 2, "unwritable Maildir");
+    let lines: Vec<&str> = o.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{}", o.stderr);
+    assert!(
+        lines[0].starts_with(&format!(
+            "smtp_server: cannot write to the Maildir: {}/tmp: ",
+            maildir.display()
+        )),
+        "{}",
+        o.stderr
+    );
+    std::fs::remove_file(&blocker).unwrap();
+
+    // A port in use.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let dir = std::env::temp_dir().join(format!("smtpkit-taken-{}", std::process::id()));
+    let o = run_example(&["--listen", &addr, "--maildir", dir.to_str().unwrap()]);
+    assert_exit(&o, 2, "port in use");
+    let lines: Vec<&str> = o.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{}", o.stderr);
+    assert!(
+        lines[0].starts_with(&format!("smtp_server: cannot listen on {addr}: ")),
+        "{}",
+        o.stderr
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+
+    // A bad value names the flag.
+    let o = run_example(&["--max-sessions", "0"]);
+    assert_exit(&o, 2, "--max-sessions 0");
+    assert_eq!(
+        o.stderr.lines().next(),
+        Some("smtp_server: bad --max-sessions \"0\"")
+    );
+}
+
+/// `--max-sessions` and `--max-per-ip`: past the limit, `421 4.7.0` at once.
+#[test]
+fn session_limits() {
+    let s = Mta::start(&["--max-sessions", "1"]);
+    let mut first = s.client();
+    first.cmd("EHLO one.example", "250 ");
+    let mut second = Client::connect(s.addr);
+    assert_eq!(
+        second.read_line(),
+        "421 4.7.0 Too many sessions, try again later"
+    );
+    assert!(second.closed());
+    first.cmd("QUIT", "221 ");
+    drop(s);
+
+    let s = Mta::start(&["--max-per-ip", "1"]);
+    let mut first = s.client();
+    first.cmd("EHLO one.example", "250 ");
+    let mut second = Client::connect(s.addr);
+    assert_eq!(
+        second.read_line(),
+        "421 4.7.0 Too many connections from your address"
+    );
+    assert!(second.closed());
+    first.cmd("QUIT", "221 ");
+}
+
+/// The command-line convention shared by the examples.
+#[test]
+fn help_version_and_flag_syntax() {
+    let o = run_example(&["--help"]);
+    assert_exit(&o, 0, "--help");
+    assert_eq!(o.stderr, "");
+    assert!(o.stdout.starts_with("smtp_server "), "{}", o.stdout);
+    for flag in [
+        "--listen ADDR",
+        "--maildir DIR",
+        "--http ADDR",
+        "--print",
+        "--hostname NAME",
+        "--max-size BYTES",
+        "--max-recipients N",
+        "--max-sessions N",
+        "--max-per-ip N",
+        "--lmtp",
+        "--bare-lf POLICY",
+        "--timeout SECS",
+        "--grace SECS",
+        "--refuse ADDR",
+        "--defer ADDR",
+        "--fail-data ADDR",
+        "--tls-cert PEM",
+        "--tls-key PEM",
+        "--implicit-tls ADDR",
+        "--require-tls",
+        "--auth USER:PASS",
+        "--require-auth",
+        "--allow-insecure-auth",
+        "--chunking",
+        "--dsn",
+        "--proxy-protocol",
+        "--proxy-trusted CIDR",
+        "--stats-every SECS",
+        "-v, --verbose",
+        "-h, --help",
+        "-V, --version",
+    ] {
+        assert!(
+            o.stdout
+                .lines()
+                .any(|l| l.starts_with(&format!("  {flag}  "))),
+            "no line for {flag} in\n{}",
+            o.stdout
+        );
+    }
+    let o = run_example(&["--version"]);
+    assert_exit(&o, 0, "--version");
+    assert_eq!(
+        o.stdout,
+        format!("smtp_server {}\n", env!("CARGO_PKG_VERSION"))
+    );
+
+    let o = run_example(&["--listen", "127.0.0.1:0", "--no-such-flag"]);
+    assert_exit(&o, 2, "unknown flag");
+    assert_eq!(
+        o.stderr.lines().next(),
+        Some("smtp_server: invalid option '--no-such-flag'")
+    );
+    assert_eq!(o.stdout, "");
+
+    // --flag=value is --flag value.
+    let mut s = Mta::start(&["--hostname=equals.test", "--max-size=100"]);
+    let mut c = Client::connect(s.addr);
+    assert_eq!(c.read_line(), "220 equals.test ESMTP");
+    c.line("EHLO client.example");
+    assert!(c.reply().iter().any(|l| l == "250-SIZE 100"));
     c.cmd("QUIT", "221 ");
     s.assert_running();
 }

@@ -607,7 +607,7 @@ fn bad_certificate_files_fail_at_startup() {
         ["--tls-cert", &pem.cert, "--tls-key", missing],
     ] {
         let (status, stderr, took) = run_to_exit(&pem, &args);
-        assert_eq!(status.code(), Some(1), "{args:?}: {status}\n{stderr}");
+        assert_eq!(status.code(), Some(2), "{args:?}: {status}\n{stderr}");
         assert!(
             stderr.contains(&format!("smtp_server: cannot read {missing}: ")),
             "{args:?}: {stderr}"
@@ -621,7 +621,7 @@ fn bad_certificate_files_fail_at_startup() {
         &pem,
         &["--tls-cert", &pem.cert, "--tls-key", &pem.other_key],
     );
-    assert_eq!(status.code(), Some(1), "{status}\n{stderr}");
+    assert_eq!(status.code(), Some(2), "{status}\n{stderr}");
     assert!(
         stderr.contains(&format!(
             "smtp_server: the private key in {} does not belong to the first certificate",
@@ -634,7 +634,7 @@ fn bad_certificate_files_fail_at_startup() {
 
     // The CA certificate is not a key file.
     let (status, stderr, _) = run_to_exit(&pem, &["--tls-cert", &pem.cert, "--tls-key", &pem.ca]);
-    assert_eq!(status.code(), Some(1), "{status}\n{stderr}");
+    assert_eq!(status.code(), Some(2), "{status}\n{stderr}");
     assert!(
         stderr.contains(&format!("no private key found in {}", pem.ca)),
         "{stderr}"

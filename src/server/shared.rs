@@ -227,3 +227,170 @@ impl Shared {
         }
     }
 }
+
+impl Stats {
+    /// Each counter with its name and help text, in a fixed order: `(name, value, help,
+    /// is_gauge)`. `sessions` is a gauge; the others only grow.
+    fn fields(&self) -> [(&'static str, u64, &'static str, bool); 16] {
+        [
+            ("sessions", self.sessions, "Sessions running now.", true),
+            (
+                "accepted",
+                self.accepted,
+                "Connections accepted into a session.",
+                false,
+            ),
+            (
+                "refused_busy",
+                self.refused_busy,
+                "Connections refused because the session cap was reached.",
+                false,
+            ),
+            (
+                "refused_per_ip",
+                self.refused_per_ip,
+                "Connections refused by the per-address limit.",
+                false,
+            ),
+            ("messages", self.messages, "Messages accepted.", false),
+            (
+                "messages_rejected",
+                self.messages_rejected,
+                "Message bodies refused.",
+                false,
+            ),
+            (
+                "bytes_received",
+                self.bytes_received,
+                "Octets received by finished sessions.",
+                false,
+            ),
+            (
+                "timeouts",
+                self.timeouts,
+                "Sessions ended by a deadline.",
+                false,
+            ),
+            (
+                "closed_early",
+                self.closed_early,
+                "Sessions whose peer vanished other than after QUIT.",
+                false,
+            ),
+            (
+                "protocol_errors",
+                self.protocol_errors,
+                "Protocol errors answered.",
+                false,
+            ),
+            (
+                "handler_panics",
+                self.handler_panics,
+                "Handler panics caught.",
+                false,
+            ),
+            (
+                "tls_handshakes",
+                self.tls_handshakes,
+                "TLS handshakes completed.",
+                false,
+            ),
+            (
+                "tls_failures",
+                self.tls_failures,
+                "TLS handshakes failed.",
+                false,
+            ),
+            (
+                "auth_failures",
+                self.auth_failures,
+                "AUTH attempts refused.",
+                false,
+            ),
+            (
+                "pregreet",
+                self.pregreet,
+                "Clients that talked before the greeting.",
+                false,
+            ),
+            (
+                "proxy_errors",
+                self.proxy_errors,
+                "Connections closed for a bad or untrusted PROXY header.",
+                false,
+            ),
+        ]
+    }
+
+    /// The counters in the Prometheus text exposition format (version 0.0.4), each metric
+    /// named `<prefix>_<counter>` (`_total` for counters) with its `# HELP` and `# TYPE`
+    /// lines, e.g. `smtpkit_messages_total 3` for `to_prometheus("smtpkit")`.
+    pub fn to_prometheus(&self, prefix: &str) -> String {
+        let mut out = String::new();
+        for (name, value, help, gauge) in self.fields() {
+            let (metric, kind) = if gauge {
+                (format!("{prefix}_{name}"), "gauge")
+            } else {
+                (format!("{prefix}_{name}_total"), "counter")
+            };
+            out.push_str(&format!(
+                "# HELP {metric} {help}\n# TYPE {metric} {kind}\n{metric} {value}\n"
+            ));
+        }
+        out
+    }
+}
+
+/// One line of `key=value` pairs separated by spaces, in a fixed order, for logs:
+/// `sessions=0 accepted=3 refused_busy=0 ...`.
+impl std::fmt::Display for Stats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, (name, value, _, _)) in self.fields().iter().enumerate() {
+            if i > 0 {
+                f.write_str(" ")?;
+            }
+            write!(f, "{name}={value}")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod stats_tests {
+    use super::Stats;
+
+    #[test]
+    fn key_value_line_and_prometheus_text() {
+        let s = Stats {
+            sessions: 2,
+            accepted: 7,
+            messages: 3,
+            bytes_received: 1024,
+            ..Stats::default()
+        };
+        assert_eq!(
+            s.to_string(),
+            "sessions=2 accepted=7 refused_busy=0 refused_per_ip=0 messages=3 \
+             messages_rejected=0 bytes_received=1024 timeouts=0 closed_early=0 \
+             protocol_errors=0 handler_panics=0 tls_handshakes=0 tls_failures=0 \
+             auth_failures=0 pregreet=0 proxy_errors=0"
+        );
+        let p = s.to_prometheus("smtpkit");
+        let lines: Vec<&str> = p.lines().collect();
+        assert_eq!(lines.len(), 16 * 3);
+        assert_eq!(
+            &lines[..6],
+            [
+                "# HELP smtpkit_sessions Sessions running now.",
+                "# TYPE smtpkit_sessions gauge",
+                "smtpkit_sessions 2",
+                "# HELP smtpkit_accepted_total Connections accepted into a session.",
+                "# TYPE smtpkit_accepted_total counter",
+                "smtpkit_accepted_total 7",
+            ]
+        );
+        assert!(lines.contains(&"smtpkit_messages_total 3"));
+        assert!(lines.contains(&"smtpkit_bytes_received_total 1024"));
+        assert!(p.ends_with("smtpkit_proxy_errors_total 0\n"));
+    }
+}

@@ -1,0 +1,275 @@
+//! A Maildir store (the `tmp` → `new` delivery of <https://cr.yp.to/proto/maildir.html>).
+//!
+//! Each message is written to `tmp/` under a unique name, flushed to disk (`fsync`), renamed
+//! into `new/`, and the `new/` directory is flushed too, so that a message reported as
+//! delivered survives a crash and a reader never sees a partial file. A failed delivery
+//! (the source failed to read, the disk is full) removes its file from `tmp/`.
+//!
+//! ```no_run
+//! use smtpkit::maildir::Maildir;
+//!
+//! # fn main() -> std::io::Result<()> {
+//! let store = Maildir::create("./maildir")?; // makes tmp/, new/, cur/ and checks writing
+//! let name = store.deliver(b"Return-Path: <a@example.org>\r\n", &mut &b"Subject: hi\r\n\r\nhello\r\n"[..])?;
+//! println!("stored as new/{name}");
+//! # Ok(())
+//! # }
+//! ```
+
+use std::fmt;
+use std::fs::{self, File};
+use std::io::{self, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::address::Mailbox;
+
+/// A Maildir: a directory with `tmp/`, `new/` and `cur/`.
+#[derive(Debug)]
+pub struct Maildir {
+    root: PathBuf,
+    host: String,
+    counter: AtomicU64,
+}
+
+/// Why a delivery failed: the source could not be read (for a message being received, the
+/// client vanished or the body was refused), or the store could not be written (the operator
+/// must act: disk full, permissions).
+#[derive(Debug)]
+pub enum DeliverError {
+    /// Reading the message failed; nothing was kept.
+    Read(io::Error),
+    /// Writing, flushing or renaming the file failed; nothing was kept.
+    Write(io::Error),
+}
+
+impl fmt::Display for DeliverError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DeliverError::Read(e) => write!(f, "reading the message failed: {e}"),
+            DeliverError::Write(e) => write!(f, "writing to the Maildir failed: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for DeliverError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            DeliverError::Read(e) | DeliverError::Write(e) => Some(e),
+        }
+    }
+}
+
+impl From<DeliverError> for io::Error {
+    fn from(e: DeliverError) -> io::Error {
+        match e {
+            DeliverError::Read(e) | DeliverError::Write(e) => e,
+        }
+    }
+}
+
+/// A reader that remembers whether an error came from it (and not from the writer).
+struct Tracked<'a> {
+    inner: &'a mut dyn Read,
+    failed: bool,
+}
+
+impl Read for Tracked<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let r = self.inner.read(buf);
+        self.failed = r.is_err();
+        r
+    }
+}
+
+impl Maildir {
+    /// Opens the Maildir at `root`, creating it and its `tmp/`, `new/` and `cur/` when
+    /// missing, and checks that a file can be written in `tmp/` (so a read-only or full
+    /// store shows now, not at the first message).
+    pub fn create(root: impl AsRef<Path>) -> io::Result<Maildir> {
+        let root = root.as_ref().to_path_buf();
+        for sub in ["tmp", "new", "cur"] {
+            let dir = root.join(sub);
+            fs::create_dir_all(&dir).map_err(|e| with_path(e, &dir))?;
+        }
+        let store = Maildir {
+            root,
+            host: maildir_host(&crate::proto::default_hostname()),
+            counter: AtomicU64::new(0),
+        };
+        let probe = store.root.join("tmp").join(store.unique_name());
+        let written = File::create(&probe).and_then(|mut f| {
+            f.write_all(b"probe")?;
+            f.sync_all()
+        });
+        let _ = fs::remove_file(&probe);
+        written.map_err(|e| with_path(e, &store.root.join("tmp")))?;
+        Ok(store)
+    }
+
+    /// The Maildir's directory.
+    pub fn path(&self) -> &Path {
+        &self.root
+    }
+
+    /// A name unique to this process and host: `<secs>.M<usecs>P<pid>Q<n>.<host>`, with `/`
+    /// and `:` in the host name written as `\057` and `\072` (as the Maildir spec asks).
+    pub fn unique_name(&self) -> String {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        format!(
+            "{}.M{}P{}Q{n}.{}",
+            now.as_secs(),
+            now.subsec_micros(),
+            std::process::id(),
+            self.host
+        )
+    }
+
+    /// Writes `prefix` (for example `Return-Path:` and `X-Original-To:` lines) then the whole
+    /// of `message` to `tmp/`, flushes it, renames it into `new/` and flushes that directory.
+    /// Returns the file name (in `new/`). On any error the file is removed from `tmp/`.
+    pub fn deliver(&self, prefix: &[u8], message: &mut dyn Read) -> Result<String, DeliverError> {
+        let name = self.unique_name();
+        let tmp = self.root.join("tmp").join(&name);
+        let mut source = Tracked {
+            inner: message,
+            failed: false,
+        };
+        if let Err(e) = write_file(&tmp, prefix, &mut source) {
+            let _ = fs::remove_file(&tmp);
+            return Err(if source.failed {
+                DeliverError::Read(e)
+            } else {
+                DeliverError::Write(e)
+            });
+        }
+        let new_dir = self.root.join("new");
+        if let Err(e) = fs::rename(&tmp, new_dir.join(&name)) {
+            let _ = fs::remove_file(&tmp);
+            return Err(DeliverError::Write(e));
+        }
+        // The rename is durable once the directory is flushed.
+        File::open(&new_dir)
+            .and_then(|d| d.sync_all())
+            .map_err(DeliverError::Write)?;
+        Ok(name)
+    }
+
+    /// The names of the messages in `new/` and `cur/` (`cur/` names keep their `:2,` flags),
+    /// each with its subdirectory, sorted by name (Maildir names start with the time).
+    pub fn list(&self) -> io::Result<Vec<(String, String)>> {
+        let mut v = Vec::new();
+        for sub in ["new", "cur"] {
+            for entry in fs::read_dir(self.root.join(sub))? {
+                let entry = entry?;
+                if entry.file_type()?.is_file() {
+                    v.push((
+                        sub.to_string(),
+                        entry.file_name().to_string_lossy().into_owned(),
+                    ));
+                }
+            }
+        }
+        v.sort_by(|a, b| a.1.cmp(&b.1));
+        Ok(v)
+    }
+}
+
+/// `Return-Path: <from>` (`<>` for the null sender) and one `X-Original-To: <rcpt>` line per
+/// recipient: the lines a local delivery agent puts above a stored message.
+pub fn delivery_headers(from: Option<&Mailbox>, recipients: &[&Mailbox]) -> Vec<u8> {
+    let from = from.map(|m| m.to_string()).unwrap_or_default();
+    let mut s = format!("Return-Path: <{from}>\r\n");
+    for r in recipients {
+        s.push_str(&format!("X-Original-To: <{r}>\r\n"));
+    }
+    s.into_bytes()
+}
+
+fn write_file(path: &Path, prefix: &[u8], message: &mut dyn Read) -> io::Result<()> {
+    let file = File::create(path)?;
+    let mut w = BufWriter::with_capacity(64 * 1024, file);
+    w.write_all(prefix)?;
+    io::copy(message, &mut w)?;
+    let file = w.into_inner().map_err(|e| e.into_error())?;
+    file.sync_all()
+}
+
+fn with_path(e: io::Error, path: &Path) -> io::Error {
+    io::Error::new(e.kind(), format!("{}: {e}", path.display()))
+}
+
+/// The host part of a Maildir name: `/` → `\057`, `:` → `\072`.
+fn maildir_host(host: &str) -> String {
+    host.replace('/', "\\057").replace(':', "\\072")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("smtpkit-maildir-{}-{name}", std::process::id()));
+        let _ = fs::remove_dir_all(&d);
+        d
+    }
+
+    #[test]
+    fn delivers_into_new_with_unique_names() {
+        let d = temp("deliver");
+        let m = Maildir::create(&d).unwrap();
+        let a = m.deliver(b"X-A: 1\r\n", &mut &b"body\r\n"[..]).unwrap();
+        let b = m.deliver(b"", &mut &b"two\r\n"[..]).unwrap();
+        assert_ne!(a, b);
+        assert!(a.ends_with(&format!(
+            ".{}",
+            maildir_host(&crate::proto::default_hostname())
+        )));
+        assert_eq!(
+            fs::read(d.join("new").join(&a)).unwrap(),
+            b"X-A: 1\r\nbody\r\n"
+        );
+        assert_eq!(fs::read_dir(d.join("tmp")).unwrap().count(), 0);
+        let mut names: Vec<String> = m.list().unwrap().into_iter().map(|(_, n)| n).collect();
+        names.sort();
+        let mut want = vec![a, b];
+        want.sort();
+        assert_eq!(names, want);
+        fs::remove_dir_all(&d).unwrap();
+    }
+
+    struct Failing;
+    impl Read for Failing {
+        fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+            Err(io::Error::new(io::ErrorKind::UnexpectedEof, "client gone"))
+        }
+    }
+
+    #[test]
+    fn a_failed_read_keeps_nothing_and_says_read() {
+        let d = temp("fail");
+        let m = Maildir::create(&d).unwrap();
+        let e = m.deliver(b"X: y\r\n", &mut Failing).unwrap_err();
+        assert!(matches!(e, DeliverError::Read(_)), "{e:?}");
+        assert_eq!(fs::read_dir(d.join("tmp")).unwrap().count(), 0);
+        assert_eq!(fs::read_dir(d.join("new")).unwrap().count(), 0);
+        fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn host_escapes() {
+        assert_eq!(maildir_host("a/b:c"), "a\\057b\\072c");
+    }
+
+    #[test]
+    fn a_file_in_the_way_fails_at_create() {
+        let d = temp("blocked");
+        fs::write(&d, b"not a directory").unwrap();
+        assert!(Maildir::create(&d).is_err());
+        fs::remove_file(&d).unwrap();
+    }
+}
