@@ -4,8 +4,7 @@
 //! it. Plus the flags added with it: `mime_dump --pretty`, `dkim_sign --dns-record`.
 
 mod common;
-#[path = "common/pki.rs"]
-mod pki;
+use common::pki;
 use common::tools::{Output, assert_exit, example, run};
 
 use std::process::Command;

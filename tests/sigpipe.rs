@@ -6,8 +6,8 @@
 //! fixture: std has no safe way to set a signal disposition), runs a TLS server in it, and has
 //! peers vanish mid-write. The child must still be alive and serving at the end.
 
-#[path = "common/pki.rs"]
-mod pki;
+mod common;
+use common::pki;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
