@@ -35,6 +35,8 @@
 //! - `on_close` runs exactly once for the connection;
 //! - after each input the server still accepts and greets on the plain listener, and every
 //!   32nd input a full implicit-TLS handshake still ends in a `220` greeting.
+//!
+//! `SESSION_TLS_DEBUG=1` prints what the client received (plaintext and decrypted).
 #![no_main]
 
 use std::collections::HashMap;
@@ -568,6 +570,15 @@ fuzz_target!(|data: &[u8]| {
             );
             c.pump(left);
         }
+    }
+    if std::env::var_os("SESSION_TLS_DEBUG").is_some() {
+        eprintln!(
+            "plain: {:?}\ntls: {:?}\ntls_dead: {} eof: {}",
+            String::from_utf8_lossy(&c.plain_rx),
+            String::from_utf8_lossy(&c.tls_rx),
+            c.tls_dead,
+            c.eof
+        );
     }
     check_replies(&c.tls_rx);
     drop(c);
