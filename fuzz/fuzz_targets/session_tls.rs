@@ -1,6 +1,7 @@
 //! A whole server session over TLS framing, on a real loopback socket. One in-process
 //! `Server` is started once, with a certificate made by rcgen at startup, on two listeners: a
-//! plain one that offers STARTTLS and an implicit-TLS one. Per input the target connects and
+//! plain one that offers STARTTLS, an implicit-TLS one, and an implicit-TLS one behind the
+//! PROXY protocol (127.0.0.1 trusted). Per input the target connects and
 //! plays a script of operations decoded from the bytes; the TLS client is a rustls
 //! `ClientConnection` held in memory, so the target decides how its records are cut and what
 //! else goes on the wire.
@@ -8,7 +9,10 @@
 //! Input: byte 0 chooses the setup:
 //! - bit 0: 0 the plain listener (greeting read first; STARTTLS by op 3), 1 implicit TLS;
 //! - bit 1: the client offers TLS 1.2 only (else 1.2 and 1.3);
-//! - bit 2: the client keeps a session cache across inputs (resumption), else none.
+//! - bit 2: the client keeps a session cache across inputs (resumption), else none;
+//! - bit 3: the PROXY + implicit-TLS listener instead (bit 0 ignored): nothing is sent at
+//!   connect, so the input writes the header itself (op 0 or 1) and starts TLS with op 3, in
+//!   the same segment or after a pause (op 4).
 //!
 //! Then operations, one opcode byte each (`op % 8`), arguments after it (a missing argument
 //! reads as 0, a length past the end takes what is left):
@@ -132,7 +136,7 @@ fn pki() -> &'static Pki {
     })
 }
 
-/// The server: [plain listener with STARTTLS, implicit-TLS listener].
+/// The server: [plain listener with STARTTLS, implicit TLS, PROXY then implicit TLS].
 fn server() -> &'static [SocketAddr] {
     static SERVER: OnceLock<ServerHandle> = OnceLock::new();
     SERVER
@@ -154,6 +158,7 @@ fn server() -> &'static [SocketAddr] {
                 .data_timeout(SERVER_TIMEOUT)
                 .tls_handshake_timeout(SERVER_TIMEOUT)
                 .max_sessions(32)
+                .proxy_trusted(&["127.0.0.1"])
                 .bind("127.0.0.1:0")
                 .expect("bind")
                 .listen(
@@ -164,8 +169,18 @@ fn server() -> &'static [SocketAddr] {
                     },
                 )
                 .expect("bind implicit TLS")
+                .listen(
+                    "127.0.0.1:0",
+                    ListenerOptions {
+                        implicit_tls: true,
+                        proxy_protocol: true,
+                        ..Default::default()
+                    },
+                )
+                .expect("bind PROXY + implicit TLS")
+                // Behind PROXY, `peer` is the address the header claims; the socket's is `proxy`.
                 .spawn(|c: &ConnInfo| Recorder {
-                    port: c.peer.port(),
+                    port: c.proxy.unwrap_or(c.peer).port(),
                 })
                 .expect("spawn")
         })
@@ -486,8 +501,12 @@ fuzz_target!(|data: &[u8]| {
     let mut input = Bytes(data);
     let setup = input.byte();
     let addrs = server();
-    let implicit = setup & 1 != 0;
-    let sock = TcpStream::connect(addrs[usize::from(implicit)]).expect("connect");
+    let listener = if setup & 8 != 0 {
+        2
+    } else {
+        usize::from(setup & 1)
+    };
+    let sock = TcpStream::connect(addrs[listener]).expect("connect");
     sock.set_nodelay(true).unwrap();
     let port = sock.local_addr().unwrap().port();
     seen().lock().unwrap().insert(port, Seen::default());
@@ -505,9 +524,9 @@ fuzz_target!(|data: &[u8]| {
         write_closed: false,
         seg: 0,
     };
-    if implicit {
+    if listener == 1 {
         c.start_tls(0);
-    } else {
+    } else if listener == 0 {
         // A client waits for the greeting.
         let deadline = Instant::now() + STEP_WAIT;
         while final_replies(&c.plain_rx) == 0 && Instant::now() < deadline {
