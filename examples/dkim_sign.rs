@@ -2,13 +2,20 @@
 //!
 //! ```text
 //! dkim_sign --key PEM --domain D --selector S [--algorithm rsa-sha256|ed25519-sha256]
-//!           [--canonicalization relaxed/relaxed] [--headers From:To:...] FILE|-
+//!           [--canonicalization relaxed/relaxed] [--headers From:To:...]
+//!           [--oversign From:To:... | --no-oversign] FILE|-
 //! ```
 //!
 //! The algorithm comes from the key (`--algorithm`, when given, must match it). The
 //! canonicalisation defaults to relaxed/relaxed; a single name means that name for the header
 //! and `simple` for the body (RFC 6376 §3.5). Bare LF (or CR) line endings in the input become
 //! CRLF before signing. Errors go to stderr with exit status 2.
+//!
+//! Oversigning (RFC 6376 §8.15) is on by default for From, To, Cc, Subject, Date, Reply-To
+//! and the MIME header fields that are signed: each is listed in `h=` once more than it
+//! occurs, so that a field added later above the signed ones (a second `From:`) breaks the
+//! signature. `--oversign LIST` replaces that set (an empty LIST turns it off, as
+//! `--no-oversign` does).
 
 use std::io::{Read, Write};
 use std::process::ExitCode;
@@ -17,7 +24,7 @@ use smtpkit::dkim::{Algorithm, Signer, SigningKey, parse_canonicalization};
 
 const USAGE: &str = "usage: dkim_sign --key PEM --domain D --selector S \
 [--algorithm rsa-sha256|ed25519-sha256] [--canonicalization relaxed/relaxed] \
-[--headers From:To:...] FILE|-";
+[--headers From:To:...] [--oversign From:To:... | --no-oversign] FILE|-";
 
 #[derive(Default)]
 struct Args {
@@ -27,6 +34,7 @@ struct Args {
     algorithm: Option<String>,
     canonicalization: Option<String>,
     headers: Option<String>,
+    oversign: Option<String>,
     file: Option<String>,
 }
 
@@ -41,6 +49,10 @@ fn parse_args(argv: impl Iterator<Item = String>) -> Result<Parsed, String> {
     while let Some(arg) = argv.next() {
         if arg == "-h" || arg == "--help" {
             return Ok(Parsed::Help);
+        }
+        if arg == "--no-oversign" {
+            args.oversign = Some(String::new());
+            continue;
         }
         if arg == "-" || !arg.starts_with("--") {
             if args.file.replace(arg).is_some() {
@@ -59,6 +71,7 @@ fn parse_args(argv: impl Iterator<Item = String>) -> Result<Parsed, String> {
             "--algorithm" => &mut args.algorithm,
             "--canonicalization" => &mut args.canonicalization,
             "--headers" => &mut args.headers,
+            "--oversign" => &mut args.oversign,
             _ => return Err(format!("unknown option {name}")),
         };
         let value = match inline {
@@ -97,6 +110,15 @@ fn run(args: Args) -> Result<Vec<u8>, String> {
     if let Some(h) = &args.headers {
         let names: Vec<&str> = h.split(':').map(str::trim).collect();
         signer = signer.headers(&names);
+    }
+    if let Some(o) = &args.oversign {
+        // An empty list turns oversigning off; an empty name in a list is an error.
+        let names: Vec<&str> = if o.trim().is_empty() {
+            Vec::new()
+        } else {
+            o.split(':').map(str::trim).collect()
+        };
+        signer = signer.oversign(&names);
     }
 
     let mut message = Vec::new();

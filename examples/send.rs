@@ -2,15 +2,32 @@
 //! every recipient.
 //!
 //! ```text
-//! cargo run --example send -- --from A --to B [--to C]...
+//! cargo run --example send -- --from A --to B [--notify LIST] [--to C [--notify LIST]]...
 //!     (--relay HOST[:PORT] | --mx DOMAIN [--dns ADDR:PORT] [--port N])
-//!     [--tls never|opportunistic|required|implicit] [--ca PEM] [--user U --password P]
-//!     [--allow-insecure-auth] [--lmtp] [--hostname H] [--retries N] [-v] [FILE]
+//!     [--tls never|opportunistic|required|implicit] [--ca PEM] [--insecure]
+//!     [--user U --password P] [--allow-insecure-auth] [--ret FULL|HDRS] [--envid ID]
+//!     [--lmtp] [--hostname H] [--retries N] [-v] [FILE]
 //! ```
 //!
-//! The message is read from FILE, or from stdin when FILE is absent or `-`. Defaults:
-//! `--tls opportunistic`, `--retries 1`, port 25 (465 with `--tls implicit`); `--port` applies
-//! to `--mx`, and to `--relay` without an explicit `:PORT`.
+//! The message is streamed from FILE (read from disk again for a retry, never held in memory),
+//! or read from stdin when FILE is absent or `-`. Defaults: `--tls opportunistic`,
+//! `--retries 1`, port 25 (465 with `--tls implicit`); `--port` applies to `--mx`, and to
+//! `--relay` without an explicit `:PORT`. `--flag=value` works like `--flag value`.
+//!
+//! TLS: `opportunistic` encrypts whenever STARTTLS is offered, even when the certificate does
+//! not verify (RFC 7435; the reason is logged), and goes on in cleartext only when STARTTLS is
+//! absent or its handshake fails; `required` and `implicit` verify the certificate (`--ca PEM`
+//! adds a CA beside the public roots). `--insecure` encrypts without verifying in every mode.
+//! A TLS failure's cause (what failed, for which name, the usual fix) is in the result line.
+//!
+//! Credentials (`--user`): the transaction never starts unauthenticated. A server without AUTH,
+//! no common mechanism, or a refusal fails the send before MAIL; credentials never go out
+//! without TLS unless `--allow-insecure-auth`, nor over TLS whose certificate did not verify
+//! unless `--insecure`.
+//!
+//! DSN (RFC 3461, sent when the server offers DSN): `--ret FULL|HDRS`, `--envid ID`, and
+//! `--notify NEVER|SUCCESS,FAILURE,DELAY` for the recipient of the `--to` it follows, or, given
+//! before any `--to`, for all recipients.
 //!
 //! Output (stdout), one line per recipient in the order given, then a result line:
 //!
@@ -21,13 +38,17 @@
 //!
 //! An accepted recipient gets the final reply to the message (LMTP: its own reply after the
 //! data); a refused one its RCPT reply; `-` stands for a missing enhanced code, and the lines of
-//! a multi-line reply are joined with a space. The result line carries the final reply (code,
-//! then its text as sent, enhanced code included); for a failure the error's reply, or
-//! `- <error message>` when there was none. `unknown` means the connection was lost after the
-//! final dot: the server may have the message.
+//! a multi-line reply are joined with a space. A recipient whose reply never came (the
+//! connection was lost after the final dot) gets `- - status unknown: ...`: the server may
+//! have the message. A retry goes only to recipients with a temporary failure.
+//!
+//! The result line carries the final reply (code, then its text as sent, enhanced code
+//! included); for a failure the error's reply, or `- <error message>` when there was none (the
+//! recipients it stopped then read `- - not delivered (see the result line)`). `unknown` means
+//! the connection was lost after the final dot: the server may have the message.
 //!
 //! Exit status: 0 delivered to every recipient, 1 partial, 2 failed or unknown, and 2 for a
-//! usage error. Credentials never go out without TLS unless `--allow-insecure-auth` is given.
+//! usage error. Each error is printed once, in the result line (stderr has only the log).
 
 use std::io::{self, Read};
 use std::net::SocketAddr;
@@ -36,14 +57,27 @@ use std::process::ExitCode;
 
 use smtpkit::Reply;
 use smtpkit::client::mx::DnsConfig;
-use smtpkit::client::{Client, Email, Error, ErrorKind, Options, Receipt, Status, TlsMode};
+use smtpkit::client::{
+    BodySource, Client, Envelope, Error, ErrorKind, FileBody, Options, Outcome, Receipt,
+    RecipientResult, Status, TlsMode,
+};
+use smtpkit::dsn::{Notify, Ret, parse_notify, parse_ret};
 use smtpkit::server::Protocol;
 use smtpkit::tls::ClientTrust;
 
-const USAGE: &str = "usage: send --from A --to B [--to C]... \
+const USAGE: &str = "usage: send --from A --to B [--notify LIST] [--to C [--notify LIST]]... \
 (--relay HOST[:PORT] | --mx DOMAIN [--dns ADDR:PORT] [--port N]) \
-[--tls never|opportunistic|required|implicit] [--ca PEM] [--user U --password P] \
-[--allow-insecure-auth] [--lmtp] [--hostname H] [--retries N] [-v] [FILE]";
+[--tls never|opportunistic|required|implicit] [--ca PEM] [--insecure] [--user U --password P] \
+[--allow-insecure-auth] [--ret FULL|HDRS] [--envid ID] [--lmtp] [--hostname H] [--retries N] \
+[-v] [FILE]";
+
+/// The per-recipient text for a recipient stopped by an error without a server reply (the
+/// error is printed once, in the result line).
+const NOT_SENT: &str = "- - not delivered (see the result line)";
+
+/// The per-recipient text for a recipient whose reply never came.
+const UNKNOWN: &str = "- - status unknown: the connection was lost after the final dot, \
+the server may have the message";
 
 /// Where to deliver, as given on the command line.
 #[derive(Debug)]
@@ -61,6 +95,13 @@ struct Args {
     port: Option<u16>,
     tls: TlsMode,
     ca: Option<PathBuf>,
+    insecure: bool,
+    ret: Option<Ret>,
+    envid: Option<String>,
+    /// NOTIFY for all recipients (given before any --to).
+    notify_all: Option<Notify>,
+    /// NOTIFY per recipient (given after its --to), aligned with `to`.
+    notify: Vec<Option<Notify>>,
     login: Option<(String, String)>,
     allow_insecure_auth: bool,
     lmtp: bool,
@@ -79,6 +120,11 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
     let mut port = None;
     let mut tls = TlsMode::Opportunistic;
     let mut ca = None;
+    let mut insecure = false;
+    let mut ret = None;
+    let mut envid = None;
+    let mut notify_all = None;
+    let mut notify: Vec<Option<Notify>> = Vec::new();
     let mut user = None;
     let mut password = None;
     let mut allow_insecure_auth = false;
@@ -88,10 +134,52 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
     let mut verbose = false;
     let mut file: Option<PathBuf> = None;
     while let Some(arg) = args.next() {
-        let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
+        // --flag=value is --flag value.
+        let (arg, mut inline) = match arg.split_once('=') {
+            Some((flag, v)) if flag.starts_with("--") => (flag.to_string(), Some(v.to_string())),
+            _ => (arg, None),
+        };
+        let mut value = |name: &str| {
+            inline
+                .take()
+                .or_else(|| args.next())
+                .ok_or_else(|| format!("{name} needs a value"))
+        };
         match arg.as_str() {
             "--from" => from = Some(value("--from")?),
-            "--to" => to.push(value("--to")?),
+            "--to" => {
+                to.push(value("--to")?);
+                notify.push(None);
+            }
+            "--notify" => {
+                let v = value("--notify")?;
+                let n = parse_notify(&v).ok_or_else(|| {
+                    format!("bad --notify {v:?}: want NEVER or a list of SUCCESS,FAILURE,DELAY")
+                })?;
+                match notify.last_mut() {
+                    Some(slot) => *slot = Some(n),
+                    None => notify_all = Some(n),
+                }
+            }
+            "--ret" => {
+                let v = value("--ret")?;
+                ret = Some(
+                    parse_ret(&v).ok_or_else(|| format!("bad --ret {v:?}: want FULL or HDRS"))?,
+                );
+            }
+            "--envid" => {
+                let v = value("--envid")?;
+                if v.is_empty()
+                    || v.chars().count() > 100
+                    || !v.bytes().all(|b| (33..=126).contains(&b))
+                {
+                    return Err(format!(
+                        "bad --envid {v:?}: want 1 to 100 printable ASCII characters"
+                    ));
+                }
+                envid = Some(v);
+            }
+            "--insecure" => insecure = true,
             "--relay" => relay = Some(value("--relay")?),
             "--mx" => mx = Some(value("--mx")?),
             "--dns" => {
@@ -140,6 +228,9 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
                 file = Some(PathBuf::from(s));
             }
         }
+        if inline.is_some() {
+            return Err(format!("{arg} takes no value"));
+        }
     }
     let from = from.ok_or("--from is required (use --from '' for the null sender)")?;
     if to.is_empty() {
@@ -162,6 +253,9 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
     if file.as_deref() == Some(std::path::Path::new("-")) {
         file = None;
     }
+    if insecure && ca.is_some() {
+        return Err("--insecure and --ca exclude each other".into());
+    }
     Ok(Args {
         from,
         to,
@@ -170,6 +264,11 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         port,
         tls,
         ca,
+        insecure,
+        ret,
+        envid,
+        notify_all,
+        notify,
         login,
         allow_insecure_auth,
         lmtp,
@@ -201,8 +300,14 @@ fn options(a: &Args) -> Result<Options, String> {
             Protocol::Smtp
         });
     if let Some(path) = &a.ca {
-        let trust = ClientTrust::roots_from_pem_file(path).map_err(|e| e.to_string())?;
+        // The CA beside the public roots.
+        let trust = ClientTrust::WebPki
+            .add_roots_from_pem_file(path)
+            .map_err(|e| e.to_string())?;
         o = o.trust(trust);
+    }
+    if a.insecure {
+        o = o.trust(ClientTrust::DangerAcceptAnyCertificate);
     }
     if let Some((u, p)) = &a.login {
         o = o.login(u.clone(), p.clone());
@@ -233,13 +338,18 @@ fn joined(r: &Reply) -> String {
     r.lines().collect::<Vec<_>>().join(" ")
 }
 
+/// One recipient's line: its reply, or `status unknown` when its reply never came.
+fn recipient_line(r: &RecipientResult) -> String {
+    if r.outcome == Outcome::Unknown {
+        format!("{} {UNKNOWN}", r.mailbox)
+    } else {
+        format!("{} {}", r.mailbox, reply_fields(&r.reply))
+    }
+}
+
 /// The per-recipient lines and the result line for a successful send.
 fn report_receipt(receipt: &Receipt) -> (Vec<String>, String, u8) {
-    let lines = receipt
-        .recipients
-        .iter()
-        .map(|r| format!("{} {}", r.mailbox, reply_fields(&r.reply)))
-        .collect();
+    let lines = receipt.recipients.iter().map(recipient_line).collect();
     let (status, code) = match receipt.status() {
         Status::Delivered => ("delivered", 0),
         Status::Partial => ("partial", 1),
@@ -252,14 +362,13 @@ fn report_receipt(receipt: &Receipt) -> (Vec<String>, String, u8) {
 /// refused shows its own refusal; the others show what ended the send.
 fn report_error(to: &[String], e: &Error) -> (Vec<String>, String) {
     let unknown = e.kind() == ErrorKind::StatusUnknown;
+    // The error itself goes to the result line only: the recipients it stopped point there.
     let why = if unknown {
-        "- - status unknown: the connection was lost after the final dot, \
-         the server may have the message"
-            .to_string()
+        UNKNOWN.to_string()
     } else {
         match e.reply() {
             Some(r) => reply_fields(r),
-            None => format!("- - {e}"),
+            None => NOT_SENT.to_string(),
         }
     };
     let results = e.recipients();
@@ -267,9 +376,7 @@ fn report_error(to: &[String], e: &Error) -> (Vec<String>, String) {
         .iter()
         .enumerate()
         .map(|(i, rcpt)| match results.get(i) {
-            Some(r) if !r.reply.is_positive() => {
-                format!("{} {}", r.mailbox, reply_fields(&r.reply))
-            }
+            Some(r) if r.outcome == Outcome::Unknown || !r.reply.is_positive() => recipient_line(r),
             Some(r) => format!("{} {why}", r.mailbox),
             None => format!("{rcpt} {why}"),
         })
@@ -288,15 +395,29 @@ fn report_error(to: &[String], e: &Error) -> (Vec<String>, String) {
     (lines, result)
 }
 
-fn read_message(file: Option<&PathBuf>) -> io::Result<Vec<u8>> {
-    let mut message = Vec::new();
+/// The body: a file is streamed (and measured once for SIZE=); stdin is read into memory, so
+/// that a retry can send it again.
+fn read_body(file: Option<&PathBuf>) -> io::Result<Box<dyn BodySource>> {
     match file {
-        Some(path) => message = std::fs::read(path)?,
+        Some(path) => Ok(Box::new(FileBody::new(path)?)),
         None => {
+            let mut message = Vec::new();
             io::stdin().lock().read_to_end(&mut message)?;
+            Ok(Box::new(message))
         }
     }
-    Ok(message)
+}
+
+/// The envelope with the DSN flags.
+fn envelope(a: &Args) -> Result<Envelope, Error> {
+    let to: Vec<&str> = a.to.iter().map(String::as_str).collect();
+    let mut env = Envelope::new(&a.from, &to)?;
+    env.ret = a.ret;
+    env.envid = a.envid.clone();
+    for (r, n) in env.to.iter_mut().zip(&a.notify) {
+        r.notify = n.or(a.notify_all);
+    }
+    Ok(env)
 }
 
 fn main() -> ExitCode {
@@ -328,8 +449,8 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let message = match read_message(args.file.as_ref()) {
-        Ok(m) => m,
+    let body = match read_body(args.file.as_ref()) {
+        Ok(b) => b,
         Err(e) => {
             let what = args
                 .file
@@ -339,13 +460,12 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let to: Vec<&str> = args.to.iter().map(String::as_str).collect();
     let result =
-        Email::new(&args.from, &to, message).and_then(|email| Client::new(opts)?.send(&email));
+        envelope(&args).and_then(|env| Client::new(opts)?.send_envelope(&env, body.as_ref()));
+    // The error goes to the result line only (not also to the log).
     let (lines, result, code) = match result {
         Ok(receipt) => report_receipt(&receipt),
         Err(e) => {
-            log::error!("{e}");
             let (lines, result) = report_error(&args.to, &e);
             (lines, result, 2)
         }

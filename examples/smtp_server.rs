@@ -7,7 +7,7 @@
 //!     [--refuse ADDR]... [--defer ADDR]... [--fail-data ADDR]...
 //!     [--tls-cert PEM --tls-key PEM] [--implicit-tls ADDR] [--require-tls]
 //!     [--auth USER:PASS]... [--require-auth] [--allow-insecure-auth]
-//!     [--chunking] [--dsn] [--proxy-protocol] [--stats-every SECS] [-v]
+//!     [--chunking] [--dsn] [--proxy-protocol --proxy-trusted CIDR...] [--stats-every SECS] [-v]
 //! ```
 //!
 //! Each message is written to `tmp/` and renamed into `new/` before the `250` reply, which
@@ -36,7 +36,7 @@ const USAGE: &str = "usage: smtp_server [--listen ADDR]... [--maildir DIR] [--ho
 [--timeout SECS] [--refuse ADDR]... [--defer ADDR]... [--fail-data ADDR]... \
 [--tls-cert PEM --tls-key PEM] [--implicit-tls ADDR] [--require-tls] \
 [--auth USER:PASS]... [--require-auth] [--allow-insecure-auth] \
-[--chunking] [--dsn] [--proxy-protocol] [--stats-every SECS] [-v]";
+[--chunking] [--dsn] [--proxy-protocol --proxy-trusted CIDR...] [--stats-every SECS] [-v]";
 
 #[derive(Debug, Default)]
 struct Options {
@@ -61,6 +61,7 @@ struct Options {
     chunking: bool,
     dsn: bool,
     proxy_protocol: bool,
+    proxy_trusted: Vec<String>,
     stats_every: Option<u64>,
     verbose: bool,
 }
@@ -78,6 +79,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Options, String>
             "--chunking" => o.chunking = true,
             "--dsn" => o.dsn = true,
             "--proxy-protocol" => o.proxy_protocol = true,
+            "--proxy-trusted" => o.proxy_trusted.push(value("--proxy-trusted")?),
             "--stats-every" => {
                 let v = value("--stats-every")?;
                 o.stats_every = Some(
@@ -148,6 +150,13 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Options, String>
     }
     if (o.implicit_tls.is_some() || o.require_tls) && o.tls_cert.is_none() {
         return Err("--implicit-tls and --require-tls need --tls-cert and --tls-key".into());
+    }
+    if o.proxy_protocol && o.proxy_trusted.is_empty() {
+        return Err(
+            "--proxy-protocol needs --proxy-trusted CIDR (the balancers allowed to \
+                    send PROXY headers; a PROXY header names the client)"
+                .into(),
+        );
     }
     if o.require_auth && o.users.is_empty() {
         return Err("--require-auth needs at least one --auth USER:PASS".into());
@@ -340,7 +349,9 @@ fn main() -> ExitCode {
             .require_auth(opts.require_auth)
             .allow_insecure_auth(opts.allow_insecure_auth);
     }
+    let trusted: Vec<&str> = opts.proxy_trusted.iter().map(String::as_str).collect();
     b = b
+        .proxy_trusted(&trusted)
         .chunking(opts.chunking)
         .binary_mime(opts.chunking)
         .dsn(opts.dsn);

@@ -4,6 +4,7 @@
 //! allowed now, and what SIZE or BODY values mean, is the session's business.
 
 use crate::address::{AddressError, Mailbox, PathOptions, parse_forward_path, parse_reverse_path};
+use crate::reply::{EnhancedCode, Reply};
 use std::fmt;
 
 /// Separators between verb, argument and parameters: SP, and HTAB which Postfix also tolerates.
@@ -144,6 +145,22 @@ impl Command {
         Ok(command)
     }
 
+    /// True for commands that move no mail (NOOP, RSET, HELP, VRFY, EXPN, HELO, EHLO, LHLO):
+    /// what a server counts against its junk-command budget.
+    pub fn moves_no_mail(&self) -> bool {
+        matches!(
+            self,
+            Command::Noop
+                | Command::Rset
+                | Command::Help(_)
+                | Command::Vrfy(_)
+                | Command::Expn(_)
+                | Command::Helo(_)
+                | Command::Ehlo(_)
+                | Command::Lhlo(_)
+        )
+    }
+
     /// The verb as a static upper-case name ("MAIL", "RCPT", ...; "UNKNOWN" for Unknown), for logs and errors.
     pub fn verb(&self) -> &'static str {
         match self {
@@ -190,6 +207,9 @@ pub enum CommandError {
     BadParam(String),
     /// BDAT without a valid chunk size, or with something other than `LAST` after it: `501 5.5.4`.
     BadBdat,
+    /// A HELO/EHLO/LHLO name (verb named) with control characters: `501 5.5.2`. Such a name
+    /// would reach logs, `Received:` headers and handlers.
+    BadHelloName(&'static str),
 }
 
 impl CommandError {
@@ -211,7 +231,17 @@ impl CommandError {
             }
             CommandError::BadParam(_) => (501, (5, 5, 4), "Bad parameter syntax".to_owned()),
             CommandError::BadBdat => (501, (5, 5, 4), "Syntax: BDAT chunk-size [LAST]".to_owned()),
+            CommandError::BadHelloName(verb) => {
+                (501, (5, 5, 2), format!("Error: invalid {verb} hostname"))
+            }
         }
+    }
+}
+
+impl From<&CommandError> for Reply {
+    fn from(e: &CommandError) -> Reply {
+        let (code, (c, s, d), text) = e.reply_parts();
+        Reply::new(code, Some(EnhancedCode::new(c, s, d)), text)
     }
 }
 
@@ -228,6 +258,9 @@ impl fmt::Display for CommandError {
             CommandError::BadRecipient(e) => write!(f, "bad recipient address: {e}"),
             CommandError::BadParam(p) => write!(f, "bad ESMTP parameter {p:?}"),
             CommandError::BadBdat => f.write_str("BDAT without a valid chunk size"),
+            CommandError::BadHelloName(verb) => {
+                write!(f, "{verb} hostname with control characters")
+            }
         }
     }
 }
@@ -261,10 +294,29 @@ fn words(arg: &str) -> impl Iterator<Item = &str> {
 
 /// The first word of a HELO/EHLO/LHLO argument; later words are ignored, as Postfix does.
 fn hello_name(arg: &str, verb: &'static str) -> Result<String, CommandError> {
-    words(arg)
+    let name = words(arg)
         .next()
-        .map(str::to_owned)
-        .ok_or(CommandError::MissingArgument(verb))
+        .ok_or(CommandError::MissingArgument(verb))?;
+    if name.chars().any(char::is_control) {
+        return Err(CommandError::BadHelloName(verb));
+    }
+    Ok(name.to_owned())
+}
+
+/// The chunk size of a `BDAT` line, even one that does not parse as a whole (`BDAT 10 LAST x`):
+/// a refused BDAT must still consume its chunk (RFC 3030 §2), or the chunk's bytes would run
+/// as commands. None when the line is not BDAT or has no readable size.
+pub fn bdat_chunk_size(line: &[u8]) -> Option<u64> {
+    let line = std::str::from_utf8(line).ok()?;
+    let mut words = words(line.trim_start_matches(WS));
+    if !words.next()?.eq_ignore_ascii_case("BDAT") {
+        return None;
+    }
+    let size = words.next()?;
+    if size.len() > 20 || !size.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    size.parse().ok()
 }
 
 fn required<'a>(arg: &'a str, verb: &'static str) -> Result<&'a str, CommandError> {
@@ -815,6 +867,39 @@ mod tests {
             CommandError::BadParam("X=".into()).to_string(),
             "bad ESMTP parameter \"X=\""
         );
+    }
+
+    #[test]
+    fn hello_names_without_control_characters() {
+        assert_eq!(
+            parse("EHLO a\x1bb"),
+            Err(CommandError::BadHelloName("EHLO"))
+        );
+        assert_eq!(parse("HELO x\0"), Err(CommandError::BadHelloName("HELO")));
+        assert_eq!(
+            parse("LHLO \u{85}x"),
+            Err(CommandError::BadHelloName("LHLO"))
+        );
+        assert_eq!(CommandError::BadHelloName("EHLO").reply_parts().0, 501);
+        assert_eq!(
+            parse("EHLO bücher.example"),
+            Ok(Command::Ehlo("bücher.example".into()))
+        );
+    }
+
+    #[test]
+    fn bdat_size_of_refused_lines() {
+        assert_eq!(bdat_chunk_size(b"BDAT 10 LAST x"), Some(10));
+        assert_eq!(bdat_chunk_size(b"bdat 7 NOTLAST"), Some(7));
+        assert_eq!(
+            bdat_chunk_size(b"BDAT 18446744073709551615"),
+            Some(u64::MAX)
+        );
+        assert_eq!(bdat_chunk_size(b"BDAT 18446744073709551616"), None);
+        assert_eq!(bdat_chunk_size(b"BDAT +5"), None);
+        assert_eq!(bdat_chunk_size(b"BDAT"), None);
+        assert_eq!(bdat_chunk_size(b"DATA 5"), None);
+        assert_eq!(bdat_chunk_size(b"\xff 5"), None);
     }
 
     #[test]

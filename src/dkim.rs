@@ -26,6 +26,16 @@
 //! Signed header fields: by default those of [`DEFAULT_HEADERS`] that are present. A field
 //! that occurs several times is listed in `h=` once per occurrence, and verifiers match the
 //! occurrences from the bottom up (RFC 6376 §5.4.2), so every instance present is covered.
+//!
+//! Oversigning (RFC 6376 §5.4.2, §8.15): a signature covers only the instances `h=` names, so
+//! a field added *above* the signed ones (a second `From:` a mail reader may display instead
+//! of the signed one, a second `Subject:`) is not covered and the signature still verifies.
+//! To forbid that, each signed name of the oversigned set ([`DEFAULT_OVERSIGNED`] by default:
+//! From, To, Cc, Subject, Date, Reply-To and the MIME header fields) is listed in `h=` once
+//! more than it occurs: the extra entry matches no field when signing, so it stands for "no
+//! further instance", and any instance added later changes the hash. A name of the set that is
+//! absent from the message is listed once, so that it cannot be added at all.
+//! [`Signer::oversign`] changes the set.
 
 use std::fmt;
 use std::path::Path;
@@ -51,6 +61,24 @@ pub const DEFAULT_HEADERS: &[&str] = &[
     "Reply-To",
     "In-Reply-To",
     "References",
+    "MIME-Version",
+    "Content-Type",
+    "Content-Transfer-Encoding",
+];
+
+/// The header field names oversigned by default (RFC 6376 §8.15): each one that is signed is
+/// listed in `h=` once more than it occurs in the message (once when absent), so that no
+/// instance can be added without breaking the signature. These are the fields a reader sees
+/// or that decide how the body is shown: From, To, Cc, Subject, Date, Reply-To, MIME-Version,
+/// Content-Type and Content-Transfer-Encoding. Message-ID, In-Reply-To and References are
+/// signed but not oversigned.
+pub const DEFAULT_OVERSIGNED: &[&str] = &[
+    "From",
+    "To",
+    "Cc",
+    "Subject",
+    "Date",
+    "Reply-To",
     "MIME-Version",
     "Content-Type",
     "Content-Transfer-Encoding",
@@ -412,8 +440,8 @@ fn rsa_spki(rsa_public_key: &[u8]) -> Vec<u8> {
 }
 
 /// What to sign and how: the signing domain (`d=`), selector (`s=`), key, canonicalisation
-/// and the header fields to sign. Defaults: relaxed/relaxed, [`DEFAULT_HEADERS`], `t=` on,
-/// no `x=`, no `i=`, no `l=`.
+/// and the header fields to sign. Defaults: relaxed/relaxed, [`DEFAULT_HEADERS`] signed with
+/// [`DEFAULT_OVERSIGNED`] oversigned, `t=` on, no `x=`, no `i=`, no `l=`.
 #[derive(Debug)]
 pub struct Signer {
     domain: String,
@@ -422,6 +450,7 @@ pub struct Signer {
     header_canon: Canonicalization,
     body_canon: Canonicalization,
     headers: Vec<String>,
+    oversign: Vec<String>,
     body_length: bool,
     timestamp: bool,
     expiration: Option<Duration>,
@@ -439,6 +468,7 @@ impl Signer {
             header_canon: Canonicalization::Relaxed,
             body_canon: Canonicalization::Relaxed,
             headers: DEFAULT_HEADERS.iter().map(|h| h.to_string()).collect(),
+            oversign: DEFAULT_OVERSIGNED.iter().map(|h| h.to_string()).collect(),
             body_length: false,
             timestamp: true,
             expiration: None,
@@ -455,10 +485,45 @@ impl Signer {
 
     /// Replaces the header field names to sign. Each name (ASCII case-insensitive; repeats
     /// are ignored) covers every instance present in the message, bottom-up; names absent
-    /// from the message are left out of `h=`; `From` is added first if missing from `names`.
-    /// Names are checked when signing ([`DkimError::InvalidHeaderName`]).
+    /// from the message are left out of `h=` unless they are oversigned (see
+    /// [`oversign`](Self::oversign), which applies to the names given here); `From` is added
+    /// first if missing from `names`. Names are checked when signing
+    /// ([`DkimError::InvalidHeaderName`]).
     pub fn headers(mut self, names: &[&str]) -> Signer {
         self.headers = names.iter().map(|h| h.to_string()).collect();
+        self
+    }
+
+    /// Replaces the set of header field names to oversign (default [`DEFAULT_OVERSIGNED`]);
+    /// `oversign(&[])` turns oversigning off. ASCII case-insensitive; checked when signing
+    /// ([`DkimError::InvalidHeaderName`]).
+    ///
+    /// Why: `h=` names instances, and verifiers take them from the bottom up (RFC 6376
+    /// §5.4.2), so an instance added above the signed ones is not covered. Without
+    /// oversigning, anyone relaying the message can add a second `From:` or `Subject:` on top
+    /// and the signature still verifies, while many mail readers show the added one
+    /// (RFC 6376 §8.15). An oversigned name is listed once more than it occurs (once when
+    /// absent), and that extra entry, which matches nothing at signing time, makes any added
+    /// instance break the signature.
+    ///
+    /// Oversigning applies to the names that are signed (the [`headers`](Self::headers)
+    /// list, plus `From`); a name of this set that is not signed has no effect, so to
+    /// oversign an extra field, list it in both. The cost: a legitimate later addition of an
+    /// oversigned field (a list adding `Reply-To:`, say) breaks the signature too.
+    ///
+    /// ```no_run
+    /// use smtpkit::dkim::{Signer, SigningKey};
+    ///
+    /// let key = SigningKey::from_pem_file("/etc/dkim/mail.pem")?;
+    /// // Oversign only From and Subject; the other signed fields are listed once per instance.
+    /// let signer = Signer::new("example.com", "mail", key).oversign(&["From", "Subject"]);
+    /// let signed = signer.sign(b"From: a@example.com\r\nSubject: hi\r\n\r\nHello\r\n")?;
+    /// // h=From:From:Subject:Subject
+    /// # let _ = signed;
+    /// # Ok::<(), smtpkit::dkim::DkimError>(())
+    /// ```
+    pub fn oversign(mut self, names: &[&str]) -> Signer {
+        self.oversign = names.iter().map(|h| h.to_string()).collect();
         self
     }
 
@@ -600,8 +665,12 @@ impl Signer {
     }
 
     /// The `h=` list: each distinct configured name (From first if missing) repeated once per
-    /// instance in the message, absent names left out.
+    /// instance in the message, absent names left out; an oversigned name is repeated once
+    /// more (so an absent one is listed once).
     fn signed_names(&self, fields: &[Field<'_>]) -> Result<Vec<String>, DkimError> {
+        if let Some(bad) = self.oversign.iter().find(|n| !valid_field_name(n)) {
+            return Err(DkimError::InvalidHeaderName(bad.clone()));
+        }
         let mut distinct: Vec<&str> = Vec::new();
         for name in &self.headers {
             if !valid_field_name(name) {
@@ -620,7 +689,9 @@ impl Signer {
             if present == 0 && name.eq_ignore_ascii_case("From") {
                 return Err(DkimError::MissingFrom);
             }
-            names.extend(std::iter::repeat_n(name.to_string(), present));
+            let oversigned = self.oversign.iter().any(|o| o.eq_ignore_ascii_case(name));
+            let listed = present + usize::from(oversigned);
+            names.extend(std::iter::repeat_n(name.to_string(), listed));
         }
         Ok(names)
     }
@@ -1112,7 +1183,27 @@ mod tests {
         let (fields, _) = parse_message(msg);
         let signer = ed_signer();
         let names = signer.signed_names(&fields).unwrap();
-        assert_eq!(names, ["From", "To", "To", "Subject", "Message-ID"]);
+        // Oversigned by default: one more than present (From, To, Subject), once when absent
+        // (Cc, Date, Reply-To, the MIME fields); Message-ID is signed as present only.
+        assert_eq!(
+            names,
+            [
+                "From",
+                "From",
+                "To",
+                "To",
+                "To",
+                "Cc",
+                "Subject",
+                "Subject",
+                "Date",
+                "Message-ID",
+                "Reply-To",
+                "MIME-Version",
+                "Content-Type",
+                "Content-Transfer-Encoding"
+            ]
+        );
         let selected = select_fields(&fields, &names);
         let raws: Vec<&[u8]> = selected.iter().map(|f| f.raw).collect();
         // Bottom-up for the repeated To.
@@ -1127,17 +1218,208 @@ mod tests {
             ]
         );
 
-        // An explicit list: case-insensitive, repeats ignored, From added, absent ones left out.
+        // An explicit list: case-insensitive, repeats ignored, From added, absent ones left
+        // out; those of the default oversigned set (From, To) oversigned.
         let signer = ed_signer().headers(&["received", "TO", "to", "X-Absent"]);
+        let names = signer.signed_names(&fields).unwrap();
+        assert_eq!(names, ["From", "From", "received", "TO", "TO", "TO"]);
+
+        // Oversigning off: each name once per instance, absent ones left out (as before
+        // oversigning existed).
+        let signer = ed_signer().oversign(&[]);
+        let names = signer.signed_names(&fields).unwrap();
+        assert_eq!(names, ["From", "To", "To", "Subject", "Message-ID"]);
+        let selected_plain = select_fields(&fields, &names);
+        assert_eq!(
+            selected_plain.iter().map(|f| f.raw).collect::<Vec<_>>(),
+            raws
+        );
+        let signer = ed_signer()
+            .headers(&["received", "TO", "to", "X-Absent"])
+            .oversign(&[]);
         let names = signer.signed_names(&fields).unwrap();
         assert_eq!(names, ["From", "received", "TO", "TO"]);
 
         let header = ed_signer().signature_header(msg).unwrap();
-        let unfolded = header.replace("\r\n\t", " ");
-        assert!(
-            unfolded.contains(" h=From:To:To:Subject:Message-ID; bh="),
-            "{unfolded}"
+        assert_eq!(
+            h_tag(&header),
+            "From:From:To:To:To:Cc:Subject:Subject:Date:Message-ID:Reply-To:\
+             MIME-Version:Content-Type:Content-Transfer-Encoding"
         );
+        let header = ed_signer().oversign(&[]).signature_header(msg).unwrap();
+        assert_eq!(h_tag(&header), "From:To:To:Subject:Message-ID");
+    }
+
+    /// The `h=` value of a signature header, unfolded, whitespace removed.
+    fn h_tag(header: &str) -> String {
+        let unfolded: String = header.split("\r\n").collect();
+        unfolded
+            .split(';')
+            .map(str::trim)
+            .find_map(|t| t.strip_prefix("h="))
+            .unwrap_or_else(|| panic!("no h= in {header}"))
+            .split_whitespace()
+            .collect()
+    }
+
+    #[test]
+    fn oversign_counts_and_configuration() {
+        let msg = b"From: a@example.com\r\nTo: b@x\r\nTo: c@y\r\nX-A: 1\r\n\
+                    MIME-Version: 1.0\r\n\r\nbody\r\n";
+        let (fields, _) = parse_message(msg);
+        let names = |s: Signer| s.signed_names(&fields).unwrap();
+
+        // 0 present: listed once; 1: twice; 2: three times.
+        let n = names(ed_signer().headers(&["Cc", "From", "To"]));
+        assert_eq!(n, ["Cc", "From", "From", "To", "To", "To"]);
+
+        // A custom set replaces the default one: To is no longer oversigned, X-A is.
+        let n = names(
+            ed_signer()
+                .headers(&["From", "To", "X-A", "X-B"])
+                .oversign(&["x-a", "X-B", "FROM"]),
+        );
+        assert_eq!(n, ["From", "From", "To", "To", "X-A", "X-A", "X-B"]);
+
+        // A name of the set that is not signed has no effect.
+        let n = names(ed_signer().headers(&["From"]).oversign(&["From", "X-A"]));
+        assert_eq!(n, ["From", "From"]);
+
+        // The default set and the default headers: Message-ID, In-Reply-To and References
+        // are signed, not oversigned.
+        for name in DEFAULT_OVERSIGNED {
+            assert!(DEFAULT_HEADERS.contains(name), "{name}");
+        }
+        let n = names(ed_signer());
+        assert_eq!(
+            n,
+            [
+                "From",
+                "From",
+                "To",
+                "To",
+                "To",
+                "Cc",
+                "Subject",
+                "Date",
+                "Reply-To",
+                "MIME-Version",
+                "MIME-Version",
+                "Content-Type",
+                "Content-Transfer-Encoding"
+            ]
+        );
+
+        // Oversigned names are checked like signed ones.
+        for bad in ["", "To:", "A B", "X;Y"] {
+            let err = ed_signer().oversign(&[bad]).sign(msg).unwrap_err();
+            assert!(matches!(err, DkimError::InvalidHeaderName(_)), "{bad:?}");
+        }
+        // From is still required.
+        let err = ed_signer().sign(b"To: b@x\r\n\r\n").unwrap_err();
+        assert!(matches!(err, DkimError::MissingFrom));
+    }
+
+    /// An RFC 6376 verifier for Ed25519 signatures made here: the first field of `message` is
+    /// the DKIM-Signature; fields are selected from `h=` bottom-up (§5.4.2), without the
+    /// extra `From` some verifiers (dkimpy) add on their own.
+    fn rfc_verify(message: &[u8], public: &[u8]) -> bool {
+        let (fields, body) = parse_message(message);
+        let Some((sig, rest)) = fields.split_first() else {
+            return false;
+        };
+        let text = std::str::from_utf8(sig.raw).unwrap();
+        let unfolded: String = text.split("\r\n").collect();
+        let tag = |name: &str| {
+            unfolded
+                .trim_start_matches("DKIM-Signature:")
+                .split(';')
+                .map(str::trim)
+                .find_map(|t| t.strip_prefix(name)?.strip_prefix('='))
+                .unwrap()
+                .to_string()
+        };
+        let (hc, bc) = parse_canonicalization(&tag("c")).unwrap();
+        let bh = STANDARD.encode(digest(&SHA256, &canonicalize_body(bc, body)));
+        if bh != tag("bh") {
+            return false;
+        }
+        let h: Vec<String> = tag("h").split(':').map(|n| n.trim().to_string()).collect();
+        let mut data = Vec::new();
+        for f in select_fields(rest, &h) {
+            data.extend(canonicalize_header(hc, f.raw));
+        }
+        // The signature field with the b= value removed, no final CRLF.
+        // A tag starts after whitespace: bh= first, then b= (the last tag).
+        let tag_at = |from: usize, name: &str| {
+            text[from..]
+                .match_indices(name)
+                .map(|(i, _)| i + from)
+                .find(|&i| i > 0 && matches!(text.as_bytes()[i - 1], b' ' | b'\t'))
+                .unwrap()
+        };
+        let b_at = tag_at(tag_at(0, "bh=") + 3, "b=");
+        let prefix = &text[..b_at + 2];
+        match hc {
+            Canonicalization::Simple => data.extend_from_slice(prefix.as_bytes()),
+            Canonicalization::Relaxed => {
+                let c = relaxed_header(prefix.as_bytes());
+                data.extend_from_slice(&c[..c.len() - 2]);
+            }
+        }
+        let b = STANDARD
+            .decode(text[b_at + 2..].replace(['\r', '\n', '\t', ' '], ""))
+            .unwrap();
+        UnparsedPublicKey::new(&ED25519, public)
+            .verify(digest(&SHA256, &data).as_ref(), &b)
+            .is_ok()
+    }
+
+    /// RFC 6376 §8.15: a second From (or Subject) added above the signed one is covered only
+    /// when oversigned. Checked with a verifier that follows §5.4.2 to the letter; dkimpy's
+    /// verdicts on the same attack are in tests/dkim_verify.rs.
+    #[test]
+    fn added_field_on_top_breaks_only_an_oversigned_signature() {
+        use Canonicalization::*;
+        let msg = b"From: alice@example.com\r\nTo: bob@example.org\r\nSubject: hi\r\n\
+                    Date: Thu, 01 Jan 2026 10:00:00 +0000\r\n\r\nHello\r\n";
+        for (hc, bc) in [(Simple, Simple), (Relaxed, Relaxed), (Relaxed, Simple)] {
+            for oversign in [true, false] {
+                let mut signer = ed_signer().canonicalization(hc, bc);
+                if !oversign {
+                    signer = signer.oversign(&[]);
+                }
+                let KeyKind::Ed25519(k) = &signer.key.kind else {
+                    unreachable!()
+                };
+                let public = k.public_key().as_ref().to_vec();
+                let signed = signer.sign(msg).unwrap();
+                assert!(rfc_verify(&signed, &public), "{hc}/{bc} untouched");
+                let sig_len = signed.len() - msg.len();
+                for added in [
+                    &b"From: attacker@evil.example\r\n"[..],
+                    b"Subject: pay now\r\n",
+                    b"Reply-To: attacker@evil.example\r\n",
+                    b"Cc: x@evil.example\r\n",
+                ] {
+                    // Just below the signature, above the signed fields.
+                    let mut attacked = signed[..sig_len].to_vec();
+                    attacked.extend_from_slice(added);
+                    attacked.extend_from_slice(&signed[sig_len..]);
+                    assert_eq!(
+                        rfc_verify(&attacked, &public),
+                        !oversign,
+                        "{hc}/{bc} oversign {oversign}: {}",
+                        String::from_utf8_lossy(added)
+                    );
+                }
+                // An unsigned, not oversigned field may still be added.
+                let mut added = signed[..sig_len].to_vec();
+                added.extend_from_slice(b"X-Note: hi\r\n");
+                added.extend_from_slice(&signed[sig_len..]);
+                assert!(rfc_verify(&added, &public));
+            }
+        }
     }
 
     #[test]

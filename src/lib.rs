@@ -3,17 +3,27 @@
 //! A synchronous, thread-per-connection SMTP/LMTP server library in the spirit of Erlang's
 //! gen_smtp: small, readable, and impossible to crash from the network.
 //!
-//! - [`server`]: a blocking listener hands each connection to a thread pool; each session is
-//!   one state machine calling your [`server::Handler`]. Closed sockets, resets and timeouts
-//!   are ordinary events: a typed [`server::SessionError`] reaches `on_error`, the log gets one
-//!   line, the worker lives on.
-//! - Pure protocol modules with no I/O, unit-tested on byte slices: [`command`] (command
-//!   parser), [`address`] (RFC 5321 paths), [`reply`] (replies and enhanced status codes),
-//!   [`data`] (DATA un-stuffing and dot-stuffing, smuggling-proof), [`extensions`] (EHLO
-//!   keywords), [`sasl`] (PLAIN, LOGIN, CRAM-MD5, XOAUTH2, both sides).
-//! - [`tls`]: rustls configurations (ring provider, PEM files, SNI certificates).
-//! - [`client`]: send through a relay or to MX hosts, TLS, AUTH, pipelining, per-recipient results.
-//! - [`dkim`]: DKIM signing, RSA-SHA256 and Ed25519-SHA256, simple and relaxed canonicalisation.
+//! ## Modules
+//!
+//! | module | what it holds | I/O |
+//! |---|---|---|
+//! | [`server`] | builder, listeners, session threads on demand, the session state machine, [`server::Handler`]; [`server::script`] runs a session in memory; [`server::params`] the MAIL/RCPT parameter rules; [`server::proxy`] the PROXY protocol v1/v2 parser | sockets (session logic behind an I/O seam) |
+//! | [`client`] | send through a relay or to MX hosts: TLS, AUTH, pipelining, per-recipient results, pool | sockets, DNS |
+//! | [`command`] | the SMTP command parser | none |
+//! | [`address`] | RFC 5321 paths and mailboxes | none |
+//! | [`reply`] | replies, enhanced status codes, named constants; format and parse | none |
+//! | [`data`] | DATA un-stuffing (smuggling-proof) and dot-stuffing, BDAT chunks | none |
+//! | [`extensions`] | EHLO keywords: build (server), parse (client) | none |
+//! | [`dsn`] | DSN parameters (RFC 3461): RET, ENVID, NOTIFY, ORCPT, xtext | none |
+//! | [`sasl`] | PLAIN, LOGIN, CRAM-MD5, XOAUTH2, both sides | none |
+//! | [`tls`] | rustls configurations (ring provider, PEM files, SNI certificates, client trust) | files |
+//! | [`mime`] | MIME decode, SMTP-safe encode, builder, RFC 2047/2231, RFC 5322 addresses | none |
+//! | [`dkim`] | DKIM signing, RSA-SHA256 and Ed25519-SHA256, simple and relaxed, oversigning | none |
+//!
+//! The socket layer (`stream`, private) is the one place where bytes meet sockets: buffered
+//! reads and writes against absolute deadlines, plaintext or TLS, for server and client alike.
+//! Closed sockets, resets and timeouts are ordinary events there: a typed
+//! [`server::SessionError`] reaches `on_error`, the log gets one line, the worker lives on.
 //!
 //! Supported: RFC 5321 (SMTP), RFC 2033 (LMTP), RFC 1870 (SIZE), RFC 6152 (8BITMIME),
 //! RFC 6531 (SMTPUTF8), RFC 2920 (PIPELINING), RFC 2034/3463 (enhanced status codes),

@@ -116,6 +116,19 @@ impl Reply {
     pub const NEED_SMTPUTF8: Reply = r(553, (5, 6, 7), "Non-ASCII address requires SMTPUTF8");
     /// `421 4.7.0 Too many errors, closing connection`
     pub const TOO_MANY_ERRORS: Reply = r(421, (4, 7, 0), "Too many errors, closing connection");
+    /// `421 4.7.0 Too many commands without mail, closing connection`: the junk-command budget
+    /// (NOOP, RSET, VRFY, refused RCPT...) is spent.
+    pub const TOO_MANY_JUNK: Reply = r(
+        421,
+        (4, 7, 0),
+        "Too many commands without mail, closing connection",
+    );
+    /// `421 4.4.2 Session time limit reached, closing connection`
+    pub const SESSION_TOO_LONG: Reply = r(
+        421,
+        (4, 4, 2),
+        "Session time limit reached, closing connection",
+    );
     /// `421 4.7.0 Too many sessions, try again later`
     pub const BUSY: Reply = r(421, (4, 7, 0), "Too many sessions, try again later");
     /// `421 4.7.0 Too many connections from your address`
@@ -127,6 +140,22 @@ impl Reply {
     pub const TIMEOUT: Reply = r(421, (4, 4, 2), "Timeout, closing connection");
     /// `421 4.3.2 Service shutting down, closing connection`
     pub const SHUTTING_DOWN: Reply = r(421, (4, 3, 2), "Service shutting down, closing connection");
+    /// `421 4.3.0 Internal error, closing connection`: a handler panicked; the session ends.
+    pub const INTERNAL_ERROR_CLOSING: Reply =
+        r(421, (4, 3, 0), "Internal error, closing connection");
+    /// `214 2.0.0` with a pointer to RFC 5321: the answer to HELP.
+    pub const HELP: Reply = r(
+        214,
+        (2, 0, 0),
+        "See RFC 5321 (https://www.rfc-editor.org/rfc/rfc5321)",
+    );
+    /// `500 5.5.1 Error: this is LMTP, use LHLO`: HELO/EHLO on an LMTP listener.
+    pub const USE_LHLO: Reply = r(500, (5, 5, 1), "Error: this is LMTP, use LHLO");
+    /// `500 5.5.6 Authentication exchange line is too long`
+    pub const AUTH_LINE_TOO_LONG: Reply =
+        r(500, (5, 5, 6), "Authentication exchange line is too long");
+    /// `500 5.5.2 Line too long in message`: a DATA line past `max_data_line`.
+    pub const DATA_LINE_TOO_LONG: Reply = r(500, (5, 5, 2), "Line too long in message");
     /// `451 4.3.0 Internal error`: a handler failed (panicked)
     pub const INTERNAL_ERROR: Reply = r(451, (4, 3, 0), "Internal error");
     /// `554 5.7.1 Access denied`: the default reject of a connection

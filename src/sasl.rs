@@ -1,4 +1,5 @@
-//! SMTP AUTH (RFC 4954) with the PLAIN, LOGIN, CRAM-MD5 and XOAUTH2 mechanisms.
+//! SMTP AUTH (RFC 4954) with the PLAIN, LOGIN, CRAM-MD5 and XOAUTH2 mechanisms (both sides), and
+//! OAUTHBEARER (RFC 7628, client side).
 //!
 //! Pure and I/O-free: the server side is a small state machine driven by the
 //! client's lines ([`ServerExchange`]); the client side is a set of response
@@ -24,6 +25,10 @@ pub enum Mechanism {
     CramMd5,
     /// XOAUTH2 (Google's OAuth 2.0 bearer-token mechanism).
     XOAuth2,
+    /// OAUTHBEARER (RFC 7628), the standard OAuth 2.0 bearer-token mechanism. Client side
+    /// only: it is not in [`Mechanism::ALL`], and a server configured with it refuses every
+    /// attempt as malformed.
+    OAuthBearer,
 }
 
 impl Mechanism {
@@ -35,10 +40,11 @@ impl Mechanism {
         Mechanism::XOAuth2,
     ];
 
-    /// Case-insensitive: "PLAIN", "LOGIN", "CRAM-MD5", "XOAUTH2".
+    /// Case-insensitive: "PLAIN", "LOGIN", "CRAM-MD5", "XOAUTH2", "OAUTHBEARER".
     pub fn parse(s: &str) -> Option<Mechanism> {
         Self::ALL
             .into_iter()
+            .chain([Mechanism::OAuthBearer])
             .find(|m| m.as_str().eq_ignore_ascii_case(s))
     }
 
@@ -49,6 +55,7 @@ impl Mechanism {
             Mechanism::Login => "LOGIN",
             Mechanism::CramMd5 => "CRAM-MD5",
             Mechanism::XOAuth2 => "XOAUTH2",
+            Mechanism::OAuthBearer => "OAUTHBEARER",
         }
     }
 }
@@ -242,6 +249,13 @@ impl SaslError {
     }
 }
 
+impl From<&SaslError> for crate::reply::Reply {
+    fn from(e: &SaslError) -> crate::reply::Reply {
+        let (code, (c, s, d), text) = e.reply_parts();
+        crate::reply::Reply::with(code, (c, s, d), text)
+    }
+}
+
 impl fmt::Display for SaslError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -293,6 +307,11 @@ impl ServerExchange {
             state: State::Finished,
         };
         let step = match (mech, initial) {
+            (Mechanism::OAuthBearer, _) => {
+                return Err(SaslError::Malformed(
+                    "OAUTHBEARER is not supported on the server side",
+                ));
+            }
             (Mechanism::CramMd5, Some(_)) => return Err(SaslError::UnexpectedInitialResponse),
             (Mechanism::CramMd5, None) => {
                 let challenge = cram_md5_challenge(hostname);
@@ -484,32 +503,25 @@ pub fn plain_response(authzid: &str, username: &str, password: &str) -> String {
     STANDARD.encode(payload.as_bytes())
 }
 
-/// LOGIN: answer a 334 prompt. Decodes the prompt and answers the username when it looks like a
-/// user-name prompt ("Username:", "User Name", "username", case-insensitive, any trailing colon/space)
-/// and the password for a password prompt; an unrecognised prompt: the first gets the username,
-/// the second the password (pass `step` = 0 or 1). Undecodable prompt → Err(BadBase64).
+/// LOGIN: the answer to the server's `step`-th 334 prompt (0: the username, 1: the password).
+///
+/// The prompt text is not interpreted (servers send "Username:", "User Name\0", a prompt
+/// followed by words, or nothing at all), so it cannot be wrong: the answers go in the order
+/// every server asks for them. `prompt` is accepted only for compatibility; this never fails.
 pub fn login_response(
-    prompt_b64: &str,
+    prompt: &str,
     step: usize,
     username: &str,
     password: &str,
 ) -> Result<String, SaslError> {
-    let prompt = decode_line(prompt_b64).map_err(|_| SaslError::BadBase64)?;
-    // Keep letters only: "User Name:" and "username" both become "username".
-    let key: String = String::from_utf8_lossy(&prompt)
-        .chars()
-        .filter(char::is_ascii_alphabetic)
-        .map(|c| c.to_ascii_lowercase())
-        .collect();
-    let wants_password = if key.contains("pass") {
-        true
-    } else if key.contains("user") || key.contains("login") {
-        false
-    } else {
-        step != 0
-    };
-    let answer = if wants_password { password } else { username };
-    Ok(STANDARD.encode(answer.as_bytes()))
+    let _ = prompt;
+    Ok(login_answer(step, username, password))
+}
+
+/// LOGIN: base64 of the username for `step` 0, of the password for any later step.
+pub fn login_answer(step: usize, username: &str, password: &str) -> String {
+    let answer = if step == 0 { username } else { password };
+    STANDARD.encode(answer.as_bytes())
 }
 
 /// CRAM-MD5: answer the server's challenge (base64) with base64("username digest").
@@ -527,6 +539,31 @@ pub fn cram_md5_response(
 pub fn xoauth2_response(user: &str, token: &str) -> String {
     STANDARD.encode(format!("user={user}\x01auth=Bearer {token}\x01\x01").as_bytes())
 }
+
+/// OAUTHBEARER initial response (RFC 7628 §3.1): the GS2 header naming `user` as the
+/// authorization identity (`,` and `=` escaped as `=2C` and `=3D`), then `auth=Bearer token`.
+/// `host` and `port` are optional key-values some providers want.
+pub fn oauthbearer_response(
+    user: &str,
+    token: &str,
+    host: Option<&str>,
+    port: Option<u16>,
+) -> String {
+    let authzid = user.replace('=', "=3D").replace(',', "=2C");
+    let mut msg = format!("n,a={authzid},\x01");
+    if let Some(h) = host {
+        msg.push_str(&format!("host={h}\x01"));
+    }
+    if let Some(p) = port {
+        msg.push_str(&format!("port={p}\x01"));
+    }
+    msg.push_str(&format!("auth=Bearer {token}\x01\x01"));
+    STANDARD.encode(msg.as_bytes())
+}
+
+/// OAUTHBEARER: the client's answer to the server's error challenge (RFC 7628 §3.2.3), a
+/// single `^A`, after which the server sends its failure reply.
+pub const OAUTHBEARER_ABORT: &str = "AQ==";
 
 /// HMAC-MD5 keyed with `key` (HMAC takes any key length, so this is always `Some`).
 fn hmac_md5(key: &[u8]) -> Option<Hmac<Md5>> {
@@ -803,40 +840,43 @@ mod tests {
 
     #[test]
     fn login_prompt_variants() {
-        let user_prompts = [
-            "Username:",
-            "username",
-            "USERNAME:",
-            "User Name",
-            "User Name: ",
-            "user name:",
-            "Username: ",
-        ];
-        for p in user_prompts {
-            for step in [0, 1] {
-                let r = login_response(&b64(p.as_bytes()), step, "u", "p").unwrap();
-                assert_eq!(decode_str(&r), "u", "{p:?} step {step}");
-            }
+        // The prompt is not interpreted: the first answer is the username, the second the
+        // password, whatever the prompts say (even when a server gets them "wrong", or adds
+        // words after the base64).
+        for p in [
+            "VXNlcm5hbWU6",
+            "UGFzc3dvcmQ6",
+            "VXNlcm5hbWU6 some words",
+            "",
+            "not base64!",
+        ] {
+            let r = login_response(p, 0, "u", "p").unwrap();
+            assert_eq!(decode_str(&r), "u", "{p:?} step 0");
+            let r = login_response(p, 1, "u", "p").unwrap();
+            assert_eq!(decode_str(&r), "p", "{p:?} step 1");
         }
-        for p in ["Password:", "password", "PASSWORD: ", "Password"] {
-            for step in [0, 1] {
-                let r = login_response(&b64(p.as_bytes()), step, "u", "p").unwrap();
-                assert_eq!(decode_str(&r), "p", "{p:?} step {step}");
-            }
-        }
-        // Unrecognised prompts go by step.
-        for p in ["", "???", "Who are you?"] {
-            let enc = b64(p.as_bytes());
-            assert_eq!(decode_str(&login_response(&enc, 0, "u", "p").unwrap()), "u");
-            assert_eq!(decode_str(&login_response(&enc, 1, "u", "p").unwrap()), "p");
-        }
-        // Unpadded prompt is fine; garbage is not.
-        let r = login_response("VXNlcm5hbWU", 1, "u", "p").unwrap();
-        assert_eq!(decode_str(&r), "u");
-        assert_eq!(
-            login_response("not base64!", 0, "u", "p"),
-            Err(SaslError::BadBase64)
+        assert_eq!(login_answer(0, "alice", "s3cret"), "YWxpY2U=");
+        assert_eq!(login_answer(1, "alice", "s3cret"), "czNjcmV0");
+    }
+
+    #[test]
+    fn oauthbearer_rfc7628_example() {
+        // RFC 7628 §4.1, with host and port.
+        let r = oauthbearer_response(
+            "user@example.com",
+            "vF9dft4qmTc2Nvb3RlckBhbHRhdmlzdGEuY29tCg==",
+            Some("server.example.com"),
+            Some(587),
         );
+        assert_eq!(
+            decode_str(&r),
+            "n,a=user@example.com,\x01host=server.example.com\x01port=587\x01\
+             auth=Bearer vF9dft4qmTc2Nvb3RlckBhbHRhdmlzdGEuY29tCg==\x01\x01"
+        );
+        // GS2 escaping of the authorization identity.
+        let r = oauthbearer_response("a,b=c", "t", None, None);
+        assert_eq!(decode_str(&r), "n,a=a=2Cb=3Dc,\x01auth=Bearer t\x01\x01");
+        assert_eq!(decode_str(OAUTHBEARER_ABORT), "\x01");
     }
 
     #[test]

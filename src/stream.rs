@@ -8,8 +8,6 @@ use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::{Duration, Instant};
 
-use crate::reply::Reply;
-
 /// A failed write. A peer that vanished is an ordinary event, not a crash.
 #[derive(Debug)]
 pub enum SendError {
@@ -121,6 +119,17 @@ impl RecvError {
     }
 }
 
+/// What a TLS upgrade does with input that arrived before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Pending {
+    /// STARTTLS: plaintext sent before the handshake is dropped. It must never run as a
+    /// command (CVE-2011-0411) nor be taken as a reply (response injection).
+    Discard,
+    /// Implicit TLS: what followed a PROXY header in the same segment is the start of the
+    /// ClientHello and goes to rustls.
+    HandToTls,
+}
+
 /// What [`Conn::read_line`] found.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Line {
@@ -132,34 +141,70 @@ pub(crate) enum Line {
 
 const READ_CHUNK: usize = 16 * 1024;
 
-/// A `TcpStream` whose writes never raise SIGPIPE and can run against a deadline.
+/// A deadline `d` from now, saturating: a configured duration too large for the clock
+/// (`Duration::MAX`, `u64::MAX` seconds) means "as late as the clock goes", never a panic.
+pub(crate) fn deadline_in(d: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(d)
+        .or_else(|| now.checked_add(Duration::from_secs(100 * 365 * 24 * 3600)))
+        .unwrap_or(now)
+}
+
+/// The socket under every transport: its writes never raise SIGPIPE, and every read and every
+/// write runs against an absolute deadline.
 ///
 /// std's `write` uses `send(MSG_NOSIGNAL)`, but its `write_vectored` (which rustls uses for TLS
 /// records) is a plain `writev` that raises SIGPIPE on a closed socket, killing a host program
 /// whose SIGPIPE is at its default. Not overriding `write_vectored` makes it fall back to `write`.
 ///
-/// The deadline (second field) bounds a whole flush, not each write call: a peer that reads a
-/// byte now and then cannot stretch a reply past it ("slow read").
+/// The deadlines are the one mechanism that keeps a peer from holding a session: each socket
+/// read or write is given only the time left until its deadline, so a peer that sends (or
+/// reads) a byte now and then cannot stretch a line, a reply, a TLS record or a handshake past
+/// it. rustls reads and writes through this type too, so TLS gets the same totals as plaintext.
 #[derive(Debug)]
-pub(crate) struct NoSigPipe(pub(crate) TcpStream, pub(crate) Option<Instant>);
+pub(crate) struct NoSigPipe {
+    pub(crate) sock: TcpStream,
+    /// Every read until changed must finish by this instant (None: the socket's own timeout).
+    pub(crate) read_deadline: Option<Instant>,
+    /// Every write until changed must finish by this instant (None: the socket's own timeout).
+    pub(crate) write_deadline: Option<Instant>,
+}
+
+impl NoSigPipe {
+    pub(crate) fn new(sock: TcpStream) -> Self {
+        NoSigPipe {
+            sock,
+            read_deadline: None,
+            write_deadline: None,
+        }
+    }
+}
+
+/// The time left until `deadline`, never zero (std takes a zero timeout as "block forever");
+/// `TimedOut` once it has passed.
+fn time_left(deadline: Instant) -> io::Result<Duration> {
+    let now = Instant::now();
+    if now >= deadline {
+        return Err(io::ErrorKind::TimedOut.into());
+    }
+    Ok((deadline - now).max(Duration::from_millis(1)))
+}
 
 impl Read for NoSigPipe {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.0.read(buf)
+        if let Some(deadline) = self.read_deadline {
+            self.sock.set_read_timeout(Some(time_left(deadline)?))?;
+        }
+        self.sock.read(buf)
     }
 }
 
 impl Write for NoSigPipe {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        if let Some(deadline) = self.1 {
-            let now = Instant::now();
-            if now >= deadline {
-                return Err(io::ErrorKind::TimedOut.into());
-            }
-            self.0
-                .set_write_timeout(Some((deadline - now).max(Duration::from_millis(1))))?;
+        if let Some(deadline) = self.write_deadline {
+            self.sock.set_write_timeout(Some(time_left(deadline)?))?;
         }
-        self.0.write(buf)
+        self.sock.write(buf)
     }
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
@@ -177,10 +222,23 @@ enum Transport {
 
 impl Transport {
     fn sock(&self) -> Option<&TcpStream> {
+        self.raw().map(|s| &s.sock)
+    }
+
+    fn raw(&self) -> Option<&NoSigPipe> {
         match self {
-            Transport::Plain(s) => Some(&s.0),
-            Transport::ServerTls(t) => Some(&t.sock.0),
-            Transport::ClientTls(t) => Some(&t.sock.0),
+            Transport::Plain(s) => Some(s),
+            Transport::ServerTls(t) => Some(&t.sock),
+            Transport::ClientTls(t) => Some(&t.sock),
+            Transport::Gone => None,
+        }
+    }
+
+    fn raw_mut(&mut self) -> Option<&mut NoSigPipe> {
+        match self {
+            Transport::Plain(s) => Some(s),
+            Transport::ServerTls(t) => Some(&mut t.sock),
+            Transport::ClientTls(t) => Some(&mut t.sock),
             Transport::Gone => None,
         }
     }
@@ -279,6 +337,57 @@ impl From<io::Error> for HandshakeError {
     }
 }
 
+/// A read buffer over some input: what [`read_line`] needs. [`Conn`] reads a socket; the
+/// server's in-memory script reads a prepared list of steps.
+pub(crate) trait Buffered {
+    /// Bytes read but not yet consumed.
+    fn buffered(&self) -> &[u8];
+    /// Marks `n` buffered bytes as consumed.
+    fn consume(&mut self, n: usize);
+    /// Reads more input into the buffer (flushing queued output first), waiting at most until
+    /// `deadline`. End of input is [`RecvError::Closed`].
+    fn fill(&mut self, deadline: Instant) -> Result<usize, RecvError>;
+}
+
+/// Reads one line (ended by LF, an optional CR before it removed) of at most `max` octets
+/// including the line ending. A longer line is discarded up to its end, keeping memory
+/// bounded, and reported as [`Line::TooLong`]. The whole line must arrive before `deadline`.
+pub(crate) fn read_line<B: Buffered + ?Sized>(
+    b: &mut B,
+    max: usize,
+    deadline: Instant,
+) -> Result<Line, RecvError> {
+    let mut too_long = false;
+    let mut scanned = 0;
+    loop {
+        let buf = b.buffered();
+        if let Some(i) = buf
+            .get(scanned..)
+            .and_then(|rest| rest.iter().position(|&c| c == b'\n'))
+        {
+            let end = scanned + i;
+            if too_long || end + 1 > max {
+                b.consume(end + 1);
+                return Ok(Line::TooLong);
+            }
+            let mut line = buf.get(..end).unwrap_or_default().to_vec();
+            if line.last() == Some(&b'\r') {
+                line.pop();
+            }
+            b.consume(end + 1);
+            return Ok(Line::Complete(line));
+        }
+        scanned = buf.len();
+        if scanned >= max {
+            // Too long already: drop what we have, remember, keep looking for the end.
+            too_long = true;
+            b.consume(scanned);
+            scanned = 0;
+        }
+        b.fill(deadline)?;
+    }
+}
+
 /// A TCP connection with a read buffer, a write buffer and deadline-based reads.
 ///
 /// Replies are queued with [`Conn::queue`] and written by [`Conn::flush`], which happens
@@ -292,28 +401,26 @@ pub(crate) struct Conn {
     write_timeout: Option<Duration>,
     /// Set by the first failed write: the connection is never written to again.
     write_failed: Option<io::ErrorKind>,
-    enhanced_codes: bool,
     /// Octets read from the socket, for statistics.
     pub(crate) bytes_in: u64,
 }
 
 impl Conn {
-    pub(crate) fn new(stream: TcpStream, write_timeout: Duration, enhanced_codes: bool) -> Self {
+    pub(crate) fn new(stream: TcpStream, write_timeout: Duration) -> Self {
         Conn {
-            stream: Transport::Plain(NoSigPipe(stream, None)),
+            stream: Transport::Plain(NoSigPipe::new(stream)),
             rbuf: Vec::with_capacity(READ_CHUNK),
             rpos: 0,
             wbuf: Vec::with_capacity(512),
             write_timeout: Some(write_timeout),
             write_failed: None,
-            enhanced_codes,
             bytes_in: 0,
         }
     }
 
-    /// Queues a reply (sent by the next flush).
-    pub(crate) fn queue(&mut self, reply: &Reply) {
-        reply.write_to(&mut self.wbuf, self.enhanced_codes);
+    /// The output queue: bytes here are sent by the next flush.
+    pub(crate) fn out(&mut self) -> &mut Vec<u8> {
+        &mut self.wbuf
     }
 
     /// Writes every queued reply. On failure the queue is dropped: the bytes cannot be
@@ -328,7 +435,7 @@ impl Conn {
             self.wbuf.clear();
             return Err(SendError::from(io::Error::from(kind)));
         }
-        self.set_write_deadline_on_sock(self.write_timeout.map(|t| Instant::now() + t));
+        self.set_write_deadline_on_sock(self.write_timeout.map(deadline_in));
         let res = self
             .stream
             .write_all(&self.wbuf)
@@ -376,13 +483,15 @@ impl Conn {
             self.rbuf.drain(..self.rpos);
             self.rpos = 0;
         }
-        let now = Instant::now();
-        if now >= deadline {
+        if Instant::now() >= deadline {
             return Err(RecvError::TimedOut);
         }
-        // A zero timeout means "block forever" to std, so never pass one.
-        let wait = (deadline - now).max(Duration::from_millis(1));
-        self.set_read_timeout(Some(wait))?;
+        // Every socket read below (rustls may make several to complete one record) gets only
+        // the time left until `deadline`.
+        match self.stream.raw_mut() {
+            Some(raw) => raw.read_deadline = Some(deadline),
+            None => return Err(RecvError::Io(gone())),
+        }
         let start = self.rbuf.len();
         self.rbuf.resize(start + READ_CHUNK, 0);
         let res = loop {
@@ -406,39 +515,9 @@ impl Conn {
         Ok(n)
     }
 
-    /// Reads one line (ended by LF, an optional CR before it removed) of at most `max` octets
-    /// including the line ending. A longer line is discarded up to its end, keeping memory
-    /// bounded, and reported as [`Line::TooLong`]. The whole line must arrive before `deadline`.
+    /// Reads one line of at most `max` octets before `deadline` (see [`read_line`]).
     pub(crate) fn read_line(&mut self, max: usize, deadline: Instant) -> Result<Line, RecvError> {
-        let mut too_long = false;
-        let mut scanned = 0;
-        loop {
-            let buf = self.buffered();
-            if let Some(i) = buf
-                .get(scanned..)
-                .and_then(|b| b.iter().position(|&c| c == b'\n'))
-            {
-                let end = scanned + i;
-                if too_long || end + 1 > max {
-                    self.consume(end + 1);
-                    return Ok(Line::TooLong);
-                }
-                let mut line = buf.get(..end).unwrap_or_default().to_vec();
-                if line.last() == Some(&b'\r') {
-                    line.pop();
-                }
-                self.consume(end + 1);
-                return Ok(Line::Complete(line));
-            }
-            scanned = buf.len();
-            if scanned >= max {
-                // Too long already: drop what we have, remember, keep looking for the end.
-                too_long = true;
-                self.consume(scanned);
-                scanned = 0;
-            }
-            self.fill(deadline)?;
-        }
+        read_line(self, max, deadline)
     }
 
     /// Closes the connection without losing the last reply: flush, send FIN, then read and
@@ -476,28 +555,20 @@ impl Conn {
         let _ = sock.shutdown(Shutdown::Both);
     }
 
-    fn set_read_timeout(&self, t: Option<Duration>) -> io::Result<()> {
-        self.stream.sock().ok_or_else(gone)?.set_read_timeout(t)
-    }
-
     /// Every write until the next call must finish by `deadline` (None: no deadline).
     fn set_write_deadline_on_sock(&mut self, deadline: Option<Instant>) {
-        match &mut self.stream {
-            Transport::Plain(s) => s.1 = deadline,
-            Transport::ServerTls(t) => t.sock.1 = deadline,
-            Transport::ClientTls(t) => t.sock.1 = deadline,
-            Transport::Gone => {}
+        if let Some(raw) = self.stream.raw_mut() {
+            raw.write_deadline = deadline;
         }
     }
 
-    /// Takes the plain socket out for a TLS upgrade. Input already buffered came before
-    /// encryption and is dropped: it must never run as a command (CVE-2011-0411) nor be taken
-    /// as a reply (response injection). Returns the socket and how many octets were dropped.
-    fn take_plain(&mut self) -> Result<(TcpStream, usize), HandshakeError> {
-        let dropped = self.discard_buffered();
+    /// Takes the plain socket out for a TLS upgrade, with the input already buffered.
+    fn take_plain(&mut self) -> Result<(TcpStream, Vec<u8>), HandshakeError> {
+        let pending = self.buffered().to_vec();
+        self.discard_buffered();
         self.wbuf.clear();
         match std::mem::replace(&mut self.stream, Transport::Gone) {
-            Transport::Plain(s) => Ok((s.0, dropped)),
+            Transport::Plain(s) => Ok((s.sock, pending)),
             other => {
                 self.stream = other;
                 Err(HandshakeError::Io(io::Error::other(
@@ -509,37 +580,56 @@ impl Conn {
 
     /// Runs a server-side TLS handshake over this connection (STARTTLS or implicit TLS),
     /// finishing before `deadline`. On failure the connection is unusable and must be closed.
+    /// Returns how many buffered octets were dropped (see [`Pending`]).
     pub(crate) fn start_tls(
         &mut self,
         config: std::sync::Arc<rustls::ServerConfig>,
         deadline: Instant,
+        pending: Pending,
     ) -> Result<usize, HandshakeError> {
-        let (sock, dropped) = self.take_plain()?;
-        if let Err(e) = expect_client_hello(&sock, deadline) {
-            self.stream = Transport::Plain(NoSigPipe(sock, None));
-            return Err(e);
+        let (sock, buffered) = self.take_plain()?;
+        let (early, dropped) = match pending {
+            Pending::Discard => (Vec::new(), buffered.len()),
+            Pending::HandToTls => (buffered, 0),
+        };
+        let first = match early.first() {
+            Some(&b) => Ok(b),
+            None => first_byte(&sock, deadline),
+        };
+        match first {
+            Ok(0x16) => {}
+            Ok(_) => {
+                self.stream = Transport::Plain(NoSigPipe::new(sock));
+                return Err(HandshakeError::NotTls);
+            }
+            Err(e) => {
+                self.stream = Transport::Plain(NoSigPipe::new(sock));
+                return Err(e);
+            }
         }
         let conn = rustls::ServerConnection::new(config).map_err(HandshakeError::Tls)?;
-        let mut tls = rustls::StreamOwned::new(conn, NoSigPipe(sock, None));
-        let result = handshake(&mut tls.conn, &mut tls.sock, deadline, self.write_timeout);
+        let mut tls = rustls::StreamOwned::new(conn, NoSigPipe::new(sock));
+        let result = feed(&mut tls.conn, &mut tls.sock, &early, deadline)
+            .and_then(|()| handshake(&mut tls.conn, &mut tls.sock, deadline));
         self.stream = Transport::ServerTls(Box::new(tls));
         result.map(|()| dropped)
     }
 
     /// Runs a client-side TLS handshake (STARTTLS after `220`, or implicit TLS), verifying
-    /// the server as `name`.
+    /// the server as `name`. Anything buffered came before encryption and is dropped: it must
+    /// never be taken as a reply (response injection).
     pub(crate) fn start_tls_client(
         &mut self,
         config: std::sync::Arc<rustls::ClientConfig>,
         name: rustls::pki_types::ServerName<'static>,
         deadline: Instant,
     ) -> Result<usize, HandshakeError> {
-        let (sock, dropped) = self.take_plain()?;
+        let (sock, buffered) = self.take_plain()?;
         let conn = rustls::ClientConnection::new(config, name).map_err(HandshakeError::Tls)?;
-        let mut tls = rustls::StreamOwned::new(conn, NoSigPipe(sock, None));
-        let result = handshake(&mut tls.conn, &mut tls.sock, deadline, self.write_timeout);
+        let mut tls = rustls::StreamOwned::new(conn, NoSigPipe::new(sock));
+        let result = handshake(&mut tls.conn, &mut tls.sock, deadline);
         self.stream = Transport::ClientTls(Box::new(tls));
-        result.map(|()| dropped)
+        result.map(|()| buffered.len())
     }
 
     /// Queues raw bytes (sent by the next flush).
@@ -561,20 +651,53 @@ impl Conn {
     }
 }
 
-/// Waits for the first byte of the handshake. rustls would wait for a whole "record"
-/// announced by plaintext bytes (`EHLO` reads as a 20 KB record); a ClientHello starts with
-/// 0x16, so anything else fails at once.
-fn expect_client_hello(sock: &TcpStream, deadline: Instant) -> Result<(), HandshakeError> {
-    let wait = deadline
-        .saturating_duration_since(Instant::now())
-        .max(Duration::from_millis(1));
-    sock.set_read_timeout(Some(wait))?;
+impl Buffered for Conn {
+    fn buffered(&self) -> &[u8] {
+        Conn::buffered(self)
+    }
+    fn consume(&mut self, n: usize) {
+        Conn::consume(self, n)
+    }
+    fn fill(&mut self, deadline: Instant) -> Result<usize, RecvError> {
+        Conn::fill(self, deadline)
+    }
+}
+
+/// Waits for the first byte of the handshake and returns it without consuming it. rustls
+/// would wait for a whole "record" announced by plaintext bytes (`EHLO` reads as a 20 KB
+/// record); a ClientHello starts with 0x16, so anything else can fail at once.
+fn first_byte(sock: &TcpStream, deadline: Instant) -> Result<u8, HandshakeError> {
+    sock.set_read_timeout(Some(time_left(deadline)?))?;
     let mut b = [0u8; 1];
     match sock.peek(&mut b)? {
         0 => Err(HandshakeError::Closed),
-        _ if b[0] == 0x16 => Ok(()),
-        _ => Err(HandshakeError::NotTls),
+        _ => Ok(b[0]),
     }
+}
+
+/// Gives rustls the bytes that arrived before the handshake started (the ClientHello's start,
+/// read together with a PROXY header), as if they had just been read from the socket.
+fn feed<S: rustls::SideData>(
+    conn: &mut rustls::ConnectionCommon<S>,
+    sock: &mut NoSigPipe,
+    mut early: &[u8],
+    deadline: Instant,
+) -> Result<(), HandshakeError> {
+    if early.is_empty() {
+        return Ok(());
+    }
+    while !early.is_empty() {
+        if conn.read_tls(&mut early)? == 0 {
+            break;
+        }
+        if let Err(e) = conn.process_new_packets() {
+            // Send the alert rustls queued, within the deadline, then fail.
+            sock.write_deadline = Some(deadline);
+            while conn.wants_write() && conn.write_tls(sock).is_ok() {}
+            return Err(HandshakeError::Tls(e));
+        }
+    }
+    Ok(())
 }
 
 /// Sends close_notify on an established session. Not on a failed handshake: StreamOwned's
@@ -591,53 +714,26 @@ fn close_notify<S: rustls::SideData>(conn: &mut rustls::ConnectionCommon<S>, soc
     }
 }
 
-/// Drives a handshake to completion before `deadline`.
+/// Drives a handshake to completion before `deadline`: every socket read and write of it
+/// runs against that one deadline.
 fn handshake<S: rustls::SideData>(
     conn: &mut rustls::ConnectionCommon<S>,
     sock: &mut NoSigPipe,
     deadline: Instant,
-    write_timeout: Option<Duration>,
 ) -> Result<(), HandshakeError> {
-    sock.0.set_write_timeout(write_timeout)?;
-    let mut io = Timed { sock, deadline };
+    sock.read_deadline = Some(deadline);
+    sock.write_deadline = Some(deadline);
     while conn.is_handshaking() {
-        conn.complete_io(&mut io)?;
+        conn.complete_io(sock)?;
     }
     // Flush the final flight (TLS 1.3 server: session tickets) so the client is not left waiting.
     while conn.wants_write() {
-        conn.write_tls(&mut io)?;
+        conn.write_tls(sock)?;
     }
+    sock.write_deadline = None;
     Ok(())
 }
 
-/// A socket whose every read waits at most until a deadline, so a peer that trickles
-/// handshake bytes cannot stretch the handshake past it.
-struct Timed<'a> {
-    sock: &'a mut NoSigPipe,
-    deadline: Instant,
-}
-
-impl Read for Timed<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let now = Instant::now();
-        if now >= self.deadline {
-            return Err(io::ErrorKind::TimedOut.into());
-        }
-        self.sock
-            .0
-            .set_read_timeout(Some((self.deadline - now).max(Duration::from_millis(1))))?;
-        self.sock.read(buf)
-    }
-}
-
-impl Write for Timed<'_> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.sock.write(buf)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -647,7 +743,7 @@ mod tests {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
         let (s, _) = l.accept().unwrap();
-        (Conn::new(s, Duration::from_secs(5), true), c)
+        (Conn::new(s, Duration::from_secs(5)), c)
     }
 
     fn soon() -> Instant {
@@ -696,5 +792,110 @@ mod tests {
             Line::Complete(b"1234".to_vec())
         );
         assert_eq!(conn.read_line(6, soon()).unwrap(), Line::TooLong);
+    }
+
+    /// A CA and a leaf for `localhost`, as a server config and a client config.
+    fn tls_configs() -> (
+        std::sync::Arc<rustls::ServerConfig>,
+        std::sync::Arc<rustls::ClientConfig>,
+    ) {
+        use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca = CertificateParams::new(Vec::new()).unwrap();
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca_cert = ca.self_signed(&ca_key).unwrap();
+        let issuer = Issuer::new(ca, ca_key);
+        let key = KeyPair::generate().unwrap();
+        let leaf = CertificateParams::new(vec!["localhost".to_string()])
+            .unwrap()
+            .signed_by(&key, &issuer)
+            .unwrap();
+        let id =
+            crate::tls::Identity::from_pem(leaf.pem().as_bytes(), key.serialize_pem().as_bytes())
+                .unwrap();
+        let server = crate::tls::ServerTls::new(id).server_config();
+        let client = crate::tls::ClientTrust::roots_from_pem(ca_cert.pem().as_bytes())
+            .unwrap()
+            .client_config()
+            .unwrap();
+        (server, client)
+    }
+
+    /// A client that finishes the handshake, then sends one TLS record a byte at a time: the
+    /// server's read deadline is a total, not a timeout per socket read.
+    #[test]
+    fn tls_trickle_meets_the_deadline() {
+        let (server_cfg, client_cfg) = tls_configs();
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        let server = std::thread::spawn(move || {
+            let (s, _) = l.accept().unwrap();
+            let mut conn = Conn::new(s, Duration::from_secs(5));
+            conn.start_tls(server_cfg, soon(), Pending::Discard)
+                .unwrap();
+            let t = Instant::now();
+            let r = conn.read_line(100, Instant::now() + Duration::from_millis(600));
+            (r, t.elapsed())
+        });
+        let sock = TcpStream::connect(addr).unwrap();
+        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+        let mut tls = rustls::StreamOwned::new(
+            rustls::ClientConnection::new(client_cfg, name).unwrap(),
+            sock,
+        );
+        while tls.conn.is_handshaking() {
+            tls.conn.complete_io(&mut tls.sock).unwrap();
+        }
+        tls.conn.writer().write_all(b"NOOP\r\n").unwrap();
+        let mut record = Vec::new();
+        while tls.conn.wants_write() {
+            tls.conn.write_tls(&mut record).unwrap();
+        }
+        // Bounded: at most one byte per 100 ms for 4 s, stopping when the server gave up.
+        for b in record.iter().take(40) {
+            if server.is_finished() || tls.sock.write_all(&[*b]).is_err() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let (r, elapsed) = server.join().unwrap();
+        assert!(matches!(r, Err(RecvError::TimedOut)), "{r:?}");
+        assert!(elapsed < Duration::from_secs(3), "{elapsed:?}");
+    }
+
+    /// Implicit TLS behind a PROXY header: the ClientHello's first bytes were read with the
+    /// header, and the handshake must still complete.
+    #[test]
+    fn client_hello_already_buffered() {
+        let (server_cfg, client_cfg) = tls_configs();
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        let server = std::thread::spawn(move || {
+            let (s, _) = l.accept().unwrap();
+            let mut conn = Conn::new(s, Duration::from_secs(5));
+            // The "header" and the whole first flight arrive in one read.
+            while conn.buffered().len() < 12 {
+                conn.fill(soon()).unwrap();
+            }
+            assert_eq!(&conn.buffered()[..6], b"PROXY\n");
+            conn.consume(6);
+            conn.start_tls(server_cfg, soon(), Pending::HandToTls)
+                .unwrap();
+            conn.read_line(100, soon())
+        });
+        let mut sock = TcpStream::connect(addr).unwrap();
+        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+        let mut client = rustls::ClientConnection::new(client_cfg, name).unwrap();
+        let mut first = b"PROXY\n".to_vec();
+        client.write_tls(&mut first).unwrap();
+        sock.write_all(&first).unwrap();
+        let mut tls = rustls::StreamOwned::new(client, sock);
+        while tls.conn.is_handshaking() {
+            tls.conn.complete_io(&mut tls.sock).unwrap();
+        }
+        tls.write_all(b"QUIT\r\n").unwrap();
+        tls.flush().unwrap();
+        let r = server.join().unwrap();
+        assert_eq!(r.unwrap(), Line::Complete(b"QUIT".to_vec()));
     }
 }

@@ -32,9 +32,10 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::{ResolvesClientCert, WebPkiServerVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::server::{
     ClientHello, ProducesTickets, ResolvesServerCert, ServerSessionMemoryCache, WantsServerCert,
@@ -438,7 +439,7 @@ fn build_server_config(parts: &ServerParts, resolver: &SniResolver) -> Arc<Serve
 // Client
 // ---------------------------------------------------------------------------------------------
 
-/// Client-side trust settings.
+/// Client-side trust settings: which server certificates are accepted.
 #[derive(Debug, Clone, Default)]
 pub enum ClientTrust {
     /// The Mozilla roots from webpki-roots (the default).
@@ -446,67 +447,250 @@ pub enum ClientTrust {
     WebPki,
     /// Only these CA certificates (PEM).
     Roots(Vec<CertificateDer<'static>>),
-    /// No verification at all: for tests against self-signed servers only. The name says it.
+    /// The Mozilla roots plus these CA certificates (a private CA beside the public ones).
+    WebPkiAnd(Vec<CertificateDer<'static>>),
+    /// No verification at all: the connection is encrypted, but anyone in the middle can read
+    /// it. Choosing it is an explicit decision (the client then also sends credentials over
+    /// such a connection). The name says it.
     DangerAcceptAnyCertificate,
 }
 
 impl ClientTrust {
     /// Loads CA certificates from PEM bytes; each must be a parseable trust anchor.
     pub fn roots_from_pem(pem: &[u8]) -> Result<ClientTrust, TlsError> {
-        ClientTrust::load_roots(pem, MEMORY)
+        Ok(ClientTrust::Roots(load_roots(pem, MEMORY)?))
     }
 
     /// Loads CA certificates from a PEM file; each must be a parseable trust anchor.
     pub fn roots_from_pem_file(path: impl AsRef<Path>) -> Result<ClientTrust, TlsError> {
         let path = path.as_ref();
-        ClientTrust::load_roots(&read_file(path)?, &path.display().to_string())
+        Ok(ClientTrust::Roots(load_roots(
+            &read_file(path)?,
+            &path.display().to_string(),
+        )?))
     }
 
-    fn load_roots(pem: &[u8], what: &str) -> Result<ClientTrust, TlsError> {
-        let certs = parse_certs(pem, what)?;
-        // Parse each now, so that a bad root fails here rather than in client_config().
-        for (i, cert) in certs.iter().enumerate() {
-            RootCertStore::empty()
-                .add(cert.clone())
-                .map_err(|e| TlsError::Pem {
-                    what: what.to_owned(),
-                    message: format!("certificate #{} is not a usable CA ({e})", i + 1),
-                })?;
+    /// Adds the CA certificates of a PEM file to these roots: `WebPki` becomes `WebPkiAnd`,
+    /// `Roots` and `WebPkiAnd` grow. Adding roots to `DangerAcceptAnyCertificate` changes
+    /// nothing (it verifies nothing).
+    pub fn add_roots_from_pem_file(self, path: impl AsRef<Path>) -> Result<ClientTrust, TlsError> {
+        let path = path.as_ref();
+        let certs = load_roots(&read_file(path)?, &path.display().to_string())?;
+        Ok(self.add_roots(certs))
+    }
+
+    /// Adds CA certificates from PEM bytes, like [`ClientTrust::add_roots_from_pem_file`].
+    pub fn add_roots_from_pem(self, pem: &[u8]) -> Result<ClientTrust, TlsError> {
+        let certs = load_roots(pem, MEMORY)?;
+        Ok(self.add_roots(certs))
+    }
+
+    fn add_roots(self, certs: Vec<CertificateDer<'static>>) -> ClientTrust {
+        match self {
+            ClientTrust::WebPki => ClientTrust::WebPkiAnd(certs),
+            ClientTrust::Roots(mut r) => {
+                r.extend(certs);
+                ClientTrust::Roots(r)
+            }
+            ClientTrust::WebPkiAnd(mut r) => {
+                r.extend(certs);
+                ClientTrust::WebPkiAnd(r)
+            }
+            ClientTrust::DangerAcceptAnyCertificate => ClientTrust::DangerAcceptAnyCertificate,
         }
-        Ok(ClientTrust::Roots(certs))
+    }
+
+    /// False only for [`ClientTrust::DangerAcceptAnyCertificate`].
+    pub fn verifies(&self) -> bool {
+        !matches!(self, ClientTrust::DangerAcceptAnyCertificate)
+    }
+
+    /// The root store for the verifying variants.
+    fn root_store(&self) -> Result<Option<RootCertStore>, TlsError> {
+        let (webpki, extra): (bool, &[CertificateDer<'static>]) = match self {
+            ClientTrust::WebPki => (true, &[]),
+            ClientTrust::Roots(certs) => (false, certs),
+            ClientTrust::WebPkiAnd(certs) => (true, certs),
+            ClientTrust::DangerAcceptAnyCertificate => return Ok(None),
+        };
+        let mut store = if webpki {
+            RootCertStore {
+                roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+            }
+        } else {
+            RootCertStore::empty()
+        };
+        for cert in extra {
+            store.add(cert.clone()).map_err(TlsError::Rustls)?;
+        }
+        if store.is_empty() {
+            return Err(TlsError::NoCertificate {
+                what: "ClientTrust::Roots".to_owned(),
+            });
+        }
+        Ok(Some(store))
+    }
+
+    /// The certificate verifier these roots make (`None` for
+    /// [`ClientTrust::DangerAcceptAnyCertificate`]). The client uses it to record, without
+    /// failing the handshake, whether an opportunistic TLS peer's certificate verified.
+    pub fn server_verifier(&self) -> Result<Option<Arc<dyn ServerCertVerifier>>, TlsError> {
+        let Some(store) = self.root_store()? else {
+            return Ok(None);
+        };
+        let verifier = WebPkiServerVerifier::builder_with_provider(Arc::new(store), provider())
+            .build()
+            .map_err(|e| TlsError::Rustls(rustls::Error::General(e.to_string())))?;
+        Ok(Some(verifier))
     }
 
     /// A rustls ClientConfig (TLS 1.2 and 1.3, ring provider, SNI on, in-memory session
     /// resumption). Build it once and share the `Arc`: the resumption cache lives in it.
     pub fn client_config(&self) -> Result<Arc<ClientConfig>, TlsError> {
+        self.client_config_with(None)
+    }
+
+    /// Like [`ClientTrust::client_config`], presenting `identity` as the client certificate
+    /// when the server asks for one (mutual TLS).
+    pub fn client_config_with(
+        &self,
+        identity: Option<&Identity>,
+    ) -> Result<Arc<ClientConfig>, TlsError> {
         let provider = provider();
         let builder = ClientConfig::builder_with_provider(provider.clone())
             .with_protocol_versions(VERSIONS)
             .map_err(TlsError::Rustls)?;
-        let config = match self {
-            ClientTrust::WebPki => builder
-                .with_root_certificates(RootCertStore {
-                    roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-                })
-                .with_no_client_auth(),
-            ClientTrust::Roots(certs) => {
-                let mut store = RootCertStore::empty();
-                for cert in certs {
-                    store.add(cert.clone()).map_err(TlsError::Rustls)?;
-                }
-                if store.is_empty() {
-                    return Err(TlsError::NoCertificate {
-                        what: "ClientTrust::Roots".to_owned(),
-                    });
-                }
-                builder.with_root_certificates(store).with_no_client_auth()
-            }
-            ClientTrust::DangerAcceptAnyCertificate => builder
+        let builder = match self.root_store()? {
+            Some(store) => builder.with_root_certificates(store),
+            None => builder
                 .dangerous()
-                .with_custom_certificate_verifier(Arc::new(AcceptAnyServerCert { provider }))
-                .with_no_client_auth(),
+                .with_custom_certificate_verifier(Arc::new(AcceptAnyServerCert { provider })),
+        };
+        let config = match identity {
+            Some(id) => {
+                builder.with_client_cert_resolver(Arc::new(FixedClientCert(id.certified_key())))
+            }
+            None => builder.with_no_client_auth(),
         };
         Ok(Arc::new(config))
+    }
+}
+
+/// Every certificate of `pem`, each checked to be a usable trust anchor.
+fn load_roots(pem: &[u8], what: &str) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    let certs = parse_certs(pem, what)?;
+    // Parse each now, so that a bad root fails here rather than in client_config().
+    for (i, cert) in certs.iter().enumerate() {
+        RootCertStore::empty()
+            .add(cert.clone())
+            .map_err(|e| TlsError::Pem {
+                what: what.to_owned(),
+                message: format!("certificate #{} is not a usable CA ({e})", i + 1),
+            })?;
+    }
+    Ok(certs)
+}
+
+/// Presents one certificate whenever the server asks for a client certificate.
+#[derive(Debug)]
+struct FixedClientCert(Arc<CertifiedKey>);
+
+impl ResolvesClientCert for FixedClientCert {
+    fn resolve(
+        &self,
+        _root_hint_subjects: &[&[u8]],
+        _sigschemes: &[SignatureScheme],
+    ) -> Option<Arc<CertifiedKey>> {
+        Some(self.0.clone())
+    }
+
+    fn has_certs(&self) -> bool {
+        true
+    }
+}
+
+/// Where a [`recording_config`] puts the certificate verification's outcome.
+pub(crate) type VerifySlot = Arc<Mutex<Option<rustls::Error>>>;
+
+/// A copy of `base` (same resumption cache, client certificate, versions) whose certificate
+/// check never fails the handshake: `inner`'s verdict goes to the returned slot instead
+/// (opportunistic TLS, RFC 7435: encrypt even when the certificate does not verify). The
+/// handshake signatures are still checked, so the peer holds the key of what it presented.
+pub(crate) fn recording_config(
+    base: &ClientConfig,
+    inner: Option<Arc<dyn ServerCertVerifier>>,
+) -> (Arc<ClientConfig>, VerifySlot) {
+    let slot: VerifySlot = Arc::default();
+    let mut config = base.clone();
+    config
+        .dangerous()
+        .set_certificate_verifier(Arc::new(RecordingVerifier {
+            inner,
+            slot: slot.clone(),
+            provider: provider(),
+        }));
+    (Arc::new(config), slot)
+}
+
+/// Runs `inner` and records a rejection instead of returning it.
+#[derive(Debug)]
+struct RecordingVerifier {
+    inner: Option<Arc<dyn ServerCertVerifier>>,
+    slot: VerifySlot,
+    provider: Arc<CryptoProvider>,
+}
+
+impl ServerCertVerifier for RecordingVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        if let Some(inner) = &self.inner {
+            if let Err(e) =
+                inner.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+            {
+                *self.slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+            }
+        }
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
     }
 }
 
@@ -561,6 +745,146 @@ impl ServerCertVerifier for AcceptAnyServerCert {
         self.provider
             .signature_verification_algorithms
             .supported_schemes()
+    }
+}
+
+/// rustls lists a certificate's names in Debug form (`DnsName("mx.example")`): the bare name.
+fn presented_name(n: &str) -> String {
+    if let Some(inner) = n
+        .strip_prefix("DnsName(\"")
+        .and_then(|r| r.strip_suffix("\")"))
+    {
+        return inner.to_owned();
+    }
+    // IpAddress(V4(Ipv4Addr([127, 0, 0, 1]))) and the like: keep the digits.
+    if n.starts_with("IpAddress(V4(") {
+        let inner = n.split_once('[').and_then(|(_, r)| r.split_once(']'));
+        if let Some((octets, _)) = inner {
+            let octets: Vec<&str> = octets.split(',').map(str::trim).collect();
+            if octets.len() == 4 && octets.iter().all(|o| o.parse::<u8>().is_ok()) {
+                return octets.join(".");
+            }
+        }
+    }
+    n.to_owned()
+}
+
+/// A server certificate that was not accepted, in words: what failed, for which name, and the
+/// usual fix. Built from the rustls error of a handshake or of a recorded verification.
+#[derive(Debug, Clone)]
+pub struct CertificateProblem {
+    /// The name the certificate was checked against.
+    pub name: String,
+    /// What failed ("it is signed by an unknown certificate authority", ...).
+    pub what: String,
+    /// The usual fix.
+    pub fix: &'static str,
+    error: rustls::Error,
+}
+
+impl CertificateProblem {
+    /// Explains `error` when it is about the server's certificate; `None` for other TLS
+    /// failures (no common cipher suite, an alert, ...).
+    pub fn from_rustls(error: &rustls::Error, name: &str) -> Option<CertificateProblem> {
+        use rustls::CertificateError as C;
+        let rustls::Error::InvalidCertificate(cert) = error else {
+            return None;
+        };
+        const TRUST: &str = "trust the CA that signed it (--ca, ClientTrust::roots_from_pem_file or \
+             add_roots_from_pem_file), or use opportunistic TLS, which encrypts without verifying";
+        let (what, fix): (String, &'static str) = match cert {
+            C::UnknownIssuer => (
+                "it is signed by an unknown certificate authority (self-signed, or a private CA)"
+                    .into(),
+                TRUST,
+            ),
+            C::NotValidForName => (
+                format!("it is not valid for the name {name}"),
+                "connect by a name the certificate lists, or set the name to verify (tls_name)",
+            ),
+            C::NotValidForNameContext { presented, .. } => (
+                format!(
+                    "it is not valid for the name {name} (it lists {})",
+                    if presented.is_empty() {
+                        "no name".to_string()
+                    } else {
+                        presented
+                            .iter()
+                            .map(|n| presented_name(n))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    }
+                ),
+                "connect by a name the certificate lists, or set the name to verify (tls_name)",
+            ),
+            C::Expired | C::ExpiredContext { .. } => (
+                "it has expired".into(),
+                "the server must renew its certificate (or check this machine's clock)",
+            ),
+            C::NotValidYet | C::NotValidYetContext { .. } => {
+                ("it is not valid yet".into(), "check this machine's clock")
+            }
+            C::Revoked => (
+                "it has been revoked".into(),
+                "the server must get a new certificate",
+            ),
+            C::BadSignature => (
+                "its signature does not match its issuer".into(),
+                "the server must send the right intermediate certificates",
+            ),
+            C::InvalidPurpose | C::InvalidPurposeContext { .. } => (
+                "it is not meant for a TLS server (extended key usage)".into(),
+                "the server needs a certificate issued for serverAuth",
+            ),
+            C::BadEncoding => (
+                "it is not valid X.509".into(),
+                "the server must send a well-formed certificate",
+            ),
+            C::Other(other) => {
+                let text = other.to_string();
+                if text.contains("CaUsedAsEndEntity") {
+                    (
+                        "the server presented a CA certificate as its own".into(),
+                        "the server must present a leaf certificate issued by that CA, not the CA itself",
+                    )
+                } else if text.contains("UnknownIssuer") {
+                    (
+                        "it is signed by an unknown certificate authority".into(),
+                        TRUST,
+                    )
+                } else {
+                    (format!("it was refused ({text})"), TRUST)
+                }
+            }
+            other => (format!("it was refused ({other:?})"), TRUST),
+        };
+        Some(CertificateProblem {
+            name: name.to_owned(),
+            what,
+            fix,
+            error: error.clone(),
+        })
+    }
+
+    /// The rustls error it explains.
+    pub fn rustls_error(&self) -> &rustls::Error {
+        &self.error
+    }
+}
+
+impl fmt::Display for CertificateProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the certificate of {} was not accepted: {}; fix: {}",
+            self.name, self.what, self.fix
+        )
+    }
+}
+
+impl std::error::Error for CertificateProblem {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.error)
     }
 }
 
@@ -620,6 +944,19 @@ impl fmt::Display for TlsInfo {
         }
         Ok(())
     }
+}
+
+/// A self-signed identity for `localhost`, for the crate's own tests.
+#[cfg(test)]
+pub(crate) fn test_server_tls() -> ServerTls {
+    let key = rcgen::KeyPair::generate().expect("key");
+    let cert = rcgen::CertificateParams::new(vec!["localhost".to_string()])
+        .expect("params")
+        .self_signed(&key)
+        .expect("certificate");
+    let id = Identity::from_pem(cert.pem().as_bytes(), key.serialize_pem().as_bytes())
+        .expect("identity");
+    ServerTls::new(id)
 }
 
 #[cfg(test)]
@@ -1164,6 +1501,51 @@ mod tests {
         assert_eq!(client.version, "TLSv1.3");
         let (client, _) = connect_with(danger, &full_server(), "mx.example").unwrap();
         assert_eq!(client.version, "TLSv1.3");
+    }
+
+    #[test]
+    fn certificate_problems_read_as_words() {
+        use rustls::CertificateError as C;
+        let words = |c: C| {
+            CertificateProblem::from_rustls(&rustls::Error::InvalidCertificate(c), "mx.example")
+                .map(|p| p.to_string())
+                .unwrap_or_default()
+        };
+        assert_eq!(
+            words(C::Expired),
+            "the certificate of mx.example was not accepted: it has expired; fix: the server \
+             must renew its certificate (or check this machine's clock)"
+        );
+        assert!(words(C::NotValidYet).contains("not valid yet; fix: check this machine's clock"));
+        assert!(words(C::UnknownIssuer).contains("unknown certificate authority"));
+        assert!(words(C::NotValidForName).contains("not valid for the name mx.example"));
+        // Only certificate errors are explained.
+        assert!(
+            CertificateProblem::from_rustls(&rustls::Error::HandshakeNotComplete, "x").is_none()
+        );
+        assert_eq!(presented_name("DnsName(\"a.example\")"), "a.example");
+        assert_eq!(
+            presented_name("IpAddress(V4(Ipv4Addr([127, 0, 0, 1])))"),
+            "127.0.0.1"
+        );
+        assert_eq!(presented_name("something else"), "something else");
+    }
+
+    #[test]
+    fn roots_are_added() {
+        let ca = pki().ca.as_bytes();
+        let t = ClientTrust::WebPki.add_roots_from_pem(ca).unwrap();
+        assert!(matches!(&t, ClientTrust::WebPkiAnd(v) if v.len() == 1));
+        let t = t.add_roots_from_pem(ca).unwrap();
+        assert!(matches!(&t, ClientTrust::WebPkiAnd(v) if v.len() == 2));
+        let t = ca_trust().add_roots_from_pem(ca).unwrap();
+        assert!(matches!(&t, ClientTrust::Roots(v) if v.len() == 2));
+        let t = ClientTrust::DangerAcceptAnyCertificate
+            .add_roots_from_pem(ca)
+            .unwrap();
+        assert!(!t.verifies() && t.server_verifier().unwrap().is_none());
+        assert!(ClientTrust::WebPki.server_verifier().unwrap().is_some());
+        assert!(ClientTrust::WebPki.add_roots_from_pem(b"junk").is_err());
     }
 
     #[test]

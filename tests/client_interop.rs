@@ -2,6 +2,8 @@
 //! Python's aiosmtpd. A test whose tool is missing is skipped, or fails when `CI=true`.
 
 mod common;
+#[path = "common/pki.rs"]
+mod pki;
 use common::tools::tool;
 
 use std::io::{BufRead, BufReader, Read};
@@ -685,4 +687,465 @@ fn aiosmtpd_auth_over_plaintext() {
     .unwrap();
     let e = client.send(&email).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::MissingRequirement, "{e}");
+}
+
+// ---------------------------------------------------------------------------------------
+// smtp-sink: DSN parameters as a real MTA parses them (issue 13, item 6)
+
+/// Starts smtp-sink dumping each transaction into `dir` (with `extra` flags), returning the
+/// sink.
+fn dumping_sink(dir: &TempDir, extra: &[&str]) -> Option<Sink> {
+    let template = dir.0.join("m").display().to_string();
+    let mut flags = vec!["-d", template.as_str()];
+    flags.extend_from_slice(extra);
+    Sink::start(&flags)
+}
+
+/// The `X-Mail-Args` and `X-Rcpt-Args` lines of the one dump in `dir`.
+fn dumped_args(dir: &TempDir) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let files: Vec<_> = std::fs::read_dir(&dir.0)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .collect();
+        if let Some(f) = files.first() {
+            let text = std::fs::read_to_string(f.path()).unwrap_or_default();
+            if text.contains("Received:") {
+                return text
+                    .lines()
+                    .filter(|l| l.starts_with("X-Mail-Args:") || l.starts_with("X-Rcpt-Args:"))
+                    .map(str::to_string)
+                    .collect();
+            }
+        }
+        assert!(Instant::now() < deadline, "smtp-sink wrote no dump");
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn dsn_envelope() -> smtpkit::client::Envelope {
+    use smtpkit::dsn::{Notify, Orcpt, Ret};
+    smtpkit::client::Envelope::new("a@x.example", &["b@y.example", "c@y.example"])
+        .unwrap()
+        .ret(Ret::Full)
+        .envid("id 42+")
+        .notify(
+            0,
+            Notify {
+                success: true,
+                failure: true,
+                delay: false,
+            },
+        )
+        .notify(1, Notify::default())
+        .orcpt(
+            0,
+            Orcpt {
+                addr_type: "rfc822".into(),
+                address: "B@y.example".into(),
+            },
+        )
+        .mail_param("XTEST", Some("1"))
+}
+
+#[test]
+fn smtp_sink_receives_dsn_parameters() {
+    let dir = TempDir::new("sink-dsn");
+    let Some(sink) = dumping_sink(&dir, &[]) else {
+        return;
+    };
+    let client = Client::new(opts(sink.addr)).unwrap();
+    let body = b"Subject: dsn\r\n\r\nhi\r\n".to_vec();
+    let r = client.send_envelope(&dsn_envelope(), &body).unwrap();
+    assert_eq!(r.status(), Status::Delivered);
+    assert_eq!(
+        dumped_args(&dir),
+        [
+            "X-Mail-Args: <a@x.example> RET=FULL ENVID=id+2042+2B XTEST=1".to_string(),
+            "X-Rcpt-Args: <b@y.example> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;B@y.example".into(),
+            "X-Rcpt-Args: <c@y.example> NOTIFY=NEVER".into(),
+        ]
+    );
+}
+
+/// smtp-sink -N does not announce DSN: the DSN fields are left out (the raw parameter still
+/// goes), or the send fails before MAIL when DSN is required.
+#[test]
+fn smtp_sink_without_dsn() {
+    let dir = TempDir::new("sink-nodsn");
+    let Some(sink) = dumping_sink(&dir, &["-N"]) else {
+        return;
+    };
+    let client = Client::new(opts(sink.addr)).unwrap();
+    let body = b"Subject: dsn\r\n\r\nhi\r\n".to_vec();
+    let e = client
+        .send_envelope(&dsn_envelope().dsn_required(true), &body)
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::MissingRequirement, "{e}");
+    client.send_envelope(&dsn_envelope(), &body).unwrap();
+    assert_eq!(
+        dumped_args(&dir),
+        [
+            "X-Mail-Args: <a@x.example> XTEST=1".to_string(),
+            "X-Rcpt-Args: <b@y.example>".into(),
+            "X-Rcpt-Args: <c@y.example>".into(),
+        ]
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// aiosmtpd with TLS and an authenticator for each mechanism (issue 13, items 1, 2, 5, 8)
+
+/// aiosmtpd with STARTTLS (`starttls`: AUTH offered only after it), implicit TLS (`implicit`)
+/// or none (`plain`: no AUTH at all). PLAIN and LOGIN are aiosmtpd's own; CRAM-MD5, XOAUTH2
+/// and OAUTHBEARER are added with its `auth_mechanism` API. `--login-words` makes LOGIN's
+/// prompts carry words after the base64. Prints `PORT n`, then per message `MSG tls login
+/// from rcpts data` (base64 fields).
+const AIOSMTPD_TLS_SCRIPT: &str = r#"
+import asyncio, base64, hmac, hashlib, json, ssl, sys
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword, auth_mechanism
+
+args = sys.argv[1:]
+mode = args[0]
+cert, key = args[1], args[2]
+words = "--login-words" in args
+
+def b64(x):
+    if isinstance(x, str):
+        x = x.encode()
+    return base64.b64encode(x).decode() or "="
+
+class Handler:
+    async def handle_DATA(self, server, session, envelope):
+        data = getattr(session, "auth_data", None)
+        login = data.login if session.authenticated and isinstance(data, LoginPassword) else b""
+        tls = session.ssl is not None or server.transport.get_extra_info("sslcontext") is not None
+        print("MSG", "1" if tls else "0", b64(login), b64(envelope.mail_from),
+              b64("\n".join(envelope.rcpt_tos)), b64(envelope.original_content), flush=True)
+        return "250 2.0.0 OK queued"
+
+def authenticator(server, session, envelope, mechanism, auth_data):
+    ok = (isinstance(auth_data, LoginPassword)
+          and auth_data.login == b"alice" and auth_data.password == b"s3cret")
+    return AuthResult(success=ok, handled=False, auth_data=auth_data)
+
+ERROR = json.dumps({"status": "invalid_token", "scope": "mail"})
+
+class Server(SMTP):
+    @auth_mechanism("CRAM-MD5")
+    async def auth_CRAM_MD5(self, _, args):
+        challenge = b"<1896.697170952@aiosmtpd.example>"
+        resp = await self.challenge_auth(challenge)
+        if not isinstance(resp, bytes):
+            return AuthResult(success=False, handled=False)
+        user, _, digest = resp.partition(b" ")
+        want = hmac.new(b"s3cret", challenge, hashlib.md5).hexdigest().encode()
+        ok = user == b"alice" and hmac.compare_digest(digest, want)
+        return AuthResult(success=ok, handled=False, auth_data=LoginPassword(user, b""))
+
+    async def auth_XOAUTH2(self, _, args):
+        fields = dict(f.split("=", 1) for f in base64.b64decode(args[1]).decode().split("\x01") if f)
+        if fields.get("user") == "alice" and fields.get("auth") == "Bearer tok-alice":
+            return AuthResult(success=True, auth_data=LoginPassword(b"alice", b""))
+        await self.challenge_auth(ERROR)
+        return AuthResult(success=False, handled=False)
+
+    async def auth_OAUTHBEARER(self, _, args):
+        msg = base64.b64decode(args[1]).decode()
+        gs2, _, rest = msg.partition("\x01")
+        user = gs2.split(",")[1][2:].replace("=2C", ",").replace("=3D", "=")
+        fields = dict(f.split("=", 1) for f in rest.split("\x01") if f)
+        if user == "alice" and fields.get("auth") == "Bearer tok-alice":
+            return AuthResult(success=True, auth_data=LoginPassword(b"alice", b""))
+        resp = await self.challenge_auth(ERROR)
+        if resp != b"\x01":
+            return AuthResult(success=False, handled=False, message="501 5.5.2 expected ^A")
+        return AuthResult(success=False, handled=False)
+
+    async def auth_LOGIN(self, _, args):
+        if not words:
+            return await super().auth_LOGIN(_, args)
+        login = await self.challenge_auth(b"VXNlcm5hbWU6 tell me who you are", encode_to_b64=False)
+        if not isinstance(login, bytes):
+            return AuthResult(success=False)
+        password = await self.challenge_auth(b"UGFzc3dvcmQ6 and the secret", encode_to_b64=False)
+        if not isinstance(password, bytes):
+            return AuthResult(success=False)
+        return self._authenticate("LOGIN", LoginPassword(login, password))
+
+async def main():
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(cert, key)
+    def factory():
+        if mode == "plain":
+            return SMTP(Handler(), decode_data=False)
+        if mode == "implicit":
+            return Server(Handler(), decode_data=False, authenticator=authenticator,
+                          auth_require_tls=False)
+        return Server(Handler(), decode_data=False, authenticator=authenticator,
+                      tls_context=ctx, require_starttls=True, auth_require_tls=True)
+    loop = asyncio.get_running_loop()
+    kw = {"ssl": ctx} if mode == "implicit" else {}
+    server = await loop.create_server(factory, "127.0.0.1", 0, **kw)
+    print("PORT", server.sockets[0].getsockname()[1], flush=True)
+    await server.serve_forever()
+
+asyncio.run(main())
+"#;
+
+struct AiosmtpdTls {
+    addr: SocketAddr,
+    proc: Proc,
+    _dir: TempDir,
+}
+
+/// One message as the TLS aiosmtpd saw it.
+#[derive(Debug, PartialEq, Eq)]
+struct TlsReceived {
+    tls: bool,
+    login: String,
+    from: String,
+    to: String,
+    data: Vec<u8>,
+}
+
+impl AiosmtpdTls {
+    fn start(mode: &str, extra: &[&str]) -> Option<AiosmtpdTls> {
+        let python = aiosmtpd_python()?;
+        let dir = TempDir::new("aiosmtpd-tls");
+        let script = dir.0.join("server.py");
+        std::fs::write(&script, AIOSMTPD_TLS_SCRIPT).unwrap();
+        let p = pki::pki();
+        let cert = dir.0.join("mx.pem");
+        let key = dir.0.join("mx.key");
+        std::fs::write(&cert, &p.mx.cert).unwrap();
+        std::fs::write(&key, &p.mx.key).unwrap();
+        let mut cmd = Command::new(python);
+        cmd.arg("-u")
+            .arg(&script)
+            .arg(mode)
+            .arg(&cert)
+            .arg(&key)
+            .args(extra);
+        let mut proc = Proc::spawn(&mut cmd);
+        let first = proc.line(Duration::from_secs(30));
+        let port: u16 = first
+            .strip_prefix("PORT ")
+            .and_then(|p| p.trim().parse().ok())
+            .unwrap_or_else(|| panic!("unexpected first line from aiosmtpd: {first:?}"));
+        Some(AiosmtpdTls {
+            addr: format!("127.0.0.1:{port}").parse().unwrap(),
+            proc,
+            _dir: dir,
+        })
+    }
+
+    fn received(&mut self) -> TlsReceived {
+        let line = self.proc.line(Duration::from_secs(10));
+        let f: Vec<&str> = line
+            .strip_prefix("MSG ")
+            .unwrap_or_else(|| panic!("unexpected line from aiosmtpd: {line:?}"))
+            .split(' ')
+            .collect();
+        assert_eq!(f.len(), 5, "{line:?}");
+        let text = |s: &str| String::from_utf8(base64_decode(s)).unwrap();
+        TlsReceived {
+            tls: f[0] == "1",
+            login: text(f[1]),
+            from: text(f[2]),
+            to: text(f[3]),
+            data: base64_decode(f[4]),
+        }
+    }
+}
+
+fn ca_trust() -> smtpkit::tls::ClientTrust {
+    smtpkit::tls::ClientTrust::roots_from_pem(pki::pki().ca.as_bytes()).unwrap()
+}
+
+/// TLS options for the aiosmtpd tests: the relay is 127.0.0.1, whose name the test
+/// certificate lists.
+fn tls_opts(addr: SocketAddr) -> Options {
+    Options::relay(addr.to_string())
+        .hostname("client.example")
+        .retries(0)
+        .timeouts(short_timeouts())
+}
+
+const MECHANISMS: [(Mechanism, &str); 5] = [
+    (Mechanism::Plain, "s3cret"),
+    (Mechanism::Login, "s3cret"),
+    (Mechanism::CramMd5, "s3cret"),
+    (Mechanism::XOAuth2, "tok-alice"),
+    (Mechanism::OAuthBearer, "tok-alice"),
+];
+
+/// STARTTLS (Required: the default with credentials) and every mechanism; AUTH is offered
+/// only after STARTTLS, so the client must authenticate on the second EHLO.
+#[test]
+fn aiosmtpd_starttls_auth_each_mechanism() {
+    let Some(mut srv) = AiosmtpdTls::start("starttls", &[]) else {
+        return;
+    };
+    let email = Email::new("alice@x.example", &["b@y.example"], "hi\r\n").unwrap();
+    for (m, secret) in MECHANISMS {
+        let opts = tls_opts(srv.addr)
+            .trust(ca_trust())
+            .login("alice", secret)
+            .mechanisms(&[m]);
+        assert_eq!(opts.tls_mode(), TlsMode::Required);
+        let r = Client::new(opts)
+            .unwrap()
+            .send(&email)
+            .unwrap_or_else(|e| panic!("{m}: {e}"));
+        assert_eq!(r.tls, Some(smtpkit::client::TlsStatus::Verified), "{m}");
+        let got = srv.received();
+        assert_eq!((got.tls, got.login.as_str()), (true, "alice"), "{m}");
+        assert_eq!(got.data, b"hi\r\n", "{m}");
+        // A wrong secret: refused (535), before MAIL; the OAuth mechanisms go through their
+        // error challenge first.
+        let e = Client::new(
+            tls_opts(srv.addr)
+                .trust(ca_trust())
+                .login("alice", "wrong")
+                .mechanisms(&[m]),
+        )
+        .unwrap()
+        .send(&email)
+        .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Permanent, "{m}: {e}");
+        assert_eq!(e.reply().map(|r| r.code), Some(535), "{m}: {e}");
+    }
+}
+
+/// Implicit TLS (port 465 style) and every mechanism.
+#[test]
+fn aiosmtpd_implicit_tls_auth_each_mechanism() {
+    let Some(mut srv) = AiosmtpdTls::start("implicit", &[]) else {
+        return;
+    };
+    let email = Email::new("alice@x.example", &["b@y.example"], "hi\r\n").unwrap();
+    for (m, secret) in MECHANISMS {
+        let r = Client::new(
+            tls_opts(srv.addr)
+                .tls(TlsMode::Implicit)
+                .trust(ca_trust())
+                .login("alice", secret)
+                .mechanisms(&[m]),
+        )
+        .unwrap()
+        .send(&email)
+        .unwrap_or_else(|e| panic!("{m}: {e}"));
+        assert_eq!(r.tls, Some(smtpkit::client::TlsStatus::Verified), "{m}");
+        let got = srv.received();
+        assert_eq!((got.tls, got.login.as_str()), (true, "alice"), "{m}");
+    }
+    // Not trusted: a readable TLS error, nothing delivered.
+    let e = Client::new(
+        tls_opts(srv.addr)
+            .tls(TlsMode::Implicit)
+            .login("alice", "s3cret"),
+    )
+    .unwrap()
+    .send(&email)
+    .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Tls, "{e}");
+    assert!(
+        e.to_string().contains("unknown certificate authority"),
+        "{e}"
+    );
+}
+
+/// LOGIN prompts with words after the base64, from a real server engine (gen_smtp's case).
+#[test]
+fn aiosmtpd_login_prompts_with_words() {
+    let Some(mut srv) = AiosmtpdTls::start("starttls", &["--login-words"]) else {
+        return;
+    };
+    let email = Email::new("alice@x.example", &["b@y.example"], "hi\r\n").unwrap();
+    Client::new(
+        tls_opts(srv.addr)
+            .trust(ca_trust())
+            .login("alice", "s3cret")
+            .mechanisms(&[Mechanism::Login]),
+    )
+    .unwrap()
+    .send(&email)
+    .unwrap();
+    assert_eq!(srv.received().login, "alice");
+}
+
+/// Opportunistic TLS against a certificate the client cannot verify: encrypted anyway
+/// (RFC 7435), the receipt says why it is unverified; with credentials, no AUTH (and so no
+/// transaction) unless allowed.
+#[test]
+fn aiosmtpd_opportunistic_with_an_unverifiable_certificate() {
+    let Some(mut srv) = AiosmtpdTls::start("starttls", &[]) else {
+        return;
+    };
+    let email = Email::new("alice@x.example", &["b@y.example"], "hi\r\n").unwrap();
+    let r = Client::new(tls_opts(srv.addr).tls(TlsMode::Opportunistic))
+        .unwrap()
+        .send(&email)
+        .unwrap();
+    match &r.tls {
+        Some(smtpkit::client::TlsStatus::Unverified(why)) => {
+            assert!(why.contains("unknown certificate authority"), "{why}")
+        }
+        other => panic!("{other:?}"),
+    }
+    let got = srv.received();
+    assert!(got.tls && got.login.is_empty());
+
+    let creds = || {
+        tls_opts(srv.addr)
+            .tls(TlsMode::Opportunistic)
+            .login("alice", "s3cret")
+    };
+    let e = Client::new(creds()).unwrap().send(&email).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::MissingRequirement, "{e}");
+    Client::new(creds().allow_unverified_auth(true))
+        .unwrap()
+        .send(&email)
+        .unwrap();
+    let got = srv.received();
+    assert_eq!((got.tls, got.login.as_str()), (true, "alice"));
+}
+
+/// A server without TLS or AUTH: without credentials opportunistic TLS falls back to
+/// cleartext (STARTTLS absent); with credentials nothing is sent.
+#[test]
+fn aiosmtpd_without_tls_or_auth() {
+    let Some(mut srv) = AiosmtpdTls::start("plain", &[]) else {
+        return;
+    };
+    let email = Email::new("alice@x.example", &["b@y.example"], "hi\r\n").unwrap();
+    let r = Client::new(tls_opts(srv.addr))
+        .unwrap()
+        .send(&email)
+        .unwrap();
+    assert_eq!(r.tls, None);
+    let got = srv.received();
+    assert!(!got.tls);
+    assert_eq!(
+        (got.from.as_str(), got.to.as_str()),
+        ("alice@x.example", "b@y.example")
+    );
+    for opts in [
+        tls_opts(srv.addr).login("alice", "s3cret"),
+        tls_opts(srv.addr)
+            .tls(TlsMode::Never)
+            .allow_insecure_auth(true)
+            .login("alice", "s3cret"),
+    ] {
+        let e = Client::new(opts).unwrap().send(&email).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::MissingRequirement, "{e}");
+    }
+    // Nothing more reached the server: the next message is the one sent now.
+    Client::new(tls_opts(srv.addr))
+        .unwrap()
+        .send(&email)
+        .unwrap();
+    assert!(!srv.received().tls);
 }

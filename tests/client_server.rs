@@ -386,3 +386,69 @@ fn cr_lf_injection_is_refused_before_sending() {
     assert_eq!(e.kind(), ErrorKind::InvalidInput);
     assert_eq!(rec.lock().unwrap().messages.len(), 0);
 }
+
+/// `send_background` calls back once per message with its own result, from other threads,
+/// while the caller goes on; `spawn_send` hands the result to `join`.
+#[test]
+fn send_background_and_spawn_send() {
+    let (srv, rec) = default_server();
+    let client = Client::new(relay(&srv)).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut handles = Vec::new();
+    for i in 0..4 {
+        let to = if i == 3 {
+            "bad@example.net"
+        } else {
+            "ok@example.net"
+        };
+        let email = Email::new("a@example.org", &[to], format!("n{i}\r\n")).unwrap();
+        let tx = tx.clone();
+        handles.push(client.send_background(email, move |r| {
+            let _ = tx.send((i, r.map(|r| r.reply.code).map_err(|e| e.kind())));
+        }));
+    }
+    let spawned =
+        client.spawn_send(Email::new("a@example.org", &["ok@example.net"], "spawned\r\n").unwrap());
+    for h in handles {
+        h.join().unwrap();
+    }
+    let mut got: Vec<_> = rx.try_iter().collect();
+    got.sort_by_key(|(i, _)| *i);
+    assert_eq!(
+        got,
+        [
+            (0, Ok(250)),
+            (1, Ok(250)),
+            (2, Ok(250)),
+            (3, Err(ErrorKind::Permanent))
+        ]
+    );
+    let r = spawned.join().unwrap().unwrap();
+    assert_eq!(r.status(), Status::Delivered);
+    wait_for(&rec, "4 messages", |r| r.messages.len() == 4);
+    let mut bodies: Vec<Vec<u8>> = rec
+        .lock()
+        .unwrap()
+        .messages
+        .iter()
+        .map(|m| m.body.clone())
+        .collect();
+    bodies.sort();
+    assert_eq!(
+        bodies,
+        [
+            b"n0\r\n".to_vec(),
+            b"n1\r\n".to_vec(),
+            b"n2\r\n".to_vec(),
+            b"spawned\r\n".to_vec()
+        ]
+    );
+    // A failure reaches the callback too (nothing listens there any more).
+    let dead = Client::new(Options::relay("127.0.0.1:1").tls(TlsMode::Never).retries(0)).unwrap();
+    let e = dead
+        .spawn_send(Email::new("a@example.org", &["b@example.net"], "x").unwrap())
+        .join()
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Network, "{e}");
+}

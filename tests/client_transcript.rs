@@ -10,7 +10,11 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use smtpkit::Reply;
-use smtpkit::client::{Client, Email, ErrorKind, OnError, Options, Status, Timeouts, TlsMode};
+use smtpkit::client::{
+    AuthPolicy, Client, Email, Envelope, ErrorKind, FileBody, OnError, Options, Outcome,
+    ReaderBody, Status, Timeouts, TlsMode,
+};
+use smtpkit::dsn::{Notify, Orcpt, Ret};
 use smtpkit::sasl::Mechanism;
 use smtpkit::server::Protocol;
 
@@ -1254,4 +1258,958 @@ fn a_421_mid_transaction_ends_it_with_its_reply() {
         }
     }
     assert!(wrong.is_empty(), "the 421 was lost:\n{}", wrong.join("\n"));
+}
+
+// ---------------------------------------------------------------------------------------
+// Credentials mean authentication (issue 13, item 1)
+
+/// Credentials (with insecure AUTH allowed: the fake has no TLS) against a server that offers
+/// no AUTH: nothing but EHLO and QUIT, a typed error, no retry.
+#[test]
+fn credentials_without_auth_offered_never_start_a_transaction() {
+    let fake = Fake::one(script(&[hello(&["PIPELINING", "8BITMIME"]), quit()]));
+    let client = Client::new(auth_opts(&fake, &[Mechanism::Plain]).retries(2)).unwrap();
+    let e = client.send(&email(&["b@y.example"], "hi\r\n")).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::MissingRequirement, "{e}");
+    assert!(e.to_string().contains("does not offer AUTH"), "{e}");
+    let s = fake.finish_clean();
+    assert_eq!(s.len(), 1, "a missing requirement is not retried");
+    assert_eq!(s[0].text(), "EHLO client.example\r\nQUIT\r\n");
+}
+
+/// The old behaviour, only when asked for: AuthPolicy::IfAvailable sends unauthenticated.
+#[test]
+fn if_available_is_the_explicit_opt_in_to_send_unauthenticated() {
+    let fake = Fake::one(script(&[
+        hello(&[]),
+        lockstep_tx("MAIL FROM:<a@x.example>", "RCPT TO:<b@y.example>"),
+        quit(),
+    ]));
+    let client =
+        Client::new(auth_opts(&fake, &[Mechanism::Plain]).auth(AuthPolicy::IfAvailable)).unwrap();
+    let r = client.send(&email(&["b@y.example"], "hi\r\n")).unwrap();
+    assert_eq!(r.status(), Status::Delivered);
+    fake.finish_clean();
+}
+
+#[test]
+fn credentials_without_a_common_mechanism_fail_before_mail() {
+    let fake = Fake::one(script(&[hello(&["AUTH GSSAPI NTLM"]), quit()]));
+    let client = Client::new(auth_opts(&fake, &[Mechanism::Plain, Mechanism::Login])).unwrap();
+    let e = client.send(&email(&["b@y.example"], "hi\r\n")).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::MissingRequirement, "{e}");
+    assert!(
+        e.to_string()
+            .contains("server offers GSSAPI NTLM, the client uses PLAIN LOGIN"),
+        "{e}"
+    );
+    assert_eq!(
+        fake.finish_clean()[0].text(),
+        "EHLO client.example\r\nQUIT\r\n"
+    );
+}
+
+#[test]
+fn every_mechanism_refused_fails_before_mail() {
+    let fake = Fake::one(script(&[
+        hello(&["AUTH LOGIN PLAIN"]),
+        vec![
+            expect("AUTH LOGIN\r\n"),
+            send("334 VXNlcm5hbWU6\r\n"),
+            expect("dXNlcg==\r\n"),
+            send("334 UGFzc3dvcmQ6\r\n"),
+            expect("cGFzcw==\r\n"),
+            send("535 5.7.8 no\r\n"),
+            expect("AUTH PLAIN AHVzZXIAcGFzcw==\r\n"),
+            send("535 5.7.8 still no\r\n"),
+        ],
+        quit(),
+    ]));
+    let client = Client::new(auth_opts(&fake, &[Mechanism::Login, Mechanism::Plain])).unwrap();
+    let e = client.send(&email(&["b@y.example"], "hi\r\n")).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Permanent, "{e}");
+    assert_eq!(
+        e.reply().map(|r| r.to_string()).as_deref(),
+        Some("535 5.7.8 still no")
+    );
+    let s = fake.finish_clean();
+    assert_eq!(s.len(), 1);
+    assert!(!s[0].text().contains("MAIL"), "{:?}", s[0].text());
+}
+
+/// With credentials and no TLS mode chosen the mode is Required: a server without STARTTLS
+/// gets EHLO and QUIT, and the credentials never leave.
+#[test]
+fn credentials_make_tls_required_by_default() {
+    let fake = Fake::one(script(&[hello(&["AUTH PLAIN LOGIN"]), quit()]));
+    let mut o = opts(&fake).login("user", "pass");
+    o.tls = None;
+    assert_eq!(o.tls_mode(), TlsMode::Required);
+    let client = Client::new(o).unwrap();
+    let e = client.send(&email(&["b@y.example"], "hi\r\n")).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::MissingRequirement, "{e}");
+    assert!(e.to_string().contains("STARTTLS"), "{e}");
+    assert_eq!(
+        fake.finish_clean()[0].text(),
+        "EHLO client.example\r\nQUIT\r\n"
+    );
+    // Without credentials the default stays opportunistic.
+    let mut o = Options::relay("mx.example");
+    assert_eq!(o.tls_mode(), TlsMode::Opportunistic);
+    o = o.login("u", "p").auth(AuthPolicy::Never);
+    assert_eq!(o.tls_mode(), TlsMode::Opportunistic);
+}
+
+/// AUTH Never with credentials: nothing is sent about them, even over plaintext.
+#[test]
+fn auth_never_ignores_credentials() {
+    let fake = Fake::one(script(&[
+        hello(&["AUTH PLAIN"]),
+        lockstep_tx("MAIL FROM:<a@x.example>", "RCPT TO:<b@y.example>"),
+        quit(),
+    ]));
+    let client = Client::new(opts(&fake).login("u", "p").auth(AuthPolicy::Never)).unwrap();
+    client.send(&email(&["b@y.example"], "hi\r\n")).unwrap();
+    assert!(!fake.finish_clean()[0].text().contains("AUTH"));
+}
+
+// ---------------------------------------------------------------------------------------
+// AUTH prompts as real servers send them (issue 13, item 5)
+
+/// LOGIN answers username then password whatever the prompts say: text after the base64
+/// (gen_smtp's case), empty prompts, prompts in the "wrong" order, undecodable prompts.
+#[test]
+fn auth_login_does_not_interpret_prompts() {
+    for (user_prompt, pass_prompt) in [
+        ("VXNlcm5hbWU6 some words", "UGFzc3dvcmQ6 more words"),
+        ("", ""),
+        ("UGFzc3dvcmQ6", "VXNlcm5hbWU6"),
+        ("not base64!", "%%%"),
+    ] {
+        let t = auth_session(
+            vec![
+                expect("AUTH LOGIN\r\n"),
+                send(format!("334 {user_prompt}\r\n")),
+                expect("dXNlcg==\r\n"),
+                send(format!("334 {pass_prompt}\r\n")),
+                expect("cGFzcw==\r\n"),
+            ],
+            "AUTH LOGIN",
+            &[Mechanism::Login],
+            "user",
+            "pass",
+        );
+        assert_eq!(
+            t, "EHLO client.example\r\nAUTH LOGIN\r\ndXNlcg==\r\ncGFzcw==\r\nQUIT\r\n",
+            "{user_prompt:?}"
+        );
+    }
+}
+
+/// A third LOGIN prompt is cancelled with `*` (RFC 4954 §4), not answered by a guess.
+#[test]
+fn auth_login_third_prompt_is_cancelled() {
+    let fake = Fake::one(script(&[
+        hello(&["AUTH LOGIN"]),
+        vec![
+            expect("AUTH LOGIN\r\n"),
+            send("334 VXNlcm5hbWU6\r\n"),
+            expect("dXNlcg==\r\n"),
+            send("334 UGFzc3dvcmQ6\r\n"),
+            expect("cGFzcw==\r\n"),
+            send("334 T1RQOg==\r\n"),
+            expect("*\r\n"),
+            send("501 5.7.0 cancelled\r\n"),
+        ],
+        quit(),
+    ]));
+    let client = Client::new(auth_opts(&fake, &[Mechanism::Login])).unwrap();
+    let e = client.send(&email(&["b@y.example"], "hi\r\n")).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Permanent, "{e}");
+    assert_eq!(e.reply().map(|r| r.code), Some(501));
+    fake.finish_clean();
+}
+
+/// CRAM-MD5 uses the challenge's first word (some servers add text after it).
+#[test]
+fn auth_cram_md5_challenge_with_trailing_text() {
+    let t = auth_session(
+        vec![
+            expect("AUTH CRAM-MD5\r\n"),
+            send("334 PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9uLm1jaS5uZXQ+ say hi\r\n"),
+            expect("dGltIGI5MTNhNjAyYzdlZGE3YTQ5NWI0ZTZlNzMzNGQzODkw\r\n"),
+        ],
+        "AUTH CRAM-MD5",
+        &[Mechanism::CramMd5],
+        "tim",
+        "tanstaaftanstaaf",
+    );
+    assert!(t.ends_with("dGltIGI5MTNhNjAyYzdlZGE3YTQ5NWI0ZTZlNzMzNGQzODkw\r\nQUIT\r\n"));
+}
+
+/// A CRAM-MD5 challenge that is not base64: cancelled with `*`, then the next mechanism.
+#[test]
+fn auth_cram_md5_garbage_challenge_is_cancelled_and_falls_through() {
+    let t = auth_session(
+        vec![
+            expect("AUTH CRAM-MD5\r\n"),
+            send("334 !!not base64!!\r\n"),
+            expect("*\r\n"),
+            send("501 5.7.0 cancelled\r\n"),
+            expect("AUTH PLAIN AHVzZXIAcGFzcw==\r\n"),
+        ],
+        "AUTH CRAM-MD5 PLAIN",
+        &[Mechanism::CramMd5, Mechanism::Plain],
+        "user",
+        "pass",
+    );
+    assert!(t.contains("*\r\nAUTH PLAIN"), "{t:?}");
+}
+
+/// A server that ignores PLAIN's initial response and asks with an empty 334 gets it again.
+#[test]
+fn auth_plain_answers_an_empty_challenge_after_the_initial_response() {
+    let t = auth_session(
+        vec![
+            expect("AUTH PLAIN AHVzZXIAcGFzcw==\r\n"),
+            send("334 \r\n"),
+            expect("AHVzZXIAcGFzcw==\r\n"),
+        ],
+        "AUTH PLAIN",
+        &[Mechanism::Plain],
+        "user",
+        "pass",
+    );
+    assert_eq!(
+        t,
+        "EHLO client.example\r\nAUTH PLAIN AHVzZXIAcGFzcw==\r\nAHVzZXIAcGFzcw==\r\nQUIT\r\n"
+    );
+}
+
+#[test]
+fn auth_oauthbearer_success_and_error_challenge() {
+    // base64("n,a=user@example.com,\x01auth=Bearer tok\x01\x01")
+    let ir = "bixhPXVzZXJAZXhhbXBsZS5jb20sAWF1dGg9QmVhcmVyIHRvawEB";
+    let t = auth_session(
+        vec![expect(format!("AUTH OAUTHBEARER {ir}\r\n"))],
+        "AUTH OAUTHBEARER XOAUTH2",
+        &[Mechanism::OAuthBearer],
+        "user@example.com",
+        "tok",
+    );
+    assert_eq!(
+        t,
+        format!("EHLO client.example\r\nAUTH OAUTHBEARER {ir}\r\nQUIT\r\n")
+    );
+    // A refused token: the error comes as a 334 challenge, the client answers ^A (RFC 7628
+    // §3.2.3) and gets the failure.
+    let fake = Fake::one(script(&[
+        hello(&["AUTH OAUTHBEARER"]),
+        vec![
+            expect(format!("AUTH OAUTHBEARER {ir}\r\n")),
+            send("334 eyJzdGF0dXMiOiJpbnZhbGlkX3Rva2VuIn0=\r\n"),
+            expect("AQ==\r\n"),
+            send("535 5.7.8 invalid token\r\n"),
+        ],
+        quit(),
+    ]));
+    let client = Client::new(
+        opts(&fake)
+            .allow_insecure_auth(true)
+            .login("user@example.com", "tok")
+            .mechanisms(&[Mechanism::OAuthBearer]),
+    )
+    .unwrap();
+    let e = client.send(&email(&["b@y.example"], "hi\r\n")).unwrap_err();
+    assert_eq!(e.reply().map(|r| r.code), Some(535), "{e}");
+    fake.finish_clean();
+}
+
+// ---------------------------------------------------------------------------------------
+// LMTP partial replies, and retries that never deliver twice (issue 13, item 4)
+
+fn lmtp_head(rcpts: &[&str]) -> Vec<Step> {
+    let mut cmds = String::from("MAIL FROM:<a@x.example>\r\n");
+    let mut replies = String::from("250 2.1.0 ok\r\n");
+    for r in rcpts {
+        cmds.push_str(&format!("RCPT TO:<{r}>\r\n"));
+        replies.push_str("250 2.1.5 ok\r\n");
+    }
+    cmds.push_str("DATA\r\n");
+    replies.push_str("354 go ahead\r\n");
+    vec![
+        send("220 fake.example LMTP\r\n"),
+        expect("LHLO client.example\r\n"),
+        send(ehlo(&["PIPELINING", "ENHANCEDSTATUSCODES"])),
+        expect(cmds),
+        send(replies),
+        body(),
+    ]
+}
+
+fn outcomes(rs: &[smtpkit::client::RecipientResult]) -> Vec<(String, u16, Outcome)> {
+    rs.iter()
+        .map(|r| (r.mailbox.to_string(), r.reply.code, r.outcome))
+        .collect()
+}
+
+/// The server answers the first recipient, then closes: that recipient keeps its 250, the
+/// others are Unknown (not "all unknown"), and nothing is retried.
+#[test]
+fn lmtp_partial_replies_then_close_keep_what_arrived() {
+    let fake = Fake::one(script(&[
+        lmtp_head(&["one@y.example", "two@y.example", "three@y.example"]),
+        vec![send("250 2.0.0 one delivered\r\n"), Close],
+    ]));
+    let client = Client::new(opts(&fake).protocol(Protocol::Lmtp).retries(3)).unwrap();
+    let r = client
+        .send(&email(
+            &["one@y.example", "two@y.example", "three@y.example"],
+            "hi\r\n",
+        ))
+        .unwrap();
+    assert_eq!(r.status(), Status::Partial);
+    assert_eq!(r.reply.to_string(), "250 2.0.0 one delivered");
+    assert_eq!(
+        outcomes(&r.recipients),
+        [
+            ("one@y.example".into(), 250, Outcome::Delivered),
+            ("two@y.example".into(), 250, Outcome::Unknown),
+            ("three@y.example".into(), 250, Outcome::Unknown),
+        ]
+    );
+    assert!(r.recipients[0].delivered && !r.recipients[1].delivered);
+    assert_eq!(
+        fake.finish_clean().len(),
+        1,
+        "an unknown fate is never retried"
+    );
+}
+
+/// No reply at all after the dot: every recipient Unknown, ErrorKind::StatusUnknown.
+#[test]
+fn lmtp_no_reply_at_all_is_status_unknown_for_everyone() {
+    let fake = Fake::one(script(&[
+        lmtp_head(&["one@y.example", "two@y.example"]),
+        vec![Close],
+    ]));
+    let client = Client::new(opts(&fake).protocol(Protocol::Lmtp).retries(3)).unwrap();
+    let e = client
+        .send(&email(&["one@y.example", "two@y.example"], "hi\r\n"))
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::StatusUnknown, "{e}");
+    assert!(e.recipients().iter().all(|r| r.outcome == Outcome::Unknown));
+    assert_eq!(fake.finish_clean().len(), 1);
+}
+
+/// A 421 among the per-recipient replies: the first recipient keeps its 250, the second gets
+/// the 421 (deferred), the third never got a reply (unknown). The retry goes to the deferred
+/// recipient only — never again to the one that has its 250 — and the receipt merges both.
+#[test]
+fn lmtp_421_mid_replies_retries_only_the_deferred_recipient() {
+    let first = script(&[
+        lmtp_head(&["one@y.example", "two@y.example", "three@y.example"]),
+        vec![
+            send("250 2.0.0 one delivered\r\n421 4.3.2 shutting down\r\n"),
+            Close,
+        ],
+    ]);
+    let second = script(&[
+        lmtp_head(&["two@y.example"]),
+        vec![send("250 2.0.0 two delivered\r\n")],
+        quit(),
+    ]);
+    let fake = Fake::start(vec![first, second]);
+    let client = Client::new(opts(&fake).protocol(Protocol::Lmtp).retries(1)).unwrap();
+    let r = client
+        .send(&email(
+            &["one@y.example", "two@y.example", "three@y.example"],
+            "hi\r\n",
+        ))
+        .unwrap();
+    assert_eq!(
+        outcomes(&r.recipients),
+        [
+            ("one@y.example".into(), 250, Outcome::Delivered),
+            ("two@y.example".into(), 250, Outcome::Delivered),
+            ("three@y.example".into(), 250, Outcome::Unknown),
+        ]
+    );
+    assert_eq!(r.recipients[1].reply.to_string(), "250 2.0.0 two delivered");
+    assert_eq!(r.status(), Status::Partial);
+    let s = fake.finish_clean();
+    assert_eq!(s.len(), 2);
+    assert!(!s[1].text().contains("one@y.example"), "{:?}", s[1].text());
+    assert!(
+        !s[1].text().contains("three@y.example"),
+        "{:?}",
+        s[1].text()
+    );
+}
+
+/// Without retries left, the 421 stays in the receipt as the deferred recipient's reply.
+#[test]
+fn lmtp_421_mid_replies_without_retries_is_reported_per_recipient() {
+    let fake = Fake::one(script(&[
+        lmtp_head(&["one@y.example", "two@y.example"]),
+        vec![
+            send("250 2.0.0 one delivered\r\n421 4.3.2 shutting down\r\n"),
+            Close,
+        ],
+    ]));
+    let client = Client::new(opts(&fake).protocol(Protocol::Lmtp)).unwrap();
+    let r = client
+        .send(&email(&["one@y.example", "two@y.example"], "hi\r\n"))
+        .unwrap();
+    assert_eq!(
+        outcomes(&r.recipients),
+        [
+            ("one@y.example".into(), 250, Outcome::Delivered),
+            ("two@y.example".into(), 421, Outcome::Deferred),
+        ]
+    );
+    fake.finish_clean();
+}
+
+/// SMTP: a recipient deferred at RCPT (450) while the others got the message is retried
+/// alone; the receipt merges both attempts. A refused (550) one is not retried.
+#[test]
+fn smtp_retry_goes_only_to_deferred_recipients() {
+    let first = script(&[
+        hello(&[]),
+        vec![
+            expect("MAIL FROM:<a@x.example>\r\n"),
+            send("250 ok\r\n"),
+            expect("RCPT TO:<one@y.example>\r\n"),
+            send("250 ok\r\n"),
+            expect("RCPT TO:<later@y.example>\r\n"),
+            send("450 4.2.1 try later\r\n"),
+            expect("RCPT TO:<bad@y.example>\r\n"),
+            send("550 5.1.1 no such user\r\n"),
+            expect("DATA\r\n"),
+            send("354 go ahead\r\n"),
+            body(),
+            send("250 2.0.0 queued as 1\r\n"),
+        ],
+        quit(),
+    ]);
+    let second = script(&[
+        hello(&[]),
+        lockstep_tx("MAIL FROM:<a@x.example>", "RCPT TO:<later@y.example>"),
+        quit(),
+    ]);
+    let fake = Fake::start(vec![first, second]);
+    let client = Client::new(opts(&fake).retries(1)).unwrap();
+    let r = client
+        .send(&email(
+            &["one@y.example", "later@y.example", "bad@y.example"],
+            "hi\r\n",
+        ))
+        .unwrap();
+    assert_eq!(
+        outcomes(&r.recipients),
+        [
+            ("one@y.example".into(), 250, Outcome::Delivered),
+            ("later@y.example".into(), 250, Outcome::Delivered),
+            ("bad@y.example".into(), 550, Outcome::Refused),
+        ]
+    );
+    assert_eq!(r.reply.to_string(), "250 2.0.0 queued as 1");
+    assert_eq!(fake.finish_clean().len(), 2);
+}
+
+/// The deferred recipient is deferred again on the retry: the receipt keeps its last reply.
+#[test]
+fn smtp_deferred_twice_keeps_the_last_reply() {
+    let attempt = |code: &str| {
+        script(&[
+            hello(&[]),
+            vec![
+                expect("MAIL FROM:<a@x.example>\r\n"),
+                send("250 ok\r\n"),
+                expect("RCPT TO:<later@y.example>\r\n"),
+                send(format!("{code} try later\r\n")),
+            ],
+            quit(),
+        ])
+    };
+    let mut first = script(&[
+        hello(&[]),
+        vec![
+            expect("MAIL FROM:<a@x.example>\r\n"),
+            send("250 ok\r\n"),
+            expect("RCPT TO:<one@y.example>\r\n"),
+            send("250 ok\r\n"),
+            expect("RCPT TO:<later@y.example>\r\n"),
+            send("450 4.2.1 first\r\n"),
+            expect("DATA\r\n"),
+            send("354 go ahead\r\n"),
+            body(),
+            send("250 2.0.0 queued\r\n"),
+        ],
+        quit(),
+    ]);
+    first.shrink_to_fit();
+    let fake = Fake::start(vec![first, attempt("451 4.3.0")]);
+    let client = Client::new(opts(&fake).retries(1)).unwrap();
+    let r = client
+        .send(&email(&["one@y.example", "later@y.example"], "hi\r\n"))
+        .unwrap();
+    assert_eq!(r.recipients[1].reply.to_string(), "451 4.3.0 try later");
+    assert_eq!(r.recipients[1].outcome, Outcome::Deferred);
+    assert_eq!(r.status(), Status::Partial);
+    let s = fake.finish_clean();
+    assert_eq!(s.len(), 2);
+    assert!(s[1].text().starts_with(
+        "EHLO client.example\r\nMAIL FROM:<a@x.example>\r\nRCPT TO:<later@y.example>\r\n"
+    ));
+}
+
+/// A 4xx to the message itself leaves every recipient deferred: the retry goes to all.
+#[test]
+fn smtp_451_after_the_dot_retries_everyone() {
+    let first = script(&[
+        hello(&[]),
+        vec![
+            expect("MAIL FROM:<a@x.example>\r\n"),
+            send("250 ok\r\n"),
+            expect("RCPT TO:<b@y.example>\r\n"),
+            send("250 ok\r\n"),
+            expect("DATA\r\n"),
+            send("354 go ahead\r\n"),
+            body(),
+            send("451 4.3.0 try again\r\n"),
+        ],
+        quit(),
+    ]);
+    let second = script(&[
+        hello(&[]),
+        lockstep_tx("MAIL FROM:<a@x.example>", "RCPT TO:<b@y.example>"),
+        quit(),
+    ]);
+    let fake = Fake::start(vec![first, second]);
+    let client = Client::new(opts(&fake).retries(1)).unwrap();
+    let r = client.send(&email(&["b@y.example"], "hi\r\n")).unwrap();
+    assert_eq!(r.status(), Status::Delivered);
+    assert_eq!(fake.finish_clean().len(), 2);
+}
+
+// ---------------------------------------------------------------------------------------
+// DSN and raw parameters (issue 13, item 6)
+
+fn dsn_envelope() -> Envelope {
+    Envelope::new("a@x.example", &["b@y.example", "c@y.example"])
+        .unwrap()
+        .ret(Ret::Headers)
+        .envid("QQ 314+159=")
+        .notify_all(Notify {
+            success: false,
+            failure: true,
+            delay: true,
+        })
+        .notify(1, Notify::default())
+        .orcpt(
+            0,
+            Orcpt {
+                addr_type: "rfc822".into(),
+                address: "B+x@y.example".into(),
+            },
+        )
+}
+
+#[test]
+fn dsn_parameters_when_offered() {
+    let fake = Fake::one(script(&[
+        hello(&["DSN", "SIZE 1000"]),
+        vec![
+            expect("MAIL FROM:<a@x.example> SIZE=4 RET=HDRS ENVID=QQ+20314+2B159+3D\r\n"),
+            send("250 ok\r\n"),
+            expect("RCPT TO:<b@y.example> NOTIFY=FAILURE,DELAY ORCPT=rfc822;B+2Bx@y.example\r\n"),
+            send("250 ok\r\n"),
+            expect("RCPT TO:<c@y.example> NOTIFY=NEVER\r\n"),
+            send("250 ok\r\n"),
+            expect("DATA\r\n"),
+            send("354 go\r\n"),
+            body(),
+            send("250 2.0.0 ok\r\n"),
+        ],
+        quit(),
+    ]));
+    let client = Client::new(opts(&fake)).unwrap();
+    client
+        .send_envelope(&dsn_envelope(), &b"hi\r\n".to_vec())
+        .unwrap();
+    fake.finish_clean();
+}
+
+#[test]
+fn dsn_parameters_left_out_when_not_offered_or_an_error_when_required() {
+    let fake = Fake::one(script(&[
+        hello(&[]),
+        vec![
+            expect("MAIL FROM:<a@x.example>\r\n"),
+            send("250 ok\r\n"),
+            expect("RCPT TO:<b@y.example>\r\n"),
+            send("250 ok\r\n"),
+            expect("RCPT TO:<c@y.example>\r\n"),
+            send("250 ok\r\n"),
+            expect("DATA\r\n"),
+            send("354 go\r\n"),
+            body(),
+            send("250 2.0.0 ok\r\n"),
+        ],
+        quit(),
+    ]));
+    let client = Client::new(opts(&fake)).unwrap();
+    client
+        .send_envelope(&dsn_envelope(), &b"hi\r\n".to_vec())
+        .unwrap();
+    fake.finish_clean();
+
+    let fake = Fake::one(script(&[hello(&["PIPELINING"]), quit()]));
+    let client = Client::new(opts(&fake)).unwrap();
+    let e = client
+        .send_envelope(&dsn_envelope().dsn_required(true), &b"hi\r\n".to_vec())
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::MissingRequirement, "{e}");
+    assert_eq!(
+        fake.finish_clean()[0].text(),
+        "EHLO client.example\r\nQUIT\r\n"
+    );
+}
+
+#[test]
+fn raw_mail_and_rcpt_parameters() {
+    let fake = Fake::one(script(&[
+        hello(&["MT-PRIORITY", "XFOO"]),
+        vec![
+            expect("MAIL FROM:<a@x.example> MT-PRIORITY=3 XFOO\r\n"),
+            send("250 ok\r\n"),
+            expect("RCPT TO:<b@y.example> XRCPT=a,b\r\n"),
+            send("250 ok\r\n"),
+            expect("DATA\r\n"),
+            send("354 go\r\n"),
+            body(),
+            send("250 2.0.0 ok\r\n"),
+        ],
+        quit(),
+    ]));
+    let env = Envelope::new("a@x.example", &["b@y.example"])
+        .unwrap()
+        .mail_param("MT-PRIORITY", Some("3"))
+        .mail_param("XFOO", None)
+        .rcpt_param(0, "XRCPT", Some("a,b"));
+    let client = Client::new(opts(&fake)).unwrap();
+    client.send_envelope(&env, &b"hi\r\n".to_vec()).unwrap();
+    fake.finish_clean();
+}
+
+/// Parameters that could inject anything, or repeat what the client sets itself, are refused
+/// before a byte is sent; after HELO no parameter can be sent at all.
+#[test]
+fn bad_raw_parameters_send_nothing() {
+    let base = || Envelope::new("a@x.example", &["b@y.example"]).unwrap();
+    for (what, env) in [
+        ("space in value", base().mail_param("X", Some("a b"))),
+        ("= in value", base().mail_param("X", Some("a=b"))),
+        ("CRLF", base().mail_param("X", Some("a\r\nRSET"))),
+        ("bad keyword", base().mail_param("X_Y", None)),
+        ("own keyword", base().mail_param("size", Some("1"))),
+        (
+            "rcpt own keyword",
+            base().rcpt_param(0, "NOTIFY", Some("NEVER")),
+        ),
+        ("long envid", base().envid("x".repeat(101))),
+    ] {
+        let fake = Fake::one(script(&[hello(&["DSN"]), quit()]));
+        let client = Client::new(opts(&fake)).unwrap();
+        let e = client.send_envelope(&env, &b"hi\r\n".to_vec()).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidInput, "{what}: {e}");
+        assert_eq!(
+            fake.finish_clean()[0].text(),
+            "EHLO client.example\r\nQUIT\r\n",
+            "{what}"
+        );
+    }
+    let fake = Fake::one(script(&[
+        vec![
+            send(GREETING),
+            expect(EHLO),
+            send("502 5.5.1 no EHLO\r\n"),
+            expect("HELO client.example\r\n"),
+            send("250 fake.example\r\n"),
+        ],
+        quit(),
+    ]));
+    let client = Client::new(opts(&fake)).unwrap();
+    let e = client
+        .send_envelope(&base().mail_param("XFOO", None), &b"hi\r\n".to_vec())
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::MissingRequirement, "{e}");
+    fake.finish_clean();
+}
+
+// ---------------------------------------------------------------------------------------
+// Bodies streamed from Read (issue 13, item 7)
+
+/// Hands out its bytes a few at a time, so that line ends and leading dots fall across reads.
+struct Trickle {
+    data: Vec<u8>,
+    pos: usize,
+    step: usize,
+    /// Fail with an I/O error after this many bytes.
+    fail_at: Option<usize>,
+}
+
+impl std::io::Read for Trickle {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.fail_at.is_some_and(|f| self.pos >= f) {
+            return Err(std::io::Error::other("disk on fire"));
+        }
+        let n = self.step.min(buf.len()).min(self.data.len() - self.pos);
+        buf[..n].copy_from_slice(&self.data[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+#[test]
+fn streamed_body_is_stuffed_like_a_byte_body() {
+    let text = b"Subject: s\n\n.one\r\n..two\r.three\nlast".to_vec();
+    let wire = "Subject: s\r\n\r\n..one\r\n...two\r\n..three\r\nlast\r\n.\r\n";
+    for step in [1, 2, 3, 7, 64] {
+        let fake = Fake::one(script(&[
+            hello(&["SIZE", "8BITMIME"]),
+            vec![
+                // The declared size is the caller's; unknown 8-bitness declares 8BITMIME.
+                expect("MAIL FROM:<a@x.example> SIZE=1234 BODY=8BITMIME\r\n"),
+                send("250 ok\r\n"),
+                expect("RCPT TO:<b@y.example>\r\n"),
+                send("250 ok\r\n"),
+                expect("DATA\r\n"),
+                send("354 go\r\n"),
+                body(),
+                send("250 2.0.0 ok\r\n"),
+            ],
+            quit(),
+        ]));
+        let client = Client::new(opts(&fake)).unwrap();
+        let env = Envelope::new("a@x.example", &["b@y.example"]).unwrap();
+        let reader = Trickle {
+            data: text.clone(),
+            pos: 0,
+            step,
+            fail_at: None,
+        };
+        client
+            .send_envelope(&env, &ReaderBody::new(reader, Some(1234)))
+            .unwrap();
+        let s = fake.finish_clean();
+        assert!(
+            s[0].text().contains(&format!("DATA\r\n{wire}")),
+            "step {step}: {:?}",
+            s[0].text()
+        );
+    }
+}
+
+/// A file body is reopened for a retry; a one-shot reader is not sent twice.
+#[test]
+fn file_body_is_retried_reader_body_is_not() {
+    let dir = std::env::temp_dir().join(format!("smtpkit-body-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("m.eml");
+    std::fs::write(&path, b"hello\nworld\n").unwrap();
+    let first = script(&[
+        hello(&["SIZE"]),
+        vec![
+            expect("MAIL FROM:<a@x.example> SIZE=14\r\n"),
+            send("250 ok\r\n"),
+            expect("RCPT TO:<b@y.example>\r\n"),
+            send("250 ok\r\n"),
+            expect("DATA\r\n"),
+            send("354 go\r\n"),
+            body(),
+            send("451 4.3.0 later\r\n"),
+        ],
+        quit(),
+    ]);
+    let second = script(&[
+        hello(&["SIZE"]),
+        vec![
+            expect("MAIL FROM:<a@x.example> SIZE=14\r\n"),
+            send("250 ok\r\n"),
+            expect("RCPT TO:<b@y.example>\r\n"),
+            send("250 ok\r\n"),
+            expect("DATA\r\n"),
+            send("354 go\r\n"),
+            expect("hello\r\nworld\r\n.\r\n"),
+            send("250 2.0.0 ok\r\n"),
+        ],
+        quit(),
+    ]);
+    let fake = Fake::start(vec![first.clone(), second]);
+    let client = Client::new(opts(&fake).retries(1)).unwrap();
+    let env = Envelope::new("a@x.example", &["b@y.example"]).unwrap();
+    client
+        .send_envelope(&env, &FileBody::new(&path).unwrap())
+        .unwrap();
+    assert_eq!(fake.finish_clean().len(), 2);
+
+    let fake = Fake::start(vec![first, script(&[hello(&["SIZE"]), quit()])]);
+    let client = Client::new(opts(&fake).retries(1)).unwrap();
+    let reader = ReaderBody::new(std::fs::File::open(&path).unwrap(), Some(14));
+    let e = client.send_envelope(&env, &reader).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+    assert!(e.to_string().contains("already consumed"), "{e}");
+    // The second attempt sent nothing: the body is opened before MAIL.
+    let s = fake.finish_clean();
+    assert_eq!(s.len(), 2);
+    assert_eq!(s[1].text(), "EHLO client.example\r\nQUIT\r\n");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A body that fails to read half-way: the connection is dropped without the final dot, so
+/// the server discards the partial message; the error says so, and nothing is retried.
+#[test]
+fn body_read_error_never_sends_the_final_dot() {
+    let fake = Fake::one(script(&[
+        hello(&[]),
+        vec![
+            expect("MAIL FROM:<a@x.example>\r\n"),
+            send("250 ok\r\n"),
+            expect("RCPT TO:<b@y.example>\r\n"),
+            send("250 ok\r\n"),
+            expect("DATA\r\n"),
+            send("354 go\r\n"),
+        ],
+    ]));
+    let client = Client::new(opts(&fake).retries(2)).unwrap();
+    let env = Envelope::new("a@x.example", &["b@y.example"]).unwrap();
+    let reader = Trickle {
+        data: b"line one\r\nline two\r\n".to_vec(),
+        pos: 0,
+        step: 10,
+        fail_at: Some(10),
+    };
+    let e = client
+        .send_envelope(&env, &ReaderBody::new(reader, None))
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+    assert!(e.to_string().contains("disk on fire"), "{e}");
+    let s = fake.finish_clean();
+    assert_eq!(s.len(), 1);
+    assert!(
+        s[0].text().ends_with("DATA\r\nline one\r\n"),
+        "{:?}",
+        s[0].text()
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Source address (issue 13, item 8)
+
+#[test]
+fn source_address_is_bound() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let t = thread::spawn(move || {
+        let (mut s, peer) = listener.accept().unwrap();
+        let _ = std::io::Write::write_all(&mut s, b"554 5.7.1 go away\r\n");
+        let mut sink = Vec::new();
+        let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+        let _ = std::io::Read::read_to_end(&mut s, &mut sink);
+        peer
+    });
+    let client = Client::new(
+        Options::relay(addr.to_string())
+            .tls(TlsMode::Never)
+            .retries(0)
+            .source_address("127.0.0.2".parse().unwrap()),
+    )
+    .unwrap();
+    let e = client.send(&email(&["b@y.example"], "hi\r\n")).unwrap_err();
+    assert_eq!(e.reply().map(|r| r.code), Some(554), "{e}");
+    assert_eq!(t.join().unwrap().ip().to_string(), "127.0.0.2");
+    // An address of the other family cannot reach an IPv4 server: a clear error.
+    let client = Client::new(
+        Options::relay(addr.to_string())
+            .tls(TlsMode::Never)
+            .retries(0)
+            .source_address("::1".parse().unwrap()),
+    )
+    .unwrap();
+    let e = client.send(&email(&["b@y.example"], "hi\r\n")).unwrap_err();
+    assert!(e.to_string().contains("from ::1"), "{e}");
+}
+
+/// When opportunistic TLS was given up on (the handshake failed) and the cleartext attempt
+/// then fails, the error says why there was no TLS.
+#[test]
+fn a_failure_after_the_tls_fallback_names_the_tls_failure() {
+    let first = vec![
+        send(GREETING),
+        expect(EHLO),
+        send(ehlo(&["STARTTLS", "AUTH PLAIN"])),
+        expect("STARTTLS\r\n"),
+        send("220 2.0.0 go ahead\r\n"),
+        ReadSome,
+        send("this is not TLS\r\n"),
+        Close,
+    ];
+    let second = script(&[hello(&["STARTTLS", "AUTH PLAIN"]), quit()]);
+    let fake = Fake::start(vec![first, second]);
+    let client = Client::new(
+        opts(&fake)
+            .tls(TlsMode::Opportunistic)
+            .login("user", "pass"),
+    )
+    .unwrap();
+    let e = client.send(&email(&["b@y.example"], "hi\r\n")).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::MissingRequirement, "{e}");
+    let msg = e.to_string();
+    assert!(
+        msg.contains("refusing to send credentials without TLS")
+            && msg.contains("(without TLS, after ")
+            && msg.contains("TLS handshake failed"),
+        "{msg}"
+    );
+    let s = fake.finish_clean();
+    assert_eq!(s[1].text(), "EHLO client.example\r\nQUIT\r\n");
+}
+
+/// Every recipient refused, one for now (450), one for good (550): the error is permanent, yet
+/// the deferred recipient still gets its retry (and only it).
+#[test]
+fn a_deferred_recipient_is_retried_even_beside_a_permanent_refusal() {
+    let first = script(&[
+        hello(&[]),
+        vec![
+            expect("MAIL FROM:<a@x.example>\r\n"),
+            send("250 ok\r\n"),
+            expect("RCPT TO:<later@y.example>\r\n"),
+            send("450 4.2.1 try later\r\n"),
+            expect("RCPT TO:<bad@y.example>\r\n"),
+            send("550 5.1.1 no such user\r\n"),
+        ],
+        quit(),
+    ]);
+    let second = script(&[
+        hello(&[]),
+        lockstep_tx("MAIL FROM:<a@x.example>", "RCPT TO:<later@y.example>"),
+        quit(),
+    ]);
+    let fake = Fake::start(vec![first, second]);
+    let client = Client::new(opts(&fake).retries(1)).unwrap();
+    let r = client
+        .send(&email(&["later@y.example", "bad@y.example"], "hi\r\n"))
+        .unwrap();
+    assert_eq!(
+        outcomes(&r.recipients),
+        [
+            ("later@y.example".into(), 250, Outcome::Delivered),
+            ("bad@y.example".into(), 550, Outcome::Refused),
+        ]
+    );
+    assert_eq!(fake.finish_clean().len(), 2);
 }

@@ -314,6 +314,32 @@ fn tamper(signed: &[u8], from: &str, to: &str) -> Vec<u8> {
     out
 }
 
+/// `signed` with `field` (no CRLF) added as the first header field, above the signature.
+fn prepend(signed: &[u8], field: &str) -> Vec<u8> {
+    let mut out = format!("{field}\r\n").into_bytes();
+    out.extend_from_slice(signed);
+    out
+}
+
+/// `signed` with `field` (no CRLF) added just below the signature field, so above every
+/// signed field.
+fn insert_below_signature(signed: &[u8], field: &str) -> Vec<u8> {
+    let (sig, rest) = split_signature(signed);
+    let mut out = sig.to_vec();
+    out.extend_from_slice(format!("{field}\r\n").as_bytes());
+    out.extend_from_slice(rest);
+    out
+}
+
+/// The `h=` value of a signed message's DKIM-Signature field, unfolded, whitespace removed.
+fn h_of(signed: &[u8]) -> String {
+    let header = std::str::from_utf8(split_signature(signed).0).unwrap();
+    tag(&header.replace("\r\n", ""), "h")
+        .expect("h= tag")
+        .split_whitespace()
+        .collect()
+}
+
 /// The tag values of a DKIM-Signature field.
 fn tag<'a>(header: &'a str, name: &str) -> Option<&'a str> {
     header
@@ -378,6 +404,11 @@ line one\nline  two with a bare\rCR\n\n\n";
 const EIGHT_BIT: &str = "From: J\u{f6}rg <joerg@example.com>\r\nSubject: Gr\u{fc}\u{df}e  aus  K\u{f6}ln\r\n\
 Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n\
 K\u{e4}se  und\tBrot  \r\n\r\n";
+
+/// The default `h=` for [`LF_ONLY`] (From, To and Subject present once): the default
+/// headers, those of the oversigned set listed once more than they occur.
+const OVERSIGNED_LF: &str = "From:From:To:To:Cc:Subject:Subject:Date:Reply-To:MIME-Version:Content-Type:\
+     Content-Transfer-Encoding";
 
 const MESSAGES: &[(&str, &str)] = &[
     ("basic", BASIC),
@@ -461,16 +492,18 @@ fn dkimpy_verifies_library_signatures() {
             appended.extend_from_slice(b"appended by a list\r\n");
             add(format!("{base}-x-appended"), appended, true);
             add(format!("{base}-x-i-l"), signed, true);
+            // An explicit list: From, subject and Cc are of the default oversigned set.
             let listed = signer().headers(&["Received", "subject", "X-Absent", "Cc"]);
             let signed = sign(&listed, REPEATED);
-            let header = std::str::from_utf8(split_signature(&signed).0)
-                .unwrap()
-                .replace("\r\n\t", " ");
             assert_eq!(
-                tag(&header, "h"),
-                Some("From:Received:Received:subject:Cc:Cc")
+                h_of(&signed),
+                "From:From:Received:Received:subject:subject:Cc:Cc:Cc"
             );
             add(format!("{base}-listed"), signed, true);
+            let listed = listed.oversign(&[]);
+            let signed = sign(&listed, REPEATED);
+            assert_eq!(h_of(&signed), "From:Received:Received:subject:Cc:Cc");
+            add(format!("{base}-listed-no-oversign"), signed, true);
 
             // Tampering: what each canonicalisation must and must not notice.
             let relaxed_h = hc == Canonicalization::Relaxed;
@@ -535,14 +568,21 @@ fn dkimpy_verifies_library_signatures() {
                 add(name, message, pass);
             }
 
-            // Repeated fields are signed bottom-up: a new To above the signed ones is not
-            // covered, one below them is; swapping the two signed ones is noticed.
+            // Repeated fields are signed bottom-up: a new To above the signed ones is covered
+            // only because To is oversigned, one below them is covered anyway; swapping the
+            // two signed ones is noticed.
             let signed = sign(&default, REPEATED);
-            let (sig, rest) = split_signature(&signed);
-            let mut top = b"To: top@example.net\r\n".to_vec();
-            top.extend_from_slice(sig);
-            top.extend_from_slice(rest);
-            add(format!("{base}-rep-new-to-on-top"), top, true);
+            add(
+                format!("{base}-rep-new-to-on-top"),
+                prepend(&signed, "To: top@example.net"),
+                false,
+            );
+            let plain = sign(&signer().oversign(&[]), REPEATED);
+            add(
+                format!("{base}-rep-new-to-on-top-no-oversign"),
+                prepend(&plain, "To: top@example.net"),
+                true,
+            );
             add(
                 format!("{base}-rep-new-to-at-bottom"),
                 tamper(&signed, "\r\n\r\n", "\r\nTo: bottom@example.net\r\n\r\n"),
@@ -572,6 +612,132 @@ fn dkimpy_verifies_library_signatures() {
         wrong.join("\n")
     );
     eprintln!("dkimpy agreed on all {total} messages");
+}
+
+/// Oversigning (RFC 6376 §8.15), as dkimpy sees it: with the default set, a second From,
+/// Subject, Cc, Reply-To or MIME field added above the signed ones (or where there was none)
+/// makes verification fail, while unsigned fields (Received, list headers) may still be
+/// added. With oversigning off, the same additions verify: that is the attack the default
+/// stops.
+#[test]
+fn dkimpy_rejects_fields_added_above_oversigned_ones() {
+    if !have_openssl() || !have_dkimpy() {
+        return;
+    }
+    let dir = TempDir::new("oversign");
+    let keys = Keys::generate(&dir);
+    let mut cases = Vec::new();
+    let mut add = |name: String, message: Vec<u8>, pass: bool| {
+        cases.push(Case {
+            name,
+            message,
+            pass,
+        })
+    };
+    const FROM: &str = "From: Attacker <attacker@evil.example>";
+    const SUBJECT: &str = "Subject: Urgent: new bank details";
+    for (label, path, selector) in keys.all() {
+        if label == "rsa1" {
+            continue; // The same RSA key as rsa8.
+        }
+        for &(c, hc, bc) in CANONS {
+            let signer = || {
+                Signer::new(
+                    "example.com",
+                    selector,
+                    SigningKey::from_pem_file(path).unwrap(),
+                )
+                .canonicalization(hc, bc)
+            };
+            let base = format!("{label}-{c}");
+
+            let signed = signer().sign(BASIC.as_bytes()).unwrap();
+            assert_eq!(
+                h_of(&signed),
+                "From:From:To:To:Cc:Subject:Subject:Date:Date:Message-ID:Reply-To:\
+                 MIME-Version:MIME-Version:Content-Type:Content-Type:Content-Transfer-Encoding",
+                "{base}"
+            );
+            let on_top = |field: &str| prepend(&signed, field);
+            let below = |field: &str| insert_below_signature(&signed, field);
+            let oversigned = [
+                ("untouched", signed.clone(), true),
+                ("from-on-top", on_top(FROM), false),
+                ("from-below-sig", below(FROM), false),
+                ("subject-on-top", on_top(SUBJECT), false),
+                ("subject-below-sig", below(SUBJECT), false),
+                ("to-added", below("To: eve@evil.example"), false),
+                // Absent when signed, so listed once: none may be added.
+                ("cc-added", below("Cc: eve@evil.example"), false),
+                (
+                    "reply-to-added",
+                    on_top("Reply-To: eve@evil.example"),
+                    false,
+                ),
+                (
+                    "cte-added",
+                    below("Content-Transfer-Encoding: base64"),
+                    false,
+                ),
+                // Not oversigned: may still be added by relays and lists.
+                (
+                    "received-added",
+                    on_top("Received: from relay.example.net by mx.example.org"),
+                    true,
+                ),
+                ("list-id-added", below("List-Id: <list.example.org>"), true),
+                (
+                    "message-id-added",
+                    below("Message-ID: <other@evil.example>"),
+                    true,
+                ),
+            ];
+            for (name, message, pass) in oversigned {
+                add(format!("{base}-os-{name}"), message, pass);
+            }
+
+            // Oversigning off: the same additions above the signed fields verify.
+            let plain = signer().oversign(&[]).sign(BASIC.as_bytes()).unwrap();
+            assert_eq!(
+                h_of(&plain),
+                "From:To:Subject:Date:Message-ID:MIME-Version:Content-Type",
+                "{base}"
+            );
+            let on_top = |field: &str| prepend(&plain, field);
+            let below = |field: &str| insert_below_signature(&plain, field);
+            let unprotected = [
+                ("untouched", plain.clone(), true),
+                ("subject-on-top", on_top(SUBJECT), true),
+                ("subject-below-sig", below(SUBJECT), true),
+                ("to-added", below("To: eve@evil.example"), true),
+                ("cc-added", below("Cc: eve@evil.example"), true),
+                ("reply-to-added", on_top("Reply-To: eve@evil.example"), true),
+                (
+                    "cte-added",
+                    below("Content-Transfer-Encoding: base64"),
+                    true,
+                ),
+                // dkimpy alone adds one extra "from" to every h= it verifies (its bug #644046
+                // workaround), so it catches a second From even here; a verifier that follows
+                // RFC 6376 §5.4.2 to the letter accepts it (unit test
+                // added_field_on_top_breaks_only_an_oversigned_signature in src/dkim.rs).
+                ("from-on-top", on_top(FROM), false),
+                ("from-below-sig", below(FROM), false),
+            ];
+            for (name, message, pass) in unprotected {
+                add(format!("{base}-plain-{name}"), message, pass);
+            }
+        }
+    }
+    let total = cases.len();
+    let wrong = verify_all(&dir, &keys, &cases);
+    assert!(
+        wrong.is_empty(),
+        "{} of {total} dkimpy verdicts differ:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
+    eprintln!("dkimpy agreed on all {total} oversigning cases");
 }
 
 /// The public key records smtpkit prints are the ones openssl derives.
@@ -766,7 +932,7 @@ fn dkimpy_verifies_example_output() {
             common(&rsa1, "rsa"),
             false,
             "relaxed/relaxed",
-            "From:To:Subject",
+            OVERSIGNED_LF,
         ),
         (
             "ex-rsa8-alg-simple",
@@ -782,14 +948,14 @@ fn dkimpy_verifies_example_output() {
             .concat(),
             false,
             "simple/simple",
-            "From:To:Subject",
+            OVERSIGNED_LF,
         ),
         (
             "ex-ed-relaxed-stdin",
             [common(&ed, "ed"), vec!["--canonicalization=relaxed".into()]].concat(),
             true,
             "relaxed/simple",
-            "From:To:Subject",
+            OVERSIGNED_LF,
         ),
         (
             "ex-ed-headers",
@@ -807,7 +973,41 @@ fn dkimpy_verifies_example_output() {
             .concat(),
             false,
             "simple/relaxed",
-            "From:Subject",
+            "From:From:Subject:Subject",
+        ),
+        (
+            "ex-ed-no-oversign",
+            [common(&ed, "ed"), vec!["--no-oversign".into()]].concat(),
+            false,
+            "relaxed/relaxed",
+            "From:To:Subject",
+        ),
+        (
+            "ex-rsa8-oversign-list",
+            [
+                common(&rsa8, "rsa"),
+                vec!["--oversign=From:reply-to".into()],
+            ]
+            .concat(),
+            false,
+            "relaxed/relaxed",
+            "From:From:To:Subject:Reply-To",
+        ),
+        (
+            "ex-ed-oversign-empty",
+            [
+                common(&ed, "ed"),
+                vec![
+                    "--oversign".into(),
+                    "".into(),
+                    "--headers".into(),
+                    "From:To".into(),
+                ],
+            ]
+            .concat(),
+            true,
+            "relaxed/relaxed",
+            "From:To",
         ),
     ];
     for (name, args, stdin, canon, h) in runs {
@@ -820,7 +1020,7 @@ fn dkimpy_verifies_example_output() {
         check_folding(header);
         let unfolded = header.replace("\r\n\t", " ");
         assert_eq!(tag(&unfolded, "c"), Some(canon), "{name}");
-        assert_eq!(tag(&unfolded, "h"), Some(h), "{name}");
+        assert_eq!(h_of(&out.stdout), h, "{name}");
         // The input, bare LF and bare CR made CRLF.
         assert_eq!(
             rest,
@@ -836,6 +1036,12 @@ fn dkimpy_verifies_example_output() {
             name: format!("{name}-tampered"),
             message: tamper(&out.stdout, "line one", "line 1"),
             pass: false,
+        });
+        // A second Subject on top: caught exactly when Subject is oversigned.
+        cases.push(Case {
+            name: format!("{name}-subject-added"),
+            message: prepend(&out.stdout, "Subject: added"),
+            pass: !h.contains("Subject:Subject"),
         });
     }
 
@@ -890,6 +1096,14 @@ fn dkimpy_verifies_example_output() {
         (
             [common(&ed, "ed"), vec!["--bogus".into(), "-".into()]].concat(),
             "--bogus",
+        ),
+        (
+            [
+                common(&ed, "ed"),
+                vec!["--oversign".into(), "From::To".into(), "-".into()],
+            ]
+            .concat(),
+            "header field name",
         ),
     ];
     for (args, needle) in errors {

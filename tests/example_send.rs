@@ -461,13 +461,13 @@ fn credentials_never_go_out_without_tls() {
     assert_eq!(o.code, Some(2), "{o:?}");
     assert_eq!(
         o.stdout,
-        "one@x.example - - credentials would be sent without TLS: use a TLS mode or \
-         allow_insecure_auth\n\
+        "one@x.example - - not delivered (see the result line)\n\
          result: failed - credentials would be sent without TLS: use a TLS mode or \
          allow_insecure_auth\n",
         "{o:?}"
     );
-    assert!(o.stderr.contains("without TLS"), "{o:?}");
+    // Printed once: not again in the log.
+    assert!(!o.stderr.contains("without TLS"), "{o:?}");
     thread::sleep(Duration::from_millis(100));
     assert_eq!(rec.lock().unwrap().connects, 0, "nothing may be sent");
 
@@ -529,6 +529,14 @@ fn credentials_never_go_out_without_tls() {
 /// A raw fake: greets, accepts everything, and closes the connection as soon as it has the
 /// final dot. Counts connections until stopped.
 fn closes_after_dot() -> (SocketAddr, Arc<AtomicBool>, JoinHandle<usize>) {
+    closes_after_dot_saying(b"")
+}
+
+/// Like `closes_after_dot`, writing `after` (say, an LMTP reply for the first recipient)
+/// before closing.
+fn closes_after_dot_saying(
+    after: &'static [u8],
+) -> (SocketAddr, Arc<AtomicBool>, JoinHandle<usize>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();
     let addr = listener.local_addr().unwrap();
@@ -569,7 +577,8 @@ fn closes_after_dot() -> (SocketAddr, Arc<AtomicBool>, JoinHandle<usize>) {
                 let _ = w.write_all(reply);
                 if reply.starts_with(b"354") {
                     while r.read_line(&mut line).unwrap_or(0) > 0 && !line.ends_with("\n.\r\n") {}
-                    break; // close without a reply
+                    let _ = w.write_all(after);
+                    break; // close without (more) replies
                 }
             }
         }
@@ -602,6 +611,29 @@ fn connection_lost_after_the_dot_is_unknown() {
             "result: unknown - the connection was lost after the final dot, \
              the server may have the message ("
         ),
+        "{o:?}"
+    );
+    assert_eq!(connections, 1, "an unknown outcome must not be retried");
+}
+
+/// LMTP: the first recipient's reply arrives, then the connection is lost: that recipient is
+/// delivered, the other's status is unknown (partial, exit 1), and nothing is retried.
+#[test]
+fn lmtp_lost_after_the_first_reply_keeps_it() {
+    example("send");
+    let (addr, stop, t) = closes_after_dot_saying(b"250 2.0.0 one delivered\r\n");
+    let mut args = base(addr, &["one@x.example", "two@x.example"]);
+    args.push("--lmtp".into());
+    let o = send(&strs(&args), MESSAGE);
+    stop.store(true, Ordering::SeqCst);
+    let connections = t.join().unwrap();
+    assert_eq!(o.code, Some(1), "{o:?}");
+    assert_eq!(
+        o.stdout,
+        "one@x.example 250 2.0.0 one delivered\n\
+         two@x.example - - status unknown: the connection was lost after the final dot, \
+         the server may have the message\n\
+         result: partial 250 2.0.0 one delivered\n",
         "{o:?}"
     );
     assert_eq!(connections, 1, "an unknown outcome must not be retried");
@@ -829,4 +861,253 @@ fn mx_route_uses_the_dns_flag() {
         lines[1].starts_with("result: failed - ") && lines[1].contains("NXDOMAIN"),
         "{o:?}"
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// Issue 13: --insecure, the TLS failure's cause, the credentials rule, DSN flags
+
+/// STARTTLS and implicit TLS with the test certificate (not in the webpki roots), AUTH
+/// (after TLS) for alice/s3cret, DSN on; records every envelope.
+#[derive(Default)]
+struct Seen {
+    envelopes: Vec<Envelope>,
+    auth: usize,
+}
+
+struct SeenHandler(Arc<Mutex<Seen>>);
+
+impl Handler for SeenHandler {
+    fn on_auth(&mut self, c: &Credentials) -> Result<(), Reply> {
+        self.0.lock().unwrap().auth += 1;
+        if c.username() == "alice" && c.check_password("s3cret") {
+            Ok(())
+        } else {
+            Err(Reply::AUTH_FAILED)
+        }
+    }
+    fn on_data(&mut self, env: &Envelope, data: &mut dyn Read) -> Result<Reply, Reply> {
+        let _ = smtpkit::server::collect(data);
+        self.0.lock().unwrap().envelopes.push(env.clone());
+        Ok(Reply::QUEUED)
+    }
+}
+
+fn seen_server(auth: bool) -> (ServerHandle, Arc<Mutex<Seen>>) {
+    let seen: Arc<Mutex<Seen>> = Default::default();
+    let s2 = Arc::clone(&seen);
+    let mut b = Server::builder()
+        .hostname("test.example")
+        .tls(pki::server_tls())
+        .dsn(true);
+    if auth {
+        b = b.auth_mechanisms(&[Mechanism::Plain, Mechanism::Login]);
+    }
+    let srv = b
+        .bind("127.0.0.1:0")
+        .unwrap()
+        .spawn(move |_| SeenHandler(Arc::clone(&s2)))
+        .unwrap();
+    (srv, seen)
+}
+
+fn tls_base(srv: &ServerHandle) -> Vec<String> {
+    [
+        "--from",
+        "alice@x.example",
+        "--to",
+        "one@x.example",
+        "--relay",
+        &format!("localhost:{}", srv.local_addr().port()),
+        "--retries",
+        "0",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+fn with(mut v: Vec<String>, more: &[&str]) -> Vec<String> {
+    v.extend(more.iter().map(|s| s.to_string()));
+    v
+}
+
+/// A certificate that does not verify: `--tls required` fails with the cause in the result
+/// line (no -v), printed once; `--insecure` encrypts without verifying; the default
+/// (opportunistic) encrypts anyway and says why the certificate was not verified in the log.
+#[test]
+fn tls_failure_cause_and_insecure() {
+    example("send");
+    let (srv, seen) = seen_server(false);
+    let o = send(
+        &strs(&with(tls_base(&srv), &["--tls", "required"])),
+        MESSAGE,
+    );
+    assert_eq!(o.code, Some(2), "{o:?}");
+    let cause = "the certificate of localhost was not accepted: it is signed by an unknown \
+                 certificate authority (self-signed, or a private CA); fix: trust the CA";
+    let lines: Vec<&str> = o.stdout.lines().collect();
+    assert_eq!(
+        lines[0], "one@x.example - - not delivered (see the result line)",
+        "{o:?}"
+    );
+    assert!(
+        lines[1].starts_with("result: failed - localhost: TLS handshake failed: ")
+            && lines[1].contains(cause),
+        "{o:?}"
+    );
+    assert!(!o.stderr.contains("not accepted"), "printed twice: {o:?}");
+
+    let o = send(
+        &strs(&with(tls_base(&srv), &["--tls", "required", "--insecure"])),
+        MESSAGE,
+    );
+    assert_eq!(o.code, Some(0), "{o:?}");
+    // --flag=value reaches the flag: implicit TLS against a STARTTLS port is a TLS failure
+    // (a usage error would print nothing to stdout).
+    let o = send(
+        &strs(&with(tls_base(&srv), &["--tls=implicit", "--insecure"])),
+        MESSAGE,
+    );
+    assert_eq!(o.code, Some(2), "{o:?}");
+    assert!(
+        o.stdout
+            .contains("result: failed - localhost: TLS handshake failed"),
+        "{o:?}"
+    );
+
+    // Default (opportunistic): encrypted although unverified, and the log says why.
+    let o = send(&strs(&tls_base(&srv)), MESSAGE);
+    assert_eq!(o.code, Some(0), "{o:?}");
+    assert!(
+        o.stderr
+            .contains("opportunistic TLS without a verified certificate")
+            && o.stderr.contains("unknown certificate authority"),
+        "{o:?}"
+    );
+    thread::sleep(Duration::from_millis(100));
+    let s = seen.lock().unwrap();
+    assert_eq!(s.envelopes.len(), 2);
+    assert!(
+        s.envelopes.iter().all(|e| e.tls.is_some()),
+        "both encrypted"
+    );
+}
+
+/// With --user the transaction never starts unauthenticated: a server without AUTH fails the
+/// send (nothing delivered); with AUTH the credentials go only over verified TLS (--ca), or
+/// with --insecure.
+#[test]
+fn user_never_sends_unauthenticated() {
+    example("send");
+    let (srv, seen) = seen_server(false);
+    let dir = pki::TempDir::new("send-user");
+    let ca = dir
+        .write("ca.pem", pki::pki().ca.as_bytes())
+        .display()
+        .to_string();
+    let creds = ["--user", "alice", "--password", "s3cret"];
+    let o = send(
+        &strs(&with(with(tls_base(&srv), &creds), &["--ca", &ca])),
+        MESSAGE,
+    );
+    assert_eq!(o.code, Some(2), "{o:?}");
+    assert!(
+        o.stdout.ends_with("does not offer AUTH\n") && o.stdout.contains("result: failed - "),
+        "{o:?}"
+    );
+    assert!(seen.lock().unwrap().envelopes.is_empty());
+
+    let (srv, seen) = seen_server(true);
+    // The certificate does not verify: no credentials (and so no message).
+    let o = send(&strs(&with(tls_base(&srv), &creds)), MESSAGE);
+    assert_eq!(o.code, Some(2), "{o:?}");
+    assert!(o.stdout.contains("did not verify"), "{o:?}");
+    assert_eq!(seen.lock().unwrap().auth, 0);
+    for extra in [["--ca", ca.as_str()], ["--insecure", "-v"]] {
+        let o = send(&strs(&with(with(tls_base(&srv), &creds), &extra)), MESSAGE);
+        assert_eq!(o.code, Some(0), "{extra:?}: {o:?}");
+    }
+    thread::sleep(Duration::from_millis(100));
+    let s = seen.lock().unwrap();
+    assert_eq!(s.auth, 2);
+    assert!(
+        s.envelopes
+            .iter()
+            .all(|e| e.auth.as_deref() == Some("alice"))
+    );
+}
+
+#[test]
+fn dsn_flags() {
+    example("send");
+    let (srv, seen) = seen_server(false);
+    let args = [
+        "--from",
+        "a@x.example",
+        "--notify",
+        "FAILURE,DELAY",
+        "--to",
+        "one@x.example",
+        "--to",
+        "two@x.example",
+        "--notify=never",
+        "--to",
+        "three@x.example",
+        "--ret",
+        "HDRS",
+        "--envid",
+        "ENV-42",
+        "--relay",
+        &srv.local_addr().to_string(),
+        "--tls",
+        "never",
+    ];
+    let o = send(&args, MESSAGE);
+    assert_eq!(o.code, Some(0), "{o:?}");
+    thread::sleep(Duration::from_millis(100));
+    let s = seen.lock().unwrap();
+    let env = &s.envelopes[0];
+    assert_eq!(env.params.ret, Some(smtpkit::dsn::Ret::Headers));
+    assert_eq!(env.params.envid.as_deref(), Some("ENV-42"));
+    let notify = |i: usize| env.recipients[i].notify;
+    let fd = smtpkit::dsn::Notify {
+        success: false,
+        failure: true,
+        delay: true,
+    };
+    assert_eq!(
+        [notify(0), notify(1), notify(2)],
+        [Some(fd), Some(smtpkit::dsn::Notify::default()), Some(fd)]
+    );
+}
+
+#[test]
+fn new_flags_bad_values_exit_2() {
+    example("send");
+    let base = [
+        "--from",
+        "a@x.example",
+        "--to",
+        "b@x.example",
+        "--relay",
+        "127.0.0.1:1",
+    ];
+    for (extra, says) in [
+        (&["--ret", "PARTIAL"][..], "--ret"),
+        (&["--notify", "SOMETIMES"][..], "--notify"),
+        (&["--notify", "NEVER,SUCCESS"][..], "--notify"),
+        (&["--envid", ""][..], "--envid"),
+        (&["--envid", "has space"][..], "--envid"),
+        (&["--insecure", "--ca", "x.pem"][..], "--insecure"),
+        (&["--lmtp=yes"][..], "--lmtp"),
+        (&["--ret"][..], "--ret"),
+    ] {
+        let o = send(&[&base[..], extra].concat(), b"");
+        assert_eq!(o.code, Some(2), "{extra:?}: {o:?}");
+        assert!(o.stdout.is_empty(), "{extra:?}: {o:?}");
+        let first = o.stderr.lines().next().unwrap_or("");
+        assert!(
+            first.starts_with("send: ") && first.contains(says),
+            "{extra:?}: {o:?}"
+        );
+    }
 }

@@ -1,7 +1,7 @@
 //! The `smtp_server` example as users run it: a child process with a Maildir, driven over TCP.
 
 mod common;
-use common::tools::example;
+use common::tools::{assert_exit, example, run};
 
 use std::io::{BufRead, BufReader, ErrorKind, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
@@ -443,4 +443,37 @@ fn client_vanishing_mid_data_leaves_nothing() {
     );
     c.cmd("QUIT", "221 ");
     assert_eq!(s.files("tmp"), Vec::<String>::new());
+}
+
+/// `--proxy-protocol` alone would let any client pick its address: the catcher refuses to
+/// start without `--proxy-trusted`, and with it takes headers from the trusted balancer only.
+#[test]
+fn proxy_protocol_needs_trusted_balancers() {
+    let o = run(
+        Command::new(example("smtp_server")).args(["--listen", "127.0.0.1:0", "--proxy-protocol"]),
+        None,
+        Duration::from_secs(20),
+    );
+    assert_exit(&o, 2, "--proxy-protocol without --proxy-trusted");
+    assert!(o.stderr.contains("--proxy-trusted"), "{}", o.stderr);
+    let s = Mta::start(&["--proxy-protocol", "--proxy-trusted", "127.0.0.0/8"]);
+    let mut c = Client::connect(s.addr);
+    c.send("PROXY TCP4 192.0.2.7 198.51.100.1 40000 25\r\n");
+    c.expect("220 ");
+    c.cmd("QUIT", "221 ");
+    let s = Mta::start(&["--proxy-protocol", "--proxy-trusted", "10.0.0.0/8"]);
+    let mut c = Client::connect(s.addr);
+    c.send("PROXY TCP4 192.0.2.7 198.51.100.1 40000 25\r\n");
+    assert!(c.closed(), "a header from an untrusted sender is refused");
+}
+
+/// No configuration value can panic: a timeout too large for the clock means "very long".
+#[test]
+fn huge_timeout_does_not_panic() {
+    let mut s = Mta::start(&["--timeout", "18446744073709551615"]);
+    let mut c = s.client();
+    c.cmd("EHLO x.example", "250 ");
+    c.cmd("NOOP", "250 ");
+    c.cmd("QUIT", "221 ");
+    s.assert_running();
 }

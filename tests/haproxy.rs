@@ -32,6 +32,8 @@ impl Handler for Accept {}
 fn backend(index: usize, seen: &Seen) -> ServerHandle {
     let seen = Arc::clone(seen);
     Server::builder()
+        // HAProxy connects from 127.0.0.9 (below): only it may send the header.
+        .proxy_trusted(&["127.0.0.9"])
         .bind_with(
             "127.0.0.1:0",
             ListenerOptions {

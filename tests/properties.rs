@@ -754,12 +754,14 @@ enum St {
     Rcpt,
 }
 
-const JUNK: [&str; 9] = [
+// A refused BDAT consumes its chunk (RFC 3030 §2), so the BDAT lines here carry none.
+const JUNK: [&str; 10] = [
     "",
     "FOO bar",
     "MAIL FROM:<<<",
     "RCPT TO:<>",
-    "BDAT 10",
+    "BDAT 0",
+    "BDAT x",
     "AUTH PLAIN",
     "STARTTLS",
     "VRFY",

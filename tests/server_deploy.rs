@@ -78,7 +78,10 @@ fn bdat_sequencing_and_syntax() {
     assert_eq!(c.expect("503 "), "503 5.5.1 Error: need MAIL command");
     c.cmd("NOOP", "250 ");
     c.cmd("BDAT x", "501 5.5.4");
-    c.cmd("BDAT 1 MORE", "501 5.5.4");
+    // A syntax error with a readable size still consumes the chunk.
+    c.send_raw(b"BDAT 6 MORE\r\nRSET\r\n");
+    c.expect("501 5.5.4");
+    c.cmd("NOOP", "250 ");
     c.cmd("MAIL FROM:<a@b.example> BODY=BINARYMIME", "250 ");
     c.cmd("RCPT TO:<c@d.example>", "250 ");
     c.cmd("DATA", "503 5.5.1");
@@ -135,7 +138,10 @@ fn bdat_not_offered_by_default() {
     c.line("EHLO x.example");
     assert!(!c.reply().iter().any(|l| l.contains("CHUNKING")));
     in_transaction_again(&mut c);
-    c.cmd("BDAT 1 LAST", "502 5.5.1");
+    // Refused as not offered, its chunk is still consumed: RSET does not run.
+    c.send_raw(b"BDAT 6 LAST\r\nRSET\r\n");
+    c.expect("502 5.5.1");
+    c.cmd("NOOP", "250 ");
     c.cmd("MAIL FROM:<a@b.example> BODY=BINARYMIME", "503 ");
 }
 
@@ -237,6 +243,7 @@ fn peers_server(opts: ListenerOptions) -> (smtpkit::server::ServerHandle, Seen) 
     let s2 = Arc::clone(&seen);
     let srv = Server::builder()
         .proxy_timeout(Duration::from_millis(500))
+        .proxy_trusted(&["127.0.0.1"])
         .bind("127.0.0.1:0")
         .unwrap()
         .listen("127.0.0.1:0", opts)
@@ -437,4 +444,84 @@ fn counters_match_the_traffic() {
     // Per session: the 552 and the unknown command.
     assert_eq!(s.protocol_errors, 6);
     assert!(s.bytes_received > 3 * 60, "{s:?}");
+}
+
+/// No default trusts every sender: a PROXY listener without trusted balancers does not bind,
+/// and trusting everyone takes the loudly named opt-in.
+#[test]
+fn proxy_listener_needs_trusted_balancers() {
+    let opts = ListenerOptions {
+        proxy_protocol: true,
+        ..Default::default()
+    };
+    let err = Server::builder()
+        .bind_with("127.0.0.1:0", opts)
+        .unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    assert!(err.to_string().contains("proxy_trusted"), "{err}");
+    let err = Server::builder()
+        .bind("127.0.0.1:0")
+        .unwrap()
+        .listen("127.0.0.1:0", opts)
+        .unwrap_err();
+    assert!(err.to_string().contains("proxy_trusted"), "{err}");
+    let srv = Server::builder()
+        .dangerous_proxy_trust_any(true)
+        .bind_with("127.0.0.1:0", opts)
+        .unwrap()
+        .spawn(|_: &ConnInfo| Peers)
+        .unwrap();
+    let mut c = Client::connect(srv.local_addr());
+    c.send("PROXY TCP4 192.0.2.7 198.51.100.1 40000 25\r\n");
+    c.expect("220 ");
+    c.cmd("QUIT", "221 ");
+}
+
+/// Per-client limits count IPv6 clients by /64: addresses claimed (through PROXY v2) inside
+/// one /64 share one count, another /64 has its own.
+#[test]
+fn per_ip_limit_counts_ipv6_by_prefix() {
+    let srv = Server::builder()
+        .proxy_trusted(&["127.0.0.1"])
+        .max_sessions_per_ip(2)
+        .bind_with(
+            "127.0.0.1:0",
+            ListenerOptions {
+                proxy_protocol: true,
+                ..Default::default()
+            },
+        )
+        .unwrap()
+        .spawn(|_: &ConnInfo| Peers)
+        .unwrap();
+    let v6 = |src: [u8; 16]| {
+        let mut h = b"\r\n\r\n\0\r\nQUIT\n\x21\x21\x00\x24".to_vec();
+        h.extend_from_slice(&src);
+        h.extend_from_slice(&[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+        h.extend_from_slice(&[0x9c, 0x40, 0, 25]);
+        h
+    };
+    let host = |last: u8| {
+        let mut a = [0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0];
+        a[15] = last;
+        a
+    };
+    let mut held = Vec::new();
+    for last in [1, 2] {
+        let mut c = Client::connect(srv.local_addr());
+        c.send_raw(&v6(host(last)));
+        c.expect("220 ");
+        held.push(c);
+    }
+    // A third address in the same /64 is refused.
+    let mut c = Client::connect(srv.local_addr());
+    c.send_raw(&v6(host(3)));
+    c.expect("421 4.7.0");
+    // Another /64 is another client.
+    let mut other = host(1);
+    other[7] = 3;
+    let mut c = Client::connect(srv.local_addr());
+    c.send_raw(&v6(other));
+    c.expect("220 ");
+    assert_eq!(srv.stats().refused_per_ip, 1);
 }

@@ -1,11 +1,35 @@
 //! ESMTP parameters of MAIL and RCPT through the command parser, then the values the session
-//! interprets: SIZE, BODY, and the DSN ones (RET, ENVID, NOTIFY, ORCPT, xtext).
+//! interprets: SIZE, BODY, and the DSN ones (RET, ENVID, NOTIFY, ORCPT, xtext), and the
+//! session's parameter rules (`MailParams::parse`, `RcptParams::parse`) under every offer.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use smtpkit::address::PathOptions;
 use smtpkit::command::{Command, Param};
 use smtpkit::dsn;
+use smtpkit::server::MailParams;
+use smtpkit::server::params::{Offered, RcptParams};
+
+/// The session's rules: never a panic, unknown parameters kept in order, SIZE within the limit.
+fn rules(params: &[Param], rcpt: bool) {
+    for bits in 0u8..32 {
+        let offered = Offered {
+            max_size: (bits & 1 != 0).then_some(1000),
+            eight_bit_mime: bits & 2 != 0,
+            binary_mime: bits & 4 != 0,
+            dsn: bits & 8 != 0,
+            smtputf8: bits & 16 != 0,
+        };
+        if rcpt {
+            if let Ok((_, unknown)) = RcptParams::parse(params.to_vec(), &offered) {
+                assert!(unknown.len() <= params.len());
+            }
+        } else if let Ok((m, unknown)) = MailParams::parse(params.to_vec(), true, &offered) {
+            assert!(unknown.len() <= params.len());
+            assert!(m.size.is_none_or(|n| offered.max_size.is_none_or(|max| n <= max)));
+        }
+    }
+}
 
 fn values(params: &[Param]) {
     for p in params {
@@ -50,7 +74,14 @@ fuzz_target!(|data: &[u8]| {
         let mut line = prefix.to_vec();
         line.extend_from_slice(data);
         match Command::parse(&line, &opts) {
-            Ok(Command::Mail { params, .. }) | Ok(Command::Rcpt { params, .. }) => values(&params),
+            Ok(Command::Mail { params, .. }) => {
+                values(&params);
+                rules(&params, false);
+            }
+            Ok(Command::Rcpt { params, .. }) => {
+                values(&params);
+                rules(&params, true);
+            }
             Ok(other) => panic!("{other:?}"),
             Err(_) => {}
         }

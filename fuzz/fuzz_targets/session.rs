@@ -1,78 +1,58 @@
-//! A whole server session over a real loopback socket. One in-process `Server` on
-//! 127.0.0.1:0 is started once; per input the target connects, writes the fuzz bytes in chunks
-//! (sizes from the first byte), half-closes, reads every reply, and checks:
+//! A whole server session, in memory (`smtpkit::server::script`): the same state machine that
+//! serves sockets, fed the fuzz bytes as a scripted client with faults. The first byte picks
+//! the chunk size (low 6 bits + 1), the configuration (CHUNKING, LMTP) and how the client ends
+//! (close, reset, timeout, stop reading half way). Checks:
 //! - every reply line is `DDD`, `DDD text` or `DDD-text` with CRLF, and multi-line replies
 //!   keep one code;
 //! - there are no more replies than command lines + 1 (the greeting);
-//! - no message reaches the handler unless the input holds a DATA terminator (`\n.\r\n`, the
-//!   LF ending the DATA line or a CRLF, then `.` CRLF), and never more messages than terminators;
-//! - `on_close` runs exactly once for the connection.
+//! - no message reaches the handler unless the input holds a DATA terminator (`\n.\r\n`) or a
+//!   BDAT command, and never more DATA messages than terminators;
+//! - `on_close` runs exactly once.
 #![no_main]
 
-use std::collections::HashMap;
-use std::io::{Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::sync::{Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::io::Read;
 
 use libfuzzer_sys::fuzz_target;
 use smtpkit::Reply;
 use smtpkit::reply::parse_reply_line;
-use smtpkit::server::{ConnInfo, Envelope, Handler, Server, ServerHandle};
+use smtpkit::server::script::{self, Script, Step};
+use smtpkit::server::{Envelope, Handler, Protocol, ServerConfig};
 
-#[derive(Default, Clone, Copy)]
-struct Seen {
+#[derive(Default)]
+struct Recorder {
     messages: usize,
     closes: usize,
-}
-
-static SEEN: OnceLock<Mutex<HashMap<u16, Seen>>> = OnceLock::new();
-
-fn seen() -> &'static Mutex<HashMap<u16, Seen>> {
-    SEEN.get_or_init(Default::default)
-}
-
-struct Recorder {
-    port: u16,
 }
 
 impl Handler for Recorder {
     fn on_data(&mut self, _env: &Envelope, data: &mut dyn Read) -> Result<Reply, Reply> {
         smtpkit::server::collect(data).map_err(|_| Reply::TRANSACTION_FAILED)?;
-        seen()
-            .lock()
-            .unwrap()
-            .entry(self.port)
-            .or_default()
-            .messages += 1;
+        self.messages += 1;
         Ok(Reply::QUEUED)
     }
     fn on_close(&mut self) {
-        seen().lock().unwrap().entry(self.port).or_default().closes += 1;
+        self.closes += 1;
     }
 }
 
-fn server() -> SocketAddr {
-    static SERVER: OnceLock<ServerHandle> = OnceLock::new();
-    SERVER
-        .get_or_init(|| {
-            Server::builder()
-                .hostname("fuzz.example")
-                .max_errors(1_000_000)
-                .max_line_length(512)
-                .max_message_size(Some(64 * 1024))
-                .command_timeout(Duration::from_secs(5))
-                .data_block_timeout(Duration::from_secs(5))
-                .data_timeout(Duration::from_secs(5))
-                .max_sessions(8)
-                .bind("127.0.0.1:0")
-                .expect("bind")
-                .spawn(|c: &ConnInfo| Recorder {
-                    port: c.peer.port(),
-                })
-                .expect("spawn")
-        })
-        .local_addr()
+fn config(sel: u8) -> ServerConfig {
+    // ServerConfig::default() reads the host name from /proc: once, not per input.
+    static BASE: std::sync::OnceLock<ServerConfig> = std::sync::OnceLock::new();
+    let base = BASE.get_or_init(ServerConfig::default);
+    ServerConfig {
+        hostname: "fuzz.example".into(),
+        max_errors: 1_000_000,
+        max_junk_commands: 1_000_000,
+        max_line_length: 512,
+        max_message_size: Some(64 * 1024),
+        chunking: sel & 0x40 != 0,
+        protocol: if sel & 0x80 != 0 {
+            Protocol::Lmtp
+        } else {
+            Protocol::Smtp
+        },
+        ..base.clone()
+    }
 }
 
 fn check_replies(out: &[u8]) -> usize {
@@ -100,56 +80,42 @@ fn count(hay: &[u8], needle: &[u8]) -> usize {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&sel, input)) = data.split_first() else {
+    let Some((&sel, rest)) = data.split_first() else {
         return;
     };
-    let addr = server();
-    let mut s = TcpStream::connect(addr).expect("connect");
-    let port = s.local_addr().unwrap().port();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    s.set_nodelay(true).unwrap();
-    let chunk = usize::from(sel).max(1);
-    for piece in input.chunks(chunk) {
-        if s.write_all(piece).is_err() {
-            break; // the server closed (QUIT, 421): the rest is never read
-        }
-    }
-    let _ = s.shutdown(Shutdown::Write);
-    let mut out = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        match s.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => out.extend_from_slice(&buf[..n]),
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
-            Err(e) => panic!("reading replies: {e}"),
-        }
-    }
-    let replies = check_replies(&out);
-    let lines = count(input, b"\n");
-    assert!(replies <= lines + 1, "{replies} replies for {lines} lines");
-    assert!(replies >= 1, "no greeting");
-
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let got = loop {
-        let got = seen()
-            .lock()
-            .unwrap()
-            .get(&port)
-            .copied()
-            .unwrap_or_default();
-        if got.closes > 0 || Instant::now() > deadline {
-            break got;
-        }
-        std::thread::sleep(Duration::from_micros(50));
+    let Some((&end, input)) = rest.split_first() else {
+        return;
     };
-    assert_eq!(got.closes, 1, "on_close count");
-    let terminators = count(input, b"\n.\r\n");
-    assert!(
-        got.messages <= terminators,
-        "{} messages but {terminators} terminators",
-        got.messages
-    );
-    // Ports are reused; forget this one.
-    seen().lock().unwrap().remove(&port);
+    let chunk = usize::from(sel & 0x3f) + 1;
+    let mut script = Script::new();
+    let half = input.len() / 2;
+    for (i, piece) in input.chunks(chunk).enumerate() {
+        if end % 4 == 3 && i * chunk >= half {
+            script = script.then(Step::StopReading);
+        }
+        script = script.send(piece);
+    }
+    script = script.then(match end % 4 {
+        0 => Step::Close,
+        1 => Step::Reset,
+        _ => Step::Timeout,
+    });
+    let out = script::run(config(sel), Recorder::default(), script).expect("valid config");
+    let replies = check_replies(&out.output);
+    let lines = count(input, b"\n");
+    // SMTP: a reply per line at most, plus the greeting and a 421 at a timeout. LMTP answers
+    // a message once per recipient, so only the SMTP bound is checked.
+    if sel & 0x80 == 0 {
+        assert!(replies <= lines + 2, "{replies} replies for {lines} lines");
+    }
+    assert!(replies >= 1, "no greeting");
+    assert_eq!(out.handler.closes, 1, "on_close count");
+    if sel & 0x40 == 0 {
+        let terminators = count(input, b"\n.\r\n");
+        assert!(
+            out.handler.messages <= terminators,
+            "{} messages but {terminators} terminators",
+            out.handler.messages
+        );
+    }
 });

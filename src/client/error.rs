@@ -87,6 +87,12 @@ impl Error {
         self
     }
 
+    /// Adds what happened before this error (" (after ...)") to its message.
+    pub(crate) fn with_context(mut self, context: &str) -> Self {
+        self.inner.message.push_str(context);
+        self
+    }
+
     pub(crate) fn with_kind(mut self, kind: ErrorKind) -> Self {
         self.inner.kind = kind;
         self

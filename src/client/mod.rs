@@ -16,8 +16,30 @@
 //! Routing is explicit: [`Options::relay`] connects to exactly that host; [`Options::mx`]
 //! looks up the domain's MX hosts (then A/AAAA) and tries them in preference order. Each host
 //! gets `retries + 1` attempts on transient failures; a permanent failure stops at once; an
-//! opportunistic STARTTLS that fails is retried on the same host without TLS. A connection lost
-//! after the final dot is [`ErrorKind::StatusUnknown`] and never retried.
+//! opportunistic STARTTLS whose handshake fails is retried on the same host without TLS. A
+//! retry goes only to the recipients deferred so far (4xx): a recipient that has its `250`
+//! never gets the message twice, and one whose fate is unknown (the connection was lost after
+//! the final dot) is never retried; the [`Receipt`] merges the attempts.
+//!
+//! # TLS modes
+//!
+//! | mode | what is verified | falls back to cleartext |
+//! |---|---|---|
+//! | [`TlsMode::Never`] | nothing (no TLS) | — |
+//! | [`TlsMode::Opportunistic`] | nothing is required: the certificate is checked and the result logged and kept in [`Receipt::tls`], but a bad certificate still gets an encrypted session (RFC 7435) | only when STARTTLS is not offered, is refused, or the handshake itself fails |
+//! | [`TlsMode::Required`] | the certificate, against [`Options::trust`] and the host name (or [`Options::tls_name`]) | never: no STARTTLS or a bad certificate ends the attempt |
+//! | [`TlsMode::Implicit`] | as `Required`, TLS from the first byte (port 465) | never |
+//!
+//! # Credentials mean authentication
+//!
+//! With credentials set ([`Options::login`]) a transaction never starts unauthenticated: a
+//! server without AUTH, no common mechanism, AUTH impossible without TLS, or every mechanism
+//! refused ends the attempt with an error before MAIL ([`AuthPolicy::IfAvailable`] restores
+//! the old "authenticate if offered" behaviour, on request only). With credentials and no TLS
+//! mode chosen, the mode is `Required`. Credentials are never sent in cleartext unless
+//! [`Options::allow_insecure_auth`], nor over TLS whose certificate did not verify unless
+//! [`Options::allow_unverified_auth`] (or verification was turned off explicitly with
+//! [`ClientTrust::DangerAcceptAnyCertificate`](crate::tls::ClientTrust)).
 
 mod conn;
 mod email;
@@ -26,13 +48,19 @@ pub mod mx;
 mod options;
 
 use std::net::{SocketAddr, ToSocketAddrs};
+
+use crate::reply::Reply;
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 
-use log::debug;
+use log::{debug, info};
 
 pub use conn::Connection;
-pub use email::{Email, Receipt, RecipientResult, Status};
+use conn::{Peer, TlsSetup};
+pub use email::{
+    BodySource, Email, Envelope, FileBody, Outcome, ReaderBody, Receipt, Recipient,
+    RecipientResult, Status, TlsStatus,
+};
 pub use error::{Error, ErrorKind};
 pub use options::{
     AuthPolicy, Direction, Login, OnError, Options, Route, Timeouts, TlsMode, Transcript,
@@ -43,6 +71,18 @@ pub use options::{
 struct Target {
     name: String,
     addrs: Vec<SocketAddr>,
+    /// The name to verify instead of `name` (relay routes with `tls_name`).
+    tls_name: Option<String>,
+}
+
+impl Target {
+    fn peer(&self) -> Peer<'_> {
+        Peer {
+            host: &self.name,
+            addrs: &self.addrs,
+            tls_name: self.tls_name.as_deref(),
+        }
+    }
 }
 
 /// Sends mail as its [`Options`] say. Cheap to clone; one client can send from many threads.
@@ -50,7 +90,7 @@ struct Target {
 pub struct Client {
     opts: Arc<Options>,
     /// Built once so TLS sessions can be resumed.
-    tls_config: Option<Arc<rustls::ClientConfig>>,
+    tls: Option<Arc<TlsSetup>>,
 }
 
 /// Splits `host[:port]` / `[v6]:port`.
@@ -75,26 +115,48 @@ impl Client {
     /// Checks the options and builds the TLS configuration. Credentials with TLS `Never`
     /// (and no `allow_insecure_auth`) are refused here, before anything is sent.
     pub fn new(opts: Options) -> Result<Client, Error> {
-        if opts.login.is_some()
-            && opts.tls == TlsMode::Never
-            && !opts.allow_insecure_auth
-            && opts.auth != AuthPolicy::Never
-        {
+        if opts.wants_auth() && opts.tls_mode() == TlsMode::Never && !opts.allow_insecure_auth {
             return Err(Error::new(
                 ErrorKind::InvalidInput,
                 "credentials would be sent without TLS: use a TLS mode or allow_insecure_auth",
             ));
         }
-        let tls_config = match opts.tls {
+        if let Some(name) = &opts.tls_name {
+            rustls::pki_types::ServerName::try_from(name.clone()).map_err(|e| {
+                Error::new(
+                    ErrorKind::InvalidInput,
+                    format!("tls_name {name:?} is not a valid TLS server name: {e}"),
+                )
+            })?;
+        }
+        let tls = match opts.tls_mode() {
             TlsMode::Never => None,
-            _ => Some(opts.trust.client_config().map_err(|e| {
-                Error::new(ErrorKind::InvalidInput, format!("TLS configuration: {e}"))
-                    .with_source(e)
-            })?),
+            _ => {
+                let bad = |e: crate::tls::TlsError| {
+                    Error::new(ErrorKind::InvalidInput, format!("TLS configuration: {e}"))
+                        .with_source(e)
+                };
+                let verifier = opts.trust.server_verifier().map_err(bad)?;
+                let (config, verifies) = match &opts.rustls_config {
+                    // The caller's verifier decides (for Required and Implicit).
+                    Some(c) => (c.clone(), true),
+                    None => (
+                        opts.trust
+                            .client_config_with(opts.client_identity.as_ref())
+                            .map_err(bad)?,
+                        opts.trust.verifies(),
+                    ),
+                };
+                Some(Arc::new(TlsSetup {
+                    config,
+                    verifier,
+                    verifies,
+                }))
+            }
         };
         Ok(Client {
             opts: Arc::new(opts),
-            tls_config,
+            tls,
         })
     }
 
@@ -115,7 +177,11 @@ impl Client {
                         Error::new(ErrorKind::Dns, format!("resolving {host}: {e}")).with_source(e)
                     })?
                     .collect();
-                Ok(vec![Target { name: host, addrs }])
+                Ok(vec![Target {
+                    name: host,
+                    addrs,
+                    tls_name: self.opts.tls_name.clone(),
+                }])
             }
             Route::Mx(domain) => {
                 let hosts = mx::resolve_mx(domain, &self.opts.dns).map_err(|e| {
@@ -132,6 +198,7 @@ impl Client {
                             .map(|ip| SocketAddr::new(*ip, port))
                             .collect(),
                         name: h.name,
+                        tls_name: None,
                     })
                     .collect())
             }
@@ -144,13 +211,128 @@ impl Client {
         self.with_failover(Ok)
     }
 
-    /// Sends one message (one connection, closed afterwards).
+    /// Sends one message (one connection per attempt, closed afterwards).
+    ///
+    /// Retries (see [`Options::retries`] and the MX failover) go only to the recipients
+    /// deferred so far; the receipt merges the attempts. `Ok` when at least one recipient has
+    /// the message; otherwise the last error, with every recipient's result.
     pub fn send(&self, email: &Email) -> Result<Receipt, Error> {
-        self.with_failover(|mut c| {
-            let r = c.deliver(email);
-            c.close();
-            r
-        })
+        self.send_envelope(&email.envelope(), &email.message)
+    }
+
+    /// Sends one message with a full [`Envelope`] (DSN, extra MAIL and RCPT parameters) and a
+    /// body from any [`BodySource`]: bytes, a [`FileBody`] (streamed, reopened for a retry)
+    /// or a [`ReaderBody`] (streamed, one attempt only). Otherwise like [`Client::send`].
+    pub fn send_envelope(
+        &self,
+        envelope: &Envelope,
+        body: &dyn BodySource,
+    ) -> Result<Receipt, Error> {
+        let n = envelope.to.len();
+        // Each recipient's latest result; `settled` once it is final (delivered, refused for
+        // good, or unknown): only the others go into a retry.
+        let mut results: Vec<Option<RecipientResult>> = vec![None; n];
+        let mut settled = vec![false; n];
+        let mut last_error: Option<Error> = None;
+        let mut host_of_delivery: Option<(String, Reply, Option<TlsStatus>)> = None;
+        // Why opportunistic TLS was given up on, to explain a later failure in cleartext.
+        let mut tls_given_up: Option<String> = None;
+        let targets = self.targets()?;
+        'hosts: for t in &targets {
+            let mut tls = self.opts.tls_mode();
+            let mut attempt = 0;
+            while attempt <= self.opts.retries {
+                let todo: Vec<usize> = (0..n).filter(|&i| !settled[i]).collect();
+                if todo.is_empty() {
+                    break 'hosts;
+                }
+                let mut sub = envelope.clone();
+                sub.to = todo.iter().map(|&i| envelope.to[i].clone()).collect();
+                let result = Connection::open_to(t.peer(), &self.opts, tls, self.tls.as_deref())
+                    .and_then(|mut c| {
+                        let r = c.deliver_envelope(&sub, body);
+                        c.close();
+                        r
+                    });
+                let (attempt_results, error) = match result {
+                    Ok(receipt) => {
+                        if host_of_delivery.is_none() {
+                            host_of_delivery = Some((
+                                receipt.host.clone(),
+                                receipt.reply.clone(),
+                                receipt.tls.clone(),
+                            ));
+                        }
+                        (receipt.recipients, None)
+                    }
+                    Err(e) => (e.recipients().to_vec(), Some(e)),
+                };
+                let mut some_deferred = false;
+                if attempt_results.len() == todo.len() {
+                    for (&i, r) in todo.iter().zip(attempt_results) {
+                        settled[i] = r.outcome != Outcome::Deferred;
+                        some_deferred |= !settled[i];
+                        results[i] = Some(r);
+                    }
+                }
+                let Some(e) = error else {
+                    // Delivered to some; go on for the deferred ones if attempts remain.
+                    attempt += 1;
+                    continue;
+                };
+                debug!(target: "smtpkit::client", "{}: attempt {} failed: {e}", t.name, attempt + 1);
+                let kind = e.kind();
+                // A permanent error still leaves the recipients it deferred (450 beside 550 at
+                // RCPT) worth their retry.
+                let stop = matches!(
+                    kind,
+                    ErrorKind::StatusUnknown
+                        | ErrorKind::InvalidInput
+                        | ErrorKind::MissingRequirement
+                ) || (e.is_permanent() && !some_deferred);
+                last_error = Some(e);
+                if kind == ErrorKind::Tls && tls == TlsMode::Opportunistic {
+                    // The handshake itself failed: opportunistic TLS must not make delivery
+                    // worse than no TLS (a certificate that does not verify is no failure).
+                    if let Some(e) = &last_error {
+                        info!(target: "smtpkit::client", "{e}; trying {} again without TLS", t.name);
+                        tls_given_up = Some(e.to_string());
+                    }
+                    tls = TlsMode::Never;
+                    continue;
+                }
+                if stop {
+                    break 'hosts;
+                }
+                attempt += 1;
+            }
+        }
+        let any_result = results.iter().any(Option::is_some);
+        let merged: Vec<RecipientResult> = results.into_iter().flatten().collect();
+        if let Some((host, reply, tls)) = host_of_delivery {
+            return Ok(Receipt {
+                host,
+                reply,
+                recipients: merged,
+                tls,
+            });
+        }
+        let mut e =
+            last_error.unwrap_or_else(|| Error::new(ErrorKind::Dns, "no host to deliver to"));
+        if let Some(why) = tls_given_up.filter(|_| e.kind() != ErrorKind::Tls) {
+            e = e.with_context(&format!(" (without TLS, after {why})"));
+        }
+        if !any_result || merged.len() != n {
+            return Err(e);
+        }
+        let e = if merged.iter().any(|r| r.outcome == Outcome::Unknown)
+            && e.kind() != ErrorKind::StatusUnknown
+        {
+            e.with_kind(ErrorKind::StatusUnknown)
+        } else {
+            e
+        };
+        Err(e.with_recipients(merged))
     }
 
     /// Sends on a new thread and calls `done` with the result (gen_smtp's `send/3`).
@@ -173,17 +355,11 @@ impl Client {
         let targets = self.targets()?;
         let mut last = Error::new(ErrorKind::Dns, "no host to deliver to");
         for t in &targets {
-            let mut tls = self.opts.tls;
+            let mut tls = self.opts.tls_mode();
             let mut attempt = 0;
             while attempt <= self.opts.retries {
-                let result = Connection::open_to(
-                    &t.name,
-                    &t.addrs,
-                    &self.opts,
-                    tls,
-                    self.tls_config.clone(),
-                )
-                .and_then(&f);
+                let result = Connection::open_to(t.peer(), &self.opts, tls, self.tls.as_deref())
+                    .and_then(&f);
                 let e = match result {
                     Ok(v) => return Ok(v),
                     Err(e) => e,

@@ -1,13 +1,14 @@
 //! Client options: where to deliver, TLS and AUTH policies, timeouts, retries.
 
 use std::fmt;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::mx::DnsConfig;
 use crate::sasl::Mechanism;
 use crate::server::Protocol;
-use crate::tls::ClientTrust;
+use crate::tls::{ClientTrust, Identity};
 
 /// Where to deliver.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,29 +19,49 @@ pub enum Route {
     Mx(String),
 }
 
-/// When to use TLS.
+/// When to use TLS, and what is verified.
+///
+/// | mode | TLS | certificate | falls back to cleartext |
+/// |---|---|---|---|
+/// | `Never` | no | — | — |
+/// | `Opportunistic` | STARTTLS when offered | checked, but a failure only goes to the log and [`Receipt::tls`](super::Receipt) (RFC 7435) | when STARTTLS is not offered, refused, or the handshake itself fails |
+/// | `Required` | STARTTLS | verified: a failure ends the attempt ([`ErrorKind::Tls`](super::ErrorKind)) | never ([`ErrorKind::MissingRequirement`](super::ErrorKind) when not offered) |
+/// | `Implicit` | TLS from the first byte (port 465) | verified | never |
+///
+/// Without an explicit mode the client uses `Opportunistic`, or `Required` when credentials
+/// are set (see [`Options::tls_mode`]). Verification uses [`Options::trust`] against
+/// [`Options::tls_name`] or the host name connected to;
+/// [`ClientTrust::DangerAcceptAnyCertificate`] turns it off in every mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum TlsMode {
     /// Never, even if offered.
     Never,
-    /// STARTTLS when offered; if the handshake fails, that host is tried again without TLS.
+    /// STARTTLS when offered, encrypting even when the certificate does not verify; cleartext
+    /// only when STARTTLS is absent or the handshake fails (that host is tried again without
+    /// TLS).
     #[default]
     Opportunistic,
-    /// STARTTLS, or fail (MissingRequirement) without sending anything.
+    /// STARTTLS with a verified certificate, or fail without sending anything.
     Required,
-    /// TLS from the first byte (port 465, RFC 8314).
+    /// TLS from the first byte (port 465, RFC 8314), certificate verified.
     Implicit,
 }
 
 /// When to authenticate.
+///
+/// The rule: **credentials mean authentication.** With credentials set and the default
+/// policy, a transaction never starts without a successful AUTH: a server that offers no
+/// AUTH, no common mechanism, AUTH impossible because the session is not encrypted (or not
+/// verified), or every mechanism refused ends the attempt with an error before MAIL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum AuthPolicy {
-    /// Never.
+    /// Never, even with credentials.
     Never,
-    /// When the server offers AUTH and credentials are set (the default).
-    #[default]
+    /// The old, weaker behaviour, only on request: authenticate when the server offers AUTH,
+    /// and send *unauthenticated* when it does not (or no mechanism is in common).
     IfAvailable,
-    /// Always: fail (MissingRequirement) if the server does not offer AUTH.
+    /// With credentials: authenticate or fail (the default). Without credentials: no AUTH.
+    #[default]
     Always,
 }
 
@@ -131,20 +152,36 @@ pub struct Options {
     pub route: Route,
     /// Port (default 25; 465 with implicit TLS). A `Relay("host:port")` overrides it.
     pub port: Option<u16>,
-    /// TLS policy (default opportunistic).
-    pub tls: TlsMode,
-    /// Whom to trust (default: webpki-roots). Certificates are verified against the host
-    /// actually connected to (the relay, or the MX host name).
+    /// TLS policy; `None` (the default) is `Opportunistic`, or `Required` with credentials.
+    pub tls: Option<TlsMode>,
+    /// Whom to trust (default: webpki-roots). Certificates are verified against
+    /// [`Options::tls_name`], else the host actually connected to (the relay, or the MX host
+    /// name).
     pub trust: ClientTrust,
-    /// AUTH policy (default: if available and credentials are set).
+    /// The name to verify the certificate against (and to send as SNI) instead of the host
+    /// connected to: for a relay reached by IP address, say. Only for `Relay` routes.
+    pub tls_name: Option<String>,
+    /// A client certificate, presented when the server asks (mutual TLS).
+    pub client_identity: Option<Identity>,
+    /// A caller-built rustls configuration, used as it is for `Required` and `Implicit`
+    /// (its verifier decides); `trust` and `client_identity` are then ignored, except that
+    /// opportunistic TLS records verification against `trust` on a copy of this configuration.
+    pub rustls_config: Option<Arc<rustls::ClientConfig>>,
+    /// AUTH policy (default `Always`: with credentials, authenticate or fail).
     pub auth: AuthPolicy,
     /// Credentials.
     pub login: Option<Login>,
     /// Mechanisms in order of preference (default gen_smtp's: CRAM-MD5, LOGIN, PLAIN; add
-    /// XOAUTH2 explicitly, the password then being the token).
+    /// XOAUTH2 or OAUTHBEARER explicitly, the password then being the token).
     pub mechanisms: Vec<Mechanism>,
     /// Send credentials without TLS (default false: refused before anything is sent).
     pub allow_insecure_auth: bool,
+    /// Send credentials over TLS whose certificate did not verify (opportunistic TLS against
+    /// an unverifiable server; default false: the attempt fails before AUTH).
+    pub allow_unverified_auth: bool,
+    /// The local address to connect from (a multi-homed host, or an IP with the right
+    /// reputation / SPF record). Port chosen by the system.
+    pub source_address: Option<IpAddr>,
     /// Name for EHLO (default: the machine's host name).
     pub hostname: String,
     /// Attempts per host after the first, for transient failures (default 1).
@@ -171,6 +208,7 @@ impl fmt::Debug for Options {
             .field("route", &self.route)
             .field("port", &self.port)
             .field("tls", &self.tls)
+            .field("tls_name", &self.tls_name)
             .field("auth", &self.auth)
             .field("login", &self.login)
             .field("mechanisms", &self.mechanisms)
@@ -186,12 +224,17 @@ impl Options {
         Options {
             route,
             port: None,
-            tls: TlsMode::default(),
+            tls: None,
             trust: ClientTrust::WebPki,
+            tls_name: None,
+            client_identity: None,
+            rustls_config: None,
             auth: AuthPolicy::default(),
             login: None,
             mechanisms: vec![Mechanism::CramMd5, Mechanism::Login, Mechanism::Plain],
             allow_insecure_auth: false,
+            allow_unverified_auth: false,
+            source_address: None,
             hostname: crate::server::default_hostname(),
             retries: 1,
             protocol: Protocol::Smtp,
@@ -219,9 +262,9 @@ impl Options {
         self.port = Some(port);
         self
     }
-    /// TLS policy.
+    /// TLS policy (see [`TlsMode`] for what each mode verifies and when it falls back).
     pub fn tls(mut self, mode: TlsMode) -> Self {
-        self.tls = mode;
+        self.tls = Some(mode);
         self
     }
     /// Whom to trust.
@@ -229,7 +272,34 @@ impl Options {
         self.trust = trust;
         self
     }
-    /// Credentials (AUTH if available).
+    /// The name to verify the server's certificate against (and send as SNI), for a relay
+    /// reached by IP address or by another name than its certificate's.
+    pub fn tls_name(mut self, name: impl Into<String>) -> Self {
+        self.tls_name = Some(name.into());
+        self
+    }
+    /// A client certificate (mutual TLS).
+    pub fn client_identity(mut self, identity: Identity) -> Self {
+        self.client_identity = Some(identity);
+        self
+    }
+    /// A caller-built rustls configuration, for anything the other settings do not cover.
+    pub fn rustls_config(mut self, config: Arc<rustls::ClientConfig>) -> Self {
+        self.rustls_config = Some(config);
+        self
+    }
+    /// Allow credentials over TLS whose certificate did not verify.
+    pub fn allow_unverified_auth(mut self, on: bool) -> Self {
+        self.allow_unverified_auth = on;
+        self
+    }
+    /// The local address to connect from.
+    pub fn source_address(mut self, addr: IpAddr) -> Self {
+        self.source_address = Some(addr);
+        self
+    }
+    /// Credentials: with the default [`AuthPolicy::Always`], every transaction is
+    /// authenticated or fails, and TLS defaults to `Required`.
     pub fn login(mut self, username: impl Into<String>, password: impl Into<String>) -> Self {
         self.login = Some(Login {
             username: username.into(),
@@ -293,9 +363,26 @@ impl Options {
         self
     }
 
+    /// True when the client will authenticate: credentials set and a policy other than
+    /// `Never`.
+    pub fn wants_auth(&self) -> bool {
+        self.login.is_some() && self.auth != AuthPolicy::Never
+    }
+
+    /// The TLS mode in force: the one set, else `Required` when the client will authenticate
+    /// (credentials are never sent over cleartext or unverified TLS by default), else
+    /// `Opportunistic`.
+    pub fn tls_mode(&self) -> TlsMode {
+        match self.tls {
+            Some(mode) => mode,
+            None if self.wants_auth() => TlsMode::Required,
+            None => TlsMode::Opportunistic,
+        }
+    }
+
     /// The port to use when none is given in the route.
     pub(crate) fn default_port(&self) -> u16 {
-        self.port.unwrap_or(match self.tls {
+        self.port.unwrap_or(match self.tls_mode() {
             TlsMode::Implicit => 465,
             _ => 25,
         })

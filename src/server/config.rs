@@ -45,9 +45,16 @@ pub struct ServerConfig {
     pub data_block_timeout: Duration,
     /// Deadline for the whole DATA body. Default 600 s.
     pub data_timeout: Duration,
-    /// Most sessions at once; the thread pool has this many workers. Past it the listener
-    /// answers `421 4.7.0` and closes at once. Default 128.
+    /// Most sessions at once, each on its own thread. Past it the listener answers
+    /// `421 4.7.0` and closes at once. Default 128.
     pub max_sessions: usize,
+    /// Session threads kept when idle. Threads start on demand, one per concurrent session,
+    /// and those above this many retire after [`ServerConfig::thread_idle_timeout`]. Default 1.
+    pub min_threads: usize,
+    /// How long a session thread waits for work before it retires (while more than
+    /// [`ServerConfig::min_threads`] are alive). Default 5 s: a thread costs tens of
+    /// microseconds to start, an idle one a stack and a slot in the process.
+    pub thread_idle_timeout: Duration,
     /// Bare CR/LF policy in DATA. Default: reject (`550 5.6.11`).
     pub bare_line: BareLinePolicy,
     /// RFC 5321 path lengths enforced, unbracketed paths accepted. Default: strict lengths, lenient brackets.
@@ -91,8 +98,29 @@ pub struct ServerConfig {
     /// Deadline for the PROXY protocol header. Default 5 s (Postfix's
     /// `smtpd_upstream_proxy_timeout`).
     pub proxy_timeout: Duration,
-    /// Balancers trusted to send PROXY headers (`"10.0.0.0/8"`, `"127.0.0.1"`); empty = any.
+    /// Balancers trusted to send PROXY headers (`"10.0.0.0/8"`, `"127.0.0.1"`). A PROXY
+    /// listener needs at least one (or [`ServerConfig::dangerous_proxy_trust_any`]): a PROXY
+    /// header names the client, so whoever may send one chooses [`ConnInfo::peer`](super::ConnInfo::peer).
+    /// Default: none.
     pub proxy_trusted: Vec<String>,
+    /// Accept PROXY headers from any sender. Only for a listener that nothing but the balancer
+    /// can reach (a firewall does the trusting): otherwise any client picks its own address and
+    /// walks past per-address limits and IP-based decisions. Default false.
+    pub dangerous_proxy_trust_any: bool,
+    /// Per-address limits ([`ServerConfig::max_sessions_per_ip`]) count IPv4 clients by this
+    /// prefix length. Default 32 (each address).
+    pub per_ip_prefix_v4: u8,
+    /// Per-address limits count IPv6 clients by this prefix length. Default 64: one IPv6 host
+    /// usually holds a whole /64 and could otherwise walk around the limit.
+    pub per_ip_prefix_v6: u8,
+    /// Commands that move no mail (NOOP, RSET, HELP, VRFY, EXPN, HELO/EHLO, refused MAIL and
+    /// RCPT) a session may send before `421 4.7.0` and close; the count starts again after each
+    /// accepted message. Default 100 (Postfix's `smtpd_junk_command_limit`).
+    pub max_junk_commands: usize,
+    /// Longest a session may last. Once over, it gets `421 4.4.2` at its next command (a
+    /// transaction under way is finished first; an idle session is closed when it is reached).
+    /// Default 1 hour.
+    pub max_session_duration: Duration,
 }
 
 impl Default for ServerConfig {
@@ -109,6 +137,8 @@ impl Default for ServerConfig {
             data_block_timeout: Duration::from_secs(180),
             data_timeout: Duration::from_secs(600),
             max_sessions: 128,
+            min_threads: 1,
+            thread_idle_timeout: Duration::from_secs(5),
             bare_line: BareLinePolicy::Reject,
             paths: PathOptions::default(),
             smtputf8: true,
@@ -128,11 +158,82 @@ impl Default for ServerConfig {
             greeting_delay: None,
             proxy_timeout: Duration::from_secs(5),
             proxy_trusted: Vec::new(),
+            dangerous_proxy_trust_any: false,
+            per_ip_prefix_v4: 32,
+            per_ip_prefix_v6: 64,
+            max_junk_commands: 100,
+            max_session_duration: Duration::from_secs(3600),
         }
     }
 }
 
+/// Most sessions a server may be configured for: each is a thread (see
+/// [`ServerConfig::max_sessions`]).
+pub const MAX_SESSIONS_LIMIT: usize = 10_000;
+
 impl ServerConfig {
+    /// Checks every value; `Err` says which one is wrong and why. [`ServerBuilder::bind`](super::ServerBuilder::bind)
+    /// runs this, so no value can make a session panic or misbehave later.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.max_sessions == 0 || self.max_sessions > MAX_SESSIONS_LIMIT {
+            return Err(format!(
+                "max_sessions must be between 1 and {MAX_SESSIONS_LIMIT} (one thread each)"
+            ));
+        }
+        if self.min_threads > self.max_sessions {
+            return Err("min_threads must not exceed max_sessions".into());
+        }
+        if self.max_line_length < 64 {
+            return Err("max_line_length must be at least 64".into());
+        }
+        if self.max_data_line.is_some_and(|n| n < 3) {
+            return Err("max_data_line must be at least 3 (a line and its CRLF)".into());
+        }
+        if self.max_recipients == 0 || self.max_sessions_per_ip == 0 {
+            return Err("max_recipients and max_sessions_per_ip must be positive".into());
+        }
+        if self.max_errors == 0 || self.max_junk_commands == 0 {
+            return Err("max_errors and max_junk_commands must be positive".into());
+        }
+        if self.per_ip_prefix_v4 > 32 || self.per_ip_prefix_v6 > 128 {
+            return Err("per_ip_prefix_v4 must be at most 32, per_ip_prefix_v6 at most 128".into());
+        }
+        if self.hostname.is_empty() || self.hostname.bytes().any(|b| !b.is_ascii_graphic()) {
+            return Err("hostname must be non-empty printable ASCII".into());
+        }
+        let timeouts = [
+            ("command_timeout", self.command_timeout),
+            ("data_block_timeout", self.data_block_timeout),
+            ("data_timeout", self.data_timeout),
+            ("tls_handshake_timeout", self.tls_handshake_timeout),
+            ("proxy_timeout", self.proxy_timeout),
+            ("max_session_duration", self.max_session_duration),
+            ("thread_idle_timeout", self.thread_idle_timeout),
+        ];
+        if let Some((name, _)) = timeouts.iter().find(|(_, d)| d.is_zero()) {
+            return Err(format!("{name} must be positive"));
+        }
+        if self.require_tls && self.tls.is_none() {
+            return Err("require_tls needs a TLS configuration".into());
+        }
+        if self.require_auth && self.auth_mechanisms.is_empty() {
+            return Err("require_auth needs at least one AUTH mechanism".into());
+        }
+        if self.require_auth && self.tls.is_none() && !self.allow_insecure_auth {
+            // AUTH would never be offered, so no mail could ever be accepted.
+            return Err("require_auth needs TLS or allow_insecure_auth".into());
+        }
+        if self.binary_mime && !self.chunking {
+            return Err("binary_mime needs chunking".into());
+        }
+        for net in &self.proxy_trusted {
+            if super::cidr::parse_net(net).is_none() {
+                return Err(format!("bad address or network {net:?} in proxy_trusted"));
+            }
+        }
+        Ok(())
+    }
+
     /// The DATA decoder's limits.
     pub(crate) fn data_limits(&self) -> DataLimits {
         DataLimits {

@@ -160,6 +160,12 @@ pub enum SessionError {
     BadParameter(Reply),
     /// The client made too many errors (`421 4.7.0` was sent).
     TooManyErrors,
+    /// The client spent its budget of commands that move no mail (`421 4.7.0` was sent; see
+    /// [`ServerConfig::max_junk_commands`](super::ServerConfig::max_junk_commands)).
+    TooManyJunkCommands,
+    /// The session reached its longest allowed duration (`421 4.4.2` was sent; see
+    /// [`ServerConfig::max_session_duration`](super::ServerConfig::max_session_duration)).
+    SessionTooLong,
     /// A message body broke a rule (size, line length, bare CR/LF); it was rejected.
     DataRejected(DataError),
     /// A callback panicked; the client got `451 4.3.0` or `421`, and the session ends.
@@ -183,6 +189,8 @@ impl SessionError {
                 | SessionError::TlsHandshake(_)
                 | SessionError::Recv(..)
                 | SessionError::TooManyErrors
+                | SessionError::TooManyJunkCommands
+                | SessionError::SessionTooLong
                 | SessionError::HandlerPanic { .. }
         )
     }
@@ -224,6 +232,8 @@ impl fmt::Display for SessionError {
             SessionError::UnknownCommand(v) => write!(f, "unknown command {v:?}"),
             SessionError::BadParameter(r) => write!(f, "parameter refused: {r}"),
             SessionError::TooManyErrors => f.write_str("too many errors"),
+            SessionError::TooManyJunkCommands => f.write_str("too many commands without mail"),
+            SessionError::SessionTooLong => f.write_str("session time limit reached"),
             SessionError::DataRejected(e) => write!(f, "message rejected: {e}"),
             SessionError::HandlerPanic { callback, message } => {
                 write!(f, "handler panicked in {callback}: {message}")

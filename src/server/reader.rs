@@ -5,10 +5,12 @@ use std::io::{self, Read};
 use std::time::{Duration, Instant};
 
 use crate::address::PathOptions;
-use crate::command::Command;
+use crate::command::{Command, CommandError};
 use crate::data::{DataDecoder, DataError, DataLimits};
 use crate::reply::Reply;
-use crate::stream::{Conn, Line, RecvError};
+use crate::stream::{Line, RecvError, deadline_in, read_line};
+
+use super::session_io::{SessionIo, queue};
 
 /// How a DATA body ended, once the reader is drained.
 #[derive(Debug)]
@@ -23,8 +25,8 @@ pub(crate) enum DataEnd {
 
 /// Streams one DATA body to the handler: un-stuffed, size-limited, and failing (rather than
 /// ending) when the body is rejected or the connection breaks before the terminator.
-pub(crate) struct DataReader<'a> {
-    conn: &'a mut Conn,
+pub(crate) struct DataReader<'a, C: SessionIo> {
+    conn: &'a mut C,
     decoder: DataDecoder,
     out: Vec<u8>,
     pos: usize,
@@ -39,23 +41,22 @@ pub(crate) struct DataReader<'a> {
 /// At most this much raw input is decoded at a time, so `out` stays small.
 const STEP: usize = 16 * 1024;
 
-impl<'a> DataReader<'a> {
+impl<'a, C: SessionIo> DataReader<'a, C> {
     pub(crate) fn new(
-        conn: &'a mut Conn,
+        conn: &'a mut C,
         limits: DataLimits,
         whole: Duration,
         block: Duration,
     ) -> Self {
-        let now = Instant::now();
         DataReader {
             conn,
             abandon_after: limits.max_size.map(|m| m.saturating_mul(2)),
             decoder: DataDecoder::new(limits),
             out: Vec::with_capacity(STEP),
             pos: 0,
-            whole_deadline: now + whole,
+            whole_deadline: deadline_in(whole),
             block_timeout: block,
-            block_deadline: now + block,
+            block_deadline: deadline_in(block),
             broken: None,
         }
     }
@@ -83,7 +84,7 @@ impl<'a> DataReader<'a> {
             }
             // A deadline for each line, not an idle timer: reset when a line ends.
             if self.conn.buffered().contains(&b'\n') {
-                self.block_deadline = Instant::now() + self.block_timeout;
+                self.block_deadline = deadline_in(self.block_timeout);
             }
         }
         self.out.clear();
@@ -122,7 +123,7 @@ fn clone_recv(e: &RecvError) -> RecvError {
     }
 }
 
-impl Read for DataReader<'_> {
+impl<C: SessionIo> Read for DataReader<'_, C> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         loop {
             if let Some(e) = self.decoder.error() {
@@ -144,11 +145,15 @@ impl Read for DataReader<'_> {
     }
 }
 
+/// Octets of BDAT progress that earn another block timeout (a DATA line of RFC 5321's
+/// maximum length).
+const PROGRESS_STEP: u64 = 1000;
+
 /// What ended a BDAT sequence early: a command line other than BDAT, or a line too long.
 #[derive(Debug)]
 pub(crate) enum Interruption {
-    /// The line (without CRLF) to run as a command once the message is abandoned.
-    Line(Vec<u8>),
+    /// The line (without CRLF), parsed, to run as a command once the message is abandoned.
+    Command(Vec<u8>, Result<Command, CommandError>),
     /// An over-long line arrived where a BDAT command was expected.
     TooLong,
 }
@@ -160,6 +165,10 @@ pub(crate) struct BdatLimits {
     pub(crate) command_timeout: Duration,
     pub(crate) block_timeout: Duration,
     pub(crate) whole_timeout: Duration,
+    /// How the session parses paths (a command that breaks in is parsed here, once).
+    pub(crate) paths: PathOptions,
+    /// Send enhanced status codes in the per-chunk replies.
+    pub(crate) enhanced: bool,
 }
 
 /// Streams a CHUNKING (RFC 3030) message to the handler: chunk after chunk, each acknowledged
@@ -167,8 +176,8 @@ pub(crate) struct BdatLimits {
 /// No dot-stuffing; the size limit counts every chunk; nothing is allocated from the declared
 /// sizes. A command other than BDAT ends the message (the handler sees an error) and is kept
 /// for the session to run.
-pub(crate) struct BdatReader<'a> {
-    conn: &'a mut Conn,
+pub(crate) struct BdatReader<'a, C: SessionIo> {
+    conn: &'a mut C,
     limits: BdatLimits,
     /// Octets left in the current chunk, its size, and whether it is the last.
     remaining: u64,
@@ -176,25 +185,30 @@ pub(crate) struct BdatReader<'a> {
     last: bool,
     total: u64,
     too_big: bool,
+    /// Past twice the size limit: stop reading, answer and close (as DATA does).
+    abandoned: bool,
+    /// Octets received since the block deadline was last moved.
+    since_progress: u64,
     whole_deadline: Instant,
     block_deadline: Instant,
     broken: Option<RecvError>,
     interrupted: Option<Interruption>,
 }
 
-impl<'a> BdatReader<'a> {
-    pub(crate) fn new(conn: &'a mut Conn, limits: BdatLimits, size: u64, last: bool) -> Self {
-        let now = Instant::now();
+impl<'a, C: SessionIo> BdatReader<'a, C> {
+    pub(crate) fn new(conn: &'a mut C, limits: BdatLimits, size: u64, last: bool) -> Self {
         BdatReader {
             conn,
-            whole_deadline: now + limits.whole_timeout,
-            block_deadline: now + limits.block_timeout,
+            whole_deadline: deadline_in(limits.whole_timeout),
+            block_deadline: deadline_in(limits.block_timeout),
             limits,
             remaining: size,
             chunk: size,
             last,
             total: 0,
             too_big: false,
+            abandoned: false,
+            since_progress: 0,
             broken: None,
             interrupted: None,
         }
@@ -222,8 +236,16 @@ impl<'a> BdatReader<'a> {
         self.conn.consume(n);
         self.remaining -= n as u64;
         self.total += n as u64;
-        if self.limits.max_size.is_some_and(|m| self.total > m) {
-            self.too_big = true;
+        if let Some(max) = self.limits.max_size {
+            self.too_big |= self.total > max;
+            self.abandoned |= self.total > max.saturating_mul(2);
+        }
+        // The block deadline follows progress, as DATA's follows lines: each PROGRESS_STEP
+        // octets earn another block timeout; a trickle never does.
+        self.since_progress += n as u64;
+        if self.since_progress >= PROGRESS_STEP {
+            self.since_progress = 0;
+            self.block_deadline = deadline_in(self.limits.block_timeout);
         }
         Ok(n)
     }
@@ -231,10 +253,12 @@ impl<'a> BdatReader<'a> {
     /// After a non-last chunk: acknowledge it, then read the next command. Ok(true) when it was
     /// another BDAT (the sequence goes on), Ok(false) when the sequence was interrupted.
     fn next_chunk(&mut self, ack: &Reply) -> Result<bool, RecvError> {
-        self.conn
-            .queue(&ack.with_text(format!("{} octets received", self.chunk)));
-        let deadline = Instant::now() + self.limits.command_timeout;
-        let line = match self.conn.read_line(self.limits.max_line, deadline) {
+        let ack = ack.with_text(format!("{} octets received", self.chunk));
+        queue(self.conn, &ack, self.limits.enhanced);
+        // The whole-transaction deadline bounds the commands between chunks too, so a chain
+        // of `BDAT 0` cannot outlive it.
+        let deadline = deadline_in(self.limits.command_timeout).min(self.whole_deadline);
+        let line = match read_line(self.conn, self.limits.max_line, deadline) {
             Ok(Line::Complete(l)) => l,
             Ok(Line::TooLong) => {
                 self.interrupted = Some(Interruption::TooLong);
@@ -245,16 +269,17 @@ impl<'a> BdatReader<'a> {
                 return Err(e);
             }
         };
-        match Command::parse(&line, &PathOptions::default()) {
+        match Command::parse(&line, &self.limits.paths) {
             Ok(Command::Bdat { size, last }) => {
                 self.remaining = size;
                 self.chunk = size;
                 self.last = last;
-                self.block_deadline = Instant::now() + self.limits.block_timeout;
+                self.block_deadline = deadline_in(self.limits.block_timeout);
+                self.since_progress = 0;
                 Ok(true)
             }
-            _ => {
-                self.interrupted = Some(Interruption::Line(line));
+            parsed => {
+                self.interrupted = Some(Interruption::Command(line, parsed));
                 Ok(false)
             }
         }
@@ -265,10 +290,13 @@ impl<'a> BdatReader<'a> {
     /// limit); the session answers the last chunk.
     pub(crate) fn finish(mut self, reject: Option<&Reply>) -> (DataEnd, Option<Interruption>, u64) {
         loop {
-            while self.remaining > 0 {
+            while self.remaining > 0 && !self.abandoned {
                 if let Err(e) = self.take_chunk(64 * 1024, None) {
                     return (DataEnd::Broken(e), None, self.total);
                 }
+            }
+            if self.abandoned {
+                return (DataEnd::Abandoned, None, self.total);
             }
             if self.last || self.interrupted.is_some() {
                 break;
@@ -292,7 +320,7 @@ impl<'a> BdatReader<'a> {
     }
 }
 
-impl Read for BdatReader<'_> {
+impl<C: SessionIo> Read for BdatReader<'_, C> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         loop {
             if self.too_big {

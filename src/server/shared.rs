@@ -31,7 +31,7 @@ pub(crate) struct Counters {
 impl Counters {
     pub(crate) fn count_error(&self, e: &SessionError) {
         let c = match e {
-            SessionError::Timeout(_) => &self.timeouts,
+            SessionError::Timeout(_) | SessionError::SessionTooLong => &self.timeouts,
             SessionError::Closed(_)
             | SessionError::Reset(_)
             | SessionError::Send(_)
@@ -85,10 +85,19 @@ pub struct Stats {
 /// What the registry keeps of a live session.
 #[derive(Debug)]
 pub(crate) struct SessionSlot {
-    /// A handle on the session's socket, to wake its read at shutdown.
-    pub(crate) stream: TcpStream,
+    /// A handle on the session's socket, to wake its read at shutdown (none in memory).
+    pub(crate) stream: Option<TcpStream>,
     /// The session is waiting for a command outside any transaction.
     pub(crate) idle: AtomicBool,
+}
+
+impl SessionSlot {
+    /// Ends the session's pending read, so it sees the shutdown flag.
+    fn wake(&self) {
+        if let Some(s) = &self.stream {
+            let _ = s.shutdown(Shutdown::Read);
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -165,7 +174,7 @@ impl Shared {
         self.shutdown.store(true, Ordering::SeqCst);
         for slot in self.lock().values() {
             if all || slot.idle.load(Ordering::SeqCst) {
-                let _ = slot.stream.shutdown(Shutdown::Read);
+                slot.wake();
             }
         }
     }
@@ -189,7 +198,7 @@ impl Shared {
             };
             for slot in map.values() {
                 if self.shutting_down() && slot.idle.load(Ordering::SeqCst) {
-                    let _ = slot.stream.shutdown(Shutdown::Read);
+                    slot.wake();
                 }
             }
         }

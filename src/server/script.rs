@@ -1,0 +1,308 @@
+//! A session run in memory against a scripted client: no sockets, no threads, no waiting.
+//! The same state machine that serves connections reads the script's bytes and faults, so a
+//! handler can be unit-tested line by line, and the session can be fuzzed quickly.
+//!
+//! ```
+//! use smtpkit::server::{Handler, ServerConfig};
+//! use smtpkit::server::script::{self, Script, Step};
+//!
+//! struct Accept;
+//! impl Handler for Accept {}
+//!
+//! let out = script::run(
+//!     ServerConfig { hostname: "mx.example".into(), ..ServerConfig::default() },
+//!     Accept,
+//!     Script::new()
+//!         .line("EHLO client.example")
+//!         .line("MAIL FROM:<a@example.org>")
+//!         .then(Step::Close),
+//! )?;
+//! assert_eq!(out.replies()[0], "220 mx.example ESMTP");
+//! assert_eq!(out.replies().last().map(String::as_str), Some("250 2.1.0 OK"));
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
+//! Deadlines do not pass by themselves in memory: a [`Step::Timeout`] is where the client
+//! would have been too slow. STARTTLS and implicit TLS run a pretend handshake (no
+//! encryption) that keeps the session's rules: input pipelined before it is dropped.
+
+use std::collections::VecDeque;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::stream::{Buffered, HandshakeError, Pending, RecvError, SendError};
+use crate::tls::TlsInfo;
+
+use super::config::ServerConfig;
+use super::handler::{ConnInfo, Handler};
+use super::session::Session;
+use super::session_io::SessionIo;
+use super::shared::{SessionSlot, Shared, Stats};
+
+/// One thing the scripted client does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Step {
+    /// Sends these bytes (one read on the server's side).
+    Send(Vec<u8>),
+    /// Closes its side: the server reads end of stream.
+    Close,
+    /// Resets the connection.
+    Reset,
+    /// Stays silent past the server's deadline.
+    Timeout,
+    /// Stops reading: from here on the server's writes fail (time out).
+    StopReading,
+    /// Makes the next TLS handshake fail.
+    FailTls,
+}
+
+/// A scripted client: what it sends, and the faults it causes, in order. Once the steps run
+/// out, the server reads end of stream.
+#[derive(Debug, Clone)]
+pub struct Script {
+    steps: Vec<Step>,
+    peer: SocketAddr,
+    implicit_tls: bool,
+}
+
+impl Default for Script {
+    fn default() -> Self {
+        Script::new()
+    }
+}
+
+impl Script {
+    /// An empty script from 192.0.2.1:40000 (a documentation address).
+    pub fn new() -> Script {
+        Script {
+            steps: Vec::new(),
+            peer: SocketAddr::from(([192, 0, 2, 1], 40000)),
+            implicit_tls: false,
+        }
+    }
+    /// Sends bytes as they are.
+    pub fn send(self, bytes: impl AsRef<[u8]>) -> Script {
+        self.then(Step::Send(bytes.as_ref().to_vec()))
+    }
+    /// Sends a line, adding CRLF.
+    pub fn line(self, line: &str) -> Script {
+        let mut bytes = line.as_bytes().to_vec();
+        bytes.extend_from_slice(b"\r\n");
+        self.then(Step::Send(bytes))
+    }
+    /// Adds any step.
+    pub fn then(mut self, step: Step) -> Script {
+        self.steps.push(step);
+        self
+    }
+    /// The client's address, as the handler sees it in [`ConnInfo::peer`].
+    pub fn peer(mut self, addr: SocketAddr) -> Script {
+        self.peer = addr;
+        self
+    }
+    /// Starts with a (pretend) TLS handshake, as on an implicit-TLS listener.
+    pub fn implicit_tls(mut self, on: bool) -> Script {
+        self.implicit_tls = on;
+        self
+    }
+}
+
+/// What a scripted session left behind.
+#[derive(Debug)]
+pub struct Outcome<H> {
+    /// Every byte the server wrote, in order.
+    pub output: Vec<u8>,
+    /// The handler, after `on_close`.
+    pub handler: H,
+    /// The server's counters for this one session.
+    pub stats: Stats,
+}
+
+impl<H> Outcome<H> {
+    /// The output as reply lines, without their CRLF.
+    pub fn replies(&self) -> Vec<String> {
+        String::from_utf8_lossy(&self.output)
+            .split("\r\n")
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+/// Runs one session of `handler` against `script`, in memory, to its end. The configuration
+/// is checked as [`ServerBuilder::bind`](super::ServerBuilder::bind) checks it.
+pub fn run<H: Handler>(config: ServerConfig, handler: H, script: Script) -> io::Result<Outcome<H>> {
+    config
+        .validate()
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    let info = ConnInfo {
+        id: 1,
+        peer: script.peer,
+        local: SocketAddr::from(([192, 0, 2, 25], 25)),
+        protocol: config.protocol,
+        listener: 0,
+        implicit_tls: script.implicit_tls,
+        proxy: None,
+    };
+    let shared = Arc::new(Shared::default());
+    let slot = Arc::new(SessionSlot {
+        stream: None,
+        idle: Default::default(),
+    });
+    let io = MemoryIo::new(script.steps);
+    let session = Session::new(
+        io,
+        Arc::new(config),
+        Arc::clone(&shared),
+        slot,
+        info,
+        handler,
+    );
+    let (handler, io) = session.run_to_end();
+    Ok(Outcome {
+        output: io.output,
+        handler,
+        stats: shared.snapshot(),
+    })
+}
+
+/// The server's side of a scripted connection.
+pub(crate) struct MemoryIo {
+    steps: VecDeque<Step>,
+    rbuf: Vec<u8>,
+    rpos: usize,
+    wbuf: Vec<u8>,
+    output: Vec<u8>,
+    /// The client stopped reading: writes fail from now on.
+    deaf: bool,
+    /// The next handshake fails.
+    fail_tls: bool,
+    /// End of stream or reset seen: it stays so.
+    ended: Option<RecvError>,
+    bytes_in: u64,
+}
+
+impl MemoryIo {
+    fn new(steps: Vec<Step>) -> MemoryIo {
+        MemoryIo {
+            steps: steps.into(),
+            rbuf: Vec::new(),
+            rpos: 0,
+            wbuf: Vec::new(),
+            output: Vec::new(),
+            deaf: false,
+            fail_tls: false,
+            ended: None,
+            bytes_in: 0,
+        }
+    }
+}
+
+fn same(e: &RecvError) -> RecvError {
+    match e {
+        RecvError::Reset => RecvError::Reset,
+        _ => RecvError::Closed,
+    }
+}
+
+impl Buffered for MemoryIo {
+    fn buffered(&self) -> &[u8] {
+        self.rbuf.get(self.rpos..).unwrap_or_default()
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.rpos = (self.rpos + n).min(self.rbuf.len());
+        if self.rpos == self.rbuf.len() {
+            self.rbuf.clear();
+            self.rpos = 0;
+        }
+    }
+
+    fn fill(&mut self, _deadline: Instant) -> Result<usize, RecvError> {
+        // As on a socket: what is queued goes out before the server waits for input.
+        self.flush().map_err(|e| match e {
+            SendError::TimedOut => RecvError::TimedOut,
+            SendError::Reset => RecvError::Reset,
+            _ => RecvError::Closed,
+        })?;
+        if let Some(e) = &self.ended {
+            return Err(same(e));
+        }
+        loop {
+            match self.steps.pop_front() {
+                Some(Step::Send(bytes)) if bytes.is_empty() => continue,
+                Some(Step::Send(bytes)) => {
+                    self.rbuf.extend_from_slice(&bytes);
+                    self.bytes_in += bytes.len() as u64;
+                    return Ok(bytes.len());
+                }
+                Some(Step::StopReading) => self.deaf = true,
+                Some(Step::FailTls) => self.fail_tls = true,
+                Some(Step::Timeout) => return Err(RecvError::TimedOut),
+                Some(Step::Reset) => {
+                    self.ended = Some(RecvError::Reset);
+                    return Err(RecvError::Reset);
+                }
+                Some(Step::Close) | None => {
+                    self.ended = Some(RecvError::Closed);
+                    return Err(RecvError::Closed);
+                }
+            }
+        }
+    }
+}
+
+impl SessionIo for MemoryIo {
+    fn out(&mut self) -> &mut Vec<u8> {
+        &mut self.wbuf
+    }
+
+    fn flush(&mut self) -> Result<(), SendError> {
+        if self.wbuf.is_empty() {
+            return Ok(());
+        }
+        if self.deaf {
+            self.wbuf.clear();
+            return Err(SendError::TimedOut);
+        }
+        self.output.append(&mut self.wbuf);
+        Ok(())
+    }
+
+    fn start_tls(
+        &mut self,
+        _config: Arc<rustls::ServerConfig>,
+        _deadline: Instant,
+        pending: Pending,
+    ) -> Result<(usize, TlsInfo), HandshakeError> {
+        let _ = self.flush();
+        if std::mem::take(&mut self.fail_tls) {
+            return Err(HandshakeError::NotTls);
+        }
+        let dropped = match pending {
+            Pending::Discard => {
+                let n = self.buffered().len();
+                self.consume(n);
+                n
+            }
+            Pending::HandToTls => 0,
+        };
+        let info = TlsInfo {
+            version: "TLSv1.3".into(),
+            cipher: "in-memory (not encrypted)".into(),
+            sni: None,
+        };
+        Ok((dropped, info))
+    }
+
+    fn close(&mut self) {
+        let _ = self.flush();
+    }
+
+    fn bytes_in(&self) -> u64 {
+        self.bytes_in
+    }
+}

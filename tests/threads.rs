@@ -1,0 +1,100 @@
+//! Session threads on demand: none before the first session, one per concurrent session under
+//! load, back to the minimum when idle; the idle catcher runs at most 4 threads; dropping the
+//! handle stops the server.
+
+mod common;
+
+use std::process::{Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::Client;
+use common::tools::example;
+use smtpkit::server::{Handler, Server};
+
+struct Accept;
+impl Handler for Accept {}
+
+fn wait_until(what: &str, f: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !f() {
+        assert!(Instant::now() < deadline, "{what}");
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn threads_grow_with_sessions_and_retire_when_idle() {
+    let srv = Server::builder()
+        .min_threads(2)
+        .thread_idle_timeout(Duration::from_millis(300))
+        .bind("127.0.0.1:0")
+        .unwrap()
+        .spawn(|_| Accept)
+        .unwrap();
+    assert_eq!(
+        srv.threads(),
+        0,
+        "no session thread before the first session"
+    );
+    let clients: Vec<Client> = (0..20).map(|_| Client::greeted(srv.local_addr())).collect();
+    // Twenty sessions at once, each greeted: twenty threads, none waiting behind another.
+    assert_eq!(srv.threads(), 20);
+    assert_eq!(srv.stats().sessions, 20);
+    for mut c in clients {
+        c.cmd("QUIT", "221 ");
+    }
+    wait_until("idle threads retire down to the minimum", || {
+        srv.threads() == 2
+    });
+    // The ones left serve new sessions without growing.
+    let mut c = Client::greeted(srv.local_addr());
+    c.cmd("NOOP", "250 ");
+    assert_eq!(srv.threads(), 2);
+}
+
+#[test]
+fn dropping_the_handle_stops_the_server() {
+    let srv = Server::builder()
+        .bind("127.0.0.1:0")
+        .unwrap()
+        .spawn(|_| Accept)
+        .unwrap();
+    let addr = srv.local_addr();
+    let mut c = Client::greeted(addr);
+    c.cmd("EHLO x.example", "250 ");
+    drop(srv);
+    // The idle session was told, and nothing listens any more.
+    c.expect("421 4.3.2");
+    assert!(std::net::TcpStream::connect(addr).is_err());
+}
+
+fn threads_of(pid: u32) -> usize {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap()
+}
+
+#[test]
+fn an_idle_catcher_runs_at_most_four_threads() {
+    let dir = std::env::temp_dir().join(format!("smtpkit-threads-{}", std::process::id()));
+    let mut child = Command::new(example("smtp_server"))
+        .args(["--listen", "127.0.0.1:0", "--maildir"])
+        .arg(&dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    // Give it time to start its listener, then count.
+    thread::sleep(Duration::from_millis(500));
+    let idle = threads_of(pid);
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(idle <= 4, "idle catcher runs {idle} threads");
+}
