@@ -14,6 +14,7 @@
 //! | [`reply`] | replies, enhanced status codes, named constants; format and parse | none |
 //! | [`data`] | DATA un-stuffing (smuggling-proof) and dot-stuffing, BDAT chunks | none |
 //! | [`extensions`] | EHLO keywords: build (server), parse (client) | none |
+//! | [`proto`] | what server and client share: [`Protocol`] (SMTP or LMTP), the host name for greetings | reads the host name |
 //! | [`dsn`] | DSN parameters (RFC 3461): RET, ENVID, NOTIFY, ORCPT, xtext | none |
 //! | [`sasl`] | PLAIN, LOGIN, CRAM-MD5, XOAUTH2, both sides | none |
 //! | [`tls`] | rustls configurations (ring provider, PEM files, SNI certificates, client trust) | files |
@@ -51,14 +52,15 @@ pub mod dkim;
 pub mod dsn;
 pub mod extensions;
 pub mod mime;
+pub mod proto;
 pub mod reply;
 pub mod sasl;
 pub mod server;
 mod stream;
 pub mod tls;
 
+pub use proto::Protocol;
 pub use reply::{EnhancedCode, Reply};
-pub use server::Protocol;
 
 /// The README's examples, compiled as doc-tests so they stay true.
 #[cfg(doctest)]

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use super::email::RecipientResult;
+use super::receipt::RecipientResult;
 use crate::reply::Reply;
 
 /// What kind of failure (gen_smtp's `temporary_failure`, `permanent_failure`,

@@ -42,10 +42,12 @@
 //! [`ClientTrust::DangerAcceptAnyCertificate`](crate::tls::ClientTrust)).
 
 mod conn;
+mod dns;
 mod email;
 mod error;
 pub mod mx;
 mod options;
+mod receipt;
 
 use std::net::{SocketAddr, ToSocketAddrs};
 
@@ -57,14 +59,12 @@ use log::{debug, info};
 
 pub use conn::Connection;
 use conn::{Peer, TlsSetup};
-pub use email::{
-    BodySource, Email, Envelope, FileBody, Outcome, ReaderBody, Receipt, Recipient,
-    RecipientResult, Status, TlsStatus,
-};
+pub use email::{BodySource, Email, Envelope, FileBody, ReaderBody, Recipient};
 pub use error::{Error, ErrorKind};
 pub use options::{
     AuthPolicy, Direction, Login, OnError, Options, Route, Timeouts, TlsMode, Transcript,
 };
+pub use receipt::{Outcome, Receipt, RecipientResult, Status, TlsStatus};
 
 /// One host to try: its name (for TLS verification and logs) and addresses.
 #[derive(Debug, Clone)]

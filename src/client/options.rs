@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::mx::DnsConfig;
+use crate::proto::Protocol;
 use crate::sasl::Mechanism;
-use crate::server::Protocol;
 use crate::tls::{ClientTrust, Identity};
 
 /// Where to deliver.
@@ -235,7 +235,7 @@ impl Options {
             allow_insecure_auth: false,
             allow_unverified_auth: false,
             source_address: None,
-            hostname: crate::server::default_hostname(),
+            hostname: crate::proto::default_hostname(),
             retries: 1,
             protocol: Protocol::Smtp,
             timeouts: Timeouts::default(),

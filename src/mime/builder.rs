@@ -76,17 +76,6 @@ pub struct BuiltMessage {
     pub recipients: Vec<Mailbox>,
 }
 
-impl BuiltMessage {
-    /// The message as a client [`Email`](crate::client::Email).
-    pub fn email(&self) -> crate::client::Email {
-        crate::client::Email {
-            from: Some(self.from.clone()),
-            to: self.recipients.clone(),
-            message: self.message.clone(),
-        }
-    }
-}
-
 #[derive(Debug, Clone)]
 struct Attachment {
     filename: String,

@@ -1,0 +1,163 @@
+//! Tests of `stream`.
+
+use super::*;
+use std::net::TcpListener;
+
+fn pair() -> (Conn, TcpStream) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+    let (s, _) = l.accept().unwrap();
+    (Conn::new(s, Duration::from_secs(5)), c)
+}
+
+fn soon() -> Instant {
+    Instant::now() + Duration::from_secs(5)
+}
+
+#[test]
+fn lines_and_too_long() {
+    let (mut conn, mut peer) = pair();
+    peer.write_all(b"HELO a\r\nNOOP\n").unwrap();
+    peer.write_all(&[b'x'; 100]).unwrap();
+    peer.write_all(b"\r\nQUIT\r\n").unwrap();
+    assert_eq!(
+        conn.read_line(50, soon()).unwrap(),
+        Line::Complete(b"HELO a".to_vec())
+    );
+    assert_eq!(
+        conn.read_line(50, soon()).unwrap(),
+        Line::Complete(b"NOOP".to_vec())
+    );
+    assert_eq!(conn.read_line(50, soon()).unwrap(), Line::TooLong);
+    assert_eq!(
+        conn.read_line(50, soon()).unwrap(),
+        Line::Complete(b"QUIT".to_vec())
+    );
+    drop(peer);
+    assert!(matches!(conn.read_line(50, soon()), Err(RecvError::Closed)));
+}
+
+#[test]
+fn deadline() {
+    let (mut conn, mut peer) = pair();
+    peer.write_all(b"HEL").unwrap();
+    let t = Instant::now();
+    let r = conn.read_line(50, Instant::now() + Duration::from_millis(200));
+    assert!(matches!(r, Err(RecvError::TimedOut)), "{r:?}");
+    assert!(t.elapsed() < Duration::from_secs(3));
+}
+
+#[test]
+fn exact_limit() {
+    let (mut conn, mut peer) = pair();
+    peer.write_all(b"1234\r\n12345\r\n").unwrap();
+    assert_eq!(
+        conn.read_line(6, soon()).unwrap(),
+        Line::Complete(b"1234".to_vec())
+    );
+    assert_eq!(conn.read_line(6, soon()).unwrap(), Line::TooLong);
+}
+
+/// A CA and a leaf for `localhost`, as a server config and a client config.
+fn tls_configs() -> (
+    std::sync::Arc<rustls::ServerConfig>,
+    std::sync::Arc<rustls::ClientConfig>,
+) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca, ca_key);
+    let key = KeyPair::generate().unwrap();
+    let leaf = CertificateParams::new(vec!["localhost".to_string()])
+        .unwrap()
+        .signed_by(&key, &issuer)
+        .unwrap();
+    let id = crate::tls::Identity::from_pem(leaf.pem().as_bytes(), key.serialize_pem().as_bytes())
+        .unwrap();
+    let server = crate::tls::ServerTls::new(id).server_config();
+    let client = crate::tls::ClientTrust::roots_from_pem(ca_cert.pem().as_bytes())
+        .unwrap()
+        .client_config()
+        .unwrap();
+    (server, client)
+}
+
+/// A client that finishes the handshake, then sends one TLS record a byte at a time: the
+/// server's read deadline is a total, not a timeout per socket read.
+#[test]
+fn tls_trickle_meets_the_deadline() {
+    let (server_cfg, client_cfg) = tls_configs();
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let server = std::thread::spawn(move || {
+        let (s, _) = l.accept().unwrap();
+        let mut conn = Conn::new(s, Duration::from_secs(5));
+        conn.start_tls(server_cfg, soon(), Pending::Discard)
+            .unwrap();
+        let t = Instant::now();
+        let r = conn.read_line(100, Instant::now() + Duration::from_millis(600));
+        (r, t.elapsed())
+    });
+    let sock = TcpStream::connect(addr).unwrap();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let mut tls = rustls::StreamOwned::new(
+        rustls::ClientConnection::new(client_cfg, name).unwrap(),
+        sock,
+    );
+    while tls.conn.is_handshaking() {
+        tls.conn.complete_io(&mut tls.sock).unwrap();
+    }
+    tls.conn.writer().write_all(b"NOOP\r\n").unwrap();
+    let mut record = Vec::new();
+    while tls.conn.wants_write() {
+        tls.conn.write_tls(&mut record).unwrap();
+    }
+    // Bounded: at most one byte per 100 ms for 4 s, stopping when the server gave up.
+    for b in record.iter().take(40) {
+        if server.is_finished() || tls.sock.write_all(&[*b]).is_err() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (r, elapsed) = server.join().unwrap();
+    assert!(matches!(r, Err(RecvError::TimedOut)), "{r:?}");
+    assert!(elapsed < Duration::from_secs(3), "{elapsed:?}");
+}
+
+/// Implicit TLS behind a PROXY header: the ClientHello's first bytes were read with the
+/// header, and the handshake must still complete.
+#[test]
+fn client_hello_already_buffered() {
+    let (server_cfg, client_cfg) = tls_configs();
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let server = std::thread::spawn(move || {
+        let (s, _) = l.accept().unwrap();
+        let mut conn = Conn::new(s, Duration::from_secs(5));
+        // The "header" and the whole first flight arrive in one read.
+        while conn.buffered().len() < 12 {
+            conn.fill(soon()).unwrap();
+        }
+        assert_eq!(&conn.buffered()[..6], b"PROXY\n");
+        conn.consume(6);
+        conn.start_tls(server_cfg, soon(), Pending::HandToTls)
+            .unwrap();
+        conn.read_line(100, soon())
+    });
+    let mut sock = TcpStream::connect(addr).unwrap();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let mut client = rustls::ClientConnection::new(client_cfg, name).unwrap();
+    let mut first = b"PROXY\n".to_vec();
+    client.write_tls(&mut first).unwrap();
+    sock.write_all(&first).unwrap();
+    let mut tls = rustls::StreamOwned::new(client, sock);
+    while tls.conn.is_handshaking() {
+        tls.conn.complete_io(&mut tls.sock).unwrap();
+    }
+    tls.write_all(b"QUIT\r\n").unwrap();
+    tls.flush().unwrap();
+    let r = server.join().unwrap();
+    assert_eq!(r.unwrap(), Line::Complete(b"QUIT".to_vec()));
+}
