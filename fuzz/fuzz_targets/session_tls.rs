@@ -36,7 +36,10 @@
 //!   timeouts are 1 s), so nothing a client does holds a session;
 //! - every complete line decrypted from the server is an SMTP reply line with CRLF, and
 //!   multi-line replies keep one code;
-//! - `on_close` runs exactly once for the connection;
+//! - every session has ended within 5 s after the client left (the target runs one input at a
+//!   time; its check connections end with QUIT);
+//! - `on_close` runs exactly once for the connection if a handler was built (none is when the
+//!   server drops the connection before the session, e.g. for a bad PROXY header);
 //! - after each input the server still accepts and greets on the plain listener, and every
 //!   32nd input a full implicit-TLS handshake still ends in a `220` greeting.
 //!
@@ -68,6 +71,9 @@ const STEP_WAIT: Duration = Duration::from_millis(500);
 
 #[derive(Default, Clone, Copy)]
 struct Seen {
+    /// Handlers built (the server builds none when it drops a connection before the session:
+    /// a bad PROXY header, a per-address limit).
+    opens: usize,
     messages: usize,
     closes: usize,
 }
@@ -85,16 +91,16 @@ struct Recorder {
 impl Handler for Recorder {
     fn on_data(&mut self, _env: &Envelope, data: &mut dyn Read) -> Result<Reply, Reply> {
         smtpkit::server::collect(data).map_err(|_| Reply::TRANSACTION_FAILED)?;
-        if let Some(s) = seen().lock().unwrap().get_mut(&self.port) {
-            s.messages += 1;
-        }
+        seen()
+            .lock()
+            .unwrap()
+            .entry(self.port)
+            .or_default()
+            .messages += 1;
         Ok(Reply::QUEUED)
     }
-    // Counted only for the fuzzed connections (registered at connect), not the checks.
     fn on_close(&mut self) {
-        if let Some(s) = seen().lock().unwrap().get_mut(&self.port) {
-            s.closes += 1;
-        }
+        seen().lock().unwrap().entry(self.port).or_default().closes += 1;
     }
 }
 
@@ -136,55 +142,55 @@ fn pki() -> &'static Pki {
     })
 }
 
-/// The server: [plain listener with STARTTLS, implicit TLS, PROXY then implicit TLS].
-fn server() -> &'static [SocketAddr] {
+/// The server: listeners [plain with STARTTLS, implicit TLS, PROXY then implicit TLS].
+fn server() -> &'static ServerHandle {
     static SERVER: OnceLock<ServerHandle> = OnceLock::new();
-    SERVER
-        .get_or_init(|| {
-            let p = pki();
-            let tls = ServerTls::new(
-                Identity::from_pem(p.cert.as_bytes(), p.key.as_bytes()).expect("identity"),
-            );
-            Server::builder()
-                .hostname("mx.example")
-                .tls(tls)
-                .auth_mechanisms(&[Mechanism::Plain, Mechanism::Login])
-                .chunking(true)
-                .max_errors(1_000_000)
-                .max_line_length(512)
-                .max_message_size(Some(64 * 1024))
-                .command_timeout(SERVER_TIMEOUT)
-                .data_block_timeout(SERVER_TIMEOUT)
-                .data_timeout(SERVER_TIMEOUT)
-                .tls_handshake_timeout(SERVER_TIMEOUT)
-                .max_sessions(32)
-                .proxy_trusted(&["127.0.0.1"])
-                .bind("127.0.0.1:0")
-                .expect("bind")
-                .listen(
-                    "127.0.0.1:0",
-                    ListenerOptions {
-                        implicit_tls: true,
-                        ..Default::default()
-                    },
-                )
-                .expect("bind implicit TLS")
-                .listen(
-                    "127.0.0.1:0",
-                    ListenerOptions {
-                        implicit_tls: true,
-                        proxy_protocol: true,
-                        ..Default::default()
-                    },
-                )
-                .expect("bind PROXY + implicit TLS")
-                // Behind PROXY, `peer` is the address the header claims; the socket's is `proxy`.
-                .spawn(|c: &ConnInfo| Recorder {
-                    port: c.proxy.unwrap_or(c.peer).port(),
-                })
-                .expect("spawn")
-        })
-        .local_addrs()
+    SERVER.get_or_init(|| {
+        let p = pki();
+        let tls = ServerTls::new(
+            Identity::from_pem(p.cert.as_bytes(), p.key.as_bytes()).expect("identity"),
+        );
+        Server::builder()
+            .hostname("mx.example")
+            .tls(tls)
+            .auth_mechanisms(&[Mechanism::Plain, Mechanism::Login])
+            .chunking(true)
+            .max_errors(1_000_000)
+            .max_line_length(512)
+            .max_message_size(Some(64 * 1024))
+            .command_timeout(SERVER_TIMEOUT)
+            .data_block_timeout(SERVER_TIMEOUT)
+            .data_timeout(SERVER_TIMEOUT)
+            .tls_handshake_timeout(SERVER_TIMEOUT)
+            .max_sessions(32)
+            .proxy_trusted(&["127.0.0.1"])
+            .bind("127.0.0.1:0")
+            .expect("bind")
+            .listen(
+                "127.0.0.1:0",
+                ListenerOptions {
+                    implicit_tls: true,
+                    ..Default::default()
+                },
+            )
+            .expect("bind implicit TLS")
+            .listen(
+                "127.0.0.1:0",
+                ListenerOptions {
+                    implicit_tls: true,
+                    proxy_protocol: true,
+                    ..Default::default()
+                },
+            )
+            .expect("bind PROXY + implicit TLS")
+            // Behind PROXY, `peer` is the address the header claims; the socket's is `proxy`.
+            .spawn(|c: &ConnInfo| {
+                let port = c.proxy.unwrap_or(c.peer).port();
+                seen().lock().unwrap().entry(port).or_default().opens += 1;
+                Recorder { port }
+            })
+            .expect("spawn")
+    })
 }
 
 /// Client configs: [1.2 and 1.3, 1.2 only] x [no resumption, resumption].
@@ -448,6 +454,19 @@ fn check_replies(out: &[u8]) {
     }
 }
 
+/// One input at a time, and the check connections end at their QUIT: every session ends.
+fn wait_sessions_end(server: &ServerHandle) {
+    let deadline = Instant::now() + CLOSE_LIMIT;
+    while server.stats().sessions > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "{} sessions still live {CLOSE_LIMIT:?} after their clients left",
+            server.stats().sessions
+        );
+        std::thread::sleep(Duration::from_micros(100));
+    }
+}
+
 /// The plain listener accepts and greets.
 fn check_plain_alive(addr: SocketAddr) {
     let mut s = TcpStream::connect(addr).expect("connect to the plain listener");
@@ -500,7 +519,12 @@ fn check_tls_alive(addr: SocketAddr) {
 fuzz_target!(|data: &[u8]| {
     let mut input = Bytes(data);
     let setup = input.byte();
-    let addrs = server();
+    let server = server();
+    let addrs = server.local_addrs();
+    // The last input's check connections have ended: what `seen` gets now is this input's.
+    wait_sessions_end(server);
+    seen().lock().unwrap().clear();
+
     let listener = if setup & 8 != 0 {
         2
     } else {
@@ -509,7 +533,7 @@ fuzz_target!(|data: &[u8]| {
     let sock = TcpStream::connect(addrs[listener]).expect("connect");
     sock.set_nodelay(true).unwrap();
     let port = sock.local_addr().unwrap().port();
-    seen().lock().unwrap().insert(port, Seen::default());
+
     let config = client_config(setup & 2 != 0, setup & 4 != 0);
     let mut c = Client {
         sock,
@@ -602,17 +626,15 @@ fuzz_target!(|data: &[u8]| {
     check_replies(&c.tls_rx);
     drop(c);
 
-    let deadline = Instant::now() + CLOSE_LIMIT;
-    let got = loop {
-        let got = seen().lock().unwrap().get(&port).copied().unwrap();
-        if got.closes > 0 || Instant::now() > deadline {
-            break got;
-        }
-        std::thread::sleep(Duration::from_micros(50));
-    };
-    assert_eq!(got.closes, 1, "on_close count");
-    // Ports are reused; forget this one.
-    seen().lock().unwrap().remove(&port);
+    wait_sessions_end(server);
+    let got = seen()
+        .lock()
+        .unwrap()
+        .get(&port)
+        .copied()
+        .unwrap_or_default();
+    assert!(got.opens <= 1, "{} handlers for one connection", got.opens);
+    assert_eq!(got.closes, got.opens, "on_close count");
 
     check_plain_alive(addrs[0]);
     static N: AtomicU64 = AtomicU64::new(0);
