@@ -65,11 +65,52 @@ use smtpkit::dsn::{Notify, Ret, parse_notify, parse_ret};
 use smtpkit::server::Protocol;
 use smtpkit::tls::ClientTrust;
 
-const USAGE: &str = "usage: send --from A --to B [--notify LIST] [--to C [--notify LIST]]... \
-(--relay HOST[:PORT] | --mx DOMAIN [--dns ADDR:PORT] [--port N]) \
-[--tls never|opportunistic|required|implicit] [--ca PEM] [--insecure] [--user U --password P] \
-[--allow-insecure-auth] [--ret FULL|HDRS] [--envid ID] [--lmtp] [--hostname H] [--retries N] \
-[-v] [FILE]";
+#[path = "common/args.rs"]
+mod args;
+
+/// The examples' command-line convention (`--help` on stdout, `--version`, exit 2 naming a
+/// bad flag); `send` keeps its own loop because `--notify` belongs to the `--to` before it.
+const CLI: args::Cli = args::Cli {
+    name: "send",
+    about: "sends one message through a relay or to a domain's MX hosts and reports each recipient",
+    usage: "--from A --to B [--notify LIST] [--to C [--notify LIST]]... \
+(--relay HOST[:PORT] | --mx DOMAIN) [FLAGS] [FILE]",
+    flags: &[
+        ("--from ADDR", "envelope sender ('' for the null sender)"),
+        ("--to ADDR", "a recipient (repeatable)"),
+        (
+            "--notify LIST",
+            "DSN NOTIFY: NEVER or SUCCESS,FAILURE,DELAY; for the --to before it, else for all",
+        ),
+        ("--relay HOST[:PORT]", "deliver through this relay"),
+        ("--mx DOMAIN", "deliver to the domain's MX hosts"),
+        (
+            "--dns ADDR:PORT",
+            "nameserver for --mx (default: /etc/resolv.conf)",
+        ),
+        ("--port N", "port (default 25, 465 with --tls implicit)"),
+        (
+            "--tls MODE",
+            "never | opportunistic (default) | required | implicit",
+        ),
+        ("--ca PEM", "a CA to trust beside the public roots"),
+        ("--insecure", "encrypt without verifying the certificate"),
+        (
+            "--user U --password P",
+            "authenticate (the transaction never starts without it)",
+        ),
+        ("--allow-insecure-auth", "allow credentials without TLS"),
+        ("--ret FULL|HDRS", "DSN RET"),
+        ("--envid ID", "DSN ENVID"),
+        ("--lmtp", "speak LMTP (LHLO, a reply per recipient)"),
+        ("--hostname H", "name for EHLO (default: this machine's)"),
+        ("--retries N", "retries for temporary failures (default 1)"),
+        ("-v, --verbose", "debug logging to stderr"),
+        ("FILE", "the message (default: stdin; - is stdin)"),
+    ],
+    after: "Output: a line per recipient (<rcpt> <code> <enhanced> <text>), then\n\
+result: delivered|partial|failed|unknown <code> <text>. Exit 0 delivered, 1 partial, 2 failed.",
+};
 
 /// The per-recipient text for a recipient stopped by an error without a server reply (the
 /// error is printed once, in the result line).
@@ -218,9 +259,13 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
                 retries = v.parse().map_err(|_| format!("bad --retries {v:?}"))?;
             }
             "-v" | "--verbose" => verbose = true,
-            "-h" | "--help" => return Err(String::new()),
+            "-h" | "--help" => CLI.help(),
+            "-V" | "--version" => {
+                println!("send {}", env!("CARGO_PKG_VERSION"));
+                std::process::exit(0)
+            }
             "-" => file = Some(PathBuf::from("-")),
-            s if s.starts_with('-') => return Err(format!("unknown flag {s:?}")),
+            s if s.starts_with('-') => return Err(format!("invalid option '{s}'")),
             s => {
                 if file.is_some() {
                     return Err(format!("only one FILE, got another: {s:?}"));
@@ -423,13 +468,7 @@ fn envelope(a: &Args) -> Result<Envelope, Error> {
 fn main() -> ExitCode {
     let args = match parse_args(std::env::args().skip(1)) {
         Ok(a) => a,
-        Err(e) => {
-            if !e.is_empty() {
-                eprintln!("send: {e}");
-            }
-            eprintln!("{USAGE}");
-            return ExitCode::from(2);
-        }
+        Err(e) => CLI.fail(e),
     };
     let level = if args.verbose {
         log::LevelFilter::Debug

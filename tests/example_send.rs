@@ -645,7 +645,6 @@ fn usage_errors_exit_2() {
     example("send");
     let cases: &[&[&str]] = &[
         &[],
-        &["--help"],
         &["--from", "a@x.example", "--relay", "127.0.0.1:1"],
         &["--to", "b@x.example", "--relay", "127.0.0.1:1"],
         &["--from", "a@x.example", "--to", "b@x.example"],
