@@ -567,7 +567,11 @@ impl ClientTrust {
             Some(store) => builder.with_root_certificates(store),
             None => builder
                 .dangerous()
-                .with_custom_certificate_verifier(Arc::new(AcceptAnyServerCert { provider })),
+                .with_custom_certificate_verifier(Arc::new(RecordingVerifier {
+                    inner: None,
+                    slot: VerifySlot::default(),
+                    provider,
+                })),
         };
         let config = match identity {
             Some(id) => {
@@ -635,7 +639,9 @@ pub(crate) fn recording_config(
     (Arc::new(config), slot)
 }
 
-/// Runs `inner` and records a rejection instead of returning it.
+/// Runs `inner` and records a rejection instead of returning it. Without `inner` it accepts any
+/// certificate (`DangerAcceptAnyCertificate`). Either way the handshake signatures are still
+/// checked, so the server holds the key of the certificate it sent.
 #[derive(Debug)]
 struct RecordingVerifier {
     inner: Option<Arc<dyn ServerCertVerifier>>,
@@ -659,60 +665,6 @@ impl ServerCertVerifier for RecordingVerifier {
                 *self.slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
             }
         }
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
-    }
-}
-
-/// Accepts any server certificate, but still checks that the server holds the key of the
-/// certificate it sent (handshake signatures), so the connection is at least consistent.
-#[derive(Debug)]
-struct AcceptAnyServerCert {
-    provider: Arc<CryptoProvider>,
-}
-
-impl ServerCertVerifier for AcceptAnyServerCert {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
         Ok(ServerCertVerified::assertion())
     }
 

@@ -777,49 +777,12 @@ fn slow_reader_bound(timeout: Duration) -> Duration {
 /// making progress the server cut it.
 fn slow_reader(via: Via, addr: SocketAddr, timeout: Duration) -> Duration {
     let mut w = ready(via, addr);
-    w.raw
-        .set_write_timeout(Some(Duration::from_millis(50)))
-        .unwrap();
-    // Small socket buffers (no autotuning up to tens of MiB): the server's writes block after
-    // little work, and little is queued for it to work through, so a busy machine does not
-    // stretch the wait into minutes of CPU.
-    let sock = socket2::SockRef::from(&w.raw);
-    sock.set_recv_buffer_size(16 * 1024).unwrap();
-    sock.set_send_buffer_size(16 * 1024).unwrap();
-    // EHLO, not NOOP: its reply is several times the command, so the buffers fill with
-    // little work (a debug build keeps up).
-    let block = repeated(b"EHLO slow.example\r\n", 60_000);
-    let (mut pending, mut off) = (Vec::new(), 0);
-    let t = Instant::now();
-    let mut blocked: Option<Instant> = None;
-    let mut sent = 0u64;
-    loop {
-        let waited = blocked.map_or(t.elapsed(), |b| b.elapsed());
-        assert!(
-            waited < slow_reader_bound(timeout) && sent < 1 << 30,
-            "{via}: a slow reader was never cut (blocked {waited:.2?}, {sent} octets sent)"
-        );
-        if off == pending.len() {
-            pending = w.encrypt(&block).unwrap();
-            off = 0;
-        }
-        match (&w.raw).write(&pending[off..]) {
-            Ok(n) => {
-                off += n;
-                sent += n as u64;
-                blocked = None;
-            }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
-                blocked.get_or_insert_with(Instant::now);
-            }
-            Err(_) => return blocked.map_or(Duration::ZERO, |b| b.elapsed()),
-        }
-    }
+    let (cut, waited, sent) = w.write_without_reading(slow_reader_bound(timeout));
+    assert!(
+        cut,
+        "{via}: a slow reader was never cut (blocked {waited:.2?}, {sent} octets sent)"
+    );
+    waited
 }
 
 fn slow_readers(p: &'static Params, via: Via) {

@@ -959,59 +959,7 @@ fn flood_full() {
 /// after its writes stopped making progress, octets sent.
 fn slow_reader(via: Via, addr: SocketAddr, timeout: Duration) -> (bool, Duration, u64) {
     let mut w = Wire::ready(via, addr).expect("connect, greeting, EHLO");
-    w.raw
-        .set_write_timeout(Some(Duration::from_millis(50)))
-        .unwrap();
-    // Small socket buffers (no autotuning up to tens of MiB): the server's writes block after
-    // little work, and little is queued for it to work through, so a busy machine does not
-    // stretch the wait into minutes of CPU.
-    let sock = socket2::SockRef::from(&w.raw);
-    sock.set_recv_buffer_size(16 * 1024).unwrap();
-    sock.set_send_buffer_size(16 * 1024).unwrap();
-    // EHLO, not NOOP: its reply is several times the command, so the buffers fill with
-    // little work.
-    let block: Vec<u8> = b"EHLO slow.example\r\n"
-        .iter()
-        .copied()
-        .cycle()
-        .take(60_000)
-        .collect();
-    // What is on the wire (TLS records over TLS), and how much of it is written.
-    let (mut pending, mut off) = (Vec::new(), 0);
-    // The server reads (and answers) until its replies fill the socket buffers;
-    // then its write blocks and it stops reading, and so do our writes: the clock
-    // starts there.
-    let t = Instant::now();
-    let mut blocked: Option<Instant> = None;
-    let mut sent = 0u64;
-    loop {
-        let waited = blocked.map_or(t.elapsed(), |b| b.elapsed());
-        if waited > timeout * 3 + Duration::from_secs(30) || sent > 1024 * MIB {
-            return (false, waited, sent);
-        }
-        if off == pending.len() {
-            pending = w.encrypt(&block).expect("encrypt");
-            off = 0;
-        }
-        match (&w.raw).write(&pending[off..]) {
-            Ok(n) => {
-                off += n;
-                sent += n as u64;
-                blocked = None;
-            }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
-                blocked.get_or_insert_with(Instant::now);
-            }
-            Err(_) => {
-                return (true, blocked.map_or(Duration::ZERO, |b| b.elapsed()), sent);
-            }
-        }
-    }
+    w.write_without_reading(timeout * 3 + Duration::from_secs(30))
 }
 
 fn slow_readers(p: &Params, via: Via) {

@@ -440,6 +440,64 @@ impl Wire {
         self.cmd_expect("QUIT", 221).map(drop)
     }
 
+    /// A client that pipelines EHLOs (encrypted when TLS) and never reads, until the server
+    /// cuts it or `give_up` passes (or 1 GiB was sent). Returns whether it was cut, how long
+    /// after its writes stopped making progress (or how long it waited, when not cut), and the
+    /// octets sent.
+    pub fn write_without_reading(&mut self, give_up: Duration) -> (bool, Duration, u64) {
+        let _ = self.raw.set_write_timeout(Some(Duration::from_millis(50)));
+        // Small socket buffers (no autotuning up to tens of MiB): the server's writes block
+        // after little work, and little is queued for it to work through, so a busy machine
+        // does not stretch the wait into minutes of CPU.
+        let sock = socket2::SockRef::from(&self.raw);
+        let _ = sock.set_recv_buffer_size(16 * 1024);
+        let _ = sock.set_send_buffer_size(16 * 1024);
+        // EHLO, not NOOP: its reply is several times the command, so the buffers fill with
+        // little work (a debug build keeps up).
+        let block: Vec<u8> = b"EHLO slow.example\r\n"
+            .iter()
+            .copied()
+            .cycle()
+            .take(60_000)
+            .collect();
+        // What is on the wire (TLS records over TLS), and how much of it is written. The
+        // server reads (and answers) until its replies fill the socket buffers; then its
+        // write blocks and it stops reading, and so do our writes: the clock starts there.
+        let (mut pending, mut off) = (Vec::new(), 0);
+        let t = Instant::now();
+        let mut blocked: Option<Instant> = None;
+        let mut sent = 0u64;
+        loop {
+            let waited = blocked.map_or(t.elapsed(), |b| b.elapsed());
+            if waited >= give_up || sent >= 1 << 30 {
+                return (false, waited, sent);
+            }
+            if off == pending.len() {
+                match self.encrypt(&block) {
+                    Ok(p) => pending = p,
+                    Err(_) => return (false, waited, sent),
+                }
+                off = 0;
+            }
+            match (&self.raw).write(&pending[off..]) {
+                Ok(n) => {
+                    off += n;
+                    sent += n as u64;
+                    blocked = None;
+                }
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    blocked.get_or_insert_with(Instant::now);
+                }
+                Err(_) => return (true, blocked.map_or(Duration::ZERO, |b| b.elapsed()), sent),
+            }
+        }
+    }
+
     /// The octets `plain` becomes on the wire: itself, or TLS records (not sent).
     pub fn encrypt(&mut self, plain: &[u8]) -> io::Result<Vec<u8>> {
         let Io::Tls(t) = &mut self.io else {
