@@ -665,6 +665,27 @@ fn auth_plain() {
     );
 }
 
+/// AUTH LOGIN with these two prompts answers username, then password, and goes on.
+fn login_answers_by_step(user_prompt: &str, pass_prompt: &str) {
+    let t = auth_session(
+        vec![
+            expect("AUTH LOGIN\r\n"),
+            send(format!("334 {user_prompt}\r\n")),
+            expect("dXNlcg==\r\n"),
+            send(format!("334 {pass_prompt}\r\n")),
+            expect("cGFzcw==\r\n"),
+        ],
+        "AUTH LOGIN",
+        &[Mechanism::Login],
+        "user",
+        "pass",
+    );
+    assert_eq!(
+        t, "EHLO client.example\r\nAUTH LOGIN\r\ndXNlcg==\r\ncGFzcw==\r\nQUIT\r\n",
+        "{user_prompt:?}"
+    );
+}
+
 #[test]
 fn auth_login_prompt_variants() {
     // "Username:", "Username", "username:", "User Name\0" (Microsoft), with matching
@@ -675,23 +696,7 @@ fn auth_login_prompt_variants() {
         ("dXNlcm5hbWU6", "UGFzc3dvcmQ6"),
         ("VXNlciBOYW1lAA==", "UGFzc3dvcmQA"),
     ] {
-        let t = auth_session(
-            vec![
-                expect("AUTH LOGIN\r\n"),
-                send(format!("334 {user_prompt}\r\n")),
-                expect("dXNlcg==\r\n"),
-                send(format!("334 {pass_prompt}\r\n")),
-                expect("cGFzcw==\r\n"),
-            ],
-            "AUTH LOGIN",
-            &[Mechanism::Login],
-            "user",
-            "pass",
-        );
-        assert_eq!(
-            t, "EHLO client.example\r\nAUTH LOGIN\r\ndXNlcg==\r\ncGFzcw==\r\nQUIT\r\n",
-            "{user_prompt}"
-        );
+        login_answers_by_step(user_prompt, pass_prompt);
     }
 }
 
@@ -1386,23 +1391,7 @@ fn auth_login_does_not_interpret_prompts() {
         ("UGFzc3dvcmQ6", "VXNlcm5hbWU6"),
         ("not base64!", "%%%"),
     ] {
-        let t = auth_session(
-            vec![
-                expect("AUTH LOGIN\r\n"),
-                send(format!("334 {user_prompt}\r\n")),
-                expect("dXNlcg==\r\n"),
-                send(format!("334 {pass_prompt}\r\n")),
-                expect("cGFzcw==\r\n"),
-            ],
-            "AUTH LOGIN",
-            &[Mechanism::Login],
-            "user",
-            "pass",
-        );
-        assert_eq!(
-            t, "EHLO client.example\r\nAUTH LOGIN\r\ndXNlcg==\r\ncGFzcw==\r\nQUIT\r\n",
-            "{user_prompt:?}"
-        );
+        login_answers_by_step(user_prompt, pass_prompt);
     }
 }
 
