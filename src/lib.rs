@@ -47,10 +47,12 @@
 #![deny(missing_docs)]
 
 pub mod address;
+pub mod auth_check;
 pub mod client;
 pub mod command;
 pub mod data;
 pub mod dkim;
+pub mod dns;
 pub mod dsn;
 pub mod extensions;
 pub mod maildir;

@@ -42,7 +42,6 @@
 //! [`ClientTrust::DangerAcceptAnyCertificate`](crate::tls::ClientTrust)).
 
 mod conn;
-mod dns;
 mod email;
 mod error;
 pub mod mx;

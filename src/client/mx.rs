@@ -17,8 +17,8 @@ use std::net::IpAddr;
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 use rand::seq::SliceRandom;
 
-use super::dns::*;
-pub use super::dns::{DnsConfig, DnsError};
+use crate::dns::*;
+pub use crate::dns::{DnsConfig, DnsError};
 
 /// How many distinct MX hosts are kept (and resolved) at most.
 const MAX_MX_HOSTS: usize = 16;

@@ -1,7 +1,7 @@
 //! MX selection and the stub resolver against a fake DNS server on loopback.
 
 use super::*;
-use crate::client::dns::*;
+use crate::dns::*;
 use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
 use hickory_proto::rr::RData;
 use hickory_proto::rr::rdata::{A, AAAA, CNAME, MX};

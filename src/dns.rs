@@ -1,7 +1,12 @@
 //! A small synchronous DNS stub resolver: queries go over UDP (std [`UdpSocket`]) to the
 //! configured recursive nameservers, with a fallback to TCP when the answer is truncated, CNAME
 //! chains followed, every wait bounded. DNS messages are built and parsed with `hickory-proto`,
-//! used only as a codec. MX selection lives in [`super::mx`], which re-exports the public types.
+//! used only as a codec. MX selection lives in [`crate::client::mx`]; the record lookups that
+//! inbound authentication needs (TXT, A, AAAA, MX, PTR) go through the [`Resolver`] trait, so
+//! tests and programs can plug in their own.
+
+mod resolver;
+pub use resolver::{Resolver, StaticResolver, ptr_name};
 
 use std::fmt;
 use std::fs::File;

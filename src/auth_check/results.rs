@@ -1,0 +1,1 @@
+//! The Authentication-Results header (RFC 8601). To be written.
