@@ -45,30 +45,57 @@
 //! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod address;
+#[cfg(feature = "auth-check")]
+#[cfg_attr(docsrs, doc(cfg(feature = "auth-check")))]
 pub mod auth_check;
+#[cfg(feature = "client")]
+#[cfg_attr(docsrs, doc(cfg(feature = "client")))]
 pub mod client;
 pub mod command;
 pub mod data;
+#[cfg(feature = "dkim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "dkim")))]
 pub mod dkim;
+#[cfg(feature = "dns")]
+#[cfg_attr(docsrs, doc(cfg(feature = "dns")))]
 pub mod dns;
 pub mod dsn;
 pub mod extensions;
+#[cfg(feature = "maildir")]
+#[cfg_attr(docsrs, doc(cfg(feature = "maildir")))]
 pub mod maildir;
+#[cfg(feature = "mime")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mime")))]
 pub mod mime;
 pub mod proto;
 pub mod reply;
+#[cfg(feature = "auth")]
+#[cfg_attr(docsrs, doc(cfg(feature = "auth")))]
 pub mod sasl;
 pub mod server;
 mod stream;
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
+#[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 pub mod tls;
 
 pub use proto::Protocol;
 pub use reply::{EnhancedCode, Reply};
 
-/// The README's examples, compiled as doc-tests so they stay true.
-#[cfg(doctest)]
+/// The README's examples, compiled as doc-tests so they stay true (they use the default
+/// features).
+#[cfg(all(
+    doctest,
+    feature = "mx",
+    feature = "mime",
+    feature = "dkim",
+    feature = "testing",
+    feature = "auth-check"
+))]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;

@@ -119,6 +119,7 @@ impl RecvError {
     }
 }
 
+#[cfg(feature = "tls")]
 /// What a TLS upgrade does with input that arrived before it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Pending {
@@ -214,9 +215,12 @@ impl Write for NoSigPipe {
 /// Plain TCP, or TLS over it.
 enum Transport {
     Plain(NoSigPipe),
+    #[cfg(feature = "tls")]
     ServerTls(Box<rustls::StreamOwned<rustls::ServerConnection, NoSigPipe>>),
+    #[cfg(feature = "client")]
     ClientTls(Box<rustls::StreamOwned<rustls::ClientConnection, NoSigPipe>>),
     /// Between taking the socket out of one variant and putting it into another.
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
     Gone,
 }
 
@@ -228,7 +232,9 @@ impl Transport {
     fn raw(&self) -> Option<&NoSigPipe> {
         match self {
             Transport::Plain(s) => Some(s),
+            #[cfg(feature = "tls")]
             Transport::ServerTls(t) => Some(&t.sock),
+            #[cfg(feature = "client")]
             Transport::ClientTls(t) => Some(&t.sock),
             Transport::Gone => None,
         }
@@ -237,7 +243,9 @@ impl Transport {
     fn raw_mut(&mut self) -> Option<&mut NoSigPipe> {
         match self {
             Transport::Plain(s) => Some(s),
+            #[cfg(feature = "tls")]
             Transport::ServerTls(t) => Some(&mut t.sock),
+            #[cfg(feature = "client")]
             Transport::ClientTls(t) => Some(&mut t.sock),
             Transport::Gone => None,
         }
@@ -252,7 +260,9 @@ impl Read for Transport {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
             Transport::Plain(s) => s.read(buf),
+            #[cfg(feature = "tls")]
             Transport::ServerTls(t) => t.read(buf),
+            #[cfg(feature = "client")]
             Transport::ClientTls(t) => t.read(buf),
             Transport::Gone => Err(gone()),
         }
@@ -263,7 +273,9 @@ impl Write for Transport {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self {
             Transport::Plain(s) => s.write(buf),
+            #[cfg(feature = "tls")]
             Transport::ServerTls(t) => t.write(buf),
+            #[cfg(feature = "client")]
             Transport::ClientTls(t) => t.write(buf),
             Transport::Gone => Err(gone()),
         }
@@ -271,7 +283,9 @@ impl Write for Transport {
     fn flush(&mut self) -> io::Result<()> {
         match self {
             Transport::Plain(s) => s.flush(),
+            #[cfg(feature = "tls")]
             Transport::ServerTls(t) => t.flush(),
+            #[cfg(feature = "client")]
             Transport::ClientTls(t) => t.flush(),
             Transport::Gone => Err(gone()),
         }
@@ -289,6 +303,7 @@ pub enum HandshakeError {
     TimedOut,
     /// The peer spoke something that is not acceptable TLS (garbage, an old version, no
     /// common cipher suite...); an alert was sent when possible.
+    #[cfg(feature = "tls")]
     Tls(rustls::Error),
     /// The first byte was not a TLS handshake record: plaintext on a TLS port, or garbage.
     NotTls,
@@ -304,6 +319,7 @@ impl fmt::Display for HandshakeError {
             }
             HandshakeError::Reset => f.write_str("TLS handshake failed: connection reset by peer"),
             HandshakeError::TimedOut => f.write_str("TLS handshake failed: timed out"),
+            #[cfg(feature = "tls")]
             HandshakeError::Tls(e) => write!(f, "TLS handshake failed: {e}"),
             HandshakeError::NotTls => {
                 f.write_str("TLS handshake failed: the peer did not send a ClientHello")
@@ -316,6 +332,7 @@ impl fmt::Display for HandshakeError {
 impl std::error::Error for HandshakeError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
+            #[cfg(feature = "tls")]
             HandshakeError::Tls(e) => Some(e),
             HandshakeError::Io(e) => Some(e),
             _ => None,
@@ -325,6 +342,7 @@ impl std::error::Error for HandshakeError {
 
 impl From<io::Error> for HandshakeError {
     fn from(e: io::Error) -> Self {
+        #[cfg(feature = "tls")]
         if let Some(tls) = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
             return HandshakeError::Tls(tls.clone());
         }
@@ -462,6 +480,7 @@ impl Conn {
         }
     }
 
+    #[cfg(feature = "tls")]
     /// Drops any input already buffered (after STARTTLS nothing sent in plaintext may run).
     pub(crate) fn discard_buffered(&mut self) -> usize {
         let n = self.buffered().len();
@@ -515,6 +534,7 @@ impl Conn {
         Ok(n)
     }
 
+    #[cfg(any(feature = "client", test))]
     /// Reads one line of at most `max` octets before `deadline` (see [`read_line`]).
     pub(crate) fn read_line(&mut self, max: usize, deadline: Instant) -> Result<Line, RecvError> {
         read_line(self, max, deadline)
@@ -530,7 +550,9 @@ impl Conn {
         // flush would try to carry the handshake on and wait for the peer.
         match &mut self.stream {
             _ if self.write_failed.is_some() => {}
+            #[cfg(feature = "tls")]
             Transport::ServerTls(t) => close_notify(&mut t.conn, &mut t.sock),
+            #[cfg(feature = "client")]
             Transport::ClientTls(t) => close_notify(&mut t.conn, &mut t.sock),
             _ => {}
         }
@@ -562,6 +584,7 @@ impl Conn {
         }
     }
 
+    #[cfg(feature = "tls")]
     /// Takes the plain socket out for a TLS upgrade, with the input already buffered.
     fn take_plain(&mut self) -> Result<(TcpStream, Vec<u8>), HandshakeError> {
         let pending = self.buffered().to_vec();
@@ -578,6 +601,7 @@ impl Conn {
         }
     }
 
+    #[cfg(feature = "tls")]
     /// Runs a server-side TLS handshake over this connection (STARTTLS or implicit TLS),
     /// finishing before `deadline`. On failure the connection is unusable and must be closed.
     /// Returns how many buffered octets were dropped (see [`Pending`]).
@@ -615,6 +639,7 @@ impl Conn {
         result.map(|()| dropped)
     }
 
+    #[cfg(feature = "client")]
     /// Runs a client-side TLS handshake (STARTTLS after `220`, or implicit TLS), verifying
     /// the server as `name`. Anything buffered came before encryption and is dropped: it must
     /// never be taken as a reply (response injection).
@@ -632,19 +657,23 @@ impl Conn {
         result.map(|()| buffered.len())
     }
 
+    #[cfg(feature = "client")]
     /// Queues raw bytes (sent by the next flush).
     pub(crate) fn queue_bytes(&mut self, bytes: &[u8]) {
         self.wbuf.extend_from_slice(bytes);
     }
 
+    #[cfg(feature = "client")]
     /// Sets the timeout for writes (each flush).
     pub(crate) fn set_write_deadline(&mut self, t: Duration) {
         self.write_timeout = Some(t);
     }
 
+    #[cfg(feature = "tls")]
     /// The server-side TLS connection, once TLS is on.
     pub(crate) fn server_tls(&self) -> Option<&rustls::ServerConnection> {
         match &self.stream {
+            #[cfg(feature = "tls")]
             Transport::ServerTls(t) => Some(&t.conn),
             _ => None,
         }
@@ -663,6 +692,7 @@ impl Buffered for Conn {
     }
 }
 
+#[cfg(feature = "tls")]
 /// Waits for the first byte of the handshake and returns it without consuming it. rustls
 /// would wait for a whole "record" announced by plaintext bytes (`EHLO` reads as a 20 KB
 /// record); a ClientHello starts with 0x16, so anything else can fail at once.
@@ -675,6 +705,7 @@ fn first_byte(sock: &TcpStream, deadline: Instant) -> Result<u8, HandshakeError>
     }
 }
 
+#[cfg(feature = "tls")]
 /// Gives rustls the bytes that arrived before the handshake started (the ClientHello's start,
 /// read together with a PROXY header), as if they had just been read from the socket.
 fn feed<S: rustls::SideData>(
@@ -700,6 +731,7 @@ fn feed<S: rustls::SideData>(
     Ok(())
 }
 
+#[cfg(feature = "tls")]
 /// Sends close_notify on an established session. Not on a failed handshake: StreamOwned's
 /// flush would try to carry the handshake on and wait for the peer.
 fn close_notify<S: rustls::SideData>(conn: &mut rustls::ConnectionCommon<S>, sock: &mut NoSigPipe) {
@@ -714,6 +746,7 @@ fn close_notify<S: rustls::SideData>(conn: &mut rustls::ConnectionCommon<S>, soc
     }
 }
 
+#[cfg(feature = "tls")]
 /// Drives a handshake to completion before `deadline`: every socket read and write of it
 /// runs against that one deadline.
 fn handshake<S: rustls::SideData>(

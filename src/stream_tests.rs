@@ -59,6 +59,7 @@ fn exact_limit() {
 }
 
 /// A CA and a leaf for `localhost`, as a server config and a client config.
+#[cfg(feature = "tls")]
 fn tls_configs() -> (
     std::sync::Arc<rustls::ServerConfig>,
     std::sync::Arc<rustls::ClientConfig>,
@@ -87,6 +88,7 @@ fn tls_configs() -> (
 /// A client that finishes the handshake, then sends one TLS record a byte at a time: the
 /// server's read deadline is a total, not a timeout per socket read.
 #[test]
+#[cfg(feature = "tls")]
 fn tls_trickle_meets_the_deadline() {
     let (server_cfg, client_cfg) = tls_configs();
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -129,6 +131,7 @@ fn tls_trickle_meets_the_deadline() {
 /// Implicit TLS behind a PROXY header: the ClientHello's first bytes were read with the
 /// header, and the handshake must still complete.
 #[test]
+#[cfg(feature = "tls")]
 fn client_hello_already_buffered() {
     let (server_cfg, client_cfg) = tls_configs();
     let l = TcpListener::bind("127.0.0.1:0").unwrap();

@@ -3,9 +3,12 @@
 //!
 //! ```
 //! use std::time::Duration;
+//! # #[cfg(feature = "client")]
 //! use smtpkit::client::{Client, Email, Options, TlsMode};
 //! use smtpkit::testing::Catcher;
 //!
+//! # #[cfg(not(feature = "client"))] fn main() {}
+//! # #[cfg(feature = "client")]
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let catcher = Catcher::start()?;
 //! // The code under test sends through the catcher's address.

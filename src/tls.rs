@@ -619,6 +619,7 @@ impl ResolvesClientCert for FixedClientCert {
 /// Where a [`recording_config`] puts the certificate verification's outcome.
 pub(crate) type VerifySlot = Arc<Mutex<Option<rustls::Error>>>;
 
+#[cfg(feature = "client")]
 /// A copy of `base` (same resumption cache, client certificate, versions) whose certificate
 /// check never fails the handshake: `inner`'s verdict goes to the returned slot instead
 /// (opportunistic TLS, RFC 7435: encrypt even when the certificate does not verify). The
@@ -847,16 +848,7 @@ impl std::error::Error for CertificateProblem {
 // Handshake results
 // ---------------------------------------------------------------------------------------------
 
-/// What a handshake settled, for logs and the handler.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TlsInfo {
-    /// "TLSv1.3" or "TLSv1.2" ("unknown" before the handshake has settled it).
-    pub version: String,
-    /// Cipher suite name, e.g. "TLS13_AES_256_GCM_SHA384" ("unknown" before the handshake).
-    pub cipher: String,
-    /// The SNI name the client sent (server side), if any; always `None` on the client side.
-    pub sni: Option<String>,
-}
+pub use crate::proto::TlsInfo;
 
 impl TlsInfo {
     /// Reads them from a server connection after the handshake.
@@ -888,16 +880,6 @@ impl TlsInfo {
             cipher,
             sni,
         }
-    }
-}
-
-impl fmt::Display for TlsInfo {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}", self.version, self.cipher)?;
-        if let Some(sni) = &self.sni {
-            write!(f, " sni={sni}")?;
-        }
-        Ok(())
     }
 }
 

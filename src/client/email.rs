@@ -401,6 +401,8 @@ impl<R: Read + Send> BodySource for ReaderBody<R> {
     }
 }
 
+#[cfg(feature = "mime")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mime")))]
 impl crate::mime::builder::BuiltMessage {
     /// The message as a client [`Email`]: the builder's envelope (From; To, Cc and Bcc) and
     /// bytes. The conversion lives with the client, so MIME never depends on it.

@@ -44,6 +44,8 @@
 mod conn;
 mod email;
 mod error;
+#[cfg(feature = "mx")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mx")))]
 pub mod mx;
 mod options;
 mod receipt;
@@ -182,6 +184,7 @@ impl Client {
                     tls_name: self.opts.tls_name.clone(),
                 }])
             }
+            #[cfg(feature = "mx")]
             Route::Mx(domain) => {
                 let hosts = mx::resolve_mx(domain, &self.opts.dns).map_err(|e| {
                     let perm = if e.is_permanent() { " (permanent)" } else { "" };

@@ -5,7 +5,8 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::mx::DnsConfig;
+#[cfg(feature = "mx")]
+use crate::dns::DnsConfig;
 use crate::proto::Protocol;
 use crate::sasl::Mechanism;
 use crate::tls::{ClientTrust, Identity};
@@ -16,6 +17,8 @@ pub enum Route {
     /// Exactly this host (a smarthost); no MX lookup.
     Relay(String),
     /// The MX hosts of this domain, in preference order, then its A/AAAA (RFC 5321 §5.1).
+    #[cfg(feature = "mx")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "mx")))]
     Mx(String),
 }
 
@@ -193,6 +196,8 @@ pub struct Options {
     /// After a failed transaction: QUIT (default) or RSET.
     pub on_error: OnError,
     /// Nameservers for MX lookups (default: /etc/resolv.conf).
+    #[cfg(feature = "mx")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "mx")))]
     pub dns: DnsConfig,
     /// Use PIPELINING when offered (default true).
     pub pipelining: bool,
@@ -240,6 +245,7 @@ impl Options {
             protocol: Protocol::Smtp,
             timeouts: Timeouts::default(),
             on_error: OnError::default(),
+            #[cfg(feature = "mx")]
             dns: DnsConfig::default(),
             pipelining: true,
             transcript: None,
@@ -253,6 +259,8 @@ impl Options {
     }
 
     /// Deliver to the MX hosts of `domain`.
+    #[cfg(feature = "mx")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "mx")))]
     pub fn mx(domain: impl Into<String>) -> Self {
         Options::with_route(Route::Mx(domain.into()))
     }
@@ -348,6 +356,8 @@ impl Options {
         self
     }
     /// Nameservers for MX lookups.
+    #[cfg(feature = "mx")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "mx")))]
     pub fn dns(mut self, dns: DnsConfig) -> Self {
         self.dns = dns;
         self

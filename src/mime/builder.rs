@@ -14,6 +14,7 @@
 //!     .attach("report.pdf", "application/pdf", b"%PDF-1.4 ...".to_vec())
 //!     .build()?;
 //! assert_eq!(built.recipients.len(), 3); // Bcc is in the envelope, not in the headers
+//! #[cfg(feature = "client")]
 //! let email = built.email(); // ready for smtpkit::client
 //! # Ok::<(), smtpkit::mime::builder::BuildError>(())
 //! ```

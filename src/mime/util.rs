@@ -9,6 +9,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 // gen_smtp's smtp_util also offers the CRAM-MD5 digest; the implementation lives in `sasl`.
+#[cfg(feature = "auth")]
+#[cfg_attr(docsrs, doc(cfg(feature = "auth")))]
 pub use crate::sasl::cram_md5_digest;
 
 const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
@@ -829,6 +831,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "auth")]
     fn cram_md5_reexport() {
         // RFC 2195 §2.
         assert_eq!(

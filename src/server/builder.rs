@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{BareLinePolicy, ListenerOptions, Protocol, Server, ServerConfig};
+#[cfg(feature = "auth")]
 use crate::sasl::Mechanism;
+#[cfg(feature = "tls")]
 use crate::tls::ServerTls;
 
 /// Configures a [`Server`]; every limit has a safe default (see [`ServerConfig`]).
@@ -119,31 +121,43 @@ impl ServerBuilder {
         self.config.enhanced_status_codes = on;
         self
     }
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     /// Certificates for STARTTLS and implicit-TLS listeners (see [`crate::tls::ServerTls`]).
     pub fn tls(mut self, tls: ServerTls) -> Self {
         self.config.tls = Some(tls);
         self
     }
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     /// Deadline for a TLS handshake (default 30 s).
     pub fn tls_handshake_timeout(mut self, d: Duration) -> Self {
         self.config.tls_handshake_timeout = d;
         self
     }
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     /// Serve only EHLO/HELO/NOOP/RSET/QUIT/STARTTLS before TLS (default false).
     pub fn require_tls(mut self, on: bool) -> Self {
         self.config.require_tls = on;
         self
     }
+    #[cfg(feature = "auth")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "auth")))]
     /// Offer AUTH with these mechanisms (default: none). Credentials go to `Handler::on_auth`.
     pub fn auth_mechanisms(mut self, mechanisms: &[Mechanism]) -> Self {
         self.config.auth_mechanisms = mechanisms.to_vec();
         self
     }
+    #[cfg(feature = "auth")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "auth")))]
     /// Offer AUTH without TLS (default false).
     pub fn allow_insecure_auth(mut self, on: bool) -> Self {
         self.config.allow_insecure_auth = on;
         self
     }
+    #[cfg(feature = "auth")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "auth")))]
     /// Refuse MAIL before AUTH with `530 5.7.0` (default false).
     pub fn require_auth(mut self, on: bool) -> Self {
         self.config.require_auth = on;

@@ -4,7 +4,9 @@ use std::time::Duration;
 
 use crate::address::PathOptions;
 use crate::data::{BareLinePolicy, DataLimits};
+#[cfg(feature = "auth")]
 use crate::sasl::Mechanism;
+#[cfg(feature = "tls")]
 use crate::tls::ServerTls;
 
 pub use crate::proto::{Protocol, default_hostname};
@@ -67,19 +69,31 @@ pub struct ServerConfig {
     /// Advertise DSN and parse its parameters (RFC 3461). Default false.
     pub dsn: bool,
     /// Certificates for STARTTLS (and implicit-TLS listeners). Default: none, no STARTTLS.
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     pub tls: Option<ServerTls>,
     /// Deadline for a TLS handshake. Default 30 s.
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     pub tls_handshake_timeout: Duration,
     /// Before STARTTLS, serve only EHLO, HELO, LHLO, NOOP, RSET, QUIT and STARTTLS
     /// (others: `530 5.7.0`). Default false.
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     pub require_tls: bool,
     /// SASL mechanisms offered in AUTH (RFC 4954), in the order advertised. Default: none
     /// (no AUTH). Credentials are checked by [`Handler::on_auth`](super::Handler::on_auth).
+    #[cfg(feature = "auth")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "auth")))]
     pub auth_mechanisms: Vec<Mechanism>,
     /// Offer and accept AUTH without TLS. Default false: AUTH is hidden before TLS and
     /// attempts get `538 5.7.11`.
+    #[cfg(feature = "auth")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "auth")))]
     pub allow_insecure_auth: bool,
     /// MAIL before a successful AUTH gets `530 5.7.0`. Default false.
+    #[cfg(feature = "auth")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "auth")))]
     pub require_auth: bool,
     /// Most sessions from one client address; past it `421 4.7.0`. Default 50 (Postfix's
     /// `smtpd_client_connection_count_limit`).
@@ -140,11 +154,17 @@ impl Default for ServerConfig {
             chunking: false,
             binary_mime: false,
             dsn: false,
+            #[cfg(feature = "tls")]
             tls: None,
+            #[cfg(feature = "tls")]
             tls_handshake_timeout: Duration::from_secs(30),
+            #[cfg(feature = "tls")]
             require_tls: false,
+            #[cfg(feature = "auth")]
             auth_mechanisms: Vec::new(),
+            #[cfg(feature = "auth")]
             allow_insecure_auth: false,
+            #[cfg(feature = "auth")]
             require_auth: false,
             max_sessions_per_ip: 50,
             greeting_delay: None,
@@ -164,6 +184,40 @@ impl Default for ServerConfig {
 pub const MAX_SESSIONS_LIMIT: usize = 10_000;
 
 impl ServerConfig {
+    /// Whether STARTTLS (and implicit TLS) can be offered: a TLS configuration is set. Always
+    /// false without the `tls` feature.
+    pub fn tls_offered(&self) -> bool {
+        #[cfg(feature = "tls")]
+        return self.tls.is_some();
+        #[cfg(not(feature = "tls"))]
+        false
+    }
+
+    /// Whether commands other than EHLO/HELO/NOOP/RSET/QUIT/STARTTLS need TLS first.
+    pub fn requires_tls(&self) -> bool {
+        #[cfg(feature = "tls")]
+        return self.require_tls;
+        #[cfg(not(feature = "tls"))]
+        false
+    }
+
+    /// Whether AUTH is configured (some mechanism is set). Always false without the `auth`
+    /// feature.
+    pub fn auth_offered(&self) -> bool {
+        #[cfg(feature = "auth")]
+        return !self.auth_mechanisms.is_empty();
+        #[cfg(not(feature = "auth"))]
+        false
+    }
+
+    /// Whether MAIL needs a successful AUTH first.
+    pub fn requires_auth(&self) -> bool {
+        #[cfg(feature = "auth")]
+        return self.require_auth;
+        #[cfg(not(feature = "auth"))]
+        false
+    }
+
     /// Checks every value; `Err` says which one is wrong and why. [`ServerBuilder::bind`](super::ServerBuilder::bind)
     /// runs this, so no value can make a session panic or misbehave later.
     pub fn validate(&self) -> Result<(), String> {
@@ -197,6 +251,7 @@ impl ServerConfig {
             ("command_timeout", self.command_timeout),
             ("data_block_timeout", self.data_block_timeout),
             ("data_timeout", self.data_timeout),
+            #[cfg(feature = "tls")]
             ("tls_handshake_timeout", self.tls_handshake_timeout),
             ("proxy_timeout", self.proxy_timeout),
             ("max_session_duration", self.max_session_duration),
@@ -205,13 +260,15 @@ impl ServerConfig {
         if let Some((name, _)) = timeouts.iter().find(|(_, d)| d.is_zero()) {
             return Err(format!("{name} must be positive"));
         }
-        if self.require_tls && self.tls.is_none() {
+        if self.requires_tls() && !self.tls_offered() {
             return Err("require_tls needs a TLS configuration".into());
         }
+        #[cfg(feature = "auth")]
         if self.require_auth && self.auth_mechanisms.is_empty() {
             return Err("require_auth needs at least one AUTH mechanism".into());
         }
-        if self.require_auth && self.tls.is_none() && !self.allow_insecure_auth {
+        #[cfg(feature = "auth")]
+        if self.require_auth && !self.tls_offered() && !self.allow_insecure_auth {
             // AUTH would never be offered, so no mail could ever be accepted.
             return Err("require_auth needs TLS or allow_insecure_auth".into());
         }

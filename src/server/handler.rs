@@ -9,10 +9,11 @@ use crate::address::Mailbox;
 use crate::command::Param;
 use crate::data::DataError;
 use crate::extensions::Extensions;
+use crate::proto::TlsInfo;
 use crate::reply::Reply;
+#[cfg(feature = "auth")]
 use crate::sasl::Credentials;
 use crate::stream::{HandshakeError, RecvError, SendError};
-use crate::tls::TlsInfo;
 
 use super::config::Protocol;
 
@@ -346,10 +347,14 @@ pub trait Handler: Send {
 
     /// TLS is established: after STARTTLS (the session then starts over, RFC 3207), or at
     /// connect on an implicit-TLS listener (before `on_connect`).
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     fn on_starttls(&mut self, info: &TlsInfo) {}
 
     /// AUTH: verify the credentials (for example with [`Credentials::check_password`]).
     /// Default: refuse with `535 5.7.8`, since there is no user database to check against.
+    #[cfg(feature = "auth")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "auth")))]
     fn on_auth(&mut self, credentials: &Credentials) -> Result<(), Reply> {
         Err(Reply::AUTH_FAILED)
     }

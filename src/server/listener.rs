@@ -41,7 +41,7 @@ impl<F> Acceptor<F> {
             "listening on {} ({:?}{})",
             self.bound.addr,
             cfg.protocol,
-            if self.bound.options.implicit_tls {
+            if self.bound.options.implicit_tls() {
                 ", implicit TLS"
             } else {
                 ""
@@ -86,7 +86,7 @@ impl<F> Acceptor<F> {
             if !shared.try_register(id, Arc::clone(&slot), cfg.max_sessions) {
                 shared.stats.refused_busy.fetch_add(1, Ordering::Relaxed);
                 debug!("{peer}: refused, {} sessions live", cfg.max_sessions);
-                refuse(&stream, self.bound.options.implicit_tls, &Reply::BUSY);
+                refuse(&stream, self.bound.options.implicit_tls(), &Reply::BUSY);
                 continue;
             }
             let _ = stream.set_nodelay(true);
@@ -98,7 +98,7 @@ impl<F> Acceptor<F> {
                 local,
                 protocol: opts.protocol.unwrap_or(cfg.protocol),
                 listener: self.index,
-                implicit_tls: opts.implicit_tls,
+                implicit_tls: opts.implicit_tls(),
                 proxy: None,
             };
             let (cfg, shared, factory) = (
@@ -124,7 +124,7 @@ impl<F> Acceptor<F> {
                     .refused_busy
                     .fetch_add(1, Ordering::Relaxed);
                 if let Some(s) = &slot_for_refusal.stream {
-                    refuse(s, self.bound.options.implicit_tls, &Reply::BUSY);
+                    refuse(s, self.bound.options.implicit_tls(), &Reply::BUSY);
                 }
                 self.shared.unregister(id);
             }
@@ -192,14 +192,14 @@ impl<F> Worker<F> {
                 "{} session {}: refused, too many connections from this address",
                 info.peer, info.id
             );
-            if !opts.implicit_tls {
+            if !opts.implicit_tls() {
                 session_io::queue(&mut conn, &Reply::TOO_MANY_FROM_ADDRESS, enhanced);
             }
             conn.close();
             return;
         }
         guard.ip = Some(key);
-        if let (Some(delay), false) = (cfg.greeting_delay, opts.implicit_tls) {
+        if let (Some(delay), false) = (cfg.greeting_delay, opts.implicit_tls()) {
             // Postfix's pregreet test: a client that talks before the greeting is not SMTP.
             let early = !conn.buffered().is_empty() || conn.fill(deadline_in(delay)).is_ok();
             if early {

@@ -80,11 +80,23 @@ struct Bound {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ListenerOptions {
     /// TLS handshake before the greeting (port 465 style). Needs [`ServerBuilder::tls`].
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     pub implicit_tls: bool,
     /// Expect a PROXY protocol header (v1 or v2) from a load balancer first.
     pub proxy_protocol: bool,
     /// SMTP or LMTP on this listener (default: the server's).
     pub protocol: Option<Protocol>,
+}
+
+impl ListenerOptions {
+    /// Whether connections start with a TLS handshake (always false without `tls`).
+    pub(crate) fn implicit_tls(&self) -> bool {
+        #[cfg(feature = "tls")]
+        return self.implicit_tls;
+        #[cfg(not(feature = "tls"))]
+        false
+    }
 }
 
 impl Server {
@@ -106,7 +118,7 @@ impl Server {
                 "LMTP must not be offered on port 25 (RFC 2033 section 5)",
             ));
         }
-        if options.implicit_tls && self.config.tls.is_none() {
+        if options.implicit_tls() && !self.config.tls_offered() {
             return Err(invalid(
                 "an implicit-TLS listener needs a TLS configuration",
             ));
@@ -132,6 +144,8 @@ impl Server {
 
     /// Adds a listener whose connections start with a TLS handshake before the greeting
     /// (implicit TLS, port 465 style, RFC 8314). Needs [`ServerBuilder::tls`].
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     pub fn bind_implicit_tls(self, addr: impl ToSocketAddrs) -> io::Result<Server> {
         self.listen(
             addr,

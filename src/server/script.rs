@@ -32,8 +32,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::stream::{Buffered, HandshakeError, Pending, RecvError, SendError};
-use crate::tls::TlsInfo;
+#[cfg(feature = "tls")]
+use crate::proto::TlsInfo;
+use crate::stream::{Buffered, RecvError, SendError};
+#[cfg(feature = "tls")]
+use crate::stream::{HandshakeError, Pending};
 
 use super::config::ServerConfig;
 use super::handler::{ConnInfo, Handler};
@@ -272,6 +275,7 @@ impl SessionIo for MemoryIo {
         Ok(())
     }
 
+    #[cfg(feature = "tls")]
     fn start_tls(
         &mut self,
         _config: Arc<rustls::ServerConfig>,

@@ -3,12 +3,17 @@
 //! script ([`super::script`]) implements it over a prepared list of client steps, so the
 //! session runs, is unit-tested and is fuzzed without sockets.
 
+#[cfg(feature = "tls")]
 use std::sync::Arc;
+#[cfg(feature = "tls")]
 use std::time::Instant;
 
+#[cfg(feature = "tls")]
+use crate::proto::TlsInfo;
 use crate::reply::Reply;
-use crate::stream::{Buffered, Conn, HandshakeError, Pending, SendError};
-use crate::tls::TlsInfo;
+use crate::stream::{Buffered, Conn, SendError};
+#[cfg(feature = "tls")]
+use crate::stream::{HandshakeError, Pending};
 
 /// A session's connection: buffered input with deadlines ([`Buffered`]), an output queue,
 /// the TLS upgrade and the close. Replies are formatted by the session; this writes bytes.
@@ -18,6 +23,7 @@ pub(crate) trait SessionIo: Buffered {
     fn out(&mut self) -> &mut Vec<u8>;
     /// Writes everything queued.
     fn flush(&mut self) -> Result<(), SendError>;
+    #[cfg(feature = "tls")]
     /// Runs the server side of a TLS handshake before `deadline`. Returns how many buffered
     /// octets were dropped (see [`Pending`]) and what the handshake settled.
     fn start_tls(
@@ -44,6 +50,7 @@ impl SessionIo for Conn {
     fn flush(&mut self) -> Result<(), SendError> {
         Conn::flush(self)
     }
+    #[cfg(feature = "tls")]
     fn start_tls(
         &mut self,
         config: Arc<rustls::ServerConfig>,

@@ -6,6 +6,7 @@ use std::io::Read;
 use super::script::{self, Script, Step};
 use super::{Envelope, ErrorAction, Handler, ServerConfig, SessionError};
 use crate::Reply;
+#[cfg(feature = "auth")]
 use crate::sasl::{Credentials, Mechanism};
 
 /// Accepts everything; records messages and errors.
@@ -24,6 +25,7 @@ impl Handler for Rec {
         self.messages.push(body);
         Ok(Reply::QUEUED)
     }
+    #[cfg(feature = "auth")]
     fn on_auth(&mut self, c: &Credentials) -> Result<(), Reply> {
         if c.username() == "u" {
             Ok(())
@@ -213,6 +215,7 @@ fn accepted_mail_resets_the_junk_budget() {
 
 /// STARTTLS drops what was pipelined behind it (CVE-2011-0411) and starts the session over.
 #[test]
+#[cfg(feature = "tls")]
 fn starttls_drops_pipelined_plaintext() {
     let mut c = cfg();
     c.tls = Some(crate::tls::test_server_tls());
@@ -268,6 +271,7 @@ fn bdat_chunks_never_run_as_commands() {
 }
 
 #[test]
+#[cfg(feature = "auth")]
 fn auth_initial_response_up_to_12288_octets() {
     let mut c = cfg();
     c.auth_mechanisms = vec![Mechanism::Plain];

@@ -1,8 +1,10 @@
 //! Test support: a scripted client over a real socket, and a recording handler.
 #![allow(dead_code)]
 
+#[cfg(feature = "tls")]
 pub mod pki;
 pub mod tools;
+#[cfg(feature = "tls")]
 pub mod transport;
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -223,6 +225,7 @@ pub fn start(b: ServerBuilder) -> (ServerHandle, Shared) {
 
 /// Starts a recording server built from `b` on 127.0.0.1:0, configured and bound for `via`
 /// (certificates, implicit TLS, PROXY from 127.0.0.1).
+#[cfg(feature = "tls")]
 pub fn start_via(via: transport::Via, b: ServerBuilder) -> (ServerHandle, Shared) {
     spawn_recorder(via.bind(b.hostname("test.example")))
 }

@@ -61,10 +61,11 @@ impl<H: Handler, C: SessionIo> Session<H, C> {
         if c.dsn {
             ext.add("DSN");
         }
-        if c.tls.is_some() && self.tls.is_none() {
+        if c.tls_offered() && self.tls.is_none() {
             ext.add("STARTTLS");
         }
-        if !c.auth_mechanisms.is_empty() && (self.tls.is_some() || c.allow_insecure_auth) {
+        #[cfg(feature = "auth")]
+        if c.auth_offered() && (self.tls.is_some() || c.allow_insecure_auth) {
             ext.set("AUTH", c.auth_mechanisms.iter().map(|m| m.as_str()));
         }
         ext

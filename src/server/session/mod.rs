@@ -16,10 +16,13 @@ use crate::address::Mailbox;
 use crate::command::{Command, CommandError, Param};
 use crate::data::DataError;
 use crate::extensions::Extensions;
+use crate::proto::TlsInfo;
 use crate::reply::Reply;
+#[cfg(feature = "auth")]
 use crate::sasl::{Mechanism, SaslError, ServerExchange, Step};
-use crate::stream::{Conn, Line, Pending, RecvError, deadline_in, read_line};
-use crate::tls::TlsInfo;
+#[cfg(feature = "tls")]
+use crate::stream::Pending;
+use crate::stream::{Conn, Line, RecvError, deadline_in, read_line};
 use secure::MAX_SASL_LINE;
 
 use super::config::{Protocol, ServerConfig};
@@ -371,7 +374,9 @@ impl<H: Handler, C: SessionIo> Session<H, C> {
         let lmtp = self.info.protocol == Protocol::Lmtp;
         let state = std::mem::take(&mut self.state);
         let (next, flow) = match (state, cmd) {
-            (s, cmd) if self.cfg.require_tls && self.tls.is_none() && !allowed_before_tls(&cmd) => {
+            (s, cmd)
+                if self.cfg.requires_tls() && self.tls.is_none() && !allowed_before_tls(&cmd) =>
+            {
                 let flow = self.refuse_command(&cmd, &Reply::NEED_TLS, cmd.verb());
                 (s, flow)
             }
@@ -395,7 +400,7 @@ impl<H: Handler, C: SessionIo> Session<H, C> {
             (s, Command::Helo(name)) => self.hello(s, name, false),
             (s, Command::Ehlo(name) | Command::Lhlo(name)) => self.hello(s, name, true),
             (s @ State::Ready(_), Command::Mail { .. })
-                if self.cfg.require_auth && self.auth.is_none() =>
+                if self.cfg.requires_auth() && self.auth.is_none() =>
             {
                 (
                     s,
@@ -432,7 +437,7 @@ impl<H: Handler, C: SessionIo> Session<H, C> {
                 Ok(r) => (s, self.reply(&r)),
                 Err(Panicked) => (s, Flow::Close),
             },
-            (s, Command::StartTls) if self.cfg.tls.is_none() => (s, self.not_offered("STARTTLS")),
+            (s, Command::StartTls) if !self.cfg.tls_offered() => (s, self.not_offered("STARTTLS")),
             (s, Command::StartTls) if self.tls.is_some() => (
                 s,
                 self.out_of_order("STARTTLS", "Error: TLS already active"),
@@ -442,7 +447,7 @@ impl<H: Handler, C: SessionIo> Session<H, C> {
                 // RFC 3207 §4.2: the session starts over, the client must EHLO again.
                 (State::Fresh, self.start_tls())
             }
-            (s, Command::Auth { .. }) if self.cfg.auth_mechanisms.is_empty() => (
+            (s, Command::Auth { .. }) if !self.cfg.auth_offered() => (
                 s,
                 self.out_of_order("AUTH", "Error: authentication not enabled"),
             ),
@@ -487,7 +492,7 @@ impl<H: Handler, C: SessionIo> Session<H, C> {
     /// (RFC 4954 §4: 12288 octets), so when AUTH is offered lines are read up to that and
     /// [`Session::line_fits`] applies the usual limit to the rest.
     fn command_line_limit(&self) -> usize {
-        if self.cfg.auth_mechanisms.is_empty() {
+        if !self.cfg.auth_offered() {
             self.cfg.max_line_length
         } else {
             self.cfg.max_line_length.max(MAX_SASL_LINE)

@@ -1,10 +1,14 @@
 //! STARTTLS and implicit TLS (the handshake through the I/O seam) and the AUTH exchange.
+//!
+//! Without the `tls` (or `auth`) feature no TLS configuration (or mechanism) can be set, so
+//! the session answers STARTTLS (AUTH) as not offered and never reaches the stand-ins here.
 
 use super::*;
 
 impl<H: Handler, C: SessionIo> Session<H, C> {
     /// The TLS handshake (after `220` for STARTTLS, or at connect for implicit TLS). On
     /// success the session forgets what it knew (RFC 3207 §4.2) and tells the handler.
+    #[cfg(feature = "tls")]
     pub(super) fn start_tls(&mut self) -> Flow {
         let Some(tls) = self.cfg.tls.as_ref().map(|t| t.server_config()) else {
             return Flow::Close;
@@ -48,7 +52,14 @@ impl<H: Handler, C: SessionIo> Session<H, C> {
         }
     }
 
+    /// Stand-in without the `tls` feature: never called (nothing offers TLS).
+    #[cfg(not(feature = "tls"))]
+    pub(super) fn start_tls(&mut self) -> Flow {
+        Flow::Close
+    }
+
     /// One AUTH exchange (RFC 4954): challenges and responses until the handler decides.
+    #[cfg(feature = "auth")]
     pub(super) fn authenticate(&mut self, mechanism: &str, initial: Option<&str>) -> Flow {
         if self.tls.is_none() && !self.cfg.allow_insecure_auth {
             return self.reply(&Reply::AUTH_NEEDS_TLS);
@@ -97,6 +108,13 @@ impl<H: Handler, C: SessionIo> Session<H, C> {
         }
     }
 
+    /// Stand-in without the `auth` feature: never called (nothing offers AUTH).
+    #[cfg(not(feature = "auth"))]
+    pub(super) fn authenticate(&mut self, _mechanism: &str, _initial: Option<&str>) -> Flow {
+        self.out_of_order("AUTH", "Error: authentication not enabled")
+    }
+
+    #[cfg(feature = "auth")]
     pub(super) fn sasl_failed(&mut self, e: SaslError) -> Flow {
         let r = Reply::from(&e);
         if e == SaslError::Cancelled {
