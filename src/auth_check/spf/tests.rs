@@ -1,0 +1,1 @@
+//! Unit tests of the SPF parser, macros and evaluation.
