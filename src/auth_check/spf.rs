@@ -35,6 +35,7 @@ pub use record::{
 };
 
 use std::net::IpAddr;
+use std::time::Duration;
 
 use super::{SpfIdentity, SpfOutcome, SpfResult};
 use crate::dns::Resolver;
@@ -54,6 +55,12 @@ pub struct SpfOptions {
     pub max_ptr_names: usize,
     /// Nesting of include/redirect (20, as pyspf; never above 64). Over it: permerror.
     pub max_depth: usize,
+    /// Longest SPF record evaluated (4096 octets; RFC 7208 sets none, real records stay
+    /// under 512). Longer: permerror.
+    pub max_record_len: usize,
+    /// Overall time for one check, checked before every DNS query (20 s, RFC 7208 §4.6.4's
+    /// lowest allowed). Over it: temperror.
+    pub max_time: Duration,
     /// The `%{r}` macro of explanations: the receiving host's name (default "unknown").
     pub receiver: String,
     /// The `%{t}` macro of explanations, in seconds since the epoch: `None` for the clock.
@@ -68,6 +75,8 @@ impl Default for SpfOptions {
             max_mx_names: 10,
             max_ptr_names: 10,
             max_depth: 20,
+            max_record_len: 4096,
+            max_time: Duration::from_secs(20),
             receiver: "unknown".to_string(),
             timestamp: None,
         }

@@ -2,6 +2,7 @@
 //! redirect, the explanation, and the processing limits.
 
 use std::net::IpAddr;
+use std::time::Instant;
 
 use super::macros::{MacroContext, MacroString, truncate_domain};
 use super::record::{Mechanism, Qualifier, Record, is_spf_record};
@@ -29,6 +30,7 @@ pub(super) struct Eval<'a> {
     voids: usize,
     /// Validated PTR names, computed once (the `ptr` mechanism and the `p` macro).
     validated: Option<Vec<String>>,
+    started: Instant,
 }
 
 /// Hard cap on include/redirect nesting, whatever the options say: each level is a stack
@@ -64,6 +66,7 @@ impl<'a> Eval<'a> {
             lookups: 0,
             voids: 0,
             validated: None,
+            started: Instant::now(),
         }
     }
 
@@ -146,6 +149,7 @@ impl<'a> Eval<'a> {
 
     /// The one `v=spf1` TXT record of `domain`, parsed.
     fn find_record(&mut self, domain: &str) -> Result<Option<Record>, Stop> {
+        self.check_time()?;
         let txts = match self.resolver.txt(domain) {
             Ok(t) => t,
             Err(DnsError::NxDomain(_)) => return Ok(None),
@@ -157,6 +161,12 @@ impl<'a> Eval<'a> {
         };
         if spf.next().is_some() {
             return Err(Stop::Perm(format!("{domain} has several SPF records")));
+        }
+        if text.len() > self.opts.max_record_len {
+            return Err(Stop::Perm(format!(
+                "{domain}: SPF record longer than {} octets",
+                self.opts.max_record_len
+            )));
         }
         Record::parse(text)
             .map(Some)
@@ -236,6 +246,17 @@ impl<'a> Eval<'a> {
         }
     }
 
+    /// The overall time limit (§4.6.4), checked before every query: a temperror once over.
+    fn check_time(&self) -> Result<(), Stop> {
+        if self.started.elapsed() > self.opts.max_time {
+            return Err(Stop::Temp(format!(
+                "SPF evaluation took longer than {:?}",
+                self.opts.max_time
+            )));
+        }
+        Ok(())
+    }
+
     /// §4.6.4: at most `max_dns_mechanisms` terms that cause DNS lookups.
     fn count_lookup(&mut self, what: &str) -> Result<(), Stop> {
         self.lookups += 1;
@@ -255,6 +276,7 @@ impl<'a> Eval<'a> {
         name: &str,
         query: impl Fn(&dyn Resolver, &str) -> Result<Vec<T>, DnsError>,
     ) -> Result<Vec<T>, Stop> {
+        self.check_time()?;
         let answer = if is_queryable(name) {
             match query(self.resolver, name) {
                 Ok(v) => v,
@@ -299,6 +321,7 @@ impl<'a> Eval<'a> {
         if let Some(v) = &self.validated {
             return Ok(v.clone());
         }
+        self.check_time()?;
         let names = match self.resolver.ptr(self.ip) {
             Ok(n) if n.is_empty() => {
                 self.lookup_void()?;
@@ -384,7 +407,7 @@ impl<'a> Eval<'a> {
     /// The explanation of a fail (§6.2): any failure means no explanation.
     fn explanation(&mut self, spec: &MacroString, domain: &str) -> Option<String> {
         let target = self.expand_domain(spec, domain).ok()?;
-        if !is_queryable(&target) {
+        if !is_queryable(&target) || self.check_time().is_err() {
             return None;
         }
         let txts = self.resolver.txt(&target).ok()?;
@@ -402,8 +425,12 @@ impl<'a> Eval<'a> {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs())
         });
-        ms.expand(&self.context(domain, timestamp), &mut || p.clone())
-            .ok()
+        let text = ms
+            .expand(&self.context(domain, timestamp), &mut || p.clone())
+            .ok()?;
+        // The text may reach an SMTP reply: no control characters (a macro value such as a
+        // caller-given sender could hold some).
+        (!text.chars().any(char::is_control)).then_some(text)
     }
 }
 

@@ -8,8 +8,9 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::macros::MacroString;
 
-/// Largest record text parsed (a TXT answer that big is hostile; the limit keeps work bounded).
-pub const MAX_RECORD_LEN: usize = 4096;
+/// Largest record text [`Record::parse`] accepts: the most a DNS message can carry (the
+/// evaluator's own limit, `SpfOptions::max_record_len`, is lower by default).
+pub const MAX_RECORD_LEN: usize = 65_535;
 
 /// A directive's qualifier (RFC 7208 §4.6.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -574,3 +574,73 @@ fn local_part_defaults_to_postmaster() {
         SpfResult::Pass
     );
 }
+
+#[test]
+fn record_length_limit() {
+    let long = format!("v=spf1 {}-all", "ip4:192.0.2.1 ".repeat(300));
+    let dns = StaticResolver::new().with_txt("long.example", &long);
+    let o = outcome(&dns, "192.0.2.9", "x@long.example");
+    assert_eq!(o.result, SpfResult::PermError);
+    let opts = SpfOptions {
+        max_record_len: 8192,
+        ..SpfOptions::default()
+    };
+    let o = check_mail_from_with(ip("192.0.2.9"), "x@long.example", "h", &dns, &opts);
+    assert_eq!(o.result, SpfResult::Fail);
+}
+
+/// A resolver that takes `delay` for every TXT lookup.
+struct Slow {
+    inner: StaticResolver,
+    delay: std::time::Duration,
+}
+
+impl crate::dns::Resolver for Slow {
+    fn txt(&self, name: &str) -> Result<Vec<String>, crate::dns::DnsError> {
+        std::thread::sleep(self.delay);
+        self.inner.txt(name)
+    }
+    fn a(&self, name: &str) -> Result<Vec<Ipv4Addr>, crate::dns::DnsError> {
+        self.inner.a(name)
+    }
+    fn aaaa(&self, name: &str) -> Result<Vec<std::net::Ipv6Addr>, crate::dns::DnsError> {
+        self.inner.aaaa(name)
+    }
+    fn mx(&self, name: &str) -> Result<Vec<(u16, String)>, crate::dns::DnsError> {
+        self.inner.mx(name)
+    }
+    fn ptr(&self, ip: IpAddr) -> Result<Vec<String>, crate::dns::DnsError> {
+        self.inner.ptr(ip)
+    }
+}
+
+#[test]
+fn time_limit_gives_temperror() {
+    let dns = Slow {
+        inner: StaticResolver::new()
+            .with_txt("example.org", "v=spf1 include:inc.example.org -all")
+            .with_txt("inc.example.org", "v=spf1 +all"),
+        delay: std::time::Duration::from_millis(30),
+    };
+    let opts = SpfOptions {
+        max_time: std::time::Duration::from_millis(10),
+        ..SpfOptions::default()
+    };
+    // The first lookup starts in time and takes 30 ms; the include's is then over the limit.
+    let o = check_mail_from_with(ip("192.0.2.9"), "x@example.org", "h", &dns, &opts);
+    assert_eq!(o.result, SpfResult::TempError, "{o:?}");
+    assert!(o.reason.is_some_and(|r| r.contains("longer than")));
+    let o = check_mail_from(ip("192.0.2.9"), "x@example.org", "h", &dns);
+    assert_eq!(o.result, SpfResult::Pass);
+}
+
+#[test]
+fn explanation_never_holds_control_characters() {
+    let dns = StaticResolver::new()
+        .with_txt("example.org", "v=spf1 -all exp=why.example.org")
+        .with_txt("why.example.org", "sender %{l}");
+    let o = outcome(&dns, "192.0.2.9", "evil\r\n250 ok@example.org");
+    assert_eq!((o.result, o.explanation), (SpfResult::Fail, None));
+    let o = outcome(&dns, "192.0.2.9", "fine@example.org");
+    assert_eq!(o.explanation.as_deref(), Some("sender fine"));
+}
