@@ -624,3 +624,88 @@ pub(crate) fn name_string(name: &Name) -> String {
         None => s,
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// StubResolver: added by the SPF work (tests/auth_spf.rs needs a Resolver over the network).
+// Minimal on purpose, no cache: if the DKIM/resolver work brings its own `StubResolver::new
+// (DnsConfig)`, that one replaces this block.
+// ---------------------------------------------------------------------------------------------
+
+/// A [`Resolver`] over the network: the configured nameservers, UDP with TCP fallback, CNAME
+/// chains followed (the same machinery as MX resolution).
+#[derive(Debug, Clone)]
+pub struct StubResolver {
+    config: DnsConfig,
+}
+
+impl StubResolver {
+    /// A resolver asking the nameservers of `config`.
+    pub fn new(config: DnsConfig) -> StubResolver {
+        StubResolver { config }
+    }
+
+    fn records(&self, name: &str, rtype: RecordType) -> Result<Vec<Record>, DnsError> {
+        let fqdn = parse_domain(name)?;
+        Ok(query_follow(&fqdn, rtype, name, &self.config)?.records)
+    }
+}
+
+impl Resolver for StubResolver {
+    fn txt(&self, name: &str) -> Result<Vec<String>, DnsError> {
+        Ok(self
+            .records(name, RecordType::TXT)?
+            .iter()
+            .filter_map(|r| match &r.data {
+                RData::TXT(txt) => {
+                    Some(String::from_utf8_lossy(&txt.txt_data.concat()).into_owned())
+                }
+                _ => None,
+            })
+            .collect())
+    }
+
+    fn a(&self, name: &str) -> Result<Vec<Ipv4Addr>, DnsError> {
+        Ok(self
+            .records(name, RecordType::A)?
+            .iter()
+            .filter_map(|r| match &r.data {
+                RData::A(a) => Some(a.0),
+                _ => None,
+            })
+            .collect())
+    }
+
+    fn aaaa(&self, name: &str) -> Result<Vec<Ipv6Addr>, DnsError> {
+        Ok(self
+            .records(name, RecordType::AAAA)?
+            .iter()
+            .filter_map(|r| match &r.data {
+                RData::AAAA(a) => Some(a.0),
+                _ => None,
+            })
+            .collect())
+    }
+
+    fn mx(&self, name: &str) -> Result<Vec<(u16, String)>, DnsError> {
+        Ok(self
+            .records(name, RecordType::MX)?
+            .iter()
+            .filter_map(|r| match &r.data {
+                RData::MX(mx) => Some((mx.preference, name_string(&mx.exchange))),
+                _ => None,
+            })
+            .collect())
+    }
+
+    fn ptr(&self, ip: IpAddr) -> Result<Vec<String>, DnsError> {
+        let name = ptr_name(ip);
+        Ok(self
+            .records(&name, RecordType::PTR)?
+            .iter()
+            .filter_map(|r| match &r.data {
+                RData::PTR(p) => Some(name_string(&p.0)),
+                _ => None,
+            })
+            .collect())
+    }
+}
