@@ -5,10 +5,6 @@
 //! inbound authentication needs (TXT, A, AAAA, MX, PTR) go through the [`Resolver`] trait, so
 //! tests and programs can plug in their own.
 
-// Until a Resolver over the network exists (MX lookups use the stub directly), `dns` alone
-// leaves the stub's helpers unused.
-#![cfg_attr(not(feature = "mx"), allow(dead_code))]
-
 mod resolver;
 pub use resolver::{Resolver, StaticResolver, ptr_name};
 
@@ -231,6 +227,7 @@ impl From<io::Error> for DnsError {
     }
 }
 
+#[cfg(feature = "mx")]
 /// A and AAAA of `name` (A first), `display` naming it in errors.
 pub(crate) fn lookup_addrs(
     name: &Name,
@@ -259,6 +256,7 @@ pub(crate) fn lookup_addrs(
     }
 }
 
+#[cfg(feature = "mx")]
 /// The address an A or AAAA record holds.
 pub(crate) fn ip_of(record: &Record) -> Option<IpAddr> {
     match &record.data {
@@ -269,6 +267,7 @@ pub(crate) fn ip_of(record: &Record) -> Option<IpAddr> {
 }
 
 /// The records of one type for a name, after following CNAMEs.
+#[cfg_attr(not(feature = "mx"), allow(dead_code))]
 pub(crate) struct Answer {
     /// The name the records belong to (the query name unless a CNAME was followed).
     pub(crate) canonical: Name,
@@ -562,6 +561,7 @@ pub(crate) fn rcode_name(rcode: ResponseCode) -> String {
     }
 }
 
+#[cfg(any(feature = "mx", feature = "auth-check"))]
 /// An IP address literal: bare, `[192.0.2.1]` or `[IPv6:2001:db8::1]` (RFC 5321 §4.1.3).
 pub(crate) fn parse_ip_literal(s: &str) -> Option<IpAddr> {
     if let Ok(ip) = s.parse::<IpAddr>() {
