@@ -828,18 +828,18 @@ fn normalize_line_endings(message: &[u8]) -> Vec<u8> {
 /// One header field: its raw bytes (all its lines, with their CRLFs) and its name (the
 /// bytes before the colon, trailing whitespace removed; empty when there is no colon).
 #[derive(Debug, Clone, Copy)]
-struct Field<'a> {
-    raw: &'a [u8],
-    name: &'a [u8],
+pub(crate) struct Field<'a> {
+    pub(crate) raw: &'a [u8],
+    pub(crate) name: &'a [u8],
 }
 
 impl Field<'_> {
-    fn is(&self, name: &str) -> bool {
+    pub(crate) fn is(&self, name: &str) -> bool {
         !self.name.is_empty() && self.name.eq_ignore_ascii_case(name.as_bytes())
     }
 }
 
-fn is_wsp(b: u8) -> bool {
+pub(crate) fn is_wsp(b: u8) -> bool {
     b == b' ' || b == b'\t'
 }
 
@@ -860,7 +860,7 @@ fn find_crlf(s: &[u8]) -> Option<usize> {
 
 /// Splits a CRLF message into header fields and body (what follows the first empty line;
 /// empty when there is none). A line starting with SP or HTAB continues the previous field.
-fn parse_message(message: &[u8]) -> (Vec<Field<'_>>, &[u8]) {
+pub(crate) fn parse_message(message: &[u8]) -> (Vec<Field<'_>>, &[u8]) {
     // (start, end) of each field in `message`.
     let mut spans: Vec<(usize, usize)> = Vec::new();
     let mut body: &[u8] = &[];
@@ -894,7 +894,7 @@ fn parse_message(message: &[u8]) -> (Vec<Field<'_>>, &[u8]) {
 
 /// The fields `names` designates, each name taking the bottom-most instance not yet taken
 /// (RFC 6376 §5.4.2). A name with no instance left selects nothing.
-fn select_fields<'a>(fields: &[Field<'a>], names: &[String]) -> Vec<Field<'a>> {
+pub(crate) fn select_fields<'a>(fields: &[Field<'a>], names: &[String]) -> Vec<Field<'a>> {
     let mut used = vec![false; fields.len()];
     let mut out = Vec::with_capacity(names.len());
     for name in names {
@@ -914,7 +914,7 @@ fn select_fields<'a>(fields: &[Field<'a>], names: &[String]) -> Vec<Field<'a>> {
 }
 
 /// One header field canonicalised (RFC 6376 §3.4.1, §3.4.2), CRLF-terminated as given.
-fn canonicalize_header(c: Canonicalization, raw: &[u8]) -> Vec<u8> {
+pub(crate) fn canonicalize_header(c: Canonicalization, raw: &[u8]) -> Vec<u8> {
     match c {
         Canonicalization::Simple => raw.to_vec(),
         Canonicalization::Relaxed => relaxed_header(raw),
@@ -923,7 +923,7 @@ fn canonicalize_header(c: Canonicalization, raw: &[u8]) -> Vec<u8> {
 
 /// Relaxed header canonicalisation: lowercase name, unfolded value, whitespace runs as one
 /// SP, no whitespace around the colon or at the end, then CRLF.
-fn relaxed_header(raw: &[u8]) -> Vec<u8> {
+pub(crate) fn relaxed_header(raw: &[u8]) -> Vec<u8> {
     let (name, value) = match raw.iter().position(|&b| b == b':') {
         Some(colon) => (
             raw.get(..colon).unwrap_or(&[]),
@@ -969,7 +969,7 @@ fn push_compressed(out: &mut Vec<u8>, s: &[u8]) {
 }
 
 /// The canonical body (RFC 6376 §3.4.3, §3.4.4).
-fn canonicalize_body(c: Canonicalization, body: &[u8]) -> Vec<u8> {
+pub(crate) fn canonicalize_body(c: Canonicalization, body: &[u8]) -> Vec<u8> {
     match c {
         Canonicalization::Simple => {
             // Drop all empty lines at the end; an empty body (or one not ending in CRLF)

@@ -5,8 +5,12 @@
 //! inbound authentication needs (TXT, A, AAAA, MX, PTR) go through the [`Resolver`] trait, so
 //! tests and programs can plug in their own.
 
+mod cache;
 mod resolver;
-pub use resolver::{Resolver, StaticResolver, ptr_name};
+mod stub;
+pub use cache::CachingResolver;
+pub use resolver::{Question, RecordSet, Resolver, StaticResolver, TimedAnswer, ptr_name};
+pub use stub::StubResolver;
 
 use std::fmt;
 use std::fs::File;
@@ -272,6 +276,22 @@ pub(crate) struct Answer {
     pub(crate) records: Vec<Record>,
     /// The additional section of the last response.
     pub(crate) additionals: Vec<Record>,
+    /// How long this answer may be cached, in seconds: the smallest TTL of the records and
+    /// of the CNAMEs followed; for NODATA, the negative-caching TTL of the SOA in the
+    /// authority section (RFC 2308 §5), `None` when there was none.
+    pub(crate) ttl: Option<u32>,
+}
+
+/// What a lookup found: the records (possibly none: NODATA), or that the name does not exist
+/// with the negative-caching TTL of the response's SOA (RFC 2308 §5), when it had one.
+pub(crate) enum Followed {
+    /// NOERROR (with or without records).
+    Found(Answer),
+    /// NXDOMAIN.
+    NxDomain {
+        /// Negative-caching TTL, seconds.
+        ttl: Option<u32>,
+    },
 }
 
 /// Queries `name`/`rtype`, following CNAME chains within answers and, when a chain ends
@@ -283,12 +303,45 @@ pub(crate) fn query_follow(
     display: &str,
     cfg: &DnsConfig,
 ) -> Result<Answer, DnsError> {
+    match query_follow_ttl(name, rtype, display, cfg)? {
+        Followed::Found(answer) => Ok(answer),
+        Followed::NxDomain { .. } => Err(DnsError::NxDomain(display.to_string())),
+    }
+}
+
+/// The negative-caching TTL of a response: min(SOA TTL, SOA MINIMUM) of the first SOA in the
+/// authority section (RFC 2308 §5).
+fn negative_ttl(msg: &Message) -> Option<u32> {
+    msg.authorities.iter().find_map(|r| match &r.data {
+        RData::SOA(soa) => Some(r.ttl.min(soa.minimum)),
+        _ => None,
+    })
+}
+
+fn min_ttl(a: Option<u32>, b: u32) -> Option<u32> {
+    Some(a.map_or(b, |a| a.min(b)))
+}
+
+/// [`query_follow`] keeping what a cache needs: the TTLs, and NXDOMAIN as a value.
+pub(crate) fn query_follow_ttl(
+    name: &Name,
+    rtype: RecordType,
+    display: &str,
+    cfg: &DnsConfig,
+) -> Result<Followed, DnsError> {
     let mut current = name.clone();
     let mut hops = 0;
+    // The smallest TTL of the CNAMEs followed so far.
+    let mut chain_ttl: Option<u32> = None;
     loop {
         let msg = exchange(&current, rtype, cfg)?;
         if msg.metadata.response_code == ResponseCode::NXDomain {
-            return Err(DnsError::NxDomain(display.to_string()));
+            let soa = negative_ttl(&msg);
+            let ttl = match (soa, chain_ttl) {
+                (Some(s), c) => min_ttl(c, s),
+                (None, _) => None,
+            };
+            return Ok(Followed::NxDomain { ttl });
         }
         let mut owner = current.clone();
         loop {
@@ -303,31 +356,34 @@ pub(crate) fn query_follow(
                 .cloned()
                 .collect();
             if !records.is_empty() {
-                return Ok(Answer {
+                let ttl = records.iter().fold(chain_ttl, |t, r| min_ttl(t, r.ttl));
+                return Ok(Followed::Found(Answer {
                     canonical: owner,
                     records,
                     additionals: msg.additionals,
-                });
+                    ttl,
+                }));
             }
             let target = msg.answers.iter().find_map(|r| match &r.data {
                 RData::CNAME(c) if r.dns_class == DNSClass::IN && r.name.eq_ignore_root(&owner) => {
-                    Some(c.0.clone())
+                    Some((c.0.clone(), r.ttl))
                 }
                 _ => None,
             });
             match target {
-                Some(target) if !is_host_name(&target) => {
+                Some((target, _)) if !is_host_name(&target) => {
                     return Err(DnsError::Malformed(format!(
                         "CNAME target for {display} is not a host name"
                     )));
                 }
-                Some(target) => {
+                Some((target, ttl)) => {
                     hops += 1;
                     if hops > MAX_CNAME_HOPS {
                         return Err(DnsError::Malformed(format!(
                             "CNAME chain for {display} longer than {MAX_CNAME_HOPS}"
                         )));
                     }
+                    chain_ttl = min_ttl(chain_ttl, ttl);
                     owner = target;
                 }
                 None => break,
@@ -335,11 +391,16 @@ pub(crate) fn query_follow(
         }
         if owner.eq_ignore_root(&current) {
             // NODATA for the end of the chain.
-            return Ok(Answer {
+            let ttl = match (negative_ttl(&msg), chain_ttl) {
+                (Some(s), c) => min_ttl(c, s),
+                (None, _) => None,
+            };
+            return Ok(Followed::Found(Answer {
                 canonical: owner,
                 records: Vec::new(),
                 additionals: msg.additionals,
-            });
+                ttl,
+            }));
         }
         // The chain ended at a name the server did not resolve further: ask for it.
         current = owner;
