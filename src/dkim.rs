@@ -575,6 +575,21 @@ impl Signer {
         self.header_at(&message, unix_now())
     }
 
+    /// [`signature_header`](Self::signature_header) as if signed at `now` (for `t=` and
+    /// `x=`): reproducible signatures, and test messages whose signature has expired.
+    pub fn signature_header_at(
+        &self,
+        message: &[u8],
+        now: SystemTime,
+    ) -> Result<String, DkimError> {
+        let message = normalize_line_endings(message);
+        let secs = now
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        self.header_at(&message, secs)
+    }
+
     /// `message` with line endings normalised to CRLF (a bare LF or bare CR becomes CRLF, an
     /// unterminated last line gets one) and the `DKIM-Signature` header field prepended.
     pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, DkimError> {
