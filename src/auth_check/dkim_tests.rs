@@ -3,6 +3,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use super::*;
 use crate::dkim::{Signer, SigningKey, canonicalize_body};
 use crate::dns::StaticResolver;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 
 /// RFC 8463 Appendix A.3: the example message with its two signatures.
 const RFC8463_MESSAGE: &str = "DKIM-Signature: v=1; a=ed25519-sha256; c=relaxed/relaxed;\r
