@@ -34,8 +34,9 @@ impl BodyCanon {
         }
     }
 
-    /// Emits a content byte, after what was pending before it.
-    pub(super) fn content(&mut self, b: u8, out: &mut Vec<u8>, sink: &mut dyn FnMut(&[u8])) {
+    /// Emits content octets (no CR, and no WSP when relaxed, except a bare CR given alone),
+    /// after what was pending before them.
+    pub(super) fn content(&mut self, run: &[u8], out: &mut Vec<u8>, sink: &mut dyn FnMut(&[u8])) {
         while self.pending_crlfs > 0 {
             out.extend_from_slice(b"\r\n");
             self.pending_crlfs -= 1;
@@ -48,33 +49,51 @@ impl BodyCanon {
             out.push(b' ');
             self.pending_wsp = false;
         }
-        out.push(b);
         self.any_content = true;
-        if out.len() >= CANON_BLOCK {
-            sink(out);
-            out.clear();
+        if out.len() + run.len() <= CANON_BLOCK {
+            out.extend_from_slice(run);
+        } else {
+            // A long run goes to the hashes as it is, without a copy.
+            if !out.is_empty() {
+                sink(out);
+                out.clear();
+            }
+            sink(run);
         }
     }
 
     pub(super) fn feed(&mut self, bytes: &[u8], sink: &mut dyn FnMut(&[u8])) {
+        let relaxed = self.canon == Canonicalization::Relaxed;
+        let wsp = |b: u8| relaxed && (b == b' ' || b == b'\t');
         let mut out = Vec::with_capacity(CANON_BLOCK + 64);
-        for &b in bytes {
+        let mut i = 0;
+        while let Some(&b) = bytes.get(i) {
             if self.pending_cr {
                 self.pending_cr = false;
                 if b == b'\n' {
                     self.pending_wsp = false;
                     self.pending_crlfs += 1;
+                    i += 1;
                     continue;
                 }
                 // A bare CR is content.
-                self.content(b'\r', &mut out, sink);
+                self.content(b"\r", &mut out, sink);
             }
-            match b {
-                b'\r' => self.pending_cr = true,
-                b' ' | b'\t' if self.canon == Canonicalization::Relaxed => {
-                    self.pending_wsp = true;
-                }
-                _ => self.content(b, &mut out, sink),
+            if b == b'\r' {
+                self.pending_cr = true;
+                i += 1;
+            } else if wsp(b) {
+                self.pending_wsp = true;
+                i += 1;
+            } else {
+                // The run of ordinary octets up to the next CR (or WSP) in one piece.
+                let rest = bytes.get(i..).unwrap_or(&[]);
+                let len = rest
+                    .iter()
+                    .position(|&c| c == b'\r' || wsp(c))
+                    .unwrap_or(rest.len());
+                self.content(rest.get(..len).unwrap_or(&[]), &mut out, sink);
+                i += len.max(1);
             }
         }
         if !out.is_empty() {
@@ -88,7 +107,7 @@ impl BodyCanon {
         if self.pending_cr {
             self.pending_cr = false;
             let mut out = Vec::new();
-            self.content(b'\r', &mut out, sink);
+            self.content(b"\r", &mut out, sink);
             sink(&out);
         }
         if self.canon == Canonicalization::Simple || self.any_content {
