@@ -909,7 +909,7 @@ pub(crate) fn parse_message(message: &[u8]) -> (Vec<Field<'_>>, &[u8]) {
 
 /// The fields `names` designates, each name taking the bottom-most instance not yet taken
 /// (RFC 6376 §5.4.2). A name with no instance left selects nothing.
-pub(crate) fn select_fields<'a>(fields: &[Field<'a>], names: &[String]) -> Vec<Field<'a>> {
+fn select_fields<'a>(fields: &[Field<'a>], names: &[String]) -> Vec<Field<'a>> {
     let mut used = vec![false; fields.len()];
     let mut out = Vec::with_capacity(names.len());
     for name in names {

@@ -63,7 +63,6 @@ use record::{is_fws, no_fws};
 use super::{DkimOutcome, DkimResult};
 use crate::dkim::{
     Canonicalization, Field, canonicalize_header, is_wsp, parse_message, relaxed_header,
-    select_fields,
 };
 use crate::dns::{DnsError, Resolver};
 
@@ -363,6 +362,17 @@ impl DkimVerifier {
         };
         streams.iter_mut().for_each(BodyStream::finish);
         let (fields, _) = parse_message(&self.header);
+        // Field indices by lower-case name, for the bottom-up selection of each h= list in
+        // time proportional to its length.
+        let mut by_name: HashMap<Vec<u8>, Vec<usize>> = HashMap::new();
+        for (i, f) in fields.iter().enumerate() {
+            if !f.name.is_empty() {
+                by_name
+                    .entry(f.name.to_ascii_lowercase())
+                    .or_default()
+                    .push(i);
+            }
+        }
         let mut keys: HashMap<String, Result<Vec<String>, DnsError>> = HashMap::new();
         let mut out = Vec::with_capacity(pending.len());
         for p in pending {
@@ -372,6 +382,7 @@ impl DkimVerifier {
                 let check = Check {
                     options: &self.options,
                     fields: &fields,
+                    by_name: &by_name,
                     field: p.field,
                     sig,
                     now,
@@ -502,6 +513,7 @@ fn without_b_value(raw: &[u8]) -> Vec<u8> {
 struct Check<'a> {
     options: &'a VerifyOptions,
     fields: &'a [Field<'a>],
+    by_name: &'a HashMap<Vec<u8>, Vec<usize>>,
     field: usize,
     sig: &'a Signature,
     now: u64,
@@ -667,10 +679,25 @@ impl Check<'_> {
     /// signature field without its `b=` value and final CRLF.
     fn header_hash_input(&self) -> Vec<u8> {
         let canon = self.sig.canonicalization.0;
-        let selected = select_fields(self.fields, &self.sig.headers);
         let mut data = Vec::new();
-        for f in &selected {
-            data.extend_from_slice(&canonicalize_header(canon, f.raw));
+        // How many instances of each name h= has taken so far (RFC 6376 §5.4.2: bottom-up;
+        // a name with no instance left selects nothing).
+        let mut taken: HashMap<Vec<u8>, usize> = HashMap::new();
+        for name in &self.sig.headers {
+            let key = name.as_bytes().to_ascii_lowercase();
+            let Some(indices) = self.by_name.get(&key) else {
+                continue;
+            };
+            let n = taken.entry(key).or_insert(0);
+            let field = indices
+                .len()
+                .checked_sub(*n + 1)
+                .and_then(|i| indices.get(i))
+                .and_then(|&i| self.fields.get(i));
+            *n += 1;
+            if let Some(f) = field {
+                data.extend_from_slice(&canonicalize_header(canon, f.raw));
+            }
         }
         let raw = self.fields.get(self.field).map_or(&[][..], |f| f.raw);
         let stripped = without_b_value(raw);
