@@ -3,7 +3,9 @@
 //! chains followed, every wait bounded. DNS messages are built and parsed with `hickory-proto`,
 //! used only as a codec. MX selection lives in [`crate::client::mx`]; the record lookups that
 //! inbound authentication needs (TXT, A, AAAA, MX, PTR) go through the [`Resolver`] trait, so
-//! tests and programs can plug in their own.
+//! tests and programs can plug in their own: [`StubResolver`] asks the network,
+//! [`CachingResolver`] keeps answers for their TTL (one cache shared by every session
+//! thread), [`StaticResolver`] answers from a table.
 
 mod cache;
 mod resolver;
