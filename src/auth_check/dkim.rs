@@ -20,6 +20,33 @@
 //! # let _ = DkimResult::None;
 //! ```
 //!
+//! Streaming a message from a file (or the DATA reader of a session), with one DNS cache
+//! for the whole program:
+//!
+//! ```no_run
+//! use std::io::Read;
+//! use std::time::SystemTime;
+//! use smtpkit::auth_check::dkim::{DkimVerifier, VerifyOptions};
+//! use smtpkit::dns::{CachingResolver, DnsConfig, StubResolver};
+//!
+//! // Build once; share between session threads (behind an Arc).
+//! let dns = CachingResolver::new(StubResolver::new(DnsConfig::from_system()));
+//! let mut message = std::fs::File::open("message.eml")?;
+//! let mut verifier = DkimVerifier::with_options(VerifyOptions::new().max_signatures(5));
+//! let mut buf = [0u8; 8192];
+//! loop {
+//!     let n = message.read(&mut buf)?;
+//!     if n == 0 {
+//!         break;
+//!     }
+//!     verifier.update(&buf[..n]);
+//! }
+//! for o in verifier.finish(&dns, SystemTime::now()) {
+//!     println!("dkim={} header.d={} header.b={} {:?}", o.result, o.domain, o.header_b, o.reason);
+//! }
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
 //! Choices (each can be changed in [`VerifyOptions`]):
 //! - `rsa-sha1` (RFC 8301 forbids signing with it) is verified, and a valid signature is
 //!   reported as [`DkimResult::Policy`] with the reason "weak algorithm rsa-sha1";
