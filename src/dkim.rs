@@ -575,6 +575,21 @@ impl Signer {
         self.header_at(&message, unix_now())
     }
 
+    /// [`signature_header`](Self::signature_header) as if signed at `now` (for `t=` and
+    /// `x=`): reproducible signatures, and test messages whose signature has expired.
+    pub fn signature_header_at(
+        &self,
+        message: &[u8],
+        now: SystemTime,
+    ) -> Result<String, DkimError> {
+        let message = normalize_line_endings(message);
+        let secs = now
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        self.header_at(&message, secs)
+    }
+
     /// `message` with line endings normalised to CRLF (a bare LF or bare CR becomes CRLF, an
     /// unterminated last line gets one) and the `DKIM-Signature` header field prepended.
     pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, DkimError> {
@@ -828,18 +843,18 @@ fn normalize_line_endings(message: &[u8]) -> Vec<u8> {
 /// One header field: its raw bytes (all its lines, with their CRLFs) and its name (the
 /// bytes before the colon, trailing whitespace removed; empty when there is no colon).
 #[derive(Debug, Clone, Copy)]
-struct Field<'a> {
-    raw: &'a [u8],
-    name: &'a [u8],
+pub(crate) struct Field<'a> {
+    pub(crate) raw: &'a [u8],
+    pub(crate) name: &'a [u8],
 }
 
 impl Field<'_> {
-    fn is(&self, name: &str) -> bool {
+    pub(crate) fn is(&self, name: &str) -> bool {
         !self.name.is_empty() && self.name.eq_ignore_ascii_case(name.as_bytes())
     }
 }
 
-fn is_wsp(b: u8) -> bool {
+pub(crate) fn is_wsp(b: u8) -> bool {
     b == b' ' || b == b'\t'
 }
 
@@ -860,7 +875,7 @@ fn find_crlf(s: &[u8]) -> Option<usize> {
 
 /// Splits a CRLF message into header fields and body (what follows the first empty line;
 /// empty when there is none). A line starting with SP or HTAB continues the previous field.
-fn parse_message(message: &[u8]) -> (Vec<Field<'_>>, &[u8]) {
+pub(crate) fn parse_message(message: &[u8]) -> (Vec<Field<'_>>, &[u8]) {
     // (start, end) of each field in `message`.
     let mut spans: Vec<(usize, usize)> = Vec::new();
     let mut body: &[u8] = &[];
@@ -914,7 +929,7 @@ fn select_fields<'a>(fields: &[Field<'a>], names: &[String]) -> Vec<Field<'a>> {
 }
 
 /// One header field canonicalised (RFC 6376 §3.4.1, §3.4.2), CRLF-terminated as given.
-fn canonicalize_header(c: Canonicalization, raw: &[u8]) -> Vec<u8> {
+pub(crate) fn canonicalize_header(c: Canonicalization, raw: &[u8]) -> Vec<u8> {
     match c {
         Canonicalization::Simple => raw.to_vec(),
         Canonicalization::Relaxed => relaxed_header(raw),
@@ -923,7 +938,7 @@ fn canonicalize_header(c: Canonicalization, raw: &[u8]) -> Vec<u8> {
 
 /// Relaxed header canonicalisation: lowercase name, unfolded value, whitespace runs as one
 /// SP, no whitespace around the colon or at the end, then CRLF.
-fn relaxed_header(raw: &[u8]) -> Vec<u8> {
+pub(crate) fn relaxed_header(raw: &[u8]) -> Vec<u8> {
     let (name, value) = match raw.iter().position(|&b| b == b':') {
         Some(colon) => (
             raw.get(..colon).unwrap_or(&[]),
@@ -969,7 +984,7 @@ fn push_compressed(out: &mut Vec<u8>, s: &[u8]) {
 }
 
 /// The canonical body (RFC 6376 §3.4.3, §3.4.4).
-fn canonicalize_body(c: Canonicalization, body: &[u8]) -> Vec<u8> {
+pub(crate) fn canonicalize_body(c: Canonicalization, body: &[u8]) -> Vec<u8> {
     match c {
         Canonicalization::Simple => {
             // Drop all empty lines at the end; an empty body (or one not ending in CRLF)

@@ -3,10 +3,16 @@
 //! chains followed, every wait bounded. DNS messages are built and parsed with `hickory-proto`,
 //! used only as a codec. MX selection lives in [`crate::client::mx`]; the record lookups that
 //! inbound authentication needs (TXT, A, AAAA, MX, PTR) go through the [`Resolver`] trait, so
-//! tests and programs can plug in their own.
+//! tests and programs can plug in their own: [`StubResolver`] asks the network,
+//! [`CachingResolver`] keeps answers for their TTL (one cache shared by every session
+//! thread), [`StaticResolver`] answers from a table.
 
+mod cache;
 mod resolver;
-pub use resolver::{Resolver, StaticResolver, ptr_name};
+mod stub;
+pub use cache::CachingResolver;
+pub use resolver::{Question, RecordSet, Resolver, StaticResolver, TimedAnswer, ptr_name};
+pub use stub::StubResolver;
 
 use std::fmt;
 use std::fs::File;
@@ -275,8 +281,25 @@ pub(crate) struct Answer {
     pub(crate) records: Vec<Record>,
     /// The additional section of the last response.
     pub(crate) additionals: Vec<Record>,
+    /// How long this answer may be cached, in seconds: the smallest TTL of the records and
+    /// of the CNAMEs followed; for NODATA, the negative-caching TTL of the SOA in the
+    /// authority section (RFC 2308 §5), `None` when there was none.
+    pub(crate) ttl: Option<u32>,
 }
 
+/// What a lookup found: the records (possibly none: NODATA), or that the name does not exist
+/// with the negative-caching TTL of the response's SOA (RFC 2308 §5), when it had one.
+pub(crate) enum Followed {
+    /// NOERROR (with or without records).
+    Found(Answer),
+    /// NXDOMAIN.
+    NxDomain {
+        /// Negative-caching TTL, seconds.
+        ttl: Option<u32>,
+    },
+}
+
+#[cfg(feature = "mx")]
 /// Queries `name`/`rtype`, following CNAME chains within answers and, when a chain ends
 /// without the wanted records, by asking for its target (at most `MAX_CNAME_HOPS` in all).
 /// NXDOMAIN gives [`DnsError::NxDomain`] with `display`.
@@ -286,12 +309,45 @@ pub(crate) fn query_follow(
     display: &str,
     cfg: &DnsConfig,
 ) -> Result<Answer, DnsError> {
+    match query_follow_ttl(name, rtype, display, cfg)? {
+        Followed::Found(answer) => Ok(answer),
+        Followed::NxDomain { .. } => Err(DnsError::NxDomain(display.to_string())),
+    }
+}
+
+/// The negative-caching TTL of a response: min(SOA TTL, SOA MINIMUM) of the first SOA in the
+/// authority section (RFC 2308 §5).
+fn negative_ttl(msg: &Message) -> Option<u32> {
+    msg.authorities.iter().find_map(|r| match &r.data {
+        RData::SOA(soa) => Some(r.ttl.min(soa.minimum)),
+        _ => None,
+    })
+}
+
+fn min_ttl(a: Option<u32>, b: u32) -> Option<u32> {
+    Some(a.map_or(b, |a| a.min(b)))
+}
+
+/// [`query_follow`] keeping what a cache needs: the TTLs, and NXDOMAIN as a value.
+pub(crate) fn query_follow_ttl(
+    name: &Name,
+    rtype: RecordType,
+    display: &str,
+    cfg: &DnsConfig,
+) -> Result<Followed, DnsError> {
     let mut current = name.clone();
     let mut hops = 0;
+    // The smallest TTL of the CNAMEs followed so far.
+    let mut chain_ttl: Option<u32> = None;
     loop {
         let msg = exchange(&current, rtype, cfg)?;
         if msg.metadata.response_code == ResponseCode::NXDomain {
-            return Err(DnsError::NxDomain(display.to_string()));
+            let soa = negative_ttl(&msg);
+            let ttl = match (soa, chain_ttl) {
+                (Some(s), c) => min_ttl(c, s),
+                (None, _) => None,
+            };
+            return Ok(Followed::NxDomain { ttl });
         }
         let mut owner = current.clone();
         loop {
@@ -306,31 +362,34 @@ pub(crate) fn query_follow(
                 .cloned()
                 .collect();
             if !records.is_empty() {
-                return Ok(Answer {
+                let ttl = records.iter().fold(chain_ttl, |t, r| min_ttl(t, r.ttl));
+                return Ok(Followed::Found(Answer {
                     canonical: owner,
                     records,
                     additionals: msg.additionals,
-                });
+                    ttl,
+                }));
             }
             let target = msg.answers.iter().find_map(|r| match &r.data {
                 RData::CNAME(c) if r.dns_class == DNSClass::IN && r.name.eq_ignore_root(&owner) => {
-                    Some(c.0.clone())
+                    Some((c.0.clone(), r.ttl))
                 }
                 _ => None,
             });
             match target {
-                Some(target) if !is_host_name(&target) => {
+                Some((target, _)) if !is_host_name(&target) => {
                     return Err(DnsError::Malformed(format!(
                         "CNAME target for {display} is not a host name"
                     )));
                 }
-                Some(target) => {
+                Some((target, ttl)) => {
                     hops += 1;
                     if hops > MAX_CNAME_HOPS {
                         return Err(DnsError::Malformed(format!(
                             "CNAME chain for {display} longer than {MAX_CNAME_HOPS}"
                         )));
                     }
+                    chain_ttl = min_ttl(chain_ttl, ttl);
                     owner = target;
                 }
                 None => break,
@@ -338,11 +397,16 @@ pub(crate) fn query_follow(
         }
         if owner.eq_ignore_root(&current) {
             // NODATA for the end of the chain.
-            return Ok(Answer {
+            let ttl = match (negative_ttl(&msg), chain_ttl) {
+                (Some(s), c) => min_ttl(c, s),
+                (None, _) => None,
+            };
+            return Ok(Followed::Found(Answer {
                 canonical: owner,
                 records: Vec::new(),
                 additionals: msg.additionals,
-            });
+                ttl,
+            }));
         }
         // The chain ended at a name the server did not resolve further: ask for it.
         current = owner;
@@ -622,90 +686,5 @@ pub(crate) fn name_string(name: &Name) -> String {
     match s.strip_suffix('.') {
         Some(stripped) => stripped.to_string(),
         None => s,
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// StubResolver: added by the SPF work (tests/auth_spf.rs needs a Resolver over the network).
-// Minimal on purpose, no cache: if the DKIM/resolver work brings its own `StubResolver::new
-// (DnsConfig)`, that one replaces this block.
-// ---------------------------------------------------------------------------------------------
-
-/// A [`Resolver`] over the network: the configured nameservers, UDP with TCP fallback, CNAME
-/// chains followed (the same machinery as MX resolution).
-#[derive(Debug, Clone)]
-pub struct StubResolver {
-    config: DnsConfig,
-}
-
-impl StubResolver {
-    /// A resolver asking the nameservers of `config`.
-    pub fn new(config: DnsConfig) -> StubResolver {
-        StubResolver { config }
-    }
-
-    fn records(&self, name: &str, rtype: RecordType) -> Result<Vec<Record>, DnsError> {
-        let fqdn = parse_domain(name)?;
-        Ok(query_follow(&fqdn, rtype, name, &self.config)?.records)
-    }
-}
-
-impl Resolver for StubResolver {
-    fn txt(&self, name: &str) -> Result<Vec<String>, DnsError> {
-        Ok(self
-            .records(name, RecordType::TXT)?
-            .iter()
-            .filter_map(|r| match &r.data {
-                RData::TXT(txt) => {
-                    Some(String::from_utf8_lossy(&txt.txt_data.concat()).into_owned())
-                }
-                _ => None,
-            })
-            .collect())
-    }
-
-    fn a(&self, name: &str) -> Result<Vec<Ipv4Addr>, DnsError> {
-        Ok(self
-            .records(name, RecordType::A)?
-            .iter()
-            .filter_map(|r| match &r.data {
-                RData::A(a) => Some(a.0),
-                _ => None,
-            })
-            .collect())
-    }
-
-    fn aaaa(&self, name: &str) -> Result<Vec<Ipv6Addr>, DnsError> {
-        Ok(self
-            .records(name, RecordType::AAAA)?
-            .iter()
-            .filter_map(|r| match &r.data {
-                RData::AAAA(a) => Some(a.0),
-                _ => None,
-            })
-            .collect())
-    }
-
-    fn mx(&self, name: &str) -> Result<Vec<(u16, String)>, DnsError> {
-        Ok(self
-            .records(name, RecordType::MX)?
-            .iter()
-            .filter_map(|r| match &r.data {
-                RData::MX(mx) => Some((mx.preference, name_string(&mx.exchange))),
-                _ => None,
-            })
-            .collect())
-    }
-
-    fn ptr(&self, ip: IpAddr) -> Result<Vec<String>, DnsError> {
-        let name = ptr_name(ip);
-        Ok(self
-            .records(&name, RecordType::PTR)?
-            .iter()
-            .filter_map(|r| match &r.data {
-                RData::PTR(p) => Some(name_string(&p.0)),
-                _ => None,
-            })
-            .collect())
     }
 }

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::time::Duration;
 
 use super::DnsError;
 
@@ -27,6 +28,76 @@ pub trait Resolver: Send + Sync {
     /// PTR records of an address (the `in-addr.arpa`/`ip6.arpa` name is built by the resolver),
     /// without trailing dots.
     fn ptr(&self, ip: IpAddr) -> Result<Vec<String>, DnsError>;
+
+    /// One lookup of any kind, with how long its answer may be kept: what
+    /// [`CachingResolver`](super::CachingResolver) asks of the resolver it wraps.
+    ///
+    /// The provided method calls the typed method and gives no TTL (the cache then uses its
+    /// default); resolvers that know the records' TTLs ([`StubResolver`](super::StubResolver))
+    /// override it.
+    fn lookup(&self, question: &Question) -> TimedAnswer {
+        let result = match question {
+            Question::Txt(name) => self.txt(name).map(RecordSet::Txt),
+            Question::A(name) => self.a(name).map(RecordSet::A),
+            Question::Aaaa(name) => self.aaaa(name).map(RecordSet::Aaaa),
+            Question::Mx(name) => self.mx(name).map(RecordSet::Mx),
+            Question::Ptr(ip) => self.ptr(*ip).map(RecordSet::Ptr),
+        };
+        TimedAnswer { result, ttl: None }
+    }
+}
+
+/// One question of the [`Resolver`] trait, as a value (a cache key).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Question {
+    /// TXT records of a name.
+    Txt(String),
+    /// A records of a name.
+    A(String),
+    /// AAAA records of a name.
+    Aaaa(String),
+    /// MX records of a name.
+    Mx(String),
+    /// PTR records of an address.
+    Ptr(IpAddr),
+}
+
+/// The records answering a [`Question`], of the matching kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordSet {
+    /// TXT records (strings of each record concatenated).
+    Txt(Vec<String>),
+    /// A records.
+    A(Vec<Ipv4Addr>),
+    /// AAAA records.
+    Aaaa(Vec<Ipv6Addr>),
+    /// MX records: preference and exchange.
+    Mx(Vec<(u16, String)>),
+    /// PTR targets.
+    Ptr(Vec<String>),
+}
+
+impl RecordSet {
+    /// Whether there is no record (NODATA).
+    pub fn is_empty(&self) -> bool {
+        match self {
+            RecordSet::Txt(v) => v.is_empty(),
+            RecordSet::A(v) => v.is_empty(),
+            RecordSet::Aaaa(v) => v.is_empty(),
+            RecordSet::Mx(v) => v.is_empty(),
+            RecordSet::Ptr(v) => v.is_empty(),
+        }
+    }
+}
+
+/// The answer to one [`Question`] and how long it may be cached.
+#[derive(Debug)]
+pub struct TimedAnswer {
+    /// The records, or why there are none (as the typed methods of [`Resolver`] say).
+    pub result: Result<RecordSet, DnsError>,
+    /// How long the answer (records, NODATA or NXDOMAIN) may be kept: the smallest record
+    /// TTL, or the negative-caching TTL of the zone's SOA; `None` when unknown.
+    pub ttl: Option<Duration>,
 }
 
 /// A resolver answering from a table filled in code: every name not in the table is NXDOMAIN;
