@@ -62,10 +62,25 @@ fn value(s: &str, pvalue: bool) -> String {
                         .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
             })
     };
+    // A quoted local part as RFC 5321 writes it (`"odd local"@example.org`) is a pvalue as
+    // it is.
+    let quoted_local = |t: &str| {
+        t.len() >= 2 && t.starts_with('"') && t.ends_with('"') && {
+            let inner = &t[1..t.len() - 1];
+            let mut escaped = false;
+            inner.chars().all(|c| {
+                let ok = !c.is_control() && (escaped || c != '"');
+                escaped = !escaped && c == '\\';
+                ok
+            }) && !escaped
+        }
+    };
     let plain = token(s)
         || (pvalue
             && match s.rsplit_once('@') {
-                Some((local, d)) => (local.is_empty() || dot_atom(local)) && domain(d),
+                Some((local, d)) => {
+                    (local.is_empty() || dot_atom(local) || quoted_local(local)) && domain(d)
+                }
                 None => domain(s),
             });
     if plain {
@@ -711,10 +726,14 @@ mod tests {
         assert_eq!(value("a.b@example.org", true), "a.b@example.org");
         assert_eq!(value("@example.org", true), "@example.org");
         assert_eq!(value("a b@example.org", true), "\"a b@example.org\"");
+        assert_eq!(value("\"q r\"@example.org", true), "\"q r\"@example.org");
         assert_eq!(
-            value("\"q\"@example.org", true),
-            "\"\\\"q\\\"@example.org\""
+            value(r#""a\"b"@example.org"#, true),
+            r#""a\"b"@example.org"#
         );
+        // Not a quoted local part: a quote inside, or a trailing backslash.
+        assert_eq!(value(r#""q"r"@x.org"#, true), r#""\"q\"r\"@x.org""#);
+        assert_eq!(value(r#""q\"@x.org"#, true), r#""\"q\\\"@x.org""#);
         assert_eq!(value("a@b", false), "\"a@b\"");
         assert_eq!(value("x\r\ny", true), "\"x  y\"");
         assert_eq!(comment("a (b) \\ c\r\n"), "(a \\(b\\) \\\\ c  )");
