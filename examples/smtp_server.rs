@@ -8,16 +8,21 @@
 //! names the file. The file holds `Return-Path: <from>`, one `X-Original-To: <rcpt>` per
 //! recipient the message was accepted for, then the message exactly as received (un-stuffed).
 //! One INFO line per stored message; `--print` also writes each message to stdout; `--http
-//! ADDR` serves a web view and a JSON API of the Maildir. SIGINT or SIGTERM stops it
+//! ADDR` serves a web view and a JSON API of the Maildir. `--auth-check` checks each message
+//! (DKIM, SPF, DMARC, with the nameserver of `--dns` or the system's) and stores it with an
+//! `Authentication-Results:` header after the `Return-Path:`/`X-Original-To:` lines. SIGINT or SIGTERM stops it
 //! gracefully: open sessions finish their message (up to `--grace` seconds), then get `421
 //! 4.3.2`; nothing partial stays in `tmp/`; exit status 0.
 
 #[path = "common/args.rs"]
 mod args;
+#[path = "common/resolver.rs"]
+mod resolver;
 #[path = "smtp_server/web.rs"]
 mod web;
 
-use std::io::{self, Read, Write};
+use std::fs::File;
+use std::io::{self, BufWriter, Read, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -27,6 +32,7 @@ use std::time::Duration;
 use args::{Cli, Long, Short, number, string};
 use smtpkit::Reply;
 use smtpkit::address::Mailbox;
+use smtpkit::auth_check::{Checker, Identity};
 use smtpkit::command::Param;
 use smtpkit::maildir::{DeliverError, Maildir, delivery_headers};
 use smtpkit::sasl::{Credentials, Mechanism};
@@ -53,6 +59,14 @@ const CLI: Cli = Cli {
             "serve a web view and JSON API of the Maildir (e.g. 127.0.0.1:8025)",
         ),
         ("--print", "also write each message to stdout"),
+        (
+            "--auth-check",
+            "check DKIM, SPF and DMARC; store each message with an\nAuthentication-Results header",
+        ),
+        (
+            "--dns ADDR:PORT",
+            "with --auth-check: the nameserver to ask (default: resolv.conf's)",
+        ),
         (
             "--hostname NAME",
             "name in the greeting (default: the machine's host name)",
@@ -143,6 +157,8 @@ struct Options {
     maildir: PathBuf,
     http: Option<String>,
     print: bool,
+    auth_check: bool,
+    dns: Option<SocketAddr>,
     hostname: Option<String>,
     max_size: Option<u64>,
     max_recipients: Option<usize>,
@@ -190,6 +206,8 @@ fn parse_args(p: &mut args::Parser) -> Result<Options, args::Error> {
             Long("maildir") => o.maildir = PathBuf::from(p.value()?),
             Long("http") => o.http = Some(string(p)?),
             Long("print") => o.print = true,
+            Long("auth-check") => o.auth_check = true,
+            Long("dns") => o.dns = Some(number(p, "--dns")?),
             Long("hostname") => o.hostname = Some(string(p)?),
             Long("max-size") => o.max_size = Some(number(p, "--max-size")?),
             Long("max-recipients") => o.max_recipients = Some(number(p, "--max-recipients")?),
@@ -248,6 +266,9 @@ fn parse_args(p: &mut args::Parser) -> Result<Options, args::Error> {
                 .into(),
         );
     }
+    if o.dns.is_some() && !o.auth_check {
+        return Err("--dns needs --auth-check".into());
+    }
     if o.require_auth && o.users.is_empty() {
         return Err("--require-auth needs at least one --auth USER:PASS".into());
     }
@@ -261,6 +282,8 @@ fn parse_args(p: &mut args::Parser) -> Result<Options, args::Error> {
 struct Shared {
     opts: Options,
     store: Maildir,
+    /// With `--auth-check`.
+    checker: Option<Checker>,
 }
 
 /// One handler per connection.
@@ -292,6 +315,20 @@ fn quoted(s: &str) -> String {
     out
 }
 
+/// A reader that remembers whether an error came from it (and not from a writer).
+struct Tracked<'a> {
+    inner: &'a mut dyn Read,
+    failed: bool,
+}
+
+impl Read for Tracked<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let r = self.inner.read(buf);
+        self.failed = r.is_err();
+        r
+    }
+}
+
 impl Catcher {
     /// Streams the body into the Maildir; logs the outcome. Returns the file name.
     fn store(
@@ -300,10 +337,13 @@ impl Catcher {
         rcpts: &[&Mailbox],
         data: &mut dyn Read,
     ) -> Result<String, DeliverError> {
-        let headers = delivery_headers(env.from.as_ref(), rcpts);
-        let result = self.shared.store.deliver(&headers, data);
+        let mut headers = delivery_headers(env.from.as_ref(), rcpts);
+        let result = match &self.shared.checker {
+            Some(checker) => self.check_and_deliver(checker, env, &mut headers, data),
+            None => self.shared.store.deliver(&headers, data),
+        };
         match &result {
-            Ok(name) => self.stored(env, rcpts, name),
+            Ok(name) => self.stored(env, rcpts, name, headers.len() as u64),
             // The client vanished or the body was refused: the library logs that at debug.
             Err(DeliverError::Read(_)) => {}
             // Something the operator must fix (disk full, permissions).
@@ -318,11 +358,59 @@ impl Catcher {
         result
     }
 
+    /// `--auth-check`: spools the message to `tmp/` while checking it, then delivers the
+    /// spooled copy with the Authentication-Results header appended to `headers`.
+    fn check_and_deliver(
+        &self,
+        checker: &Checker,
+        env: &Envelope,
+        headers: &mut Vec<u8>,
+        data: &mut dyn Read,
+    ) -> Result<String, DeliverError> {
+        let spool = self
+            .shared
+            .store
+            .path()
+            .join("tmp")
+            .join(format!("spool-{}", self.shared.store.unique_name()));
+        let identity = Identity::from_envelope(self.peer.ip(), env);
+        let mut source = Tracked {
+            inner: data,
+            failed: false,
+        };
+        let checked = File::create(&spool).and_then(|f| {
+            let mut w = BufWriter::new(f);
+            checker.check_tee(&identity, &mut source, &mut w)
+        });
+        let result = match checked {
+            Ok(results) => {
+                log::debug!("{} session {}: {}", self.peer, self.id, results.value());
+                headers.extend_from_slice(results.header().as_bytes());
+                match File::open(&spool) {
+                    Ok(mut f) => self
+                        .shared
+                        .store
+                        .deliver(headers, &mut f)
+                        .map_err(|e| match e {
+                            // Reading our own spool file is the store's problem.
+                            DeliverError::Read(e) => DeliverError::Write(e),
+                            e => e,
+                        }),
+                    Err(e) => Err(DeliverError::Write(e)),
+                }
+            }
+            Err(e) if source.failed => Err(DeliverError::Read(e)),
+            Err(e) => Err(DeliverError::Write(e)),
+        };
+        let _ = std::fs::remove_file(&spool);
+        result
+    }
+
     /// The INFO line for a stored message, and `--print`. Reads the header block (at most
-    /// 64 KiB) back from the file; the whole file only for `--print`.
-    fn stored(&self, env: &Envelope, rcpts: &[&Mailbox], name: &str) {
+    /// 64 KiB) back from the file; the whole file only for `--print`. `prefix` is the length
+    /// of the lines written above the message.
+    fn stored(&self, env: &Envelope, rcpts: &[&Mailbox], name: &str, prefix: u64) {
         let path = self.shared.store.path().join("new").join(name);
-        let prefix = delivery_headers(env.from.as_ref(), rcpts).len() as u64;
         let size = std::fs::metadata(&path).map_or(0, |m| m.len());
         let mut head = Vec::new();
         if let Ok(f) = std::fs::File::open(&path) {
@@ -568,7 +656,18 @@ fn main() -> ExitCode {
     }
     let grace = Duration::from_secs(opts.grace);
     let stats_every = opts.stats_every;
-    let shared = Arc::new(Shared { opts, store });
+    let checker = opts.auth_check.then(|| {
+        let c = Checker::with_resolver(Arc::from(resolver::resolver(opts.dns)));
+        match &opts.hostname {
+            Some(h) => c.authserv_id(h.clone()),
+            None => c,
+        }
+    });
+    let shared = Arc::new(Shared {
+        opts,
+        store,
+        checker,
+    });
     let handle = server.spawn(move |conn: &ConnInfo| {
         log::debug!(
             "{} session {}: connected to {}{}",

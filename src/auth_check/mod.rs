@@ -5,6 +5,7 @@
 //! The results of each check are plain types shared by the checks and the header writer:
 //! [`DkimOutcome`], [`SpfOutcome`], [`DmarcOutcome`].
 
+pub mod check;
 pub mod dkim;
 pub mod dmarc;
 pub mod results;
@@ -190,3 +191,6 @@ impl fmt::Display for Policy {
         })
     }
 }
+
+pub use check::{Checker, Identity};
+pub use results::AuthResults;
