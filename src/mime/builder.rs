@@ -20,7 +20,7 @@
 //!
 //! Structure: text and HTML become `multipart/alternative`; inline images make the HTML a
 //! `multipart/related`; attachments wrap everything in `multipart/mixed`. Date, Message-ID and
-//! MIME-Version are added by [`encode`].
+//! MIME-Version are added by [`encode`](super::encode()).
 
 use std::fmt;
 
