@@ -504,6 +504,16 @@ fn main() {
             .unwrap_or(2);
         let corpus = corpus();
         let m = &corpus[n.min(corpus.len() - 1)].1;
+        // `-- profile N COUNT`: exactly COUNT decodes (for callgrind), else 10 s.
+        if let Some(count) = std::env::args()
+            .nth(pos + 2)
+            .and_then(|v| v.parse::<usize>().ok())
+        {
+            for _ in 0..count {
+                black_box(smtpkit::mime::decode(black_box(m)).expect("decode"));
+            }
+            return;
+        }
         let ops = ops_per_sec(Duration::from_secs(10), || {
             black_box(smtpkit::mime::decode(black_box(m)).expect("decode"));
         });
