@@ -104,7 +104,7 @@ struct Ctx<'a> {
 }
 
 /// The first LF at or after `from`, eight bytes at a time (no `unsafe`, no dependency).
-fn find_lf(data: &[u8], from: usize) -> Option<usize> {
+pub(crate) fn find_lf(data: &[u8], from: usize) -> Option<usize> {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
     const LFS: u64 = ONES * b'\n' as u64;

@@ -421,7 +421,7 @@ fn push_quoted(out: &mut String, value: &str) {
     out.push('"');
 }
 
-fn push_param(out: &mut String, name: &str, value: &str) {
+pub(crate) fn push_param(out: &mut String, name: &str, value: &str) {
     // Names are written as RFC 2231 attribute-chars only, lower-case; nothing else can
     // reach the header (no injection through a crafted name).
     let name: String = name
