@@ -81,7 +81,21 @@ pub fn rfc5322_date_now() -> String {
         Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
         Err(e) => i64::try_from(e.duration().as_secs()).map_or(i64::MIN, |s| -s),
     };
-    rfc5322_date(secs)
+    // A thread formats each second once: building many messages a second is common.
+    thread_local! {
+        static LAST: std::cell::RefCell<(i64, String)> = const {
+            std::cell::RefCell::new((i64::MIN, String::new()))
+        };
+    }
+    LAST.with(|last| {
+        let Ok(mut last) = last.try_borrow_mut() else {
+            return rfc5322_date(secs);
+        };
+        if last.0 != secs || last.1.is_empty() {
+            *last = (secs, rfc5322_date(secs));
+        }
+        last.1.clone()
+    })
 }
 
 /// The RFC 5322 date-time of a Unix time, in UTC: `Thu, 01 Jan 1970 00:00:00 +0000`.
