@@ -233,8 +233,8 @@ impl MessageBuilder {
     fn body(&self, borrowed: bool) -> Result<Part, BuildError> {
         let text_part = |subtype: &str, text: &str| {
             if borrowed {
-                let mut content_type = super::ContentType::new("text", subtype);
-                content_type.set_param("charset", "utf-8");
+                // No charset parameter: the encoder writes `charset=utf-8` for text anyway.
+                let content_type = super::ContentType::new("text", subtype);
                 Part {
                     headers: Vec::new(),
                     content_type,

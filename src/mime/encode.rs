@@ -339,15 +339,18 @@ impl Writer<'_> {
     fn part(&mut self, part: &Part, top: bool) {
         let index = self.next;
         self.next += 1;
-        let mut content_type = part.content_type.clone();
+        // The declared type: the part's own, borrowed, unless the body forces another; the
+        // parameter the encoder sets (charset, boundary) is written in place by `headers`.
+        let mut content_type = Cow::Borrowed(&part.content_type);
         match &part.body {
             Body::Text(text) => {
                 if is_container(&content_type) {
-                    content_type = ContentType::new("text", "plain");
+                    content_type = Cow::Owned(ContentType::new("text", "plain"));
                 }
-                if content_type.mime_type.eq_ignore_ascii_case("text") {
-                    content_type.set_param("charset", "utf-8");
-                }
+                let charset = content_type
+                    .mime_type
+                    .eq_ignore_ascii_case("text")
+                    .then_some(("charset", "utf-8"));
                 let scan = scan_text(text.as_bytes());
                 let converted;
                 let (bytes, encoding) = if scan.bare_eol {
@@ -356,7 +359,7 @@ impl Writer<'_> {
                 } else {
                     (text.as_bytes(), scan.encoding.clone())
                 };
-                self.headers(part, top, &content_type, Some(&encoding));
+                self.headers(part, top, &content_type, charset, Some(&encoding));
                 match encoding {
                     TransferEncoding::SevenBit => self.out.extend_from_slice(bytes),
                     TransferEncoding::QuotedPrintable => {
@@ -376,27 +379,28 @@ impl Writer<'_> {
                     } else {
                         TransferEncoding::SevenBit
                     };
-                    self.headers(part, top, &content_type, Some(&encoding));
+                    self.headers(part, top, &content_type, None, Some(&encoding));
                     self.out.extend_from_slice(data);
                     return;
                 }
                 if container {
-                    content_type = ContentType::new("application", "octet-stream");
+                    content_type = Cow::Owned(ContentType::new("application", "octet-stream"));
                 }
-                self.headers(part, top, &content_type, Some(&TransferEncoding::Base64));
+                let base64 = TransferEncoding::Base64;
+                self.headers(part, top, &content_type, None, Some(&base64));
                 self.base64(data);
             }
             Body::Message(inner) => {
                 if content_type.mime_type != "message" {
-                    content_type = ContentType::new("message", "rfc822");
+                    content_type = Cow::Owned(ContentType::new("message", "rfc822"));
                 }
                 let encoding = self.eight(index).then_some(TransferEncoding::EightBit);
-                self.headers(part, top, &content_type, encoding.as_ref());
+                self.headers(part, top, &content_type, None, encoding.as_ref());
                 self.part(inner, false);
             }
             Body::Multipart(parts) => {
                 if content_type.mime_type != "multipart" {
-                    content_type = ContentType::new("multipart", "mixed");
+                    content_type = Cow::Owned(ContentType::new("multipart", "mixed"));
                 }
                 let encoding = self.eight(index).then_some(TransferEncoding::EightBit);
                 let mut boundary = content_type
@@ -415,8 +419,8 @@ impl Writer<'_> {
                     self.next = index + 1;
                     self.bodies.next = bodies_mark;
                     spans.clear();
-                    content_type.set_param("boundary", &boundary);
-                    self.headers(part, top, &content_type, encoding.as_ref());
+                    let set = Some(("boundary", boundary.as_str()));
+                    self.headers(part, top, &content_type, set, encoding.as_ref());
                     for p in parts {
                         self.delimiter(&boundary, b"\r\n");
                         let child = self.out.len();
@@ -499,6 +503,7 @@ impl Writer<'_> {
         part: &Part,
         top: bool,
         ct: &ContentType,
+        set: Option<(&str, &str)>,
         encoding: Option<&TransferEncoding>,
     ) {
         let out = &mut self.out;
@@ -527,7 +532,19 @@ impl Writer<'_> {
         value.push_str(&mime_type);
         value.push('/');
         value.push_str(&subtype);
+        // `set` replaces the first parameter of its name (as ContentType::set_param does) or
+        // comes last.
+        let mut set = set;
         for (name, v) in &ct.params {
+            match set.filter(|(n, _)| name.eq_ignore_ascii_case(n)) {
+                Some((_, new)) => {
+                    params::push_param(&mut value, name, new);
+                    set = None;
+                }
+                None => params::push_param(&mut value, name, v),
+            }
+        }
+        if let Some((name, v)) = set {
             params::push_param(&mut value, name, v);
         }
         write_structured("Content-Type", &value, out);
