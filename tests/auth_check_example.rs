@@ -8,11 +8,12 @@
 
 mod common;
 use common::Client;
-use common::tools::{assert_exit, example, run, tool};
+use common::dnsmasq::Dnsmasq;
+use common::tools::{TempDir, assert_exit, example, python_modules, run, tool};
 
 use std::fs;
 use std::io::{BufRead, BufReader};
-use std::net::{SocketAddr, UdpSocket};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -25,118 +26,8 @@ use smtpkit::auth_check::results::{self, AuthResults};
 use smtpkit::auth_check::{
     DkimOutcome, DkimResult, DmarcOutcome, DmarcResult, Policy, SpfIdentity, SpfOutcome, SpfResult,
 };
-use smtpkit::dns::DnsConfig;
 
 const T: Duration = Duration::from_secs(60);
-
-fn ci() -> bool {
-    std::env::var("CI").as_deref() == Ok("true")
-}
-
-/// Python with `modules`, or None (skipped; a failure under CI).
-fn python(modules: &str) -> Option<()> {
-    let ok = Command::new("python3")
-        .args(["-c", &format!("import {modules}")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        assert!(!ci(), "python3 with {modules} is required under CI=true");
-        eprintln!("skipping: python3 with {modules} not installed");
-        return None;
-    }
-    Some(())
-}
-
-/// A directory removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let d = std::env::temp_dir().join(format!(
-            "smtpkit-authcheck-{tag}-{}-{:?}",
-            std::process::id(),
-            thread::current().id()
-        ));
-        let _ = fs::remove_dir_all(&d);
-        fs::create_dir_all(&d).expect("create temp dir");
-        TempDir(d)
-    }
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A running dnsmasq, killed (by its handle) when dropped.
-struct Dnsmasq {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Drop for Dnsmasq {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Dnsmasq {
-    /// Starts dnsmasq on a free loopback port with `zone` flags; waits until it answers.
-    fn start(bin: &Path, zone: &[String]) -> Dnsmasq {
-        let mut failures = Vec::new();
-        for _ in 0..5 {
-            let port = UdpSocket::bind("127.0.0.1:0")
-                .and_then(|s| s.local_addr())
-                .expect("bind a UDP socket on loopback")
-                .port();
-            let addr = SocketAddr::from(([127, 0, 0, 1], port));
-            let child = Command::new(bin)
-                .args([
-                    "--keep-in-foreground",
-                    "--conf-file=/dev/null",
-                    "--no-resolv",
-                    "--no-hosts",
-                    "--pid-file=",
-                    "--log-facility=-",
-                    "--listen-address=127.0.0.1",
-                    "--bind-interfaces",
-                    &format!("--port={port}"),
-                ])
-                .args(zone)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("spawn dnsmasq");
-            let mut server = Dnsmasq { child, addr };
-            let probe = DnsConfig {
-                nameservers: vec![addr],
-                timeout: Duration::from_millis(200),
-                attempts: 1,
-            };
-            let started = Instant::now();
-            while started.elapsed() < Duration::from_secs(10) {
-                if let Ok(Some(status)) = server.child.try_wait() {
-                    failures.push(format!("dnsmasq exited: {status}"));
-                    break;
-                }
-                if smtpkit::client::mx::lookup_ip("mail.example.org", &probe).is_ok() {
-                    return server;
-                }
-                thread::sleep(Duration::from_millis(50));
-            }
-            failures.push(format!("no answer on {addr}"));
-        }
-        panic!("dnsmasq did not start: {failures:?}");
-    }
-}
 
 fn openssl(dir: &TempDir, args: &[&str]) {
     let o = run(
@@ -267,12 +158,14 @@ struct Setup {
 }
 
 fn setup(tag: &str) -> Option<Setup> {
-    let dnsmasq = tool("dnsmasq")?;
+    tool("dnsmasq")?;
     tool("openssl")?;
-    python("dkim, authres")?;
-    let dir = TempDir::new(tag);
+    if !python_modules(&["dkim", "authres"], "dkimpy authres") {
+        return None;
+    }
+    let dir = TempDir::new(&format!("authcheck-{tag}"));
     let (key, record) = dkim_key(&dir);
-    let dns = Dnsmasq::start(&dnsmasq, &zone(&record));
+    let dns = Dnsmasq::start(&zone(&record), "mail.example.org")?;
     Some(Setup { dir, dns, key })
 }
 
@@ -295,7 +188,7 @@ fn auth_check(args: &[&str], file: &Path) -> (String, Vec<String>) {
 #[test]
 fn example_checks_signed_and_forged_mail_against_dnsmasq() {
     let Some(s) = setup("example") else { return };
-    let dns = s.dns.addr.to_string();
+    let dns = s.dns.addr().to_string();
     let signed = dkimpy_sign(&s.dir, &s.key, "example.org", MESSAGE);
     let b = header_b(&signed);
     let good = s.dir.path("good.eml");
@@ -487,7 +380,7 @@ fn catcher_stores_messages_with_the_header() {
         b"Authentication-Results: mx.test; dkim=pass header.d=example.org\r\n".to_vec();
     incoming.extend_from_slice(&signed);
     let maildir = s.dir.path("maildir");
-    let dns = s.dns.addr.to_string();
+    let dns = s.dns.addr().to_string();
     let server = catcher(
         &maildir,
         &["--auth-check", "--dns", &dns, "--hostname", "mx.test"],
@@ -652,7 +545,7 @@ fn example_command_line() {
 /// authres reads them: the header syntax against an independent parser.
 #[test]
 fn header_syntax_agrees_with_python_authres() {
-    if python("authres").is_none() {
+    if !python_modules(&["authres"], "authres") {
         return;
     }
     let dkim = |result, d: &str, b: &str, reason: Option<&str>| DkimOutcome {

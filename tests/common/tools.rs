@@ -4,10 +4,81 @@ use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::thread;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+
+/// True under `CI=true`, where a missing interop tool or Python package fails the test.
+pub fn ci() -> bool {
+    std::env::var("CI").as_deref() == Ok("true")
+}
+
+/// Skips (prints a line, returns false) or, under `CI=true`, fails because `what` is missing.
+pub fn missing(what: &str) -> bool {
+    assert!(!ci(), "{what} is not available, and CI=true requires it");
+    eprintln!("skipping: {what} not available");
+    false
+}
+
+/// Whether `python3` imports every one of `modules` (the check runs once per list). When not:
+/// fails under `CI=true`, otherwise prints a skip line; `pip` names the packages to install.
+pub fn python_modules(modules: &[&str], pip: &str) -> bool {
+    static SEEN: OnceLock<Mutex<HashMap<String, bool>>> = OnceLock::new();
+    let list = modules.join(", ");
+    let ok = *SEEN
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .entry(list.clone())
+        .or_insert_with(|| {
+            Command::new("python3")
+                .args(["-c", &format!("import {list}")])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        });
+    ok || missing(&format!("python3 with {list} (pip install {pip})"))
+}
+
+/// A fresh directory under the system temp dir, removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "smtpkit-{tag}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        // A leftover of an earlier process with the same id.
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create temp dir");
+        TempDir(dir)
+    }
+
+    /// `name` inside the directory.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+
+    /// Writes `contents` to `name` inside the directory; returns its path.
+    pub fn write(&self, name: &str, contents: &[u8]) -> PathBuf {
+        let path = self.path(name);
+        std::fs::write(&path, contents).expect("write into the temp dir");
+        path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
 
 /// Finds an executable on PATH or in the sbin directories. When it is missing: fails under
 /// `CI=true` (interop tools are required there), otherwise prints a skip line and returns None.
@@ -22,12 +93,7 @@ pub fn tool(name: &str) -> Option<PathBuf> {
                 .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
         });
     if found.is_none() {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!(
-                "{name} is not installed (searched PATH and the sbin directories), and CI=true requires it"
-            );
-        }
-        eprintln!("skipping: {name} not installed");
+        missing(&format!("{name} (searched PATH and the sbin directories)"));
     }
     found
 }
