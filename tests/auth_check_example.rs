@@ -9,7 +9,7 @@
 mod common;
 use common::Client;
 use common::dnsmasq::Dnsmasq;
-use common::tools::{TempDir, assert_exit, example, python_modules, run, tool};
+use common::tools::{TempDir, assert_exit, example, python_modules, rsa_key, run, tool};
 
 use std::fs;
 use std::io::{BufRead, BufReader};
@@ -29,43 +29,12 @@ use smtpkit::auth_check::{
 
 const T: Duration = Duration::from_secs(60);
 
-fn openssl(dir: &TempDir, args: &[&str]) {
-    let o = run(
-        Command::new("openssl").args(args).current_dir(&dir.0),
-        None,
-        T,
-    );
-    assert_exit(&o, 0, &format!("openssl {args:?}"));
-}
-
 /// A 2048-bit RSA key (PKCS#1 PEM for dkimpy) and its DKIM record.
 fn dkim_key(dir: &TempDir) -> (PathBuf, String) {
-    openssl(
-        dir,
-        &[
-            "genpkey",
-            "-algorithm",
-            "RSA",
-            "-pkeyopt",
-            "rsa_keygen_bits:2048",
-            "-out",
-            "k8.pem",
-        ],
-    );
-    openssl(
-        dir,
-        &["rsa", "-in", "k8.pem", "-traditional", "-out", "k.pem"],
-    );
-    openssl(
-        dir,
-        &[
-            "pkey", "-in", "k8.pem", "-pubout", "-outform", "DER", "-out", "k.der",
-        ],
-    );
-    let spki = fs::read(dir.path("k.der")).expect("public key");
+    let key = rsa_key(dir, "k");
     (
-        dir.path("k.pem"),
-        format!("v=DKIM1; k=rsa; p={}", STANDARD.encode(spki)),
+        key.pkcs1,
+        format!("v=DKIM1; k=rsa; p={}", STANDARD.encode(key.spki)),
     )
 }
 

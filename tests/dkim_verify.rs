@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use common::tools::{TempDir, python_modules, tool};
+use common::tools::{TempDir, openssl, python_modules, rsa_key, tool};
 use smtpkit::dkim::{Algorithm, Canonicalization, DkimError, Signer, SigningKey};
 
 const TIMEOUT: Duration = Duration::from_secs(120);
@@ -101,22 +101,6 @@ fn run(cmd: &mut Command, dir: &TempDir, what: &str) -> Output {
     }
 }
 
-fn openssl(dir: &TempDir, args: &[&str]) {
-    let out = run(
-        Command::new("openssl")
-            .args(args)
-            .current_dir(&dir.0)
-            .stdin(Stdio::null()),
-        dir,
-        "openssl",
-    );
-    assert!(
-        out.status.success(),
-        "openssl {args:?} failed: {}",
-        out.stderr
-    );
-}
-
 /// Keys generated with openssl in a test's directory, and their public key records built from
 /// openssl's own public key output.
 struct Keys {
@@ -129,45 +113,27 @@ struct Keys {
 
 impl Keys {
     fn generate(dir: &TempDir) -> Keys {
+        let rsa = rsa_key(dir, "rsa");
+        openssl(dir, &["genpkey", "-algorithm", "ed25519", "-out", "ed.pem"]);
         openssl(
             dir,
             &[
-                "genpkey",
-                "-algorithm",
-                "RSA",
-                "-pkeyopt",
-                "rsa_keygen_bits:2048",
-                "-out",
-                "rsa.pem",
+                "pkey", "-in", "ed.pem", "-pubout", "-outform", "DER", "-out", "ed.pub",
             ],
         );
-        openssl(
-            dir,
-            &["rsa", "-in", "rsa.pem", "-traditional", "-out", "rsa1.pem"],
-        );
-        openssl(dir, &["genpkey", "-algorithm", "ed25519", "-out", "ed.pem"]);
-        for (key, out) in [("rsa.pem", "rsa.pub"), ("ed.pem", "ed.pub")] {
-            openssl(
-                dir,
-                &[
-                    "pkey", "-in", key, "-pubout", "-outform", "DER", "-out", out,
-                ],
-            );
-        }
-        let pkcs1 = std::fs::read_to_string(dir.path("rsa1.pem")).unwrap();
+        let pkcs1 = std::fs::read_to_string(&rsa.pkcs1).unwrap();
         assert!(
             pkcs1.starts_with("-----BEGIN RSA PRIVATE KEY-----"),
             "{pkcs1}"
         );
-        let rsa_spki = std::fs::read(dir.path("rsa.pub")).unwrap();
         let ed_spki = std::fs::read(dir.path("ed.pub")).unwrap();
         assert_eq!(ed_spki.len(), 44, "Ed25519 SubjectPublicKeyInfo");
         let ed_raw = &ed_spki[ed_spki.len() - 32..];
         Keys {
-            rsa_pkcs8: dir.path("rsa.pem"),
-            rsa_pkcs1: dir.path("rsa1.pem"),
+            rsa_pkcs8: rsa.pkcs8,
+            rsa_pkcs1: rsa.pkcs1,
             ed25519: dir.path("ed.pem"),
-            rsa_record: format!("v=DKIM1; k=rsa; p={}", STANDARD.encode(&rsa_spki)),
+            rsa_record: format!("v=DKIM1; k=rsa; p={}", STANDARD.encode(&rsa.spki)),
             ed_record: format!("v=DKIM1; k=ed25519; p={}", STANDARD.encode(ed_raw)),
         }
     }

@@ -238,3 +238,57 @@ pub fn assert_exit(o: &Output, code: i32, what: &str) {
         o.stderr
     );
 }
+
+/// Runs `openssl ARGS` in `dir` (bounded to two minutes); fails with its output unless it
+/// exits with 0.
+pub fn openssl(dir: &TempDir, args: &[&str]) {
+    let o = run(
+        Command::new("openssl").args(args).current_dir(&dir.0),
+        None,
+        Duration::from_secs(120),
+    );
+    assert_exit(&o, 0, &format!("openssl {args:?}"));
+}
+
+/// A 2048-bit RSA key made by openssl (no private key is committed).
+pub struct RsaKey {
+    /// `NAME.pem`: the private key, PKCS#8 PEM.
+    pub pkcs8: PathBuf,
+    /// `NAME1.pem`: the same key, PKCS#1 PEM ("BEGIN RSA PRIVATE KEY", as dkimpy reads it).
+    pub pkcs1: PathBuf,
+    /// The public key as DER SubjectPublicKeyInfo (a DKIM record's `p=`, decoded).
+    pub spki: Vec<u8>,
+}
+
+/// Generates a 2048-bit RSA key in `dir` as `name.pem`, `name1.pem` and `name.pub` (DER).
+pub fn rsa_key(dir: &TempDir, name: &str) -> RsaKey {
+    let (pkcs8, pkcs1, public) = (
+        format!("{name}.pem"),
+        format!("{name}1.pem"),
+        format!("{name}.pub"),
+    );
+    openssl(
+        dir,
+        &[
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+            "-out",
+            &pkcs8,
+        ],
+    );
+    openssl(dir, &["rsa", "-in", &pkcs8, "-traditional", "-out", &pkcs1]);
+    openssl(
+        dir,
+        &[
+            "pkey", "-in", &pkcs8, "-pubout", "-outform", "DER", "-out", &public,
+        ],
+    );
+    RsaKey {
+        pkcs8: dir.path(&pkcs8),
+        pkcs1: dir.path(&pkcs1),
+        spki: std::fs::read(dir.path(&public)).expect("read the public key"),
+    }
+}
