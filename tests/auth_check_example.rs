@@ -40,8 +40,7 @@ fn dkim_key(dir: &TempDir) -> (PathBuf, String) {
 
 /// `message` signed by dkimpy for `domain` with selector `sel` (From, To, Subject signed).
 fn dkimpy_sign(dir: &TempDir, key: &Path, domain: &str, message: &[u8]) -> Vec<u8> {
-    let input = dir.path("unsigned.eml");
-    fs::write(&input, message).expect("write message");
+    let input = dir.write("unsigned.eml", message);
     let script = "import dkim, sys\n\
         msg = open(sys.argv[1], 'rb').read()\n\
         key = open(sys.argv[2], 'rb').read()\n\
@@ -138,6 +137,22 @@ fn setup(tag: &str) -> Option<Setup> {
     Some(Setup { dir, dns, key })
 }
 
+/// The auth_check example's arguments for one SMTP session, as `mx.test` sees it.
+fn session<'a>(dns: &'a str, helo: &'a str, ip: &'a str, mail_from: &'a str) -> [&'a str; 10] {
+    [
+        "--dns",
+        dns,
+        "--authserv-id",
+        "mx.test",
+        "--helo",
+        helo,
+        "--ip",
+        ip,
+        "--mail-from",
+        mail_from,
+    ]
+}
+
 fn auth_check(args: &[&str], file: &Path) -> (String, Vec<String>) {
     let o = run(
         Command::new(example("auth_check")).args(args).arg(file),
@@ -160,20 +175,10 @@ fn example_checks_signed_and_forged_mail_against_dnsmasq() {
     let dns = s.dns.addr().to_string();
     let signed = dkimpy_sign(&s.dir, &s.key, "example.org", MESSAGE);
     let b = header_b(&signed);
-    let good = s.dir.path("good.eml");
-    fs::write(&good, &signed).unwrap();
-    let common = [
-        "--dns",
-        &dns,
-        "--authserv-id",
-        "mx.test",
-        "--helo",
-        "mail.example.org",
-    ];
+    let good = s.dir.write("good.eml", &signed);
 
     // Signed by the From domain, sent from its SPF-authorized address.
-    let mut args = common.to_vec();
-    args.extend(["--ip", "192.0.2.1", "--mail-from", "bounce@example.org"]);
+    let args = session(&dns, "mail.example.org", "192.0.2.1", "bounce@example.org");
     let (header, json) = auth_check(&args, &good);
     assert!(
         header.starts_with("Authentication-Results: mx.test;\n"),
@@ -207,16 +212,19 @@ fn example_checks_signed_and_forged_mail_against_dnsmasq() {
         "{\"method\":\"dmarc\",\"result\":\"pass\",\"from_domain\":\"example.org\",\"policy\":\"reject\",\"disposition\":\"none\",\"reason\":null}"
     );
     // The same file saved with LF line endings reads the same.
-    let lf = s.dir.path("good-lf.eml");
-    fs::write(&lf, String::from_utf8_lossy(&signed).replace("\r\n", "\n")).unwrap();
+    let lf = String::from_utf8_lossy(&signed).replace("\r\n", "\n");
+    let lf = s.dir.write("good-lf.eml", lf.as_bytes());
     assert_eq!(auth_check(&args, &lf), (header.clone(), json.clone()));
 
     // The body changed on the way, and sent from elsewhere: everything fails.
     let forged = String::from_utf8_lossy(&signed).replace("Hello Bob.", "Pay Mallory.");
-    let bad = s.dir.path("bad.eml");
-    fs::write(&bad, forged).unwrap();
-    let mut args = common.to_vec();
-    args.extend(["--ip", "203.0.113.9", "--mail-from", "bounce@example.org"]);
+    let bad = s.dir.write("bad.eml", forged.as_bytes());
+    let args = session(
+        &dns,
+        "mail.example.org",
+        "203.0.113.9",
+        "bounce@example.org",
+    );
     let (header, json) = auth_check(&args, &bad);
     assert_eq!(
         authres_reading(&header),
@@ -237,20 +245,13 @@ fn example_checks_signed_and_forged_mail_against_dnsmasq() {
     // Signed and sent by another domain: both pass, neither is aligned with the From domain.
     let third = dkimpy_sign(&s.dir, &s.key, "other.example", MESSAGE);
     let tb = header_b(&third);
-    let path = s.dir.path("third.eml");
-    fs::write(&path, &third).unwrap();
-    let args = [
-        "--dns",
+    let path = s.dir.write("third.eml", &third);
+    let args = session(
         &dns,
-        "--authserv-id",
-        "mx.test",
-        "--helo",
         "out.other.example",
-        "--ip",
         "198.51.100.7",
-        "--mail-from",
         "list@other.example",
-    ];
+    );
     let (header, _) = auth_check(&args, &path);
     let reading = authres_reading(&header);
     assert_eq!(
@@ -376,20 +377,8 @@ fn catcher_stores_messages_with_the_header() {
     // Then the message as received, minus the forged field.
     assert_eq!(&rest[header_len..], &signed[..]);
     // The same results as the auth_check example gives for the same session.
-    let path = s.dir.path("signed.eml");
-    fs::write(&path, &signed).unwrap();
-    let args = [
-        "--dns",
-        &dns,
-        "--authserv-id",
-        "mx.test",
-        "--helo",
-        "mail.example.org",
-        "--ip",
-        "127.0.0.1",
-        "--mail-from",
-        "bounce@example.org",
-    ];
+    let path = s.dir.write("signed.eml", &signed);
+    let args = session(&dns, "mail.example.org", "127.0.0.1", "bounce@example.org");
     let (expected, _) = auth_check(&args, &path);
     assert_eq!(header.replace("\r\n", "\n"), expected);
     let value = header["Authentication-Results:".len()..].replace("\r\n", "");

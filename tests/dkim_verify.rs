@@ -723,18 +723,7 @@ fn refused_keys() {
             "ed-enc.pem",
         ],
     );
-    openssl(
-        &dir,
-        &[
-            "genpkey",
-            "-algorithm",
-            "RSA",
-            "-pkeyopt",
-            "rsa_keygen_bits:2048",
-            "-out",
-            "rsa.pem",
-        ],
-    );
+    rsa_key(&dir, "rsa");
     openssl(
         &dir,
         &[
