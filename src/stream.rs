@@ -606,7 +606,14 @@ impl Conn {
         };
         let _ = sock.shutdown(Shutdown::Write);
         let deadline = Instant::now() + Duration::from_millis(200);
-        let mut scratch = [0u8; 4096];
+        // What is left unread is dropped, and the read buffer (zeroed already) becomes the
+        // scratch space: no 4 KiB of stack to clear per connection.
+        self.rpos = 0;
+        self.rend = 0;
+        if self.rbuf.len() < READ_CHUNK {
+            self.rbuf.resize(READ_CHUNK, 0);
+        }
+        let scratch = &mut self.rbuf[..READ_CHUNK];
         let mut drained = 0;
         while drained < 64 * 1024 {
             let now = Instant::now();
@@ -614,7 +621,7 @@ impl Conn {
                 break;
             }
             // Raw socket reads: what comes now is discarded, TLS or not.
-            match (&mut &*sock).read(&mut scratch) {
+            match (&mut &*sock).read(scratch) {
                 Ok(0) | Err(_) => break,
                 Ok(n) => drained += n,
             }
