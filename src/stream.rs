@@ -209,11 +209,13 @@ fn time_left(deadline: Instant) -> io::Result<Duration> {
 /// A new timeout is 7/8 of the time left, so the next calls (the next command's deadline is
 /// as far off again) find it short enough and need no `setsockopt`. A call that times out
 /// before its deadline is retried by the caller with the time then left ([`retry_timeout`]),
-/// so a deadline is never met early either.
+/// so a deadline is never met early either. A timeout under half the time left is replaced
+/// too: one left by a deadline that was close (milliseconds) would otherwise wake an idle
+/// session that often for minutes.
 fn timeout_for(current: Option<Duration>, deadline: Instant) -> io::Result<Option<Duration>> {
     let left = time_left(deadline)?;
     Ok(match current {
-        Some(t) if t <= left => None,
+        Some(t) if t <= left && t >= left / 2 => None,
         _ => Some((left - left / 8).max(Duration::from_millis(1))),
     })
 }
