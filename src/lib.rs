@@ -26,7 +26,7 @@
 //! | `testing` | an in-process mail catcher for your own tests (bind `127.0.0.1:0`, collect, `wait_for`) | sockets | `testing` |
 //!
 //! Every feature is on by default; `default-features = false` leaves the server core (listener,
-//! session threads, session, DATA/BDAT, LMTP, PROXY) with `log` and `crossbeam-channel` only.
+//! session threads, session, DATA/BDAT, LMTP, PROXY) with `log` only.
 //! A feature that is off removes its items, so asking for STARTTLS without `tls` (or AUTH
 //! without `auth`) is a compile error, never a silent change at run time.
 //!
