@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use smtpkit_bench::chart::{Bar, write_chart};
 use smtpkit_bench::{
     ServerProc, TempDir, fmt_num, free_port, median, quick, ratio, reps, run_note, table,
     write_section, write_test_cert,
@@ -260,7 +261,8 @@ struct Med {
     hwm: f64,
 }
 
-fn throughput(servers: &[Srv]) -> String {
+/// The throughput tables; `bars` gets each smtpkit row's msg/s against smtp-sink's.
+fn throughput(servers: &[Srv], bars: &mut Vec<Bar>) -> String {
     let sizes: [(usize, &str, usize, &[Load]); 2] = [
         (
             4096,
@@ -359,6 +361,12 @@ fn throughput(servers: &[Srv]) -> String {
             let sink = find(Srv::SmtpSink).map(|i| med[i]);
             let mailin = find(Srv::Mailin).map(|i| med[i]);
             for (srv, m) in servers.iter().zip(&med) {
+                if let (true, Some(p)) = (srv.is_smtpkit(), sink) {
+                    bars.push(Bar::new(
+                        format!("{label}, {}: {}", load.label(), srv.name()),
+                        m.rate / p.rate,
+                    ));
+                }
                 let against = |peer: Option<Med>, f: fn(&Med) -> f64| match peer {
                     Some(p) if srv.is_smtpkit() => ratio(f(m), &[f(&p)], true),
                     _ => String::new(),
@@ -597,7 +605,14 @@ fn main() {
     body.push_str(
         "\nLoad: Postfix `smtp-source -s SESSIONS -m MSGS -l SIZE` (HELO, no pipelining, 1 recipient; one connection per message, or with `-d` each session's connection reused for all its messages) on 127.0.0.1. Each server is its own process, started fresh for every run and stopped by PID; CPU = utime+stime of that process (/proc/PID/stat) during the run; peak RSS = VmHWM. \"vs best peer\" is msg/s against the best non-smtpkit server (smtp-sink, aiosmtpd, mailin-embedded) at the same load; the last three columns compare each smtpkit row with smtp-sink (msg/s, and CPU per message: lower is better) and with mailin-embedded. smtpkit's session limits are raised to 1100 (defaults 128 / 50 per IP); mailin-embedded runs 1024 worker threads (default 4); smtp-sink runs with `-u nobody -m 1100` and discards. The catcher is `examples/smtp_server.rs` as shipped (an INFO log line per message, to /dev/null here), its Maildir on tmpfs (`/dev/shm`), with its default `fsync` of each file and of `new/`, and with `--no-fsync`.\n",
     );
-    body.push_str(&throughput(&with_catcher));
+    let mut bars = Vec::new();
+    let tables = throughput(&with_catcher, &mut bars);
+    body.push_str(&write_chart(
+        "server",
+        "smtpkit msg/s / Postfix smtp-sink msg/s, same load (higher is better)",
+        &bars,
+    ));
+    body.push_str(&tables);
     body.push_str(&starttls(&dir.0));
     body.push_str(&idle(&servers));
     body.push_str(&format!(
