@@ -5,24 +5,6 @@
 //! The queue is bounded so a producer faster than the network waits (backpressure) instead of
 //! piling messages up in memory. Results wait in an unbounded channel: one small value per
 //! message sent, until read.
-//!
-//! ```no_run
-//! use smtpkit::client::{Client, Email, Options, SendQueue};
-//!
-//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let client = Client::new(Options::relay("smtp.example.org:587").login("batch", "secret"))?;
-//! let queue = SendQueue::new(client, 4, 100); // 4 connections, at most 100 waiting
-//! for user in ["a@example.net", "b@example.net"] {
-//!     queue.send(Email::new("news@example.org", &[user], "Subject: News\r\n\r\nHello\r\n")?);
-//! }
-//! for delivery in queue.finish() {
-//!     if let Err(e) = delivery.result {
-//!         eprintln!("message {}: {e}", delivery.id);
-//!     }
-//! }
-//! # Ok(())
-//! # }
-//! ```
 
 use std::fmt;
 use std::sync::Arc;
@@ -47,7 +29,27 @@ pub struct Delivery {
     pub result: Result<Receipt, Error>,
 }
 
-/// Delivers queued messages on worker threads; see the [module docs](self).
+/// Delivers queued messages on worker threads: a bounded queue (`send` waits while it is full),
+/// a few threads over pooled connections, every result tagged with the id `send` returned.
+///
+/// ```no_run
+/// use smtpkit::client::{Client, Email, Options, SendQueue};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let client = Client::new(Options::relay("smtp.example.org:587").login("batch", "secret"))?;
+/// let queue = SendQueue::new(client, 4, 100); // 4 connections, at most 100 waiting
+/// for user in ["a@example.net", "b@example.net"] {
+///     let email = Email::new("news@example.org", &[user], "Subject: News\r\n\r\nHello\r\n")?;
+///     queue.send(email).map_err(|_| "no worker thread")?;
+/// }
+/// for delivery in queue.finish() {
+///     if let Err(e) = delivery.result {
+///         eprintln!("message {}: {e}", delivery.id);
+///     }
+/// }
+/// # Ok(())
+/// # }
+/// ```
 pub struct SendQueue {
     jobs: Option<Sender<(u64, Email)>>,
     results: Receiver<Delivery>,
