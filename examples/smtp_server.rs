@@ -68,6 +68,10 @@ const CLI: Cli = Cli {
             "with --auth-check: the nameserver to ask (default: resolv.conf's)",
         ),
         (
+            "--no-fsync",
+            "do not flush each message to disk before 250 (faster; a crash may lose mail)",
+        ),
+        (
             "--hostname NAME",
             "name in the greeting (default: the machine's host name)",
         ),
@@ -159,6 +163,7 @@ struct Options {
     print: bool,
     auth_check: bool,
     dns: Option<SocketAddr>,
+    no_fsync: bool,
     hostname: Option<String>,
     max_size: Option<u64>,
     max_recipients: Option<usize>,
@@ -208,6 +213,7 @@ fn parse_args(p: &mut args::Parser) -> Result<Options, args::Error> {
             Long("print") => o.print = true,
             Long("auth-check") => o.auth_check = true,
             Long("dns") => o.dns = Some(number(p, "--dns")?),
+            Long("no-fsync") => o.no_fsync = true,
             Long("hostname") => o.hostname = Some(string(p)?),
             Long("max-size") => o.max_size = Some(number(p, "--max-size")?),
             Long("max-recipients") => o.max_recipients = Some(number(p, "--max-recipients")?),
@@ -338,12 +344,19 @@ impl Catcher {
         data: &mut dyn Read,
     ) -> Result<String, DeliverError> {
         let mut headers = delivery_headers(env.from.as_ref(), rcpts);
+        // The log line's size and subject are taken on the way to the file, not read back.
+        let mut seen = Seen {
+            inner: data,
+            size: 0,
+            head: Vec::new(),
+            head_done: false,
+        };
         let result = match &self.shared.checker {
-            Some(checker) => self.check_and_deliver(checker, env, &mut headers, data),
-            None => self.shared.store.deliver(&headers, data),
+            Some(checker) => self.check_and_deliver(checker, env, &mut headers, &mut seen),
+            None => self.shared.store.deliver(&headers, &mut seen),
         };
         match &result {
-            Ok(name) => self.stored(env, rcpts, name, headers.len() as u64),
+            Ok(name) => self.stored(env, rcpts, name, seen.size, &seen.head),
             // The client vanished or the body was refused: the library logs that at debug.
             Err(DeliverError::Read(_)) => {}
             // Something the operator must fix (disk full, permissions).
@@ -406,17 +419,9 @@ impl Catcher {
         result
     }
 
-    /// The INFO line for a stored message, and `--print`. Reads the header block (at most
-    /// 64 KiB) back from the file; the whole file only for `--print`. `prefix` is the length
-    /// of the lines written above the message.
-    fn stored(&self, env: &Envelope, rcpts: &[&Mailbox], name: &str, prefix: u64) {
-        let path = self.shared.store.path().join("new").join(name);
-        let size = std::fs::metadata(&path).map_or(0, |m| m.len());
-        let mut head = Vec::new();
-        if let Ok(f) = std::fs::File::open(&path) {
-            let _ = f.take(64 * 1024).read_to_end(&mut head);
-        }
-        let header_end = find(&head, b"\r\n\r\n").map_or(head.len(), |i| i + 4);
+    /// The INFO line for a stored message, and `--print` (which reads the file back).
+    fn stored(&self, env: &Envelope, rcpts: &[&Mailbox], name: &str, size: u64, head: &[u8]) {
+        let header_end = find(head, b"\r\n\r\n").map_or(head.len(), |i| i + 4);
         let subject = smtpkit::mime::decode(&head[..header_end])
             .ok()
             .and_then(|p| p.header_value("Subject").map(str::to_string))
@@ -428,14 +433,48 @@ impl Catcher {
             self.id,
             env.from.as_ref().map(|m| m.to_string()).unwrap_or_default(),
             to.join(","),
-            size.saturating_sub(prefix),
+            size,
             quoted(&subject),
         );
         if self.shared.opts.print {
+            let path = self.shared.store.path().join("new").join(name);
             let content = std::fs::read(&path).unwrap_or_default();
             let header_end = find(&content, b"\r\n\r\n").map_or(content.len(), |i| i + 4);
             print_message(&content, header_end, self.peer);
         }
+    }
+}
+
+/// The most of a message's header block kept for the log line.
+const HEAD_MAX: usize = 64 * 1024;
+
+/// A message on its way to the Maildir: counts its octets and keeps its header block (up to
+/// the blank line, at most [`HEAD_MAX`]).
+struct Seen<'a> {
+    inner: &'a mut dyn Read,
+    size: u64,
+    head: Vec<u8>,
+    head_done: bool,
+}
+
+impl Read for Seen<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.size += n as u64;
+        if !self.head_done {
+            let got = &buf[..n];
+            // Look for the blank line from 3 octets back, in case it straddles two reads.
+            let from = self.head.len().saturating_sub(3);
+            let take = got.len().min(HEAD_MAX - self.head.len());
+            self.head.extend_from_slice(&got[..take]);
+            if let Some(i) = find(&self.head[from..], b"\r\n\r\n") {
+                self.head.truncate(from + i + 4);
+                self.head_done = true;
+            } else if self.head.len() >= HEAD_MAX {
+                self.head_done = true;
+            }
+        }
+        Ok(n)
     }
 }
 
@@ -555,7 +594,7 @@ fn main() -> ExitCode {
 
     // Start-up checks: each failure is one line and exit status 2, before anything listens.
     let store = match Maildir::create(&opts.maildir) {
-        Ok(s) => s,
+        Ok(s) => s.fsync(!opts.no_fsync),
         Err(e) => return startup_error(format_args!("cannot write to the Maildir: {e}")),
     };
     let mut b = Server::builder()

@@ -269,21 +269,31 @@ impl DataDecoder {
 
 /// Index of the first CR or LF in `s`, or `s.len()`.
 ///
-/// Tests 16-byte blocks with a branch-free fold (which the compiler vectorises) before
-/// locating the byte, so long runs of text are scanned several bytes per cycle.
+/// Eight bytes at a time as one `u64` (the "has a zero byte" test on the word XORed with
+/// each of CR and LF): about 2 instructions per byte, where a byte loop (or the 16-byte fold
+/// this replaced, which the compiler did not vectorise) took 4 to 5.
 fn line_break(s: &[u8]) -> usize {
-    const BLOCK: usize = 16;
-    let is_break = |b: &u8| *b == CR || *b == LF;
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    const CRS: u64 = u64::from_ne_bytes([CR; 8]);
+    const LFS: u64 = u64::from_ne_bytes([LF; 8]);
+    // A byte of `x` is zero: its high bit is set in the result. A set bit can also appear
+    // above a zero byte (a borrow), never below the first one, so the lowest is exact.
+    let zero_bytes = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
     let mut start = 0;
-    for block in s.chunks_exact(BLOCK) {
-        if block.iter().fold(false, |any, b| any | is_break(b)) {
-            break;
+    for word in s.chunks_exact(8) {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(word);
+        let w = u64::from_le_bytes(b);
+        let found = zero_bytes(w ^ CRS) | zero_bytes(w ^ LFS);
+        if found != 0 {
+            return start + (found.trailing_zeros() / 8) as usize;
         }
-        start += BLOCK;
+        start += 8;
     }
     let tail = s.get(start..).unwrap_or_default();
     tail.iter()
-        .position(is_break)
+        .position(|&b| b == CR || b == LF)
         .map_or(s.len(), |i| start + i)
 }
 
@@ -372,6 +382,30 @@ pub fn dot_stuff(body: &[u8]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn line_break_finds_the_first_cr_or_lf_at_every_offset() {
+        // Every position of a CR or LF in a word and across words, after bytes that look
+        // like them (0x0c, 0x0e, 0x8a, 0x8d) and next to 0x00 and 0xff.
+        for len in 0..40 {
+            for at in 0..=len {
+                for brk in [CR, LF] {
+                    for fill in [b'a', 0x0c, 0x0e, 0x8a, 0x8d, 0x00, 0xff] {
+                        let mut v = vec![fill; len];
+                        if at < len {
+                            v[at] = brk;
+                            // A later break never hides the first.
+                            if at + 3 < len {
+                                v[at + 3] = LF;
+                            }
+                        }
+                        let want = v.iter().position(|&b| b == CR || b == LF).unwrap_or(len);
+                        assert_eq!(line_break(&v), want, "len {len} at {at} fill {fill:#x}");
+                    }
+                }
+            }
+        }
+    }
 
     const POLICIES: [BareLinePolicy; 4] = [
         BareLinePolicy::Reject,

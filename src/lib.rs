@@ -5,23 +5,30 @@
 //!
 //! ## Modules
 //!
-//! | module | what it holds | I/O |
-//! |---|---|---|
-//! | [`server`] | builder, listeners, session threads on demand, the session state machine, [`server::Handler`]; [`server::script`] runs a session in memory; [`server::params`] the MAIL/RCPT parameter rules; [`server::proxy`] the PROXY protocol v1/v2 parser | sockets (session logic behind an I/O seam) |
-//! | [`client`] | send through a relay or to MX hosts: TLS, AUTH, pipelining, per-recipient results, pool | sockets, DNS |
-//! | [`command`] | the SMTP command parser | none |
-//! | [`address`] | RFC 5321 paths and mailboxes | none |
-//! | [`reply`] | replies, enhanced status codes, named constants; format and parse | none |
-//! | [`data`] | DATA un-stuffing (smuggling-proof) and dot-stuffing, BDAT chunks | none |
-//! | [`extensions`] | EHLO keywords: build (server), parse (client) | none |
-//! | [`proto`] | what server and client share: [`Protocol`] (SMTP or LMTP), the host name for greetings | reads the host name |
-//! | [`dsn`] | DSN parameters (RFC 3461): RET, ENVID, NOTIFY, ORCPT, xtext | none |
-//! | [`sasl`] | PLAIN, LOGIN, CRAM-MD5, XOAUTH2, both sides | none |
-//! | [`tls`] | rustls configurations (ring provider, PEM files, SNI certificates, client trust) | files |
-//! | [`mime`] | MIME decode, SMTP-safe encode, builder, RFC 2047/2231, RFC 5322 addresses | none |
-//! | [`dkim`] | DKIM signing, RSA-SHA256 and Ed25519-SHA256, simple and relaxed, oversigning | none |
-//! | [`maildir`] | a Maildir store: `tmp/` → `new/` delivery with fsync, unique names | files |
-//! | [`testing`] | an in-process mail catcher for your own tests (bind `127.0.0.1:0`, collect, `wait_for`) | sockets |
+//! | module | what it holds | I/O | feature |
+//! |---|---|---|---|
+//! | [`server`] | builder, listeners, session threads on demand, the session state machine, [`server::Handler`]; [`server::script`] runs a session in memory; [`server::params`] the MAIL/RCPT parameter rules; [`server::proxy`] the PROXY protocol v1/v2 parser | sockets (session logic behind an I/O seam) | core |
+//! | [`command`] | the SMTP command parser | none | core |
+//! | [`address`] | RFC 5321 paths and mailboxes | none | core |
+//! | [`reply`] | replies, enhanced status codes, named constants; format and parse | none | core |
+//! | [`data`] | DATA un-stuffing (smuggling-proof) and dot-stuffing, BDAT chunks | none | core |
+//! | [`extensions`] | EHLO keywords: build (server), parse (client) | none | core |
+//! | [`proto`] | what server and client share: [`Protocol`] (SMTP or LMTP), the host name for greetings, [`proto::TlsInfo`] | reads the host name | core |
+//! | [`dsn`] | DSN parameters (RFC 3461): RET, ENVID, NOTIFY, ORCPT, xtext | none | core |
+//! | `tls` | rustls configurations (ring provider, PEM files, SNI certificates, client trust) | files | `tls` |
+//! | `sasl` | PLAIN, LOGIN, CRAM-MD5, XOAUTH2, both sides | none | `auth` |
+//! | `client` | send through a relay or to MX hosts (`client::mx`, feature `mx`): TLS, AUTH, pipelining, per-recipient results, pool | sockets, DNS | `client` |
+//! | `dns` | a synchronous stub resolver (UDP, TCP fallback), the `Resolver` trait, a TTL cache, a table resolver | sockets | `dns` |
+//! | `mime` | MIME decode, SMTP-safe encode, builder, RFC 2047/2231, RFC 5322 addresses | none | `mime` |
+//! | `dkim` | DKIM signing, RSA-SHA256 and Ed25519-SHA256, simple and relaxed, oversigning | none | `dkim` |
+//! | `auth_check` | inbound authentication: DKIM verification, SPF, DMARC, Authentication-Results | DNS | `auth-check` |
+//! | `maildir` | a Maildir store: `tmp/` → `new/` delivery with fsync, unique names | files | `maildir` |
+//! | `testing` | an in-process mail catcher for your own tests (bind `127.0.0.1:0`, collect, `wait_for`) | sockets | `testing` |
+//!
+//! Every feature is on by default; `default-features = false` leaves the server core (listener,
+//! session threads, session, DATA/BDAT, LMTP, PROXY) with `log` only.
+//! A feature that is off removes its items, so asking for STARTTLS without `tls` (or AUTH
+//! without `auth`) is a compile error, never a silent change at run time.
 //!
 //! The socket layer (`stream`, private) is the one place where bytes meet sockets: buffered
 //! reads and writes against absolute deadlines, plaintext or TLS, for server and client alike.

@@ -243,19 +243,33 @@ impl Reply {
     /// space instead of the dash. CR and LF never leak from the text into the stream, and the
     /// enhanced code is only sent when `enhanced_codes` is on (ENHANCEDSTATUSCODES).
     pub fn write_to(&self, out: &mut Vec<u8>, enhanced_codes: bool) {
+        // Written byte by byte, without formatting machinery or allocation: every reply the
+        // server sends goes through here.
         let code = self.code.min(999);
+        let digits = [
+            (code / 100) as u8,
+            (code / 10 % 10) as u8,
+            (code % 10) as u8,
+        ]
+        .map(|d| b'0' + d);
         let mut lines = self.lines().peekable();
         while let Some(line) = lines.next() {
-            let sep = if lines.peek().is_some() { '-' } else { ' ' };
-            let mut head = format!("{code:03}{sep}");
+            out.extend_from_slice(&digits);
+            out.push(if lines.peek().is_some() { b'-' } else { b' ' });
             if let (true, Some(e)) = (enhanced_codes, self.enhanced) {
-                head.push_str(&e.to_string());
+                push_decimal(out, e.class.into());
+                out.push(b'.');
+                push_decimal(out, e.subject);
+                out.push(b'.');
+                push_decimal(out, e.detail);
                 if !line.is_empty() {
-                    head.push(' ');
+                    out.push(b' ');
                 }
             }
-            out.extend_from_slice(head.as_bytes());
-            out.extend(line.bytes().filter(|&b| b != b'\r' && b != b'\n'));
+            // LF cannot be in a line (lines are split on it); a CR is dropped.
+            for piece in line.split('\r') {
+                out.extend_from_slice(piece.as_bytes());
+            }
             out.extend_from_slice(b"\r\n");
         }
     }
@@ -266,6 +280,21 @@ impl Reply {
         self.write_to(&mut v, true);
         v
     }
+}
+
+/// Appends `n` in decimal.
+fn push_decimal(out: &mut Vec<u8>, mut n: u16) {
+    let mut buf = [0u8; 5];
+    let mut start = buf.len();
+    for slot in buf.iter_mut().rev() {
+        *slot = b'0' + (n % 10) as u8;
+        n /= 10;
+        start -= 1;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(buf.get(start..).unwrap_or_default());
 }
 
 impl fmt::Display for Reply {
@@ -395,6 +424,24 @@ mod tests {
         assert_eq!(wire(&r), "250 xy\r\n");
         let r = Reply::new(250, None, "");
         assert_eq!(wire(&r), "250 \r\n");
+    }
+
+    #[test]
+    fn codes_are_written_as_numbers() {
+        assert_eq!(wire(&Reply::new(5, None, "x")), "005 x\r\n");
+        assert_eq!(wire(&Reply::new(1000, None, "x")), "999 x\r\n");
+        assert_eq!(wire(&Reply::with(550, (5, 0, 0), "")), "550 5.0.0\r\n");
+        let r = Reply::with(451, (4, 999, 65535), "a\nb");
+        assert_eq!(wire(&r), "451-4.999.65535 a\r\n451 4.999.65535 b\r\n");
+        let r = Reply {
+            enhanced: Some(EnhancedCode {
+                class: 255,
+                subject: 10,
+                detail: 0,
+            }),
+            ..Reply::new(250, None, "\r\r")
+        };
+        assert_eq!(wire(&r), "250 255.10.0\r\n");
     }
 
     #[test]

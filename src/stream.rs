@@ -173,6 +173,10 @@ pub(crate) struct NoSigPipe {
     pub(crate) read_deadline: Option<Instant>,
     /// Every write until changed must finish by this instant (None: the socket's own timeout).
     pub(crate) write_deadline: Option<Instant>,
+    /// The receive and send timeouts this type last set on the socket. A `setsockopt` per
+    /// read and per write was a third of the syscalls of a message; see [`timeout_for`].
+    rcv_timeout: Option<Duration>,
+    snd_timeout: Option<Duration>,
 }
 
 impl NoSigPipe {
@@ -181,7 +185,15 @@ impl NoSigPipe {
             sock,
             read_deadline: None,
             write_deadline: None,
+            rcv_timeout: None,
+            snd_timeout: None,
         }
+    }
+
+    /// Forgets the timeouts set so far (the socket's were changed behind this type's back).
+    fn forget_timeouts(&mut self) {
+        self.rcv_timeout = None;
+        self.snd_timeout = None;
     }
 }
 
@@ -195,21 +207,71 @@ fn time_left(deadline: Instant) -> io::Result<Duration> {
     Ok((deadline - now).max(Duration::from_millis(1)))
 }
 
+/// The timeout to set on the socket before a read or write that must end by `deadline`, or
+/// None when the one already set (`current`) ends it in time: a blocking call returns within
+/// its socket timeout, so any timeout no longer than the time left keeps the deadline.
+///
+/// A new timeout is 7/8 of the time left, so the next calls (the next command's deadline is
+/// as far off again) find it short enough and need no `setsockopt`. A call that times out
+/// before its deadline is retried by the caller with the time then left ([`retry_timeout`]),
+/// so a deadline is never met early either. A timeout under half the time left is replaced
+/// too: one left by a deadline that was close (milliseconds) would otherwise wake an idle
+/// session that often for minutes.
+fn timeout_for(current: Option<Duration>, deadline: Instant) -> io::Result<Option<Duration>> {
+    let left = time_left(deadline)?;
+    Ok(match current {
+        Some(t) if t <= left && t >= left / 2 => None,
+        _ => Some((left - left / 8).max(Duration::from_millis(1))),
+    })
+}
+
+/// After a socket call that failed at `start`: true when it was the socket timeout, shorter
+/// than the deadline, that ended it, so the call is made again. A socket timeout always
+/// lasts at least a millisecond, so a call that failed sooner (a non-blocking socket) is not
+/// retried in a loop.
+fn retry_timeout(e: &io::Error, start: Instant, deadline: Option<Instant>) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    ) && deadline.is_some_and(|d| Instant::now() < d)
+        && start.elapsed() >= Duration::from_millis(1)
+}
+
 impl Read for NoSigPipe {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if let Some(deadline) = self.read_deadline {
-            self.sock.set_read_timeout(Some(time_left(deadline)?))?;
+        loop {
+            if let Some(deadline) = self.read_deadline {
+                if let Some(t) = timeout_for(self.rcv_timeout, deadline)? {
+                    self.rcv_timeout = None;
+                    self.sock.set_read_timeout(Some(t))?;
+                    self.rcv_timeout = Some(t);
+                }
+            }
+            let start = Instant::now();
+            match self.sock.read(buf) {
+                Err(e) if retry_timeout(&e, start, self.read_deadline) => continue,
+                other => return other,
+            }
         }
-        self.sock.read(buf)
     }
 }
 
 impl Write for NoSigPipe {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        if let Some(deadline) = self.write_deadline {
-            self.sock.set_write_timeout(Some(time_left(deadline)?))?;
+        loop {
+            if let Some(deadline) = self.write_deadline {
+                if let Some(t) = timeout_for(self.snd_timeout, deadline)? {
+                    self.snd_timeout = None;
+                    self.sock.set_write_timeout(Some(t))?;
+                    self.snd_timeout = Some(t);
+                }
+            }
+            let start = Instant::now();
+            match self.sock.write(buf) {
+                Err(e) if retry_timeout(&e, start, self.write_deadline) => continue,
+                other => return other,
+            }
         }
-        self.sock.write(buf)
     }
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
@@ -417,8 +479,12 @@ pub(crate) fn read_line<B: Buffered + ?Sized>(
 /// one write, and a client waiting for a reply always gets it.
 pub(crate) struct Conn {
     stream: Transport,
+    /// Input: `rbuf[rpos..rend]` is read and not yet consumed. The bytes past `rend` are
+    /// zeroed once and reused, so a read costs no `memset` of its buffer (it was 60% of the
+    /// instructions of a message).
     rbuf: Vec<u8>,
     rpos: usize,
+    rend: usize,
     wbuf: Vec<u8>,
     write_timeout: Option<Duration>,
     /// Set by the first failed write: the connection is never written to again.
@@ -433,6 +499,7 @@ impl Conn {
             stream: Transport::Plain(NoSigPipe::new(stream)),
             rbuf: Vec::new(),
             rpos: 0,
+            rend: 0,
             wbuf: Vec::with_capacity(512),
             write_timeout: Some(write_timeout),
             write_failed: None,
@@ -472,15 +539,15 @@ impl Conn {
 
     /// Bytes read but not yet consumed.
     pub(crate) fn buffered(&self) -> &[u8] {
-        self.rbuf.get(self.rpos..).unwrap_or_default()
+        self.rbuf.get(self.rpos..self.rend).unwrap_or_default()
     }
 
     /// Marks `n` buffered bytes as consumed.
     pub(crate) fn consume(&mut self, n: usize) {
-        self.rpos = (self.rpos + n).min(self.rbuf.len());
-        if self.rpos == self.rbuf.len() {
-            self.rbuf.clear();
+        self.rpos = (self.rpos + n).min(self.rend);
+        if self.rpos == self.rend {
             self.rpos = 0;
+            self.rend = 0;
         }
     }
 
@@ -503,7 +570,8 @@ impl Conn {
         })?;
         // Compact so the buffer does not grow with the stream.
         if self.rpos > 0 {
-            self.rbuf.drain(..self.rpos);
+            self.rbuf.copy_within(self.rpos..self.rend, 0);
+            self.rend -= self.rpos;
             self.rpos = 0;
         }
         if Instant::now() >= deadline {
@@ -515,30 +583,28 @@ impl Conn {
             Some(raw) => raw.read_deadline = Some(deadline),
             None => return Err(RecvError::Io(gone())),
         }
-        let start = self.rbuf.len();
+        let start = self.rend;
+        // Read into the room after what is buffered, at least FIRST_READ and at most a chunk
+        // (zeroed only when the buffer grows).
         let room = self
             .rbuf
-            .capacity()
+            .len()
             .saturating_sub(start)
             .clamp(FIRST_READ, READ_CHUNK);
-        self.rbuf.resize(start + room, 0);
+        if self.rbuf.len() < start + room {
+            self.rbuf.resize(start + room, 0);
+        }
         let res = loop {
-            match self.stream.read(&mut self.rbuf[start..]) {
+            match self.stream.read(&mut self.rbuf[start..start + room]) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 other => break other,
             }
         };
-        let n = match res {
-            Ok(n) => n,
-            Err(e) => {
-                self.rbuf.truncate(start);
-                return Err(e.into());
-            }
-        };
-        self.rbuf.truncate(start + n);
-        if n == room {
-            // More is coming than fits: a full chunk next time.
-            self.rbuf.reserve(READ_CHUNK);
+        let n = res?;
+        self.rend = start + n;
+        if n == room && self.rbuf.len() < self.rend + READ_CHUNK {
+            // More is coming than fit: a whole chunk next time.
+            self.rbuf.resize(self.rend + READ_CHUNK, 0);
         }
         if n == 0 {
             return Err(RecvError::Closed);
@@ -569,12 +635,23 @@ impl Conn {
             Transport::ClientTls(t) => close_notify(&mut t.conn, &mut t.sock),
             _ => {}
         }
+        // The drain below sets the socket's timeout itself.
+        if let Some(raw) = self.stream.raw_mut() {
+            raw.forget_timeouts();
+        }
         let Some(sock) = self.stream.sock() else {
             return;
         };
         let _ = sock.shutdown(Shutdown::Write);
         let deadline = Instant::now() + Duration::from_millis(200);
-        let mut scratch = [0u8; 4096];
+        // What is left unread is dropped, and the read buffer (zeroed already) becomes the
+        // scratch space: no 4 KiB of stack to clear per connection.
+        self.rpos = 0;
+        self.rend = 0;
+        if self.rbuf.len() < READ_CHUNK {
+            self.rbuf.resize(READ_CHUNK, 0);
+        }
+        let scratch = &mut self.rbuf[..READ_CHUNK];
         let mut drained = 0;
         while drained < 64 * 1024 {
             let now = Instant::now();
@@ -582,7 +659,7 @@ impl Conn {
                 break;
             }
             // Raw socket reads: what comes now is discarded, TLS or not.
-            match (&mut &*sock).read(&mut scratch) {
+            match (&mut &*sock).read(scratch) {
                 Ok(0) | Err(_) => break,
                 Ok(n) => drained += n,
             }

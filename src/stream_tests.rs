@@ -47,6 +47,67 @@ fn deadline() {
     assert!(t.elapsed() < Duration::from_secs(3));
 }
 
+/// The socket timeout is kept between reads while it fits in the time left; a shorter
+/// deadline after a long one still gets its own, and no read times out before its deadline.
+#[test]
+fn kept_socket_timeout_never_stretches_or_shortens_a_deadline() {
+    let (mut conn, mut peer) = pair();
+    // A long deadline first: the socket keeps a timeout of minutes.
+    peer.write_all(b"HELO a\r\n").unwrap();
+    let long = Instant::now() + Duration::from_secs(120);
+    assert_eq!(
+        conn.read_line(50, long).unwrap(),
+        Line::Complete(b"HELO a".to_vec())
+    );
+    // Then a short one: it is met, not the minutes of the timeout set before.
+    let t = Instant::now();
+    let short = t + Duration::from_millis(300);
+    let r = conn.read_line(50, short);
+    assert!(matches!(r, Err(RecvError::TimedOut)), "{r:?}");
+    assert!(Instant::now() >= short, "timed out before the deadline");
+    assert!(t.elapsed() < Duration::from_secs(3));
+    // The last timeout set for it was a few milliseconds: a longer deadline replaces it (not
+    // a wake-up every few milliseconds), and a read the 7/8 timeout ends early is retried, so
+    // data arriving late but in time is read.
+    let t = Instant::now();
+    let deadline = t + Duration::from_millis(800);
+    let writer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(750));
+        peer.write_all(b"NOOP\r\n").unwrap();
+        peer
+    });
+    let r = conn.read_line(50, deadline);
+    let _peer = writer.join().unwrap();
+    // Either the line (it came in time) or a time-out at the deadline, never before it.
+    match r {
+        Ok(line) => assert_eq!(line, Line::Complete(b"NOOP".to_vec())),
+        Err(RecvError::TimedOut) => assert!(Instant::now() >= deadline),
+        Err(e) => panic!("{e:?}"),
+    }
+}
+
+#[test]
+fn socket_timeout_is_kept_only_while_it_fits_the_time_left() {
+    let secs = Duration::from_secs;
+    let in_300 = Instant::now() + secs(300);
+    // Nothing set yet, or longer than the time left: a new one, 7/8 of the time left.
+    let t = timeout_for(None, in_300).unwrap().unwrap();
+    assert!(t <= secs(263) && t >= secs(262), "{t:?}");
+    assert!(timeout_for(Some(secs(400)), in_300).unwrap().is_some());
+    // Between half the time left and all of it: kept (no setsockopt).
+    assert_eq!(timeout_for(Some(secs(262)), in_300).unwrap(), None);
+    assert_eq!(timeout_for(Some(secs(157)), in_300).unwrap(), None);
+    // Far shorter (left by a near deadline): replaced, or an idle session would wake often.
+    assert!(
+        timeout_for(Some(Duration::from_millis(2)), in_300)
+            .unwrap()
+            .is_some()
+    );
+    // A deadline already passed: timed out.
+    let r = timeout_for(None, Instant::now() - Duration::from_millis(1));
+    assert_eq!(r.unwrap_err().kind(), io::ErrorKind::TimedOut);
+}
+
 #[test]
 fn exact_limit() {
     let (mut conn, mut peer) = pair();

@@ -8,11 +8,12 @@
 
 mod common;
 use common::Client;
-use common::tools::{assert_exit, example, run, tool};
+use common::dnsmasq::Dnsmasq;
+use common::tools::{TempDir, assert_exit, example, python_modules, rsa_key, run, tool};
 
 use std::fs;
 use std::io::{BufRead, BufReader};
-use std::net::{SocketAddr, UdpSocket};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -25,163 +26,21 @@ use smtpkit::auth_check::results::{self, AuthResults};
 use smtpkit::auth_check::{
     DkimOutcome, DkimResult, DmarcOutcome, DmarcResult, Policy, SpfIdentity, SpfOutcome, SpfResult,
 };
-use smtpkit::dns::DnsConfig;
 
 const T: Duration = Duration::from_secs(60);
 
-fn ci() -> bool {
-    std::env::var("CI").as_deref() == Ok("true")
-}
-
-/// Python with `modules`, or None (skipped; a failure under CI).
-fn python(modules: &str) -> Option<()> {
-    let ok = Command::new("python3")
-        .args(["-c", &format!("import {modules}")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        assert!(!ci(), "python3 with {modules} is required under CI=true");
-        eprintln!("skipping: python3 with {modules} not installed");
-        return None;
-    }
-    Some(())
-}
-
-/// A directory removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let d = std::env::temp_dir().join(format!(
-            "smtpkit-authcheck-{tag}-{}-{:?}",
-            std::process::id(),
-            thread::current().id()
-        ));
-        let _ = fs::remove_dir_all(&d);
-        fs::create_dir_all(&d).expect("create temp dir");
-        TempDir(d)
-    }
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A running dnsmasq, killed (by its handle) when dropped.
-struct Dnsmasq {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Drop for Dnsmasq {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Dnsmasq {
-    /// Starts dnsmasq on a free loopback port with `zone` flags; waits until it answers.
-    fn start(bin: &Path, zone: &[String]) -> Dnsmasq {
-        let mut failures = Vec::new();
-        for _ in 0..5 {
-            let port = UdpSocket::bind("127.0.0.1:0")
-                .and_then(|s| s.local_addr())
-                .expect("bind a UDP socket on loopback")
-                .port();
-            let addr = SocketAddr::from(([127, 0, 0, 1], port));
-            let child = Command::new(bin)
-                .args([
-                    "--keep-in-foreground",
-                    "--conf-file=/dev/null",
-                    "--no-resolv",
-                    "--no-hosts",
-                    "--pid-file=",
-                    "--log-facility=-",
-                    "--listen-address=127.0.0.1",
-                    "--bind-interfaces",
-                    &format!("--port={port}"),
-                ])
-                .args(zone)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("spawn dnsmasq");
-            let mut server = Dnsmasq { child, addr };
-            let probe = DnsConfig {
-                nameservers: vec![addr],
-                timeout: Duration::from_millis(200),
-                attempts: 1,
-            };
-            let started = Instant::now();
-            while started.elapsed() < Duration::from_secs(10) {
-                if let Ok(Some(status)) = server.child.try_wait() {
-                    failures.push(format!("dnsmasq exited: {status}"));
-                    break;
-                }
-                if smtpkit::client::mx::lookup_ip("mail.example.org", &probe).is_ok() {
-                    return server;
-                }
-                thread::sleep(Duration::from_millis(50));
-            }
-            failures.push(format!("no answer on {addr}"));
-        }
-        panic!("dnsmasq did not start: {failures:?}");
-    }
-}
-
-fn openssl(dir: &TempDir, args: &[&str]) {
-    let o = run(
-        Command::new("openssl").args(args).current_dir(&dir.0),
-        None,
-        T,
-    );
-    assert_exit(&o, 0, &format!("openssl {args:?}"));
-}
-
 /// A 2048-bit RSA key (PKCS#1 PEM for dkimpy) and its DKIM record.
 fn dkim_key(dir: &TempDir) -> (PathBuf, String) {
-    openssl(
-        dir,
-        &[
-            "genpkey",
-            "-algorithm",
-            "RSA",
-            "-pkeyopt",
-            "rsa_keygen_bits:2048",
-            "-out",
-            "k8.pem",
-        ],
-    );
-    openssl(
-        dir,
-        &["rsa", "-in", "k8.pem", "-traditional", "-out", "k.pem"],
-    );
-    openssl(
-        dir,
-        &[
-            "pkey", "-in", "k8.pem", "-pubout", "-outform", "DER", "-out", "k.der",
-        ],
-    );
-    let spki = fs::read(dir.path("k.der")).expect("public key");
+    let key = rsa_key(dir, "k");
     (
-        dir.path("k.pem"),
-        format!("v=DKIM1; k=rsa; p={}", STANDARD.encode(spki)),
+        key.pkcs1,
+        format!("v=DKIM1; k=rsa; p={}", STANDARD.encode(key.spki)),
     )
 }
 
 /// `message` signed by dkimpy for `domain` with selector `sel` (From, To, Subject signed).
 fn dkimpy_sign(dir: &TempDir, key: &Path, domain: &str, message: &[u8]) -> Vec<u8> {
-    let input = dir.path("unsigned.eml");
-    fs::write(&input, message).expect("write message");
+    let input = dir.write("unsigned.eml", message);
     let script = "import dkim, sys\n\
         msg = open(sys.argv[1], 'rb').read()\n\
         key = open(sys.argv[2], 'rb').read()\n\
@@ -267,13 +126,31 @@ struct Setup {
 }
 
 fn setup(tag: &str) -> Option<Setup> {
-    let dnsmasq = tool("dnsmasq")?;
+    tool("dnsmasq")?;
     tool("openssl")?;
-    python("dkim, authres")?;
-    let dir = TempDir::new(tag);
+    if !python_modules(&["dkim", "authres"], "dkimpy authres") {
+        return None;
+    }
+    let dir = TempDir::new(&format!("authcheck-{tag}"));
     let (key, record) = dkim_key(&dir);
-    let dns = Dnsmasq::start(&dnsmasq, &zone(&record));
+    let dns = Dnsmasq::start(&zone(&record), "mail.example.org")?;
     Some(Setup { dir, dns, key })
+}
+
+/// The auth_check example's arguments for one SMTP session, as `mx.test` sees it.
+fn session<'a>(dns: &'a str, helo: &'a str, ip: &'a str, mail_from: &'a str) -> [&'a str; 10] {
+    [
+        "--dns",
+        dns,
+        "--authserv-id",
+        "mx.test",
+        "--helo",
+        helo,
+        "--ip",
+        ip,
+        "--mail-from",
+        mail_from,
+    ]
 }
 
 fn auth_check(args: &[&str], file: &Path) -> (String, Vec<String>) {
@@ -295,23 +172,13 @@ fn auth_check(args: &[&str], file: &Path) -> (String, Vec<String>) {
 #[test]
 fn example_checks_signed_and_forged_mail_against_dnsmasq() {
     let Some(s) = setup("example") else { return };
-    let dns = s.dns.addr.to_string();
+    let dns = s.dns.addr().to_string();
     let signed = dkimpy_sign(&s.dir, &s.key, "example.org", MESSAGE);
     let b = header_b(&signed);
-    let good = s.dir.path("good.eml");
-    fs::write(&good, &signed).unwrap();
-    let common = [
-        "--dns",
-        &dns,
-        "--authserv-id",
-        "mx.test",
-        "--helo",
-        "mail.example.org",
-    ];
+    let good = s.dir.write("good.eml", &signed);
 
     // Signed by the From domain, sent from its SPF-authorized address.
-    let mut args = common.to_vec();
-    args.extend(["--ip", "192.0.2.1", "--mail-from", "bounce@example.org"]);
+    let args = session(&dns, "mail.example.org", "192.0.2.1", "bounce@example.org");
     let (header, json) = auth_check(&args, &good);
     assert!(
         header.starts_with("Authentication-Results: mx.test;\n"),
@@ -345,16 +212,19 @@ fn example_checks_signed_and_forged_mail_against_dnsmasq() {
         "{\"method\":\"dmarc\",\"result\":\"pass\",\"from_domain\":\"example.org\",\"policy\":\"reject\",\"disposition\":\"none\",\"reason\":null}"
     );
     // The same file saved with LF line endings reads the same.
-    let lf = s.dir.path("good-lf.eml");
-    fs::write(&lf, String::from_utf8_lossy(&signed).replace("\r\n", "\n")).unwrap();
+    let lf = String::from_utf8_lossy(&signed).replace("\r\n", "\n");
+    let lf = s.dir.write("good-lf.eml", lf.as_bytes());
     assert_eq!(auth_check(&args, &lf), (header.clone(), json.clone()));
 
     // The body changed on the way, and sent from elsewhere: everything fails.
     let forged = String::from_utf8_lossy(&signed).replace("Hello Bob.", "Pay Mallory.");
-    let bad = s.dir.path("bad.eml");
-    fs::write(&bad, forged).unwrap();
-    let mut args = common.to_vec();
-    args.extend(["--ip", "203.0.113.9", "--mail-from", "bounce@example.org"]);
+    let bad = s.dir.write("bad.eml", forged.as_bytes());
+    let args = session(
+        &dns,
+        "mail.example.org",
+        "203.0.113.9",
+        "bounce@example.org",
+    );
     let (header, json) = auth_check(&args, &bad);
     assert_eq!(
         authres_reading(&header),
@@ -375,20 +245,13 @@ fn example_checks_signed_and_forged_mail_against_dnsmasq() {
     // Signed and sent by another domain: both pass, neither is aligned with the From domain.
     let third = dkimpy_sign(&s.dir, &s.key, "other.example", MESSAGE);
     let tb = header_b(&third);
-    let path = s.dir.path("third.eml");
-    fs::write(&path, &third).unwrap();
-    let args = [
-        "--dns",
+    let path = s.dir.write("third.eml", &third);
+    let args = session(
         &dns,
-        "--authserv-id",
-        "mx.test",
-        "--helo",
         "out.other.example",
-        "--ip",
         "198.51.100.7",
-        "--mail-from",
         "list@other.example",
-    ];
+    );
     let (header, _) = auth_check(&args, &path);
     let reading = authres_reading(&header);
     assert_eq!(
@@ -487,7 +350,7 @@ fn catcher_stores_messages_with_the_header() {
         b"Authentication-Results: mx.test; dkim=pass header.d=example.org\r\n".to_vec();
     incoming.extend_from_slice(&signed);
     let maildir = s.dir.path("maildir");
-    let dns = s.dns.addr.to_string();
+    let dns = s.dns.addr().to_string();
     let server = catcher(
         &maildir,
         &["--auth-check", "--dns", &dns, "--hostname", "mx.test"],
@@ -514,20 +377,8 @@ fn catcher_stores_messages_with_the_header() {
     // Then the message as received, minus the forged field.
     assert_eq!(&rest[header_len..], &signed[..]);
     // The same results as the auth_check example gives for the same session.
-    let path = s.dir.path("signed.eml");
-    fs::write(&path, &signed).unwrap();
-    let args = [
-        "--dns",
-        &dns,
-        "--authserv-id",
-        "mx.test",
-        "--helo",
-        "mail.example.org",
-        "--ip",
-        "127.0.0.1",
-        "--mail-from",
-        "bounce@example.org",
-    ];
+    let path = s.dir.write("signed.eml", &signed);
+    let args = session(&dns, "mail.example.org", "127.0.0.1", "bounce@example.org");
     let (expected, _) = auth_check(&args, &path);
     assert_eq!(header.replace("\r\n", "\n"), expected);
     let value = header["Authentication-Results:".len()..].replace("\r\n", "");
@@ -652,7 +503,7 @@ fn example_command_line() {
 /// authres reads them: the header syntax against an independent parser.
 #[test]
 fn header_syntax_agrees_with_python_authres() {
-    if python("authres").is_none() {
+    if !python_modules(&["authres"], "authres") {
         return;
     }
     let dkim = |result, d: &str, b: &str, reason: Option<&str>| DkimOutcome {

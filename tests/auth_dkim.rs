@@ -26,114 +26,17 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::net::{IpAddr, SocketAddr, UdpSocket};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::thread;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::net::{IpAddr, UdpSocket};
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use common::tools::tool;
+use common::dnsmasq::Dnsmasq;
+use common::tools::{TempDir, assert_exit, python_modules, run, tool};
 use smtpkit::auth_check::dkim::{DkimVerifier, VerifyOptions};
 use smtpkit::auth_check::{DkimOutcome, DkimResult};
 use smtpkit::dkim::{Canonicalization, Signer, SigningKey};
 use smtpkit::dns::{CachingResolver, DnsConfig, DnsError, Resolver, StubResolver};
-
-fn ci() -> bool {
-    std::env::var("CI").as_deref() == Ok("true")
-}
-
-/// A running dnsmasq, killed (by its handle) when dropped.
-struct Dnsmasq {
-    child: Child,
-    addr: SocketAddr,
-    log: PathBuf,
-}
-
-impl Drop for Dnsmasq {
-    fn drop(&mut self) {
-        self.stop();
-        let _ = fs::remove_file(&self.log);
-    }
-}
-
-impl Dnsmasq {
-    /// Starts dnsmasq on a free loopback port with `flags` (after the fixed ones) and waits
-    /// until it answers `probe` (an A record name), bounded.
-    fn start(bin: &Path, flags: &[String], probe: &str) -> Dnsmasq {
-        let mut failures = Vec::new();
-        for _ in 0..5 {
-            let port = UdpSocket::bind("127.0.0.1:0")
-                .and_then(|s| s.local_addr())
-                .expect("bind a UDP socket on loopback")
-                .port();
-            let addr = SocketAddr::from(([127, 0, 0, 1], port));
-            let log = std::env::temp_dir().join(format!(
-                "smtpkit-auth-dnsmasq-{}-{port}.log",
-                std::process::id()
-            ));
-            let stderr = fs::File::create(&log).expect("create the dnsmasq log file");
-            let child = Command::new(bin)
-                .args([
-                    "--keep-in-foreground",
-                    "--conf-file=/dev/null",
-                    "--no-resolv",
-                    "--no-hosts",
-                    "--pid-file=",
-                    "--log-facility=-",
-                    "--listen-address=127.0.0.1",
-                    "--bind-interfaces",
-                    // The TTL of the local records (dnsmasq's default is 0: never cached).
-                    "--local-ttl=300",
-                    &format!("--port={port}"),
-                ])
-                .args(flags)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(stderr)
-                .spawn()
-                .expect("spawn dnsmasq");
-            let mut server = Dnsmasq { child, addr, log };
-            match server.wait_ready(probe) {
-                Ok(()) => return server,
-                Err(why) => failures.push(why),
-            }
-        }
-        panic!("dnsmasq did not start: {failures:#?}");
-    }
-
-    fn wait_ready(&mut self, probe: &str) -> Result<(), String> {
-        let dns = StubResolver::new(DnsConfig {
-            nameservers: vec![self.addr],
-            timeout: Duration::from_millis(200),
-            attempts: 1,
-        });
-        let started = Instant::now();
-        while started.elapsed() < Duration::from_secs(10) {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                let log = fs::read_to_string(&self.log).unwrap_or_default();
-                return Err(format!("dnsmasq exited ({status}): {log}"));
-            }
-            if dns.a(probe).is_ok_and(|a| !a.is_empty()) {
-                return Ok(());
-            }
-            thread::sleep(Duration::from_millis(50));
-        }
-        Err(format!("no answer on {} within 10 s", self.addr))
-    }
-
-    fn stop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    fn config(&self) -> DnsConfig {
-        DnsConfig {
-            nameservers: vec![self.addr],
-            timeout: Duration::from_secs(2),
-            attempts: 2,
-        }
-    }
-}
 
 /// 2000 characters: more than a 255-octet string and than a 512-octet UDP answer.
 fn long_text() -> String {
@@ -142,8 +45,12 @@ fn long_text() -> String {
         .collect()
 }
 
+/// dnsmasq's TTL for its own records (its default is 0: never cached).
+const LOCAL_TTL: &str = "--local-ttl=300";
+
 fn dns_zone() -> Vec<String> {
     vec![
+        LOCAL_TTL.into(),
         "--local=/test.example/".into(),
         "--host-record=host.test.example,127.0.0.9,2001:db8::9".into(),
         "--txt-record=multi.test.example,v=spf1 ,include:a.test.example ,-all".into(),
@@ -158,8 +65,9 @@ fn dns_zone() -> Vec<String> {
 
 #[test]
 fn stub_resolver_against_dnsmasq() {
-    let Some(bin) = tool("dnsmasq") else { return };
-    let server = Dnsmasq::start(&bin, &dns_zone(), "host.test.example");
+    let Some(server) = Dnsmasq::start(&dns_zone(), "host.test.example") else {
+        return;
+    };
     let dns = StubResolver::new(server.config());
     // One record of three strings: concatenated.
     assert_eq!(
@@ -208,8 +116,9 @@ fn stub_resolver_against_dnsmasq() {
 
 #[test]
 fn cache_answers_after_the_server_is_gone() {
-    let Some(bin) = tool("dnsmasq") else { return };
-    let mut server = Dnsmasq::start(&bin, &dns_zone(), "host.test.example");
+    let Some(mut server) = Dnsmasq::start(&dns_zone(), "host.test.example") else {
+        return;
+    };
     let cfg = DnsConfig {
         timeout: Duration::from_millis(300),
         attempts: 1,
@@ -483,81 +392,16 @@ elif cmd == "verify":
             print("%s\t%d\t%s\t%s" % (name[:-4], i, "PASS" if ok else "FAIL", why), flush=True)
 "#;
 
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        let p = std::env::temp_dir().join(format!("smtpkit-{tag}-{}-{nanos}", std::process::id()));
-        fs::create_dir_all(&p).expect("create temp dir");
-        TempDir(p)
-    }
-    fn path(&self, rel: &str) -> PathBuf {
-        self.0.join(rel)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
-
-/// Whether python3 has every module the corpus needs; fails under CI=true when not.
-fn have_python_modules() -> bool {
-    let ok = Command::new("python3")
-        .args(["-c", "import dkim, nacl, dns.resolver, cryptography"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        assert!(
-            !ci(),
-            "python3 with dkimpy, pynacl, dnspython and cryptography is required under CI=true \
-             (pip install dkimpy pynacl dnspython cryptography)"
-        );
-        eprintln!("skipping: python3 with dkimpy, pynacl, dnspython and cryptography needed");
-    }
-    ok
-}
-
 /// Runs the corpus script (bounded to 10 minutes); returns its stdout.
 fn python(dir: &TempDir, args: &[&str]) -> String {
-    let script = dir.path("corpus.py");
-    fs::write(&script, CORPUS_PY).expect("write the script");
-    let mut child = Command::new("python3")
-        .arg(&script)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run python3");
-    let stdout = child.stdout.take().expect("stdout");
-    let stderr = child.stderr.take().expect("stderr");
-    let out = thread::spawn(move || std::io::read_to_string(stdout).unwrap_or_default());
-    let err = thread::spawn(move || std::io::read_to_string(stderr).unwrap_or_default());
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status;
-        }
-        if started.elapsed() > Duration::from_secs(600) {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("python3 {args:?} took more than 10 minutes");
-        }
-        thread::sleep(Duration::from_millis(50));
-    };
-    let out = out.join().unwrap_or_default();
-    let err = err.join().unwrap_or_default();
-    assert!(status.success(), "python3 {args:?} failed: {err}");
-    out
+    let script = dir.write("corpus.py", CORPUS_PY.as_bytes());
+    let o = run(
+        Command::new("python3").arg(&script).args(args),
+        None,
+        Duration::from_secs(600),
+    );
+    assert_exit(&o, 0, &format!("python3 {args:?}"));
+    o.stdout
 }
 
 fn unix(t: SystemTime) -> u64 {
@@ -655,6 +499,7 @@ fn key_flags(dir: &TempDir) -> Vec<String> {
     let json = fs::read_to_string(dir.path("records.json")).expect("records.json");
     // A flat JSON object of strings without escapes: read it by hand.
     let mut flags = vec![
+        LOCAL_TTL.to_string(),
         "--local=/example.com/".to_string(),
         "--host-record=probe.example.com,127.0.0.1".to_string(),
     ];
@@ -784,8 +629,13 @@ fn check_category(name: &str, ours: &[DkimOutcome]) {
 
 #[test]
 fn dkim_corpus_agrees_with_dkimpy() {
-    let Some(bin) = tool("dnsmasq") else { return };
-    if tool("python3").is_none() || !have_python_modules() {
+    if tool("dnsmasq").is_none()
+        || tool("python3").is_none()
+        || !python_modules(
+            &["dkim", "nacl", "dns.resolver", "cryptography"],
+            "dkimpy pynacl dnspython cryptography",
+        )
+    {
         return;
     }
     let dir = TempDir::new("auth-dkim");
@@ -794,8 +644,10 @@ fn dkim_corpus_agrees_with_dkimpy() {
     let now = SystemTime::now();
     sign_with_smtpkit(&dir, now);
     let built = python(&dir, &["build", &dir_s, &unix(now).to_string()]);
-    let server = Dnsmasq::start(&bin, &key_flags(&dir), "probe.example.com");
-    let port = server.addr.port().to_string();
+    let Some(server) = Dnsmasq::start(&key_flags(&dir), "probe.example.com") else {
+        return;
+    };
+    let port = server.addr().port().to_string();
     let verdicts = python(&dir, &["verify", &dir_s, &port]);
 
     // dkimpy's verdict per (message, signature index).

@@ -26,8 +26,12 @@
 //! Needs `python3` with the PyPI packages `dmarc` and `publicsuffix2`: skipped when missing,
 //! a failure under `CI=true`.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use common::tools::{python_modules, run};
 
 use smtpkit::auth_check::dmarc::{self, Options, Sampling};
 use smtpkit::auth_check::{
@@ -290,26 +294,6 @@ fn case_json(c: &Case, sample: u8) -> String {
     )
 }
 
-fn python_has(modules: &str) -> bool {
-    let ok = Command::new("python3")
-        .args(["-c", &format!("import {modules}")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!(
-                "python3 with {modules} is required under CI=true (pip install dmarc publicsuffix2)"
-            );
-        }
-        eprintln!(
-            "skipping: python3 with {modules} not installed (pip install dmarc publicsuffix2)"
-        );
-    }
-    ok
-}
-
 fn ours(c: &Case, sample: u8) -> String {
     let mut dns = StaticResolver::new();
     for (name, txt) in &c.dns {
@@ -329,7 +313,7 @@ fn ours(c: &Case, sample: u8) -> String {
 
 #[test]
 fn dmarc_agrees_with_the_python_dmarc_package() {
-    if !python_has("dmarc, publicsuffix2") {
+    if !python_modules(&["dmarc", "publicsuffix2"], "dmarc publicsuffix2") {
         return;
     }
     let cases = generate(1000);
@@ -337,28 +321,13 @@ fn dmarc_agrees_with_the_python_dmarc_package() {
         .iter()
         .map(|c| case_json(c, c.sample) + "\n")
         .collect();
-    let mut child = Command::new("python3")
-        .args(["-c", ORACLE])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("python3");
-    let mut stdin = child.stdin.take().expect("stdin");
-    let writer = std::thread::spawn(move || {
-        let _ = stdin.write_all(input.as_bytes());
-    });
-    let out = child.wait_with_output().expect("python3 oracle");
-    writer.join().expect("writer");
-    assert!(
-        out.status.success(),
-        "oracle failed: {}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = run(
+        Command::new("python3").args(["-c", ORACLE]),
+        Some(input.as_bytes()),
+        Duration::from_secs(600),
     );
-    let theirs: Vec<String> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_string)
-        .collect();
+    assert!(out.status.success(), "oracle failed: {}", out.stderr);
+    let theirs: Vec<String> = out.stdout.lines().map(str::to_string).collect();
     assert_eq!(theirs.len(), cases.len(), "one answer per case");
     let mut mismatches = Vec::new();
     let mut counts = std::collections::BTreeMap::new();

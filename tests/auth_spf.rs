@@ -288,19 +288,15 @@ fn rfc7208_test_suite() {
 // pyspf as an oracle, DNS from dnsmasq
 // ---------------------------------------------------------------------------------------------
 
-use std::fs;
-use std::io::Write as _;
-use std::net::{SocketAddr, UdpSocket};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use smtpkit::auth_check::SpfOutcome;
 use smtpkit::auth_check::spf::check_helo;
-use smtpkit::dns::{DnsConfig, StubResolver};
+use smtpkit::dns::StubResolver;
 
-use common::tools::tool;
+use common::dnsmasq::Dnsmasq;
+use common::tools::{python_modules, run};
 
 /// The zone under `spf.test`: (name, records). A record is `txt:TEXT` (strings split at
 /// commas, as dnsmasq does), `host:IP[,IP]` (A/AAAA, and the PTR dnsmasq derives from it),
@@ -474,7 +470,7 @@ fn oracle_zone() -> Vec<(String, Vec<String>)> {
 
 /// dnsmasq flags serving `oracle_zone()`; every other name is NXDOMAIN (`--local=/#/`).
 fn oracle_flags() -> Vec<String> {
-    let mut flags = vec!["--local=/#/".to_string()];
+    let mut flags = vec!["--cache-size=0".to_string(), "--local=/#/".to_string()];
     for (name, records) in oracle_zone() {
         for r in records {
             let (kind, value) = r.split_once(':').expect("record kind");
@@ -497,85 +493,6 @@ fn oracle_flags() -> Vec<String> {
     flags
 }
 
-/// A running dnsmasq, killed by its handle when dropped.
-struct Dnsmasq {
-    child: Child,
-    addr: SocketAddr,
-    log: PathBuf,
-}
-
-impl Drop for Dnsmasq {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = fs::remove_file(&self.log);
-    }
-}
-
-impl Dnsmasq {
-    /// Starts dnsmasq on a free loopback port and waits until it answers (bounded).
-    fn start(bin: &Path, flags: &[String]) -> Dnsmasq {
-        let mut failures = Vec::new();
-        for _ in 0..5 {
-            let port = UdpSocket::bind("127.0.0.1:0")
-                .and_then(|s| s.local_addr())
-                .expect("bind a UDP socket on loopback")
-                .port();
-            let addr = SocketAddr::from(([127, 0, 0, 1], port));
-            let log = std::env::temp_dir().join(format!(
-                "smtpkit-spf-dnsmasq-{}-{port}.log",
-                std::process::id()
-            ));
-            let stderr = fs::File::create(&log).expect("create the dnsmasq log file");
-            let child = Command::new(bin)
-                .args([
-                    "--keep-in-foreground",
-                    "--conf-file=/dev/null",
-                    "--no-resolv",
-                    "--no-hosts",
-                    "--pid-file=",
-                    "--log-facility=-",
-                    "--listen-address=127.0.0.1",
-                    "--bind-interfaces",
-                    "--cache-size=0",
-                    &format!("--port={port}"),
-                ])
-                .args(flags)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(stderr)
-                .spawn()
-                .expect("spawn dnsmasq");
-            let mut server = Dnsmasq { child, addr, log };
-            match server.wait_ready() {
-                Ok(()) => return server,
-                Err(why) => failures.push(why),
-            }
-        }
-        panic!("dnsmasq did not start: {failures:#?}");
-    }
-
-    fn wait_ready(&mut self) -> Result<(), String> {
-        let probe = StubResolver::new(DnsConfig {
-            nameservers: vec![self.addr],
-            timeout: Duration::from_millis(200),
-            attempts: 1,
-        });
-        let started = Instant::now();
-        while started.elapsed() < Duration::from_secs(10) {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                let log = fs::read_to_string(&self.log).unwrap_or_default();
-                return Err(format!("dnsmasq exited ({status}): {log}"));
-            }
-            if probe.a("mail.spf.test").is_ok() {
-                return Ok(());
-            }
-            thread::sleep(Duration::from_millis(50));
-        }
-        Err(format!("no answer on {} within 10 s", self.addr))
-    }
-}
-
 /// pyspf over dnspython, its resolver pointed at dnsmasq. Reads `KIND\tIP\tMAILFROM\tHELO`
 /// lines (KIND `mailfrom` or `helo`), writes `RESULT\tEXPLANATION` lines.
 const PYSPF_DRIVER: &str = r#"
@@ -595,25 +512,6 @@ for line in sys.stdin:
     print('%s\t%s' % (res, exp if res == 'fail' else ''), flush=False)
 sys.stdout.flush()
 "#;
-
-/// Whether pyspf and dnspython import; under `CI=true` their absence fails the test.
-fn pyspf_available() -> bool {
-    let ok = Command::new("python3")
-        .args(["-c", "import spf, dns.resolver"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!(
-                "pyspf/dnspython not installed (pip install pyspf dnspython), CI=true needs them"
-            );
-        }
-        eprintln!("skipping: pyspf or dnspython not installed");
-    }
-    ok
-}
 
 struct OracleCase {
     helo_identity: bool,
@@ -697,16 +595,13 @@ const KNOWN_DISAGREEMENTS: &[(&str, &str, &str, &str, &str)] = &[(
 
 #[test]
 fn pyspf_oracle() {
-    let Some(bin) = tool("dnsmasq") else { return };
-    if !pyspf_available() {
+    if !python_modules(&["spf", "dns.resolver"], "pyspf dnspython") {
         return;
     }
-    let dns = Dnsmasq::start(&bin, &oracle_flags());
-    let resolver = StubResolver::new(DnsConfig {
-        nameservers: vec![dns.addr],
-        timeout: Duration::from_secs(2),
-        attempts: 2,
-    });
+    let Some(dns) = Dnsmasq::start(&oracle_flags(), "mail.spf.test") else {
+        return;
+    };
+    let resolver = StubResolver::new(dns.config());
     let cases = oracle_corpus();
 
     let mut input = String::new();
@@ -714,29 +609,13 @@ fn pyspf_oracle() {
         let kind = if c.helo_identity { "helo" } else { "mailfrom" };
         input.push_str(&format!("{kind}\t{}\t{}\t{}\n", c.ip, c.mail_from, c.helo));
     }
-    let mut py = Command::new("python3")
-        .args(["-c", PYSPF_DRIVER, &dns.addr.port().to_string()])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start python3");
-    let mut stdin = py.stdin.take().expect("python stdin");
-    let writer = thread::spawn(move || stdin.write_all(input.as_bytes()));
-    let out = py.wait_with_output().expect("pyspf output");
-    writer
-        .join()
-        .expect("writer thread")
-        .expect("write to pyspf");
-    assert!(
-        out.status.success(),
-        "pyspf failed: {}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = run(
+        Command::new("python3").args(["-c", PYSPF_DRIVER, &dns.addr().port().to_string()]),
+        Some(input.as_bytes()),
+        Duration::from_secs(600),
     );
-    let answers: Vec<String> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_string)
-        .collect();
+    assert!(out.status.success(), "pyspf failed: {}", out.stderr);
+    let answers: Vec<String> = out.stdout.lines().map(str::to_string).collect();
     assert_eq!(answers.len(), cases.len(), "one pyspf answer per case");
 
     let mut disagreements = Vec::new();

@@ -6,6 +6,8 @@
 //! Needs `openssl`, `python3` and the PyPI packages `dkimpy` and `pynacl` (for ed25519). When
 //! one is missing the test is skipped with a note on stderr, or fails when `CI=true`.
 
+mod common;
+
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
@@ -16,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use common::tools::{TempDir, openssl, python_modules, rsa_key, tool};
 use smtpkit::dkim::{Algorithm, Canonicalization, DkimError, Signer, SigningKey};
 
 const TIMEOUT: Duration = Duration::from_secs(120);
@@ -50,67 +53,13 @@ for name in names:
     print(name + "\t" + ("PASS" if ok else "FAIL") + "\t" + why, flush=True)
 "#;
 
-fn ci() -> bool {
-    std::env::var("CI").as_deref() == Ok("true")
-}
-
-/// Skips (or fails under CI=true) when `what` is missing.
-fn missing(what: &str) -> bool {
-    if ci() {
-        panic!("{what} is not available, and CI=true requires it");
-    }
-    eprintln!("skipping: {what} not available");
-    true
+/// dkimpy and pynacl (for ed25519), or false (skipped; a failure under `CI=true`).
+fn have_dkimpy() -> bool {
+    python_modules(&["dkim", "nacl"], "dkimpy pynacl")
 }
 
 fn have_openssl() -> bool {
-    let ok = Command::new("openssl")
-        .arg("version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    ok || !missing("openssl")
-}
-
-fn have_dkimpy() -> bool {
-    static OK: OnceLock<bool> = OnceLock::new();
-    let ok = *OK.get_or_init(|| {
-        Command::new("python3")
-            .args(["-c", "import dkim, nacl"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    });
-    ok || !missing("python3 with dkimpy and pynacl (pip install dkimpy pynacl)")
-}
-
-/// A scratch directory, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "smtpkit-dkim-{tag}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("create temp dir");
-        TempDir(dir)
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+    tool("openssl").is_some()
 }
 
 /// What a finished command produced.
@@ -152,22 +101,6 @@ fn run(cmd: &mut Command, dir: &TempDir, what: &str) -> Output {
     }
 }
 
-fn openssl(dir: &TempDir, args: &[&str]) {
-    let out = run(
-        Command::new("openssl")
-            .args(args)
-            .current_dir(&dir.0)
-            .stdin(Stdio::null()),
-        dir,
-        "openssl",
-    );
-    assert!(
-        out.status.success(),
-        "openssl {args:?} failed: {}",
-        out.stderr
-    );
-}
-
 /// Keys generated with openssl in a test's directory, and their public key records built from
 /// openssl's own public key output.
 struct Keys {
@@ -180,45 +113,27 @@ struct Keys {
 
 impl Keys {
     fn generate(dir: &TempDir) -> Keys {
+        let rsa = rsa_key(dir, "rsa");
+        openssl(dir, &["genpkey", "-algorithm", "ed25519", "-out", "ed.pem"]);
         openssl(
             dir,
             &[
-                "genpkey",
-                "-algorithm",
-                "RSA",
-                "-pkeyopt",
-                "rsa_keygen_bits:2048",
-                "-out",
-                "rsa.pem",
+                "pkey", "-in", "ed.pem", "-pubout", "-outform", "DER", "-out", "ed.pub",
             ],
         );
-        openssl(
-            dir,
-            &["rsa", "-in", "rsa.pem", "-traditional", "-out", "rsa1.pem"],
-        );
-        openssl(dir, &["genpkey", "-algorithm", "ed25519", "-out", "ed.pem"]);
-        for (key, out) in [("rsa.pem", "rsa.pub"), ("ed.pem", "ed.pub")] {
-            openssl(
-                dir,
-                &[
-                    "pkey", "-in", key, "-pubout", "-outform", "DER", "-out", out,
-                ],
-            );
-        }
-        let pkcs1 = std::fs::read_to_string(dir.path("rsa1.pem")).unwrap();
+        let pkcs1 = std::fs::read_to_string(&rsa.pkcs1).unwrap();
         assert!(
             pkcs1.starts_with("-----BEGIN RSA PRIVATE KEY-----"),
             "{pkcs1}"
         );
-        let rsa_spki = std::fs::read(dir.path("rsa.pub")).unwrap();
         let ed_spki = std::fs::read(dir.path("ed.pub")).unwrap();
         assert_eq!(ed_spki.len(), 44, "Ed25519 SubjectPublicKeyInfo");
         let ed_raw = &ed_spki[ed_spki.len() - 32..];
         Keys {
-            rsa_pkcs8: dir.path("rsa.pem"),
-            rsa_pkcs1: dir.path("rsa1.pem"),
+            rsa_pkcs8: rsa.pkcs8,
+            rsa_pkcs1: rsa.pkcs1,
             ed25519: dir.path("ed.pem"),
-            rsa_record: format!("v=DKIM1; k=rsa; p={}", STANDARD.encode(&rsa_spki)),
+            rsa_record: format!("v=DKIM1; k=rsa; p={}", STANDARD.encode(&rsa.spki)),
             ed_record: format!("v=DKIM1; k=ed25519; p={}", STANDARD.encode(ed_raw)),
         }
     }
@@ -432,7 +347,7 @@ fn dkimpy_verifies_library_signatures() {
     if !have_openssl() || !have_dkimpy() {
         return;
     }
-    let dir = TempDir::new("lib");
+    let dir = TempDir::new("dkim-lib");
     let keys = Keys::generate(&dir);
     let mut cases = Vec::new();
     let mut add = |name: String, message: Vec<u8>, pass: bool| {
@@ -624,7 +539,7 @@ fn dkimpy_rejects_fields_added_above_oversigned_ones() {
     if !have_openssl() || !have_dkimpy() {
         return;
     }
-    let dir = TempDir::new("oversign");
+    let dir = TempDir::new("dkim-oversign");
     let keys = Keys::generate(&dir);
     let mut cases = Vec::new();
     let mut add = |name: String, message: Vec<u8>, pass: bool| {
@@ -746,7 +661,7 @@ fn dns_records_match_openssl() {
     if !have_openssl() {
         return;
     }
-    let dir = TempDir::new("records");
+    let dir = TempDir::new("dkim-records");
     let keys = Keys::generate(&dir);
     for (label, path, _) in keys.all() {
         let key = SigningKey::from_pem_file(path).unwrap();
@@ -771,7 +686,7 @@ fn refused_keys() {
     if !have_openssl() {
         return;
     }
-    let dir = TempDir::new("refused");
+    let dir = TempDir::new("dkim-refused");
     for bits in ["1024", "1536"] {
         let name = format!("rsa{bits}.pem");
         openssl(
@@ -808,18 +723,7 @@ fn refused_keys() {
             "ed-enc.pem",
         ],
     );
-    openssl(
-        &dir,
-        &[
-            "genpkey",
-            "-algorithm",
-            "RSA",
-            "-pkeyopt",
-            "rsa_keygen_bits:2048",
-            "-out",
-            "rsa.pem",
-        ],
-    );
+    rsa_key(&dir, "rsa");
     openssl(
         &dir,
         &[
@@ -871,7 +775,7 @@ fn example_binary() -> &'static Path {
         let bin = profile.join("examples").join("dkim_sign");
         let modified = |p: &Path| p.metadata().and_then(|m| m.modified()).ok();
         if modified(&bin).is_none() || modified(&bin) < modified(&exe) {
-            let dir = TempDir::new("build");
+            let dir = TempDir::new("dkim-build");
             let mut build = Command::new(env!("CARGO"));
             build
                 .args(["build", "--example", "dkim_sign"])
@@ -897,7 +801,7 @@ fn dkimpy_verifies_example_output() {
     if !have_openssl() || !have_dkimpy() {
         return;
     }
-    let dir = TempDir::new("example");
+    let dir = TempDir::new("dkim-example");
     let keys = Keys::generate(&dir);
     let input = dir.path("in.eml");
     std::fs::write(&input, LF_ONLY).unwrap();

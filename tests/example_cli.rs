@@ -18,8 +18,17 @@ fn ex(name: &str, args: &[&str], input: Option<&[u8]>) -> Output {
     )
 }
 
-const EXAMPLES: [(&str, &[&str]); 5] = [
-    ("smtp_server", &["--listen ADDR", "--http ADDR", "--print"]),
+const EXAMPLES: [(&str, &[&str]); 6] = [
+    (
+        "smtp_server",
+        &[
+            "--listen ADDR",
+            "--http ADDR",
+            "--print",
+            "--auth-check",
+            "--dns ADDR:PORT",
+        ],
+    ),
     (
         "send",
         &[
@@ -41,6 +50,16 @@ const EXAMPLES: [(&str, &[&str]); 5] = [
             "--to LIST",
             "--attach FILE",
             "--send HOST:PORT",
+        ],
+    ),
+    (
+        "auth_check",
+        &[
+            "--ip IP",
+            "--helo NAME",
+            "--mail-from ADDR",
+            "--dns ADDR:PORT",
+            "--authserv-id ID",
         ],
     ),
 ];

@@ -99,28 +99,84 @@ fn message_file(dir: &pki::TempDir) -> String {
     dir.write("message.eml", MESSAGE).display().to_string()
 }
 
+/// One run against the default server (which refuses `bad*` recipients): the exit code, the
+/// report on stdout, and what the server received.
+struct Delivery {
+    name: &'static str,
+    to: &'static [&'static str],
+    /// The message comes from a file named on the command line, else from stdin.
+    from_file: bool,
+    code: i32,
+    stdout: &'static str,
+    /// The recipients of the one message received; None: no message, and one connection
+    /// only (a permanent refusal is not retried).
+    received: Option<&'static [&'static str]>,
+}
+
 #[test]
-fn all_delivered_from_a_file() {
+fn delivery_outcomes_and_exit_codes() {
     example("send");
-    let (srv, rec) = default_server();
-    let dir = pki::TempDir::new("send");
-    let mut args = base(srv.local_addr(), &["one@x.example", "two@x.example"]);
-    args.push(message_file(&dir));
-    let o = send(&strs(&args), b"");
-    assert_eq!(o.code, Some(0), "{o:?}");
-    assert_eq!(
-        o.stdout,
-        "one@x.example 250 2.0.0 OK: queued\n\
-         two@x.example 250 2.0.0 OK: queued\n\
-         result: delivered 250 2.0.0 OK: queued\n",
-        "{o:?}"
-    );
-    wait_closed(&rec, 1);
-    let r = rec.lock().unwrap();
-    assert_eq!(r.messages.len(), 1);
-    assert_eq!(r.messages[0].body, ON_WIRE);
-    assert_eq!(r.messages[0].from.as_deref(), Some("a@x.example"));
-    assert_eq!(r.messages[0].to, ["one@x.example", "two@x.example"]);
+    let rows = [
+        Delivery {
+            name: "all delivered, from a file",
+            to: &["one@x.example", "two@x.example"],
+            from_file: true,
+            code: 0,
+            stdout: "one@x.example 250 2.0.0 OK: queued\n\
+                     two@x.example 250 2.0.0 OK: queued\n\
+                     result: delivered 250 2.0.0 OK: queued\n",
+            received: Some(&["one@x.example", "two@x.example"]),
+        },
+        Delivery {
+            name: "one refused is partial",
+            to: &["ok@x.example", "bad@x.example"],
+            from_file: false,
+            code: 1,
+            stdout: "ok@x.example 250 2.0.0 OK: queued\n\
+                     bad@x.example 550 5.1.1 Mailbox unavailable\n\
+                     result: partial 250 2.0.0 OK: queued\n",
+            received: Some(&["ok@x.example"]),
+        },
+        Delivery {
+            name: "all refused is failed",
+            to: &["bad1@x.example", "bad2@x.example"],
+            from_file: false,
+            code: 2,
+            stdout: "bad1@x.example 550 5.1.1 Mailbox unavailable\n\
+                     bad2@x.example 550 5.1.1 Mailbox unavailable\n\
+                     result: failed 550 5.1.1 Mailbox unavailable\n",
+            received: None,
+        },
+    ];
+    for row in rows {
+        let name = row.name;
+        let (srv, rec) = default_server();
+        let dir = pki::TempDir::new("send");
+        let mut args = base(srv.local_addr(), row.to);
+        let stdin = if row.from_file {
+            args.push(message_file(&dir));
+            &b""[..]
+        } else {
+            MESSAGE
+        };
+        let o = send(&strs(&args), stdin);
+        assert_eq!(o.code, Some(row.code), "{name}: {o:?}");
+        assert_eq!(o.stdout, row.stdout, "{name}: {o:?}");
+        wait_closed(&rec, 1);
+        let r = rec.lock().unwrap();
+        match row.received {
+            Some(to) => {
+                assert_eq!(r.messages.len(), 1, "{name}");
+                assert_eq!(r.messages[0].body, ON_WIRE, "{name}");
+                assert_eq!(r.messages[0].from.as_deref(), Some("a@x.example"), "{name}");
+                assert_eq!(r.messages[0].to, to, "{name}");
+            }
+            None => {
+                assert!(r.messages.is_empty(), "{name}");
+                assert_eq!(r.connects, 1, "{name}: a permanent refusal is not retried");
+            }
+        }
+    }
 }
 
 #[test]
@@ -141,44 +197,6 @@ fn message_from_stdin() {
     let r = rec.lock().unwrap();
     assert_eq!(r.messages.len(), 2);
     assert!(r.messages.iter().all(|m| m.body == ON_WIRE));
-}
-
-#[test]
-fn one_refused_is_partial() {
-    example("send");
-    let (srv, rec) = default_server();
-    let args = base(srv.local_addr(), &["ok@x.example", "bad@x.example"]);
-    let o = send(&strs(&args), MESSAGE);
-    assert_eq!(o.code, Some(1), "{o:?}");
-    assert_eq!(
-        o.stdout,
-        "ok@x.example 250 2.0.0 OK: queued\n\
-         bad@x.example 550 5.1.1 Mailbox unavailable\n\
-         result: partial 250 2.0.0 OK: queued\n",
-        "{o:?}"
-    );
-    wait_closed(&rec, 1);
-    assert_eq!(rec.lock().unwrap().messages[0].to, ["ok@x.example"]);
-}
-
-#[test]
-fn all_refused_is_failed() {
-    example("send");
-    let (srv, rec) = default_server();
-    let args = base(srv.local_addr(), &["bad1@x.example", "bad2@x.example"]);
-    let o = send(&strs(&args), MESSAGE);
-    assert_eq!(o.code, Some(2), "{o:?}");
-    assert_eq!(
-        o.stdout,
-        "bad1@x.example 550 5.1.1 Mailbox unavailable\n\
-         bad2@x.example 550 5.1.1 Mailbox unavailable\n\
-         result: failed 550 5.1.1 Mailbox unavailable\n",
-        "{o:?}"
-    );
-    wait_closed(&rec, 1);
-    let r = rec.lock().unwrap();
-    assert!(r.messages.is_empty());
-    assert_eq!(r.connects, 1, "a permanent refusal is not retried");
 }
 
 #[test]

@@ -3,37 +3,16 @@
 //!
 //! Without dnsmasq the tests are skipped, except under `CI=true` where they fail.
 
-use std::fs;
-use std::net::{IpAddr, SocketAddr, UdpSocket};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::thread;
-use std::time::{Duration, Instant};
+mod common;
 
-use smtpkit::client::mx::{DnsConfig, DnsError, MxHost, lookup_ip, resolve_mx};
+use std::net::IpAddr;
 
-/// Finds an executable by name: `$PATH` first, then the sbin directories (dnsmasq lives in
-/// /usr/sbin, which a non-root `$PATH` often lacks).
-fn tool(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(["/usr/sbin", "/sbin", "/usr/local/sbin"].map(PathBuf::from))
-        .map(|dir| dir.join(name))
-        .find(|p| p.is_file())
-}
+use common::dnsmasq::Dnsmasq;
+use smtpkit::client::mx::{DnsError, MxHost, lookup_ip, resolve_mx};
 
-/// The dnsmasq binary, or `None` (test skipped) when it is not installed outside CI.
-fn dnsmasq_binary() -> Option<PathBuf> {
-    match tool("dnsmasq") {
-        Some(bin) => Some(bin),
-        None if std::env::var("CI").as_deref() == Ok("true") => {
-            panic!("dnsmasq not installed (apt-get install dnsmasq-base)")
-        }
-        None => {
-            eprintln!("skipping: dnsmasq not installed");
-            None
-        }
-    }
+/// dnsmasq serving [`zone_flags`], or None (skipped; a failure under `CI=true`).
+fn dnsmasq() -> Option<Dnsmasq> {
+    Dnsmasq::start(&zone_flags(), "mx1.test.example")
 }
 
 /// Number of MX records of `many.test.example`: enough that the UDP answer (no EDNS, so
@@ -75,93 +54,6 @@ fn zone_flags() -> Vec<String> {
     flags
 }
 
-/// A running dnsmasq, killed (by its handle) when dropped.
-struct Dnsmasq {
-    child: Child,
-    addr: SocketAddr,
-    log: PathBuf,
-}
-
-impl Drop for Dnsmasq {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = fs::remove_file(&self.log);
-    }
-}
-
-impl Dnsmasq {
-    /// Starts dnsmasq on a free loopback port and waits until it answers (bounded).
-    fn start(bin: &Path) -> Dnsmasq {
-        let mut failures = Vec::new();
-        for _ in 0..5 {
-            // A free port: bind, note it, drop. Another process may take it meanwhile (or its
-            // TCP side may be busy): then dnsmasq exits and we try another port.
-            let port = UdpSocket::bind("127.0.0.1:0")
-                .and_then(|s| s.local_addr())
-                .expect("bind a UDP socket on loopback")
-                .port();
-            let addr = SocketAddr::from(([127, 0, 0, 1], port));
-            let log = std::env::temp_dir()
-                .join(format!("smtpkit-dnsmasq-{}-{port}.log", std::process::id()));
-            let stderr = fs::File::create(&log).expect("create the dnsmasq log file");
-            let child = Command::new(bin)
-                .args([
-                    "--keep-in-foreground", // no fork; not --no-daemon (debug mode)
-                    "--conf-file=/dev/null",
-                    "--no-resolv",
-                    "--no-hosts",
-                    "--pid-file=",      // none
-                    "--log-facility=-", // stderr (to the log file), not syslog
-                    "--listen-address=127.0.0.1",
-                    "--bind-interfaces",
-                    &format!("--port={port}"),
-                ])
-                .args(zone_flags())
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(stderr)
-                .spawn()
-                .expect("spawn dnsmasq");
-            let mut server = Dnsmasq { child, addr, log };
-            match server.wait_ready() {
-                Ok(()) => return server,
-                Err(why) => failures.push(why),
-            }
-        }
-        panic!("dnsmasq did not start: {failures:#?}");
-    }
-
-    /// Polls until dnsmasq answers, it exits, or 10 s pass.
-    fn wait_ready(&mut self) -> Result<(), String> {
-        let probe = DnsConfig {
-            nameservers: vec![self.addr],
-            timeout: Duration::from_millis(200),
-            attempts: 1,
-        };
-        let started = Instant::now();
-        while started.elapsed() < Duration::from_secs(10) {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                let log = fs::read_to_string(&self.log).unwrap_or_default();
-                return Err(format!("dnsmasq exited ({status}): {log}"));
-            }
-            if lookup_ip("mx1.test.example", &probe).is_ok() {
-                return Ok(());
-            }
-            thread::sleep(Duration::from_millis(50));
-        }
-        Err(format!("no answer on {} within 10 s", self.addr))
-    }
-
-    fn cfg(&self) -> DnsConfig {
-        DnsConfig {
-            nameservers: vec![self.addr],
-            timeout: Duration::from_secs(2),
-            attempts: 2,
-        }
-    }
-}
-
 fn ip(s: &str) -> IpAddr {
     s.parse().expect("test IP")
 }
@@ -176,9 +68,8 @@ fn host(preference: u16, name: &str, addrs: &[&str]) -> MxHost {
 
 #[test]
 fn mx_list_exact() {
-    let Some(bin) = dnsmasq_binary() else { return };
-    let dns = Dnsmasq::start(&bin);
-    let cfg = dns.cfg();
+    let Some(dns) = dnsmasq() else { return };
+    let cfg = dns.config();
     let expected = vec![
         host(10, "mx1.test.example", &["127.0.0.2"]),
         host(20, "mx2.test.example", &["127.0.0.3", "2001:db8::3"]),
@@ -197,9 +88,8 @@ fn mx_list_exact() {
 
 #[test]
 fn equal_preferences_shuffled() {
-    let Some(bin) = dnsmasq_binary() else { return };
-    let dns = Dnsmasq::start(&bin);
-    let cfg = dns.cfg();
+    let Some(dns) = dnsmasq() else { return };
+    let cfg = dns.config();
     let (mut first1, mut first2) = (0, 0);
     for _ in 0..60 {
         let hosts = resolve_mx("shuffle.test.example", &cfg).unwrap();
@@ -217,9 +107,8 @@ fn equal_preferences_shuffled() {
 
 #[test]
 fn implicit_null_nxdomain_noaddress() {
-    let Some(bin) = dnsmasq_binary() else { return };
-    let dns = Dnsmasq::start(&bin);
-    let cfg = dns.cfg();
+    let Some(dns) = dnsmasq() else { return };
+    let cfg = dns.config();
 
     let implicit = vec![host(
         0,
@@ -269,11 +158,10 @@ fn implicit_null_nxdomain_noaddress() {
 
 #[test]
 fn truncated_answer_over_tcp() {
-    let Some(bin) = dnsmasq_binary() else { return };
-    let dns = Dnsmasq::start(&bin);
+    let Some(dns) = dnsmasq() else { return };
     // 30 MX records do not fit in 512 bytes: dnsmasq sets TC, the client retries over TCP
     // and keeps the 16 most preferred hosts.
-    let hosts = resolve_mx("many.test.example", &dns.cfg()).unwrap();
+    let hosts = resolve_mx("many.test.example", &dns.config()).unwrap();
     let expected: Vec<MxHost> = (1..=16u16)
         .map(|i| MxHost {
             preference: i,
@@ -339,7 +227,7 @@ mod client_failover {
         let client = Client::new(
             Options::mx("test.example")
                 .port(port)
-                .dns(dns.cfg())
+                .dns(dns.config())
                 .tls(TlsMode::Never)
                 .retries(retries),
         )
@@ -349,8 +237,7 @@ mod client_failover {
 
     #[test]
     fn first_mx_down_then_second_delivers() {
-        let Some(bin) = dnsmasq_binary() else { return };
-        let dns = Dnsmasq::start(&bin);
+        let Some(dns) = dnsmasq() else { return };
         let p = port();
         let (_mx2, seen2) = mx_server("127.0.0.3", p, None);
         let receipt = send(&dns, p, 1).unwrap();
@@ -360,8 +247,7 @@ mod client_failover {
 
     #[test]
     fn first_mx_refuses_temporarily_then_second_delivers() {
-        let Some(bin) = dnsmasq_binary() else { return };
-        let dns = Dnsmasq::start(&bin);
+        let Some(dns) = dnsmasq() else { return };
         let p = port();
         let (_mx1, seen1) = mx_server(
             "127.0.0.2",
@@ -378,8 +264,7 @@ mod client_failover {
 
     #[test]
     fn permanent_refusal_stops() {
-        let Some(bin) = dnsmasq_binary() else { return };
-        let dns = Dnsmasq::start(&bin);
+        let Some(dns) = dnsmasq() else { return };
         let p = port();
         let (_mx1, seen1) = mx_server("127.0.0.2", p, Some(Reply::with(554, (5, 7, 1), "no")));
         let (_mx2, seen2) = mx_server("127.0.0.3", p, None);

@@ -10,6 +10,7 @@ use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering};
 use std::time::{Duration, Instant};
 
+use smtpkit_bench::chart::Bar;
 use smtpkit_bench::{
     TempDir, bench_dir, fmt_num, median, ops_per_sec, quick, ratio, reps, run_note, table,
     write_section,
@@ -204,6 +205,18 @@ enum BuildLib {
     MailBuilder,
 }
 
+/// The builders' input: 3 KB of text, 4 KB of HTML, a 100 KiB attachment.
+fn build_input() -> BuildInput {
+    BuildInput {
+        text: prose(3000),
+        html: format!(
+            "<html><body><p>{}</p></body></html>",
+            prose(4000).replace("\r\n", "<br>\r\n")
+        ),
+        attachment: noise(100 * 1024, 3),
+    }
+}
+
 /// Builds one message (with or without the attachment) and returns its size.
 fn build(b: BuildLib, inp: &BuildInput, attach: bool) -> usize {
     match b {
@@ -252,6 +265,24 @@ fn build(b: BuildLib, inp: &BuildInput, attach: bool) -> usize {
             m.write_to_vec().expect("mail-builder").len()
         }
     }
+}
+
+const BUILD_HEADER: [&str; 5] = [
+    "message",
+    "builder",
+    "output bytes",
+    "messages/s",
+    "vs best peer",
+];
+
+/// smtpkit's value over the best peer's (higher is better), NaN when there is none.
+fn best_ratio(smtpkit: f64, peers: &[f64]) -> f64 {
+    let best = peers
+        .iter()
+        .copied()
+        .filter(|x| x.is_finite() && *x > 0.0)
+        .fold(f64::NAN, f64::max);
+    smtpkit / best
 }
 
 /// The hostile shapes (issue 11): each generator returns a message of about `size` bytes.
@@ -398,6 +429,55 @@ fn hostile_rows() -> Vec<Vec<String>> {
     rows
 }
 
+/// The build table: every builder on both messages, round-robin within each repetition.
+/// Returns the rows and, for the chart, smtpkit's ratio to the best peer per message.
+fn build_rows(budget: Duration) -> (Vec<Vec<String>>, Vec<Bar>) {
+    let inp = build_input();
+    let builders = [BuildLib::Smtpkit, BuildLib::Lettre, BuildLib::MailBuilder];
+    let bnames = [
+        "smtpkit MessageBuilder",
+        "lettre Message::builder",
+        "mail-builder 2",
+    ];
+    let mut bsamples = vec![vec![Vec::new(); 2]; builders.len()];
+    for rep in 0..reps() {
+        for k in 0..builders.len() {
+            let i = (k + rep) % builders.len();
+            for (a, attach) in [false, true].into_iter().enumerate() {
+                let ops = ops_per_sec(budget, || {
+                    black_box(build(builders[i], black_box(&inp), attach));
+                });
+                bsamples[i][a].push(ops);
+            }
+        }
+    }
+    let mut brows = Vec::new();
+    let mut bars = Vec::new();
+    for (a, label) in [
+        "text + html (alternative)",
+        "text + html + 100 KiB attachment",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let meds: Vec<f64> = (0..builders.len())
+            .map(|i| median(&bsamples[i][a]))
+            .collect();
+        bars.push(Bar::new(*label, best_ratio(meds[0], &meds[1..])));
+        for i in 0..builders.len() {
+            brows.push(vec![
+                label.to_string(),
+                bnames[i].to_string(),
+                format!("{}", build(builders[i], &inp, a == 1)),
+                fmt_num(meds[i]),
+                ratio(meds[i], &meds[1..], true),
+            ]);
+        }
+    }
+
+    (brows, bars)
+}
+
 fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
@@ -406,6 +486,7 @@ fn main() {
     // the peers. Either prints its table and leaves BENCHMARKS.md alone.
     let only_hostile = std::env::args().any(|a| a == "hostile");
     let only_decode = std::env::args().any(|a| a == "decode");
+    let only_build = std::env::args().any(|a| a == "build");
     let hostile_header = [
         "shape",
         "caps",
@@ -423,14 +504,50 @@ fn main() {
             .unwrap_or(2);
         let corpus = corpus();
         let m = &corpus[n.min(corpus.len() - 1)].1;
+        // `-- profile N COUNT`: exactly COUNT decodes (for callgrind), else 10 s.
+        if let Some(count) = std::env::args()
+            .nth(pos + 2)
+            .and_then(|v| v.parse::<usize>().ok())
+        {
+            for _ in 0..count {
+                black_box(smtpkit::mime::decode(black_box(m)).expect("decode"));
+            }
+            return;
+        }
         let ops = ops_per_sec(Duration::from_secs(10), || {
             black_box(smtpkit::mime::decode(black_box(m)).expect("decode"));
         });
         println!("{ops:.0} messages/s");
         return;
     }
+    // `-- profile-build N`: build N messages (text+HTML; with `attach`, plus the attachment)
+    // with smtpkit, for callgrind.
+    if let Some(pos) = std::env::args().position(|a| a == "profile-build") {
+        let n: usize = std::env::args()
+            .nth(pos + 1)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1000);
+        let attach = std::env::args().any(|a| a == "attach");
+        // `mail-builder` profiles the peer instead.
+        let lib = if std::env::args().any(|a| a == "mail-builder") {
+            BuildLib::MailBuilder
+        } else {
+            BuildLib::Smtpkit
+        };
+        let inp = build_input();
+        for _ in 0..n {
+            black_box(build(lib, black_box(&inp), attach));
+        }
+        return;
+    }
     if only_hostile {
         println!("{}", table(&hostile_header, &hostile_rows()));
+        return;
+    }
+    if only_build {
+        let budget = Duration::from_millis(if quick() { 200 } else { 300 });
+        let (rows, _) = build_rows(budget);
+        println!("{}", table(&BUILD_HEADER, &rows));
         return;
     }
     let t_start = Instant::now();
@@ -466,11 +583,16 @@ fn main() {
         eprintln!("  decode rep {rep} done");
     }
     let mut rows = Vec::new();
+    let mut bars = Vec::new();
     for (c, (name, m)) in corpus.iter().enumerate() {
         let meds: Vec<f64> = (0..decoders.len())
             .map(|i| median(&samples[i][c]))
             .collect();
         let peers = &meds[1..];
+        bars.push(Bar::new(
+            format!("decode {name}"),
+            best_ratio(meds[0], peers),
+        ));
         for i in 0..decoders.len() {
             rows.push(vec![
                 format!("{name}, {} B", m.len()),
@@ -494,72 +616,28 @@ fn main() {
     }
     let hrows = hostile_rows();
 
-    let inp = BuildInput {
-        text: prose(3000),
-        html: format!(
-            "<html><body><p>{}</p></body></html>",
-            prose(4000).replace("\r\n", "<br>\r\n")
-        ),
-        attachment: noise(100 * 1024, 3),
-    };
-    let builders = [BuildLib::Smtpkit, BuildLib::Lettre, BuildLib::MailBuilder];
-    let bnames = [
-        "smtpkit MessageBuilder",
-        "lettre Message::builder",
-        "mail-builder 2",
-    ];
-    let mut bsamples = vec![vec![Vec::new(); 2]; builders.len()];
-    for rep in 0..reps() {
-        for k in 0..builders.len() {
-            let i = (k + rep) % builders.len();
-            for (a, attach) in [false, true].into_iter().enumerate() {
-                let ops = ops_per_sec(budget, || {
-                    black_box(build(builders[i], black_box(&inp), attach));
-                });
-                bsamples[i][a].push(ops);
-            }
-        }
-    }
-    let mut brows = Vec::new();
-    for (a, label) in [
-        "text + html (alternative)",
-        "text + html + 100 KiB attachment",
-    ]
-    .iter()
-    .enumerate()
-    {
-        let meds: Vec<f64> = (0..builders.len())
-            .map(|i| median(&bsamples[i][a]))
-            .collect();
-        for i in 0..builders.len() {
-            brows.push(vec![
-                label.to_string(),
-                bnames[i].to_string(),
-                format!("{}", build(builders[i], &inp, a == 1)),
-                fmt_num(meds[i]),
-                ratio(meds[i], &meds[1..], true),
-            ]);
-        }
-    }
+    let (brows, build_bars) = build_rows(budget);
+    bars.extend(
+        build_bars
+            .into_iter()
+            .map(|b| Bar::new(format!("build {}", b.label), b.ratio)),
+    );
 
     let mut body = String::from("## MIME\n\n");
     body.push_str(&run_note("mime"));
+    body.push('\n');
+    body.push_str(&smtpkit_bench::chart::write_chart(
+        "mime",
+        "MIME: smtpkit vs the best peer (messages/s ratio, higher is better)",
+        &bars,
+    ));
     body.push_str("\nDecode: the whole tree with every leaf's transfer encoding undone (smtpkit `mime::decode`; mail-parser `MessageParser::parse`; Python `BytesParser(policy=policy.default)` plus `get_payload(decode=True)` on every leaf, timed inside the interpreter). Each cell runs for a fixed time budget; ratios are against the best peer.\n\n");
     body.push_str(&table(
         &["message", "decoder", "MB/s", "messages/s", "vs best peer"],
         &rows,
     ));
     body.push_str("\nBuild + encode to bytes (from, 2 recipients, non-ASCII subject, 3 KB text + 4 KB HTML as multipart/alternative):\n\n");
-    body.push_str(&table(
-        &[
-            "message",
-            "builder",
-            "output bytes",
-            "messages/s",
-            "vs best peer",
-        ],
-        &brows,
-    ));
+    body.push_str(&table(&BUILD_HEADER, &brows));
     body.push_str("\nHostile corpus (issue 11): each shape at 1 to 16 MB, decoded with the default `DecodeOptions` and with the count caps lifted (`max_headers`, `max_params`, `max_fields` at `usize::MAX`). Time is the median of the repetitions; the peak is the most heap `decode_with` had allocated at once (a counting global allocator; the input itself is not counted), as a multiple of the input size. Time per MB must stay flat as the input grows, and the peak within 3x with the default caps.\n\n");
     body.push_str(&table(&hostile_header, &hrows));
     body.push_str(&format!(

@@ -1,17 +1,20 @@
 //! Server bench: every server runs as its own process, driven by Postfix's `smtp-source`
-//! (HELO, no pipelining, one connection per message) over loopback; then STARTTLS sessions per
-//! second (smtpkit's client as the generator) and RSS with 1000 idle sessions.
+//! (HELO, no pipelining; one connection per message, or reused with `-d`) over loopback; then
+//! STARTTLS sessions per second (smtpkit's client as the generator) and RSS with 1000 idle
+//! sessions. The example mail catcher (`examples/smtp_server.rs`, built here in release) runs
+//! with its Maildir on tmpfs (`/dev/shm`), with and without `fsync`.
 //!
 //! `cargo bench -p smtpkit-bench --bench server` (`SMTPKIT_BENCH_QUICK=1` for fewer runs).
 
 use std::io::Read;
 use std::net::TcpStream;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use smtpkit_bench::chart::{Bar, write_chart};
 use smtpkit_bench::{
     ServerProc, TempDir, fmt_num, free_port, median, quick, ratio, reps, run_note, table,
     write_section, write_test_cert,
@@ -24,6 +27,8 @@ const SMTP_SINK: &str = "/usr/sbin/smtp-sink";
 enum Srv {
     SmtpkitSink,
     SmtpkitCollect,
+    Catcher,
+    CatcherNoFsync,
     SmtpSink,
     Aiosmtpd,
     Mailin,
@@ -34,13 +39,62 @@ impl Srv {
         match self {
             Srv::SmtpkitSink => "smtpkit (discard)",
             Srv::SmtpkitCollect => "smtpkit (collect)",
+            Srv::Catcher => "smtpkit catcher (Maildir, fsync)",
+            Srv::CatcherNoFsync => "smtpkit catcher (Maildir, --no-fsync)",
             Srv::SmtpSink => "Postfix smtp-sink",
             Srv::Aiosmtpd => "aiosmtpd",
             Srv::Mailin => "mailin-embedded",
         }
     }
     fn is_smtpkit(self) -> bool {
-        matches!(self, Srv::SmtpkitSink | Srv::SmtpkitCollect)
+        matches!(
+            self,
+            Srv::SmtpkitSink | Srv::SmtpkitCollect | Srv::Catcher | Srv::CatcherNoFsync
+        )
+    }
+}
+
+/// Builds the example catcher in release (the bench's own profile) and returns its path.
+fn build_catcher() -> PathBuf {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let st = Command::new(cargo)
+        .args([
+            "build",
+            "--release",
+            "--example",
+            "smtp_server",
+            "-p",
+            "smtpkit",
+        ])
+        .current_dir(smtpkit_bench::root_dir())
+        .status()
+        .expect("run cargo build --example smtp_server");
+    assert!(st.success(), "cargo build --example smtp_server failed");
+    // This bench runs from target/release/deps/.
+    let exe = std::env::current_exe().expect("current_exe");
+    let release = exe.parent().and_then(Path::parent).expect("target/release");
+    release.join("examples").join("smtp_server")
+}
+
+/// Where the catcher's Maildirs go: tmpfs when there is one (as smtp-sink, which discards,
+/// never touches a disk).
+fn maildir_root() -> PathBuf {
+    let shm = Path::new("/dev/shm");
+    if shm.is_dir() {
+        shm.to_path_buf()
+    } else {
+        std::env::temp_dir()
+    }
+}
+
+static CATCHER: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
+/// A running catcher and its Maildir, removed on drop.
+struct Maildir(PathBuf);
+
+impl Drop for Maildir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
@@ -48,9 +102,36 @@ fn python() -> String {
     std::env::var("PYTHON").unwrap_or_else(|_| "python3".into())
 }
 
-fn start(srv: Srv, tls: Option<(&Path, &Path)>) -> ServerProc {
+/// Starts the catcher with a fresh Maildir.
+fn start_catcher(srv: Srv) -> (ServerProc, Option<Maildir>) {
     let name = srv.name();
-    match srv {
+    {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let dir = maildir_root().join(format!(
+            "smtpkit-bench-maildir-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        let port = free_port();
+        let bin = CATCHER.get().expect("catcher built");
+        // exec keeps the PID (CPU and RSS are the catcher's); its INFO line per message goes
+        // to /dev/null, not to the bench's output.
+        let mut c = Command::new("/bin/sh");
+        c.arg("-c")
+            .arg(format!(
+                "exec \"$0\" --listen 127.0.0.1:{port} --maildir \"$1\" --max-sessions 1100 --max-per-ip 1100 {} 2>/dev/null",
+                if srv == Srv::CatcherNoFsync { "--no-fsync" } else { "" }
+            ))
+            .arg(bin)
+            .arg(&dir);
+        (ServerProc::spawn_on_port(name, c, port), Some(Maildir(dir)))
+    }
+}
+
+fn start(srv: Srv, tls: Option<(&Path, &Path)>) -> (ServerProc, Option<Maildir>) {
+    let name = srv.name();
+    let p = match srv {
         Srv::SmtpkitSink | Srv::SmtpkitCollect => {
             let bin = if srv == Srv::SmtpkitSink {
                 env!("CARGO_BIN_EXE_smtpkit_sink")
@@ -83,13 +164,16 @@ fn start(srv: Srv, tls: Option<(&Path, &Path)>) -> ServerProc {
                 .arg("1024");
             ServerProc::spawn_on_port(name, c, port)
         }
-    }
+        Srv::Catcher | Srv::CatcherNoFsync => return start_catcher(srv),
+    };
+    (p, None)
 }
 
 /// Runs smtp-source against `port`; returns elapsed seconds, or None on failure or timeout.
-fn smtp_source(port: u16, sessions: usize, msgs: usize, size: usize) -> Option<f64> {
+fn smtp_source(port: u16, sessions: usize, msgs: usize, size: usize, reuse: bool) -> Option<f64> {
     let start = Instant::now();
     let mut child = Command::new(SMTP_SOURCE)
+        .args(if reuse { &["-d"][..] } else { &[][..] })
         .args([
             "-s",
             &sessions.to_string(),
@@ -153,31 +237,96 @@ fn rotate<T: Copy>(v: &[T], by: usize) -> Vec<T> {
     (0..n).map(|i| v[(i + by) % n]).collect()
 }
 
-fn throughput(servers: &[Srv]) -> String {
-    let sizes: [(usize, &str, usize); 2] = if quick() {
-        [(4096, "4 KiB", 1000), (1 << 20, "1 MiB", 100)]
-    } else {
-        [(4096, "4 KiB", 2000), (1 << 20, "1 MiB", 200)]
-    };
+/// One load of the throughput table: sessions, and whether connections are reused (`-d`).
+struct Load {
+    sessions: usize,
+    reuse: bool,
+}
+
+impl Load {
+    fn label(&self) -> String {
+        if self.reuse {
+            format!("{}, reused (-d)", self.sessions)
+        } else {
+            self.sessions.to_string()
+        }
+    }
+}
+
+/// Medians of one server at one load.
+#[derive(Clone, Copy)]
+struct Med {
+    rate: f64,
+    cpu: f64,
+    hwm: f64,
+}
+
+/// The throughput tables; `bars` gets each smtpkit row's msg/s against smtp-sink's.
+fn throughput(servers: &[Srv], bars: &mut Vec<Bar>) -> String {
+    let sizes: [(usize, &str, usize, &[Load]); 2] = [
+        (
+            4096,
+            "4 KiB",
+            if quick() { 1500 } else { 3000 },
+            &[
+                Load {
+                    sessions: 1,
+                    reuse: false,
+                },
+                Load {
+                    sessions: 10,
+                    reuse: false,
+                },
+                Load {
+                    sessions: 40,
+                    reuse: false,
+                },
+                Load {
+                    sessions: 10,
+                    reuse: true,
+                },
+            ],
+        ),
+        (
+            1 << 20,
+            "1 MiB",
+            if quick() { 100 } else { 200 },
+            &[
+                Load {
+                    sessions: 1,
+                    reuse: false,
+                },
+                Load {
+                    sessions: 10,
+                    reuse: false,
+                },
+            ],
+        ),
+    ];
+    let find = |want: Srv| servers.iter().position(|&s| s == want);
     let mut out = String::new();
-    for &(size, label, msgs) in &sizes {
+    for &(size, label, msgs, loads) in &sizes {
         let mut rows = Vec::new();
-        for &sessions in &[1usize, 10, 100] {
-            let msgs = msgs.max(sessions);
+        for load in loads {
+            let sessions = load.sessions;
+            // Reused connections cost a fifth as much CPU per message: five times the
+            // messages keep the CPU reading (in 10 ms ticks) as precise as the other rows'.
+            let msgs = if load.reuse { msgs * 5 } else { msgs }.max(sessions);
             let mut samples = vec![Samples::default(); servers.len()];
             for rep in 0..reps() {
                 for (i, srv) in rotate(&(0..servers.len()).collect::<Vec<_>>(), rep)
                     .into_iter()
                     .map(|i| (i, servers[i]))
                 {
-                    let p = start(srv, None);
+                    let (p, maildir) = start(srv, None);
                     let cpu0 = p.cpu_seconds();
-                    let secs = smtp_source(p.port, sessions, msgs, size);
+                    let secs = smtp_source(p.port, sessions, msgs, size, load.reuse);
                     // Let the server finish its last replies/teardown before reading CPU.
                     std::thread::sleep(Duration::from_millis(50));
                     let cpu = p.cpu_seconds() - cpu0;
                     let hwm = p.status_kib("VmHWM") as f64 / 1024.0;
                     drop(p);
+                    drop(maildir);
                     let s = &mut samples[i];
                     match secs {
                         Some(t) => {
@@ -188,36 +337,55 @@ fn throughput(servers: &[Srv]) -> String {
                         None => s.rate.push(f64::NAN),
                     }
                     eprintln!(
-                        "  {label} x{sessions} rep {rep} {}: {:.0} msg/s, cpu {cpu:.2}s, hwm {hwm:.1} MiB",
+                        "  {label} x{} rep {rep} {}: {:.0} msg/s, cpu {cpu:.2}s, hwm {hwm:.1} MiB",
+                        load.label(),
                         srv.name(),
                         secs.map(|t| msgs as f64 / t).unwrap_or(f64::NAN)
                     );
                 }
             }
-            let med: Vec<(f64, f64, f64)> = samples
+            let med: Vec<Med> = samples
                 .iter()
-                .map(|s| (median(&s.rate), median(&s.cpu_per_k), median(&s.hwm_mib)))
+                .map(|s| Med {
+                    rate: median(&s.rate),
+                    cpu: median(&s.cpu_per_k),
+                    hwm: median(&s.hwm_mib),
+                })
                 .collect();
             let peers: Vec<f64> = servers
                 .iter()
                 .zip(&med)
                 .filter(|(s, _)| !s.is_smtpkit())
-                .map(|(_, m)| m.0)
+                .map(|(_, m)| m.rate)
                 .collect();
+            let sink = find(Srv::SmtpSink).map(|i| med[i]);
+            let mailin = find(Srv::Mailin).map(|i| med[i]);
             for (srv, m) in servers.iter().zip(&med) {
+                if let (true, Some(p)) = (srv.is_smtpkit(), sink) {
+                    bars.push(Bar::new(
+                        format!("{label}, {}: {}", load.label(), srv.name()),
+                        m.rate / p.rate,
+                    ));
+                }
+                let against = |peer: Option<Med>, f: fn(&Med) -> f64| match peer {
+                    Some(p) if srv.is_smtpkit() => ratio(f(m), &[f(&p)], true),
+                    _ => String::new(),
+                };
                 rows.push(vec![
-                    format!("{sessions}"),
+                    load.label(),
                     srv.name().to_string(),
-                    fmt_num(m.0),
-                    fmt_num(m.1),
-                    fmt_num(m.2),
-                    ratio(m.0, &peers, true),
+                    fmt_num(m.rate),
+                    fmt_num(m.cpu),
+                    fmt_num(m.hwm),
+                    ratio(m.rate, &peers, true),
+                    against(sink, |m| m.rate),
+                    against(sink, |m| m.cpu),
+                    against(mailin, |m| m.rate),
                 ]);
             }
         }
         out.push_str(&format!(
-            "\n#### {label} messages ({} messages per run, one connection per message)\n\n",
-            msgs
+            "\n#### {label} messages ({msgs} messages per run, five times as many on reused connections; one connection per message unless reused)\n\n"
         ));
         out.push_str(&table(
             &[
@@ -227,6 +395,9 @@ fn throughput(servers: &[Srv]) -> String {
                 "CPU s / 1000 msg",
                 "peak RSS MiB",
                 "msg/s vs best peer",
+                "msg/s vs smtp-sink",
+                "CPU vs smtp-sink",
+                "msg/s vs mailin",
             ],
             &rows,
         ));
@@ -245,7 +416,7 @@ fn starttls(dir: &Path) -> String {
     let mut cpus = vec![Vec::new(); servers.len()];
     for rep in 0..reps() {
         for i in rotate(&[0usize, 1], rep) {
-            let p = start(servers[i], Some((&cert, &key)));
+            let (p, _) = start(servers[i], Some((&cert, &key)));
             let opts = smtpkit::client::Options::relay("127.0.0.1")
                 .port(p.port)
                 .hostname("client.example.org")
@@ -328,7 +499,7 @@ fn idle(servers: &[Srv]) -> String {
     let mut greeted = vec![0usize; servers.len()];
     for rep in 0..reps() {
         for i in rotate(&(0..servers.len()).collect::<Vec<_>>(), rep) {
-            let p = start(servers[i], None);
+            let (p, _) = start(servers[i], None);
             std::thread::sleep(Duration::from_millis(100));
             let rss0 = p.status_kib("VmRSS") as f64 / 1024.0;
             let mut conns = Vec::with_capacity(N);
@@ -417,14 +588,31 @@ fn main() {
         Srv::Aiosmtpd,
         Srv::Mailin,
     ];
+    let with_catcher = [
+        Srv::SmtpkitSink,
+        Srv::SmtpkitCollect,
+        Srv::Catcher,
+        Srv::CatcherNoFsync,
+        Srv::SmtpSink,
+        Srv::Aiosmtpd,
+        Srv::Mailin,
+    ];
+    CATCHER.get_or_init(build_catcher);
     let dir = TempDir::new("server");
     let t0 = Instant::now();
     let mut body = String::from("## Server\n\n");
     body.push_str(&run_note("server"));
     body.push_str(
-        "\nLoad: Postfix `smtp-source -s SESSIONS -m MSGS -l SIZE` (HELO, no pipelining, one connection per message, 1 recipient) on 127.0.0.1. Each server is its own process, started fresh for every run and stopped by PID; CPU = utime+stime of that process (/proc/PID/stat) during the run; peak RSS = VmHWM. The ratio column is msg/s against the best non-smtpkit server (smtp-sink, aiosmtpd, mailin-embedded) at the same load. smtpkit's session limits are raised to 1100 (defaults 128 / 50 per IP); mailin-embedded runs 1024 worker threads (default 4); smtp-sink runs with `-u nobody -m 1100`.\n",
+        "\nLoad: Postfix `smtp-source -s SESSIONS -m MSGS -l SIZE` (HELO, no pipelining, 1 recipient; one connection per message, or with `-d` each session's connection reused for all its messages) on 127.0.0.1. Each server is its own process, started fresh for every run and stopped by PID; CPU = utime+stime of that process (/proc/PID/stat) during the run; peak RSS = VmHWM. \"vs best peer\" is msg/s against the best non-smtpkit server (smtp-sink, aiosmtpd, mailin-embedded) at the same load; the last three columns compare each smtpkit row with smtp-sink (msg/s, and CPU per message: lower is better) and with mailin-embedded. smtpkit's session limits are raised to 1100 (defaults 128 / 50 per IP); mailin-embedded runs 1024 worker threads (default 4); smtp-sink runs with `-u nobody -m 1100` and discards. The catcher is `examples/smtp_server.rs` as shipped (an INFO log line per message, to /dev/null here), its Maildir on tmpfs (`/dev/shm`), with its default `fsync` of each file and of `new/`, and with `--no-fsync`.\n",
     );
-    body.push_str(&throughput(&servers));
+    let mut bars = Vec::new();
+    let tables = throughput(&with_catcher, &mut bars);
+    body.push_str(&write_chart(
+        "server",
+        "smtpkit msg/s / Postfix smtp-sink msg/s, same load (higher is better)",
+        &bars,
+    ));
+    body.push_str(&tables);
     body.push_str(&starttls(&dir.0));
     body.push_str(&idle(&servers));
     body.push_str(&format!(

@@ -2,6 +2,8 @@
 //! markdown tables and the `BENCHMARKS.md` writer. All servers run as their own processes,
 //! started here and stopped by PID; all traffic stays on 127.0.0.1.
 
+pub mod chart;
+
 use std::io::{BufRead, BufReader, Read};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

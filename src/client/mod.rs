@@ -48,6 +48,7 @@ mod error;
 #[cfg_attr(docsrs, doc(cfg(feature = "mx")))]
 pub mod mx;
 mod options;
+mod queue;
 mod receipt;
 
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -65,6 +66,7 @@ pub use error::{Error, ErrorKind};
 pub use options::{
     AuthPolicy, Direction, Login, OnError, Options, Route, Timeouts, TlsMode, Transcript,
 };
+pub use queue::{Delivery, MAX_WORKERS, SendQueue};
 pub use receipt::{Outcome, Receipt, RecipientResult, Status, TlsStatus};
 
 /// One host to try: its name (for TLS verification and logs) and addresses.
@@ -337,7 +339,8 @@ impl Client {
         Err(e.with_recipients(merged))
     }
 
-    /// Sends on a new thread and calls `done` with the result (gen_smtp's `send/3`).
+    /// Sends on a new thread and calls `done` with the result (gen_smtp's `send/3`). For many
+    /// messages, [`SendQueue`] bounds the threads and reuses connections.
     pub fn send_background<F>(&self, email: Email, done: F) -> JoinHandle<()>
     where
         F: FnOnce(Result<Receipt, Error>) + Send + 'static,

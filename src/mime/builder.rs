@@ -21,12 +21,12 @@
 //!
 //! Structure: text and HTML become `multipart/alternative`; inline images make the HTML a
 //! `multipart/related`; attachments wrap everything in `multipart/mixed`. Date, Message-ID and
-//! MIME-Version are added by [`encode`].
+//! MIME-Version are added by [`encode`](super::encode()).
 
 use std::fmt;
 
+use super::Part;
 use super::addr::{self, AddrError, Address, NamedMailbox};
-use super::{Part, encode};
 use crate::address::Mailbox;
 
 /// Why a message could not be built.
@@ -179,27 +179,35 @@ impl MessageBuilder {
 
     /// The message tree (no Date/Message-ID yet: `encode` adds them).
     pub fn part(&self) -> Result<Part, BuildError> {
+        self.tree(&self.parse()?, false)
+    }
+
+    /// From, To, Cc and Reply-To parsed (once: [`build`](Self::build) needs them for the
+    /// headers and the envelope both).
+    fn parse(&self) -> Result<Parsed, BuildError> {
         let from = self.from.as_deref().ok_or(BuildError::NoSender)?;
         let from = addr::parse_mailbox(from).map_err(|e| BuildError::BadAddress("From", e))?;
-        let lists = |field: &'static str, v: &[String]| -> Result<Vec<Address>, BuildError> {
-            let mut all = Vec::new();
-            for s in v {
-                all.extend(
-                    addr::parse_list_strict(s).map_err(|e| BuildError::BadAddress(field, e))?,
-                );
-            }
-            Ok(all)
-        };
-        let (to, cc, reply_to) = (
-            lists("To", &self.to)?,
-            lists("Cc", &self.cc)?,
-            lists("Reply-To", &self.reply_to)?,
-        );
-        let mut body = self.body()?;
+        Ok(Parsed {
+            from,
+            to: lists("To", &self.to)?,
+            cc: lists("Cc", &self.cc)?,
+            reply_to: lists("Reply-To", &self.reply_to)?,
+        })
+    }
+
+    /// The tree. With `borrowed`, for [`build`](Self::build): the bytes leaves are left
+    /// empty (the encoder reads the builder's data instead, in [`Self::bodies`] order) and
+    /// text leaves are not scanned for their `encoding` (the encoder scans them anyway).
+    fn tree(&self, parsed: &Parsed, borrowed: bool) -> Result<Part, BuildError> {
+        let mut body = self.body(borrowed)?;
         // Headers go first, in the usual order; the body part's own (Content-*) follow. Names
         // stay UTF-8 here: `encode` turns them into RFC 2047 words.
-        let mut top = vec![super::Header::new("From", &from.format(true))];
-        for (name, list) in [("To", &to), ("Cc", &cc), ("Reply-To", &reply_to)] {
+        let mut top = vec![super::Header::new("From", &parsed.from.format(true))];
+        for (name, list) in [
+            ("To", &parsed.to),
+            ("Cc", &parsed.cc),
+            ("Reply-To", &parsed.reply_to),
+        ] {
             if !list.is_empty() {
                 top.push(super::Header::new(name, &addr::format_list(list, true)));
             }
@@ -215,16 +223,40 @@ impl MessageBuilder {
         Ok(body)
     }
 
-    fn body(&self) -> Result<Part, BuildError> {
+    /// The data of the bytes leaves in the tree's pre-order: inline images, attachments.
+    fn bodies(&self) -> Vec<&[u8]> {
+        let inline = self.inline.iter().map(|i| i.data.as_slice());
+        inline
+            .chain(self.attachments.iter().map(|a| a.data.as_slice()))
+            .collect()
+    }
+
+    fn body(&self, borrowed: bool) -> Result<Part, BuildError> {
+        let text_part = |subtype: &str, text: &str| {
+            if borrowed {
+                // No charset parameter: the encoder writes `charset=utf-8` for text anyway.
+                let content_type = super::ContentType::new("text", subtype);
+                Part {
+                    headers: Vec::new(),
+                    content_type,
+                    disposition: None,
+                    encoding: super::TransferEncoding::SevenBit,
+                    body: super::Body::Text(text.to_owned()),
+                }
+            } else {
+                Part::text(subtype, text)
+            }
+        };
+        let data = |d: &[u8]| if borrowed { Vec::new() } else { d.to_vec() };
         let html = match &self.html {
             None => None,
-            Some(h) if self.inline.is_empty() => Some(Part::text("html", h.as_str())),
+            Some(h) if self.inline.is_empty() => Some(text_part("html", h)),
             Some(h) => {
-                let mut parts = vec![Part::text("html", h.as_str())];
+                let mut parts = vec![text_part("html", h)];
                 for i in &self.inline {
                     let (t, s) = split_type(&i.content_type)?;
                     parts.push(
-                        Part::bytes(&t, &s, i.data.clone())
+                        Part::bytes(&t, &s, data(&i.data))
                             .header("Content-ID", &format!("<{}>", i.content_id))
                             .disposition("inline", None),
                     );
@@ -232,12 +264,12 @@ impl MessageBuilder {
                 Some(Part::multipart("related", parts))
             }
         };
-        let text = self.text.as_deref().map(|t| Part::text("plain", t));
+        let text = self.text.as_deref().map(|t| text_part("plain", t));
         let main = match (text, html) {
             (Some(t), Some(h)) => Part::multipart("alternative", vec![t, h]),
             (Some(t), None) => t,
             (None, Some(h)) => h,
-            (None, None) => Part::text("plain", ""),
+            (None, None) => text_part("plain", ""),
         };
         if self.attachments.is_empty() {
             return Ok(main);
@@ -246,7 +278,7 @@ impl MessageBuilder {
         for a in &self.attachments {
             let (t, s) = split_type(&a.content_type)?;
             parts.push(
-                Part::bytes(&t, &s, a.data.clone()).disposition("attachment", Some(&a.filename)),
+                Part::bytes(&t, &s, data(&a.data)).disposition("attachment", Some(&a.filename)),
             );
         }
         Ok(Part::multipart("mixed", parts))
@@ -254,37 +286,52 @@ impl MessageBuilder {
 
     /// Builds the bytes and the envelope (From; To + Cc + Bcc without duplicates).
     pub fn build(&self) -> Result<BuiltMessage, BuildError> {
-        let part = self.part()?;
-        let from_text = self.from.as_deref().ok_or(BuildError::NoSender)?;
+        let parsed = self.parse()?;
+        let part = self.tree(&parsed, true)?;
         let envelope = |m: &NamedMailbox| {
             m.to_envelope()
                 .map_err(|_| BuildError::BadEnvelope(m.addr.clone()))
         };
-        let from = envelope(
-            &addr::parse_mailbox(from_text).map_err(|e| BuildError::BadAddress("From", e))?,
-        )?;
+        let from = envelope(&parsed.from)?;
         let mut recipients: Vec<Mailbox> = Vec::new();
-        for (field, v) in [("To", &self.to), ("Cc", &self.cc), ("Bcc", &self.bcc)] {
-            for s in v {
-                let list =
-                    addr::parse_list_strict(s).map_err(|e| BuildError::BadAddress(field, e))?;
-                for m in addr::mailboxes(&list) {
-                    let mb = envelope(m)?;
-                    if !recipients.contains(&mb) {
-                        recipients.push(mb);
-                    }
+        let mut add = |list: &[Address]| -> Result<(), BuildError> {
+            for m in addr::mailboxes(list) {
+                let mb = envelope(m)?;
+                if !recipients.contains(&mb) {
+                    recipients.push(mb);
                 }
             }
-        }
+            Ok(())
+        };
+        add(&parsed.to)?;
+        add(&parsed.cc)?;
+        add(&lists("Bcc", &self.bcc)?)?;
         if recipients.is_empty() {
             return Err(BuildError::NoRecipient);
         }
         Ok(BuiltMessage {
-            message: encode(&part),
+            message: super::encode::encode_borrowing(&part, Some(&self.bodies())),
             from,
             recipients,
         })
     }
+}
+
+/// The builder's header addresses, parsed.
+struct Parsed {
+    from: NamedMailbox,
+    to: Vec<Address>,
+    cc: Vec<Address>,
+    reply_to: Vec<Address>,
+}
+
+/// Every address of a repeatable field's lists.
+fn lists(field: &'static str, v: &[String]) -> Result<Vec<Address>, BuildError> {
+    let mut all = Vec::new();
+    for s in v {
+        all.extend(addr::parse_list_strict(s).map_err(|e| BuildError::BadAddress(field, e))?);
+    }
+    Ok(all)
 }
 
 fn split_type(t: &str) -> Result<(String, String), BuildError> {
@@ -346,6 +393,21 @@ mod tests {
         let Body::Multipart(alt) = &parts[0].body else {
             panic!()
         };
+        // The tree `build` encodes (its bytes leaves read from the builder) is `part()`'s.
+        let again = decode(&crate::mime::encode(&b.part().unwrap())).unwrap();
+        let leaves = |p: &crate::mime::Part| {
+            let mut out = Vec::new();
+            let mut stack = vec![p.clone()];
+            while let Some(p) = stack.pop() {
+                match p.body {
+                    Body::Multipart(ps) => stack.extend(ps.into_iter().rev()),
+                    body => out.push((p.content_type.essence(), p.disposition, body)),
+                }
+            }
+            out
+        };
+        assert_eq!(leaves(&tree), leaves(&again));
+        assert_eq!(leaves(&tree).len(), 4);
         assert_eq!(alt[0].body, Body::Text("plain\r\n.dot line\r\n".into()));
         assert_eq!(alt[1].content_type.essence(), "multipart/related");
         let Body::Multipart(rel) = &alt[1].body else {

@@ -81,6 +81,10 @@ fn is_ascii_label(label: &str) -> bool {
 
 /// Finds the encoding for a cleaned label; `None` when unknown or WHATWG's "replacement".
 fn lookup(label: &str) -> Option<&'static Encoding> {
+    // Most mail says utf-8: no table search for it.
+    if label == "utf-8" {
+        return Some(encoding_rs::UTF_8);
+    }
     Encoding::for_label_no_replacement(label.as_bytes())
         .or_else(|| {
             EXTRA_ALIASES

@@ -104,7 +104,7 @@ struct Ctx<'a> {
 }
 
 /// The first LF at or after `from`, eight bytes at a time (no `unsafe`, no dependency).
-fn find_lf(data: &[u8], from: usize) -> Option<usize> {
+pub(crate) fn find_lf(data: &[u8], from: usize) -> Option<usize> {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
     const LFS: u64 = ONES * b'\n' as u64;
@@ -180,6 +180,13 @@ enum Stop {
 /// Whether `rest` (a line after its leading `--`) is `boundary`, optionally `--`, then only
 /// spaces or tabs: `Some(closing)` when it is.
 fn delimiter_of(boundary: &[u8], rest: &[u8]) -> Option<bool> {
+    // Boundaries of nested parts often differ only at their end (`b0`, `b1`...): the last
+    // byte rejects most of them without a full comparison.
+    if let Some(last) = boundary.len().checked_sub(1)
+        && rest.get(last) != boundary.get(last)
+    {
+        return None;
+    }
     let tail = rest.strip_prefix(boundary)?;
     let (closing, tail) = match tail.strip_prefix(b"--") {
         Some(t) => (true, t),

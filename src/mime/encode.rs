@@ -1,5 +1,7 @@
 //! The encoder: a [`Part`] tree to message bytes that are always SMTP-safe.
 
+use std::borrow::Cow;
+
 use super::{Body, ContentType, Part, TransferEncoding, b64, encoded_word, params, qp, to_crlf};
 
 /// Preferred line length for headers (RFC 5322 §2.1.1).
@@ -60,50 +62,165 @@ const ADDRESS_HEADERS: [&str; 11] = [
 ///   in any encoded child is replaced by a fresh one. A boundary already in the
 ///   `content_type` is kept when it is valid and does not occur.
 pub fn encode(part: &Part) -> Vec<u8> {
-    let mut out = Vec::new();
-    write_part(part, true, &mut out);
-    out
+    encode_borrowing(part, None)
 }
 
-/// The transfer encoding [`encode`] gives text (already in CRLF form).
-pub(crate) fn text_encoding(data: &[u8]) -> TransferEncoding {
+/// [`encode`], with the bodies of the [`Body::Bytes`] leaves taken from `bodies` in order
+/// (pre-order, one per leaf) instead of the leaves: the message builder keeps its
+/// attachments and need not copy them into the tree.
+pub(crate) fn encode_borrowing(part: &Part, bodies: Option<&[&[u8]]>) -> Vec<u8> {
+    let mut body_8bit = Vec::new();
+    let mut taken = Bodies {
+        list: bodies,
+        next: 0,
+    };
+    mark_8bit(part, &mut body_8bit, &mut taken);
+    let mut w = Writer {
+        out: Vec::with_capacity(size_hint(part, bodies)),
+        safe: Vec::new(),
+        body_8bit,
+        next: 0,
+        bodies: Bodies {
+            list: bodies,
+            next: 0,
+        },
+    };
+    w.part(part, true);
+    w.out
+}
+
+/// The bodies of the bytes leaves when they are kept outside the tree.
+struct Bodies<'a> {
+    list: Option<&'a [&'a [u8]]>,
+    next: usize,
+}
+
+impl<'a> Bodies<'a> {
+    /// The body of the next bytes leaf, whose own bytes are `own`.
+    fn take<'p>(&mut self, own: &'p [u8]) -> &'p [u8]
+    where
+        'a: 'p,
+    {
+        let Some(list) = self.list else {
+            return own;
+        };
+        let body = list.get(self.next).copied().unwrap_or(own);
+        self.next += 1;
+        body
+    }
+}
+
+/// What one pass over a text body finds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct TextScan {
+    /// A CR not followed by LF, or an LF without a CR before it.
+    pub(crate) bare_eol: bool,
+    /// The transfer encoding [`encode`] gives the text as it is.
+    pub(crate) encoding: TransferEncoding,
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// The bytes of `w` (high bit of each lane) that are control bytes, 8-bit, DEL or `=`: the
+/// ones a scan must look at. Lanes above the lowest flagged one may be flagged wrongly (a
+/// borrow), the lowest one is exact: the usual "has a byte less than n" bit tricks.
+fn special_mask(w: u64) -> u64 {
+    let below_space = w.wrapping_sub(ONES * 0x20) & !w;
+    let del = w ^ (ONES * 0x7f);
+    let is_del = del.wrapping_sub(ONES) & !del;
+    let eq = w ^ (ONES * u64::from(b'='));
+    let is_eq = eq.wrapping_sub(ONES) & !eq;
+    (below_space | is_del | is_eq | w) & HIGHS
+}
+
+/// The index of the first byte at or after `i` that is not printable ASCII (a control byte,
+/// DEL, 8-bit) or is `=`; `data.len()` when there is none. Eight bytes at a time, without
+/// `unsafe`: most text has one such byte a line (its CR).
+pub(crate) fn next_special(data: &[u8], mut i: usize) -> usize {
+    let lane = |mask: u64| (mask.trailing_zeros() / 8) as usize;
+    // Sixteen bytes a round while there are: half the loop overhead of eight.
+    while let Some(block) = data
+        .get(i..i + 16)
+        .and_then(|c| <[u8; 16]>::try_from(c).ok())
+    {
+        let (lo, hi) = block.split_at(8);
+        let lo = special_mask(u64::from_le_bytes(lo.try_into().unwrap_or([0; 8])));
+        let hi = special_mask(u64::from_le_bytes(hi.try_into().unwrap_or([0; 8])));
+        if lo | hi != 0 {
+            return if lo != 0 {
+                i + lane(lo)
+            } else {
+                i + 8 + lane(hi)
+            };
+        }
+        i += 16;
+    }
+    while let Some(chunk) = data.get(i..i + 8).and_then(|c| <[u8; 8]>::try_from(c).ok()) {
+        let mask = special_mask(u64::from_le_bytes(chunk));
+        if mask != 0 {
+            return i + lane(mask);
+        }
+        i += 8;
+    }
+    while let Some(&b) = data.get(i) {
+        if !(b' '..=b'~').contains(&b) || b == b'=' {
+            return i;
+        }
+        i += 1;
+    }
+    data.len()
+}
+
+/// One pass over text: bare line endings, and the transfer encoding it needs (text with only
+/// CRLF line breaks, printable ASCII or tabs, and lines of at most 78 octets is 7bit; else
+/// quoted-printable or base64, whichever is shorter).
+pub(crate) fn scan_text(data: &[u8]) -> TextScan {
     let mut escapes = 0usize;
     let mut needs_encoding = false;
-    let mut line = 0usize;
+    let mut bare_eol = false;
+    let mut line_start = 0usize;
     let mut i = 0;
-    while let Some(&b) = data.get(i) {
-        if b == b'\r' && data.get(i + 1) == Some(&b'\n') {
-            line = 0;
-            i += 2;
-            continue;
-        }
-        line += 1;
-        if line > MAX_7BIT_LINE {
-            needs_encoding = true;
-        }
+    loop {
+        let p = next_special(data, i);
+        let Some(&b) = data.get(p) else {
+            needs_encoding |= data.len().saturating_sub(line_start) > MAX_7BIT_LINE;
+            break;
+        };
         match b {
-            b'\t' | b' '..=b'~' => {
-                if b == b'=' {
-                    escapes += 1;
-                }
+            b'\r' if data.get(p + 1) == Some(&b'\n') => {
+                needs_encoding |= p - line_start > MAX_7BIT_LINE;
+                line_start = p + 2;
+                i = p + 2;
+                continue;
             }
+            b'\t' => {}
+            b'=' => escapes += 1,
             _ => {
+                bare_eol |= b == b'\r' || b == b'\n';
                 needs_encoding = true;
                 escapes += 1;
             }
         }
-        i += 1;
+        i = p + 1;
     }
-    if !needs_encoding {
-        return TransferEncoding::SevenBit;
-    }
-    let qp_len = data.len() + 2 * escapes + data.len() / 75 * 3;
-    let b64_len = data.len().div_ceil(3) * 4 * 78 / 76;
-    if qp_len <= b64_len + 16 {
-        TransferEncoding::QuotedPrintable
+    let encoding = if !needs_encoding {
+        TransferEncoding::SevenBit
     } else {
-        TransferEncoding::Base64
-    }
+        let qp_len = data.len() + 2 * escapes + data.len() / 75 * 3;
+        let b64_len = data.len().div_ceil(3) * 4 * 78 / 76;
+        if qp_len <= b64_len + 16 {
+            TransferEncoding::QuotedPrintable
+        } else {
+            TransferEncoding::Base64
+        }
+    };
+    TextScan { bare_eol, encoding }
+}
+
+/// The transfer encoding [`encode`] gives text (already in CRLF form).
+pub(crate) fn text_encoding(data: &[u8]) -> TransferEncoding {
+    scan_text(data).encoding
 }
 
 /// Whether bytes can go out as they are: CRLF line breaks only, no NUL, lines of at most
@@ -132,120 +249,318 @@ fn line_safe(data: &[u8]) -> Option<bool> {
     Some(eight)
 }
 
-/// The encoded body of a part, the content type to declare and the transfer encoding.
-struct Encoded {
-    content_type: ContentType,
-    encoding: Option<TransferEncoding>,
-    body: Vec<u8>,
+/// Whether a content type's body is a container (its raw bytes may be written as they are).
+fn is_container(ct: &ContentType) -> bool {
+    matches!(ct.mime_type.as_str(), "multipart" | "message")
 }
 
-fn encode_body(part: &Part) -> Encoded {
-    let mut content_type = part.content_type.clone();
-    match &part.body {
-        Body::Text(text) => {
-            if matches!(content_type.mime_type.as_str(), "multipart" | "message") {
-                content_type = ContentType::new("text", "plain");
-            }
-            if content_type.mime_type.eq_ignore_ascii_case("text") {
-                content_type.set_param("charset", "utf-8");
-            }
-            let text = to_crlf(text);
-            let encoding = text_encoding(text.as_bytes());
-            let body = match encoding {
-                TransferEncoding::SevenBit => text.as_bytes().to_vec(),
-                TransferEncoding::QuotedPrintable => qp::encode(text.as_bytes()).into_bytes(),
-                _ => b64::encode_lines(text.as_bytes()).into_bytes(),
-            };
-            Encoded {
-                content_type,
-                encoding: Some(encoding),
-                body,
-            }
-        }
+/// Whether a header as [`write_header`] writes it has 8-bit bytes (raw UTF-8 addresses).
+fn header_8bit(name: &str, value: &str) -> bool {
+    // Only address headers keep non-ASCII text (their addresses, RFC 6532): other values
+    // are written as encoded words where they are not printable ASCII.
+    if value.is_ascii() || !ADDRESS_HEADERS.iter().any(|a| name.eq_ignore_ascii_case(a)) {
+        return false;
+    }
+    let mut out = Vec::new();
+    write_header(name, value, &mut out);
+    !out.is_ascii()
+}
+
+fn is_content_header(name: &str) -> bool {
+    CONTENT_HEADERS.iter().any(|c| name.eq_ignore_ascii_case(c))
+}
+
+/// Records, per part in pre-order, whether its encoded body has 8-bit bytes, and returns
+/// whether the whole encoded part (headers too) has: a container declares `8bit` from its
+/// children, but its headers are written before them.
+fn mark_8bit(part: &Part, body_8bit: &mut Vec<bool>, bodies: &mut Bodies<'_>) -> bool {
+    let me = body_8bit.len();
+    body_8bit.push(false);
+    let headers = part
+        .headers
+        .iter()
+        .any(|h| !is_content_header(&h.name) && header_8bit(&h.name, &h.value));
+    let body = match &part.body {
+        Body::Text(_) => false,
         Body::Bytes(data) => {
-            let container = matches!(content_type.mime_type.as_str(), "multipart" | "message");
-            if let Some(eight) = line_safe(data).filter(|_| container) {
-                let encoding = if eight {
-                    TransferEncoding::EightBit
+            let data = bodies.take(data);
+            is_container(&part.content_type) && line_safe(data) == Some(true)
+        }
+        Body::Message(inner) => mark_8bit(inner, body_8bit, bodies),
+        Body::Multipart(parts) => parts
+            .iter()
+            .fold(false, |any, p| mark_8bit(p, body_8bit, bodies) | any),
+    };
+    if let Some(flag) = body_8bit.get_mut(me) {
+        *flag = body;
+    }
+    headers || body
+}
+
+/// About the size of the encoded part, to allocate the output once.
+fn size_hint(part: &Part, bodies: Option<&[&[u8]]>) -> usize {
+    let borrowed: usize = bodies
+        .unwrap_or_default()
+        .iter()
+        .map(|b| b.len().div_ceil(57) * 78)
+        .sum();
+    (tree_size(part) + borrowed).min(1 << 30)
+}
+
+fn tree_size(part: &Part) -> usize {
+    let headers: usize = part
+        .headers
+        .iter()
+        .map(|h| h.name.len() + h.value.len() + 8)
+        .sum();
+    let body = match &part.body {
+        Body::Text(t) => t.len() + t.len() / 4,
+        Body::Bytes(b) => b.len().div_ceil(57) * 78,
+        Body::Message(inner) => tree_size(inner),
+        Body::Multipart(parts) => parts.iter().map(|p| tree_size(p) + 80).sum(),
+    };
+    headers.saturating_add(body).saturating_add(400)
+}
+
+/// The encoder's state: one output buffer, written front to back.
+struct Writer<'a> {
+    out: Vec<u8>,
+    /// Spans of `out` holding base64 or quoted-printable bodies, in order: no line in them can
+    /// start with `--=_`, so a generated boundary needs no check against them.
+    safe: Vec<(usize, usize)>,
+    /// Per part in pre-order, from [`mark_8bit`].
+    body_8bit: Vec<bool>,
+    /// The pre-order index of the next part to write.
+    next: usize,
+    bodies: Bodies<'a>,
+}
+
+impl Writer<'_> {
+    fn part(&mut self, part: &Part, top: bool) {
+        let index = self.next;
+        self.next += 1;
+        // The declared type: the part's own, borrowed, unless the body forces another; the
+        // parameter the encoder sets (charset, boundary) is written in place by `headers`.
+        let mut content_type = Cow::Borrowed(&part.content_type);
+        match &part.body {
+            Body::Text(text) => {
+                if is_container(&content_type) {
+                    content_type = Cow::Owned(ContentType::new("text", "plain"));
+                }
+                let charset = content_type
+                    .mime_type
+                    .eq_ignore_ascii_case("text")
+                    .then_some(("charset", "utf-8"));
+                let scan = scan_text(text.as_bytes());
+                let converted;
+                let (bytes, encoding) = if scan.bare_eol {
+                    converted = to_crlf(text);
+                    (converted.as_bytes(), text_encoding(converted.as_bytes()))
                 } else {
-                    TransferEncoding::SevenBit
+                    (text.as_bytes(), scan.encoding.clone())
                 };
-                return Encoded {
-                    content_type,
-                    encoding: Some(encoding),
-                    body: data.clone(),
-                };
+                self.headers(part, top, &content_type, charset, Some(&encoding));
+                match encoding {
+                    TransferEncoding::SevenBit => self.out.extend_from_slice(bytes),
+                    TransferEncoding::QuotedPrintable => {
+                        let start = self.out.len();
+                        qp::encode_into(bytes, &mut self.out);
+                        self.safe.push((start, self.out.len()));
+                    }
+                    _ => self.base64(bytes),
+                }
             }
-            if container {
-                content_type = ContentType::new("application", "octet-stream");
+            Body::Bytes(data) => {
+                let data = self.bodies.take(data);
+                let container = is_container(&content_type);
+                if let Some(eight) = line_safe(data).filter(|_| container) {
+                    let encoding = if eight {
+                        TransferEncoding::EightBit
+                    } else {
+                        TransferEncoding::SevenBit
+                    };
+                    self.headers(part, top, &content_type, None, Some(&encoding));
+                    self.out.extend_from_slice(data);
+                    return;
+                }
+                if container {
+                    content_type = Cow::Owned(ContentType::new("application", "octet-stream"));
+                }
+                let base64 = TransferEncoding::Base64;
+                self.headers(part, top, &content_type, None, Some(&base64));
+                self.base64(data);
             }
-            Encoded {
-                content_type,
-                encoding: Some(TransferEncoding::Base64),
-                body: b64::encode_lines(data).into_bytes(),
+            Body::Message(inner) => {
+                if content_type.mime_type != "message" {
+                    content_type = Cow::Owned(ContentType::new("message", "rfc822"));
+                }
+                let encoding = self.eight(index).then_some(TransferEncoding::EightBit);
+                self.headers(part, top, &content_type, None, encoding.as_ref());
+                self.part(inner, false);
             }
-        }
-        Body::Message(inner) => {
-            if content_type.mime_type != "message" {
-                content_type = ContentType::new("message", "rfc822");
-            }
-            let mut body = Vec::new();
-            write_part(inner, false, &mut body);
-            let encoding = body
-                .iter()
-                .any(|&b| b >= 0x80)
-                .then_some(TransferEncoding::EightBit);
-            Encoded {
-                content_type,
-                encoding,
-                body,
-            }
-        }
-        Body::Multipart(parts) => {
-            if content_type.mime_type != "multipart" {
-                content_type = ContentType::new("multipart", "mixed");
-            }
-            let children: Vec<Vec<u8>> = parts
-                .iter()
-                .map(|p| {
-                    let mut child = Vec::new();
-                    write_part(p, false, &mut child);
-                    child
-                })
-                .collect();
-            let boundary = choose_boundary(content_type.param("boundary"), &children);
-            content_type.set_param("boundary", &boundary);
-            let mut body = Vec::new();
-            for child in &children {
-                body.extend_from_slice(b"--");
-                body.extend_from_slice(boundary.as_bytes());
-                body.extend_from_slice(b"\r\n");
-                body.extend_from_slice(child);
-                body.extend_from_slice(b"\r\n");
-            }
-            body.extend_from_slice(b"--");
-            body.extend_from_slice(boundary.as_bytes());
-            body.extend_from_slice(b"--\r\n");
-            let encoding = body
-                .iter()
-                .any(|&b| b >= 0x80)
-                .then_some(TransferEncoding::EightBit);
-            Encoded {
-                content_type,
-                encoding,
-                body,
+            Body::Multipart(parts) => {
+                if content_type.mime_type != "multipart" {
+                    content_type = Cow::Owned(ContentType::new("multipart", "mixed"));
+                }
+                let encoding = self.eight(index).then_some(TransferEncoding::EightBit);
+                let mut boundary = content_type
+                    .param("boundary")
+                    .filter(|b| valid_boundary(b))
+                    .map_or_else(crate::mime::util::boundary, str::to_owned);
+                let (start, safe_mark, bodies_mark) =
+                    (self.out.len(), self.safe.len(), self.bodies.next);
+                let mut spans = Vec::with_capacity(parts.len());
+                // Written once with a candidate boundary, then checked against what the
+                // children hold; a boundary that occurs (a kept one, or bad luck) is replaced
+                // and the part written again.
+                loop {
+                    self.out.truncate(start);
+                    self.safe.truncate(safe_mark);
+                    self.next = index + 1;
+                    self.bodies.next = bodies_mark;
+                    spans.clear();
+                    let set = Some(("boundary", boundary.as_str()));
+                    self.headers(part, top, &content_type, set, encoding.as_ref());
+                    for p in parts {
+                        self.delimiter(&boundary, b"\r\n");
+                        let child = self.out.len();
+                        self.part(p, false);
+                        spans.push((child, self.out.len()));
+                        self.out.extend_from_slice(b"\r\n");
+                    }
+                    self.delimiter(&boundary, b"--\r\n");
+                    if self.boundary_free(&boundary, &spans, safe_mark) {
+                        break;
+                    }
+                    boundary = crate::mime::util::boundary();
+                }
             }
         }
     }
-}
 
-/// True when a line of `haystack` starts with `needle`: a boundary delimiter only counts at
-/// the start of a line (RFC 2046 §5.1.1), so one pass over the lines is enough.
-fn line_starts_with(haystack: &[u8], needle: &[u8]) -> bool {
-    !needle.is_empty()
-        && haystack
-            .split(|&b| b == b'\n')
-            .any(|line| line.starts_with(needle))
+    fn eight(&self, index: usize) -> bool {
+        self.body_8bit.get(index).copied().unwrap_or(false)
+    }
+
+    fn base64(&mut self, data: &[u8]) {
+        let start = self.out.len();
+        b64::encode_lines_into(data, &mut self.out);
+        self.safe.push((start, self.out.len()));
+    }
+
+    fn delimiter(&mut self, boundary: &str, end: &[u8]) {
+        self.out.extend_from_slice(b"--");
+        self.out.extend_from_slice(boundary.as_bytes());
+        self.out.extend_from_slice(end);
+    }
+
+    /// True when no line of the children (the `spans` of `out`) starts with `--boundary`
+    /// (RFC 2046 §5.1.1: a delimiter only counts at the start of a line). Base64 and
+    /// quoted-printable bodies are skipped for a boundary starting with `=_`, which neither
+    /// encoding can write.
+    fn boundary_free(&self, boundary: &str, spans: &[(usize, usize)], safe_mark: usize) -> bool {
+        let mut delimiter = Vec::with_capacity(boundary.len() + 2);
+        delimiter.extend_from_slice(b"--");
+        delimiter.extend_from_slice(boundary.as_bytes());
+        let safe = if boundary.starts_with("=_") {
+            self.safe.get(safe_mark..).unwrap_or_default()
+        } else {
+            &[]
+        };
+        let mut safe = safe.iter().peekable();
+        for &(start, end) in spans {
+            let child = self.out.get(start..end).unwrap_or_default();
+            if child.starts_with(&delimiter) {
+                return false;
+            }
+            let mut pos = start;
+            while pos < end {
+                // The next stretch to read: up to the next safe span inside the child.
+                while safe.next_if(|&&(_, e)| e <= pos).is_some() {}
+                let (stop, resume) = match safe.peek() {
+                    Some(&&(s, e)) if s < end => (s.max(pos), e),
+                    _ => (end, end),
+                };
+                let stretch = self.out.get(..stop).unwrap_or_default();
+                let mut from = pos;
+                while let Some(lf) = super::decode::find_lf(stretch, from) {
+                    let line = self.out.get(lf + 1..end).unwrap_or_default();
+                    if line.starts_with(&delimiter) {
+                        return false;
+                    }
+                    from = lf + 1;
+                }
+                pos = resume.max(stop);
+            }
+        }
+        true
+    }
+
+    /// The part's own headers, the top-level ones, then the content headers and the blank
+    /// line.
+    fn headers(
+        &mut self,
+        part: &Part,
+        top: bool,
+        ct: &ContentType,
+        set: Option<(&str, &str)>,
+        encoding: Option<&TransferEncoding>,
+    ) {
+        let out = &mut self.out;
+        for h in &part.headers {
+            if !is_content_header(&h.name) {
+                write_header(&h.name, &h.value, out);
+            }
+        }
+        if top {
+            let has = |n: &str| part.headers.iter().any(|h| h.name.eq_ignore_ascii_case(n));
+            if !has("date") {
+                write_structured("Date", &super::util::rfc5322_date_now(), out);
+            }
+            if !has("message-id") {
+                write_structured("Message-ID", &super::util::message_id_here(), out);
+            }
+            if !has("mime-version") {
+                write_structured("MIME-Version", "1.0", out);
+            }
+        }
+        let (mime_type, subtype) = (
+            token_or(&ct.mime_type, "application"),
+            token_or(&ct.subtype, "octet-stream"),
+        );
+        let mut value = String::with_capacity(mime_type.len() + subtype.len() + 80);
+        value.push_str(&mime_type);
+        value.push('/');
+        value.push_str(&subtype);
+        // `set` replaces the first parameter of its name (as ContentType::set_param does) or
+        // comes last.
+        let mut set = set;
+        for (name, v) in &ct.params {
+            match set.filter(|(n, _)| name.eq_ignore_ascii_case(n)) {
+                Some((_, new)) => {
+                    params::push_param(&mut value, name, new);
+                    set = None;
+                }
+                None => params::push_param(&mut value, name, v),
+            }
+        }
+        if let Some((name, v)) = set {
+            params::push_param(&mut value, name, v);
+        }
+        write_structured("Content-Type", &value, out);
+        if let Some(d) = &part.disposition {
+            let kind = token_or(&d.kind, "attachment");
+            write_structured(
+                "Content-Disposition",
+                &params::format(&kind, &d.params),
+                out,
+            );
+        }
+        if let Some(enc) = encoding {
+            write_structured("Content-Transfer-Encoding", enc.as_str(), out);
+        }
+        out.extend_from_slice(b"\r\n");
+    }
 }
 
 /// A boundary valid per RFC 2046 (1–70 characters of the allowed set, no final space).
@@ -257,52 +572,34 @@ fn valid_boundary(b: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || b"'()+_,-./:=? ".contains(&c))
 }
 
-fn choose_boundary(existing: Option<&str>, children: &[Vec<u8>]) -> String {
-    let free = |b: &str| {
-        let mut delimiter = b"--".to_vec();
-        delimiter.extend_from_slice(b.as_bytes());
-        !children.iter().any(|c| line_starts_with(c, &delimiter))
-    };
-    if let Some(b) = existing.filter(|b| valid_boundary(b) && free(b)) {
-        return b.to_owned();
-    }
-    loop {
-        let b = crate::mime::util::boundary();
-        if free(&b) {
-            return b;
-        }
-    }
-}
-
-/// One piece of a header value: the whitespace before it and the word.
-struct Atom {
-    ws: String,
-    word: String,
+/// One piece of a header value: the whitespace before it and the word (borrowed from the
+/// value where they are its own text).
+struct Atom<'a> {
+    ws: Cow<'a, str>,
+    word: Cow<'a, str>,
 }
 
 /// Splits text into atoms at spaces and tabs, keeping the exact whitespace (a final run of
 /// whitespace becomes an atom with an empty word).
-fn atoms(text: &str) -> Vec<Atom> {
+fn atoms(text: &str) -> Vec<Atom<'_>> {
     let mut out = Vec::new();
-    let mut ws = String::new();
-    let mut word = String::new();
-    for c in text.chars() {
-        if c == ' ' || c == '\t' {
-            if !word.is_empty() {
-                out.push(Atom {
-                    ws: std::mem::take(&mut ws),
-                    word: std::mem::take(&mut word),
-                });
-            }
-            if ws.len() < MAX_WS_RUN {
-                ws.push(c);
-            }
-        } else {
-            word.push(c);
+    let b = text.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        let ws_start = i;
+        while matches!(b.get(i), Some(b' ' | b'\t')) {
+            i += 1;
         }
-    }
-    if !word.is_empty() || !ws.is_empty() {
-        out.push(Atom { ws, word });
+        let word_start = i;
+        while b.get(i).is_some_and(|&c| c != b' ' && c != b'\t') {
+            i += 1;
+        }
+        // Spaces and tabs are ASCII: every cut is on a character boundary.
+        let ws_end = word_start.min(ws_start + MAX_WS_RUN);
+        out.push(Atom {
+            ws: Cow::Borrowed(text.get(ws_start..ws_end).unwrap_or_default()),
+            word: Cow::Borrowed(text.get(word_start..i).unwrap_or_default()),
+        });
     }
     out
 }
@@ -310,7 +607,7 @@ fn atoms(text: &str) -> Vec<Atom> {
 /// Encodes unstructured text: words that are not plain ASCII (or are too long for a line)
 /// become encoded words; a run of such words separated only by whitespace is encoded as one
 /// text, so the whitespace between them survives.
-fn encode_unstructured(text: &str) -> Vec<Atom> {
+fn encode_unstructured(text: &str) -> Vec<Atom<'_>> {
     let input = atoms(text);
     let needs = |a: &Atom| !encoded_word::is_plain(&a.word) || a.word.len() > MAX_PLAIN_WORD;
     let mut out = Vec::new();
@@ -324,7 +621,7 @@ fn encode_unstructured(text: &str) -> Vec<Atom> {
             i += 1;
             continue;
         }
-        let mut run = atom.word.clone();
+        let mut run = atom.word.to_string();
         let mut j = i + 1;
         while let Some(next) = input.get(j) {
             if next.word.is_empty() || !needs(next) {
@@ -338,9 +635,12 @@ fn encode_unstructured(text: &str) -> Vec<Atom> {
             let ws = if k == 0 {
                 atom.ws.clone()
             } else {
-                " ".to_owned()
+                Cow::Borrowed(" ")
             };
-            out.push(Atom { ws, word: w });
+            out.push(Atom {
+                ws,
+                word: Cow::Owned(w),
+            });
         }
         i = j;
     }
@@ -376,7 +676,7 @@ fn split_addresses(text: &str) -> Vec<&str> {
 }
 
 /// Encodes an address list: display names that are not plain ASCII become encoded words.
-fn encode_addresses(text: &str) -> Vec<Atom> {
+fn encode_addresses(text: &str) -> Vec<Atom<'_>> {
     let mut out: Vec<Atom> = Vec::new();
     let list = split_addresses(text);
     let count = list.len();
@@ -410,24 +710,24 @@ fn encode_addresses(text: &str) -> Vec<Atom> {
                     encoded_word::encode_words(name)
                         .into_iter()
                         .map(|word| Atom {
-                            ws: " ".into(),
-                            word,
+                            ws: Cow::Borrowed(" "),
+                            word: Cow::Owned(word),
                         }),
                 );
             }
         }
         let mut tail = atoms(rest);
         if let Some(last) = tail.last_mut() {
-            last.word.push_str(sep);
+            last.word.to_mut().push_str(sep);
         } else if let Some(last) = pieces.last_mut() {
-            last.word.push_str(sep);
+            last.word.to_mut().push_str(sep);
         }
         pieces.extend(tail);
         for (k, mut atom) in pieces.into_iter().enumerate() {
             if k == 0 {
-                atom.ws = first_ws.to_owned();
+                atom.ws = Cow::Borrowed(first_ws);
             } else if atom.ws.is_empty() {
-                atom.ws = " ".to_owned();
+                atom.ws = Cow::Borrowed(" ");
             }
             out.push(atom);
         }
@@ -462,7 +762,7 @@ fn write_folded(name: &str, atoms: &[Atom], out: &mut Vec<u8>) {
     let mut line = name.len() + 1;
     let mut first = true;
     for atom in atoms {
-        let ws: &str = if first { " " } else { atom.ws.as_str() };
+        let ws: &str = if first { " " } else { atom.ws.as_ref() };
         let len = ws.len() + atom.word.len();
         if !first && !atom.word.is_empty() && line + len > FOLD_AT && line > name.len() + 1 {
             out.extend_from_slice(b"\r\n");
@@ -476,10 +776,31 @@ fn write_folded(name: &str, atoms: &[Atom], out: &mut Vec<u8>) {
     out.extend_from_slice(b"\r\n");
 }
 
+/// Writes `Name: value` as it is when it fits on a line and the name is clean (the common
+/// case, and what the folding writer would write); false when it did not.
+fn write_short(name: &str, value: &str, out: &mut Vec<u8>) -> bool {
+    let fits = !name.is_empty()
+        && !value.is_empty()
+        && name.len() + 2 + value.len() <= FOLD_AT
+        && !value.starts_with([' ', '\t'])
+        && name.bytes().all(|c| c.is_ascii_graphic() && c != b':');
+    if fits {
+        out.reserve(name.len() + value.len() + 4);
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    fits
+}
+
 fn write_header(name: &str, value: &str, out: &mut Vec<u8>) {
     let value = value.trim_start_matches([' ', '\t']);
-    let lower = name.to_ascii_lowercase();
-    let atoms = if ADDRESS_HEADERS.contains(&lower.as_str()) && !encoded_word::is_plain(value) {
+    if encoded_word::is_plain(value) && write_short(name, value, out) {
+        return;
+    }
+    let address = ADDRESS_HEADERS.iter().any(|a| name.eq_ignore_ascii_case(a));
+    let atoms = if address && !encoded_word::is_plain(value) {
         // An address too long for a line, or holding a control character (a NUL, a CR...),
         // cannot be valid: encode it rather than break SMTP.
         encode_addresses(value)
@@ -489,9 +810,9 @@ fn write_header(name: &str, value: &str, out: &mut Vec<u8>) {
                     encode_unstructured(&a.word)
                         .into_iter()
                         .enumerate()
-                        .map(|(i, mut w)| {
-                            w.ws = if i == 0 { a.ws.clone() } else { " ".into() };
-                            w
+                        .map(|(i, w)| Atom {
+                            ws: if i == 0 { a.ws.clone() } else { " ".into() },
+                            word: Cow::Owned(w.word.into_owned()),
                         })
                         .collect()
                 } else {
@@ -507,68 +828,32 @@ fn write_header(name: &str, value: &str, out: &mut Vec<u8>) {
 
 /// Writes a structured value (parameters): folded at its spaces, never encoded.
 fn write_structured(name: &str, value: &str, out: &mut Vec<u8>) {
+    if write_short(name, value, out) {
+        return;
+    }
     write_folded(name, &atoms(value), out);
 }
 
 /// `s` reduced to RFC 2045 token characters, lower-case, or `default` when nothing is left.
-fn token_or(s: &str, default: &str) -> String {
+fn token_or<'a>(s: &'a str, default: &'a str) -> Cow<'a, str> {
+    let token_byte = |b: &u8| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?=".contains(b);
+    // Already a lower-case token (what the builder and the decoder give): as it is.
+    if !s.is_empty()
+        && s.len() <= MAX_NAME
+        && s.bytes().all(|b| token_byte(&b) && !b.is_ascii_uppercase())
+    {
+        return Cow::Borrowed(s);
+    }
     let t: String = s
         .bytes()
-        .filter(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?=".contains(b))
+        .filter(token_byte)
         .map(|b| char::from(b.to_ascii_lowercase()))
         .collect();
     if t.is_empty() {
-        default.to_owned()
+        Cow::Borrowed(default)
     } else {
-        t.chars().take(MAX_NAME).collect()
+        Cow::Owned(t.chars().take(MAX_NAME).collect())
     }
-}
-
-fn write_part(part: &Part, top: bool, out: &mut Vec<u8>) {
-    let encoded = encode_body(part);
-    let has = |n: &str| part.headers.iter().any(|h| h.name.eq_ignore_ascii_case(n));
-    for h in &part.headers {
-        let lower = h.name.to_ascii_lowercase();
-        if CONTENT_HEADERS.contains(&lower.as_str()) {
-            continue;
-        }
-        write_header(&h.name, &h.value, out);
-    }
-    if top {
-        if !has("date") {
-            write_structured("Date", &super::util::rfc5322_date_now(), out);
-        }
-        if !has("message-id") {
-            write_structured(
-                "Message-ID",
-                &super::util::message_id(super::util::cached_fqdn()),
-                out,
-            );
-        }
-        if !has("mime-version") {
-            write_structured("MIME-Version", "1.0", out);
-        }
-    }
-    let ct = &encoded.content_type;
-    let essence = format!(
-        "{}/{}",
-        token_or(&ct.mime_type, "application"),
-        token_or(&ct.subtype, "octet-stream")
-    );
-    write_structured("Content-Type", &params::format(&essence, &ct.params), out);
-    if let Some(d) = &part.disposition {
-        let kind = token_or(&d.kind, "attachment");
-        write_structured(
-            "Content-Disposition",
-            &params::format(&kind, &d.params),
-            out,
-        );
-    }
-    if let Some(enc) = &encoded.encoding {
-        write_structured("Content-Transfer-Encoding", enc.as_str(), out);
-    }
-    out.extend_from_slice(b"\r\n");
-    out.extend_from_slice(&encoded.body);
 }
 
 #[cfg(test)]
@@ -675,10 +960,51 @@ mod tests {
         let b = crate::mime::util::boundary();
         assert_ne!(a, b);
         assert!(valid_boundary(&a), "{a}");
-        let child = format!("--{a}\r\n").into_bytes();
-        let chosen = choose_boundary(Some(&a), &[child]);
-        assert_ne!(chosen, a);
-        assert_eq!(choose_boundary(Some("keep"), &[b"x".to_vec()]), "keep");
+        let boundary_of = |wire: &[u8]| {
+            let tree = crate::mime::decode(wire).unwrap();
+            tree.content_type.param("boundary").unwrap().to_owned()
+        };
+        // A kept boundary that a child holds at the start of a line is replaced...
+        for text in ["--keep\r\n", "x\r\n--keep", "x\r\n--keeper\r\n"] {
+            let mut part = Part::multipart("mixed", vec![Part::text("plain", text)]);
+            part.content_type.set_param("boundary", "keep");
+            let wire = encode(&part);
+            assert_ne!(boundary_of(&wire), "keep", "{text:?}");
+            let tree = crate::mime::decode(&wire).unwrap();
+            let crate::mime::Body::Multipart(parts) = &tree.body else {
+                panic!()
+            };
+            assert_eq!(parts[0].body, crate::mime::Body::Text(text.into()));
+        }
+        // ... also in a nested header block or behind a base64 body, and kept otherwise.
+        let mut part = Part::multipart(
+            "mixed",
+            vec![
+                Part::bytes("application", "x", vec![0u8; 100]),
+                Part::text("plain", "a --keep\r\n").header("--keep", "v"),
+            ],
+        );
+        part.content_type.set_param("boundary", "keep");
+        assert_ne!(boundary_of(&encode(&part)), "keep");
+        let mut part = Part::multipart(
+            "mixed",
+            vec![
+                Part::bytes("application", "x", vec![0u8; 100]),
+                Part::text("plain", "a --keep\r\n -keep"),
+            ],
+        );
+        part.content_type.set_param("boundary", "keep");
+        assert_eq!(boundary_of(&encode(&part)), "keep");
+        // A generated boundary in a 7bit child, nested one level down.
+        let mut inner = Part::multipart("mixed", vec![Part::text("plain", "x")]);
+        inner.content_type.set_param("boundary", "=_inner");
+        let mut outer = Part::multipart("mixed", vec![inner, Part::text("plain", "--=_outer")]);
+        outer.content_type.set_param("boundary", "=_outer");
+        let wire = encode(&outer);
+        assert_ne!(boundary_of(&wire), "=_outer");
+        let mut outer = Part::multipart("mixed", vec![Part::text("plain", "--=_inner")]);
+        outer.content_type.set_param("boundary", "=_in");
+        assert_ne!(boundary_of(&encode(&outer)), "=_in");
     }
 
     /// Found by fuzz/mime: an address header whose address part held a control character

@@ -272,19 +272,22 @@ impl Part {
     /// exactly.
     pub fn text(subtype: &str, text: impl Into<String>) -> Part {
         let text: String = text.into();
-        // No copy when the text is already in CRLF form.
-        let converted = match to_crlf(&text) {
-            std::borrow::Cow::Owned(s) => Some(s),
-            std::borrow::Cow::Borrowed(_) => None,
+        // One pass finds both; no copy when the text is already in CRLF form.
+        let scan = encode::scan_text(text.as_bytes());
+        let (text, encoding) = if scan.bare_eol {
+            let text = to_crlf(&text).into_owned();
+            let encoding = encode::text_encoding(text.as_bytes());
+            (text, encoding)
+        } else {
+            (text, scan.encoding)
         };
-        let text = converted.unwrap_or(text);
         let mut content_type = ContentType::new("text", subtype);
         content_type.set_param("charset", "utf-8");
         Part {
             headers: Vec::new(),
             content_type,
             disposition: None,
-            encoding: encode::text_encoding(text.as_bytes()),
+            encoding,
             body: Body::Text(text),
         }
     }

@@ -394,14 +394,35 @@ pub(crate) fn parse_borrowed(text: &str, max_params: usize) -> Option<(Cow<'_, s
 /// RFC 2045 tspecials plus space and controls: characters that force quoting.
 fn is_token(value: &str) -> bool {
     !value.is_empty()
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?=".contains(&b))
+        && value.bytes().all(|b| {
+            b.is_ascii_graphic()
+                && !matches!(
+                    b,
+                    b'(' | b')'
+                        | b'<'
+                        | b'>'
+                        | b'@'
+                        | b','
+                        | b';'
+                        | b':'
+                        | b'\\'
+                        | b'"'
+                        | b'/'
+                        | b'['
+                        | b']'
+                        | b'?'
+                        | b'='
+                )
+        })
 }
 
 /// RFC 2231 attribute-char: may stay literal in an extended value.
 fn is_attr_char(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&b)
+    b.is_ascii_alphanumeric()
+        || matches!(
+            b,
+            b'!' | b'#' | b'$' | b'&' | b'+' | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~'
+        )
 }
 
 /// Longest parameter name written (longer ones are cut).
@@ -421,19 +442,25 @@ fn push_quoted(out: &mut String, value: &str) {
     out.push('"');
 }
 
-fn push_param(out: &mut String, name: &str, value: &str) {
+pub(crate) fn push_param(out: &mut String, name: &str, value: &str) {
     // Names are written as RFC 2231 attribute-chars only, lower-case; nothing else can
     // reach the header (no injection through a crafted name).
-    let name: String = name
-        .bytes()
-        .filter(|&b| is_attr_char(b) && b != b'*')
-        .map(|b| char::from(b.to_ascii_lowercase()))
-        .take(MAX_NAME)
-        .collect();
+    let clean = |b: u8| is_attr_char(b) && b != b'*';
+    let name: Cow<'_, str> =
+        if name.len() <= MAX_NAME && name.bytes().all(|b| clean(b) && !b.is_ascii_uppercase()) {
+            Cow::Borrowed(name)
+        } else {
+            name.bytes()
+                .filter(|&b| clean(b))
+                .map(|b| char::from(b.to_ascii_lowercase()))
+                .take(MAX_NAME)
+                .collect::<String>()
+                .into()
+        };
     if name.is_empty() {
         return;
     }
-    let name = name.as_str();
+    let name = name.as_ref();
     let printable = value.bytes().all(|b| (b' '..=b'~').contains(&b)) && !value.contains("=?");
     if printable && value.len() <= MAX_SECTION {
         out.push_str("; ");

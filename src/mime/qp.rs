@@ -84,12 +84,49 @@ const MAX_LINE: usize = 76;
 
 /// Encodes `input` as quoted-printable with CRLF line breaks (see the module docs).
 pub fn encode(input: &[u8]) -> String {
-    let mut out = String::with_capacity(input.len() + input.len() / 8 + 8);
+    let mut out = Vec::new();
+    encode_into(input, &mut out);
+    // Only printable ASCII and CRLF were written.
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// The length (line break included) of a line at the start of `rest` that goes out exactly
+/// as it is: at most `MAX_LINE - 1` literal characters, no space or tab before its end, no
+/// `.` or `From ` at its start. `None` when the line needs the byte-by-byte encoder.
+fn verbatim_line(rest: &[u8]) -> Option<usize> {
+    let window = rest.get(..rest.len().min(MAX_LINE)).unwrap_or(rest);
+    let p = super::encode::next_special(window, 0);
+    let (line, taken) = if p < window.len() {
+        if rest.get(p..p + 2) != Some(b"\r\n") {
+            return None;
+        }
+        (window.get(..p)?, p + 2)
+    } else if rest.len() < MAX_LINE {
+        (rest, rest.len())
+    } else {
+        return None;
+    };
+    let bad_start = line.first() == Some(&b'.') || line.starts_with(b"From ");
+    let bad_end = line.last() == Some(&b' ');
+    (!bad_start && !bad_end).then_some(taken)
+}
+
+/// Appends the quoted-printable encoding of `input` to `out` (see [`encode`]).
+pub(crate) fn encode_into(input: &[u8], out: &mut Vec<u8>) {
+    out.reserve(input.len() + input.len() / 8 + 8);
     let mut line_len = 0usize;
     let mut i = 0;
     while let Some(&b) = input.get(i) {
+        // Most text lines are short and plain: copy them whole.
+        if line_len == 0 {
+            if let Some(n) = input.get(i..).and_then(verbatim_line) {
+                out.extend_from_slice(input.get(i..i + n).unwrap_or_default());
+                i += n;
+                continue;
+            }
+        }
         if b == b'\r' && input.get(i + 1) == Some(&b'\n') {
-            out.push_str("\r\n");
+            out.extend_from_slice(b"\r\n");
             line_len = 0;
             i += 2;
             continue;
@@ -106,22 +143,19 @@ pub fn encode(input: &[u8]) -> String {
         };
         let width = if literal { 1 } else { 3 };
         if line_len + width > MAX_LINE - 1 {
-            out.push_str("=\r\n");
+            out.extend_from_slice(b"=\r\n");
             line_len = 0;
             // The byte now starts a line: re-evaluate the start-of-line rules.
             continue;
         }
         if literal {
-            out.push(char::from(b));
+            out.push(b);
         } else {
-            out.push('=');
-            out.push(char::from(HEX[usize::from(b >> 4)]));
-            out.push(char::from(HEX[usize::from(b & 0x0f)]));
+            out.extend_from_slice(&[b'=', HEX[usize::from(b >> 4)], HEX[usize::from(b & 0x0f)]]);
         }
         line_len += width;
         i += 1;
     }
-    out
 }
 
 #[cfg(test)]
@@ -171,6 +205,29 @@ mod tests {
             assert!(!line.starts_with('.'));
         }
         assert_eq!(decode(out.as_bytes()), input.as_bytes());
+    }
+
+    #[test]
+    fn verbatim_lines_match_the_byte_encoder() {
+        // The whole-line copy must give what the byte-by-byte path gives.
+        let x75 = "x".repeat(75);
+        let x76 = "x".repeat(76);
+        assert_eq!(
+            encode(format!("{x75}\r\n").as_bytes()),
+            format!("{x75}\r\n")
+        );
+        assert_eq!(encode(x75.as_bytes()), x75);
+        assert_eq!(encode(x76.as_bytes()), format!("{x75}=\r\nx"));
+        assert_eq!(
+            encode(format!("{x76}\r\nab").as_bytes()),
+            format!("{x75}=\r\nx\r\nab")
+        );
+        assert_eq!(encode(b"ab \r\n"), "ab=20\r\n");
+        assert_eq!(encode(b"ab "), "ab=20");
+        assert_eq!(
+            encode(b"\r\n\r\n.a\r\nFrom x\r\nFrom"),
+            "\r\n\r\n=2Ea\r\n=46rom x\r\nFrom"
+        );
     }
 
     #[test]

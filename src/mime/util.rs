@@ -31,18 +31,36 @@ static COUNTER: AtomicU64 = AtomicU64::new(0);
 /// `host` is kept to the characters of a dot-atom (empty labels dropped), or kept whole when
 /// it is a domain literal (`[192.0.2.1]`); `localhost` when nothing is left.
 pub fn message_id(host: &str) -> String {
+    message_id_at(&clean_host(host))
+}
+
+/// [`message_id`] for this host ([`cached_fqdn`]), its id-right cleaned once.
+pub(crate) fn message_id_here() -> String {
+    static HOST: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    message_id_at(HOST.get_or_init(|| clean_host(cached_fqdn())))
+}
+
+/// A Message-ID with an already cleaned id-right.
+fn message_id_at(host: &str) -> String {
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let nanos = now_nanos();
     let pid = std::process::id();
     let hash = random_u64(n, nanos);
-    format!(
-        "<{}.{}.{}.{}@{}>",
-        base36(nanos),
-        base36(u128::from(pid)),
-        base36(u128::from(n)),
-        base36(u128::from(hash)),
-        clean_host(host)
-    )
+    let mut id = String::with_capacity(56 + host.len());
+    id.push('<');
+    for (k, part) in [nanos, u128::from(pid), u128::from(n), u128::from(hash)]
+        .into_iter()
+        .enumerate()
+    {
+        if k > 0 {
+            id.push('.');
+        }
+        push_base36(&mut id, part);
+    }
+    id.push('@');
+    id.push_str(host);
+    id.push('>');
+    id
 }
 
 /// A MIME boundary unlikely to occur in content: `=_` then 128 random bits in hex, a dot and a
@@ -65,7 +83,21 @@ pub fn rfc5322_date_now() -> String {
         Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
         Err(e) => i64::try_from(e.duration().as_secs()).map_or(i64::MIN, |s| -s),
     };
-    rfc5322_date(secs)
+    // A thread formats each second once: building many messages a second is common.
+    thread_local! {
+        static LAST: std::cell::RefCell<(i64, String)> = const {
+            std::cell::RefCell::new((i64::MIN, String::new()))
+        };
+    }
+    LAST.with(|last| {
+        let Ok(mut last) = last.try_borrow_mut() else {
+            return rfc5322_date(secs);
+        };
+        if last.0 != secs || last.1.is_empty() {
+            *last = (secs, rfc5322_date(secs));
+        }
+        last.1.clone()
+    })
 }
 
 /// The RFC 5322 date-time of a Unix time, in UTC: `Thu, 01 Jan 1970 00:00:00 +0000`.
@@ -192,18 +224,50 @@ fn random_u64(salt: u64, nanos: u128) -> u64 {
     h.finish()
 }
 
-fn base36(mut n: u128) -> String {
+/// Appends `n` in base 36 (lower case), without allocating: 64-bit division when it fits,
+/// which is every value but far-future times.
+fn push_base36(out: &mut String, n: u128) {
     const DIGITS: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
-    let mut out = Vec::new();
-    loop {
-        let d = usize::try_from(n % 36).unwrap_or(0);
-        out.push(char::from(DIGITS.get(d).copied().unwrap_or(b'0')));
-        n /= 36;
-        if n == 0 {
-            break;
+    // 36^25 > 2^128: 25 digits always suffice.
+    let mut buf = [b'0'; 25];
+    let mut i = buf.len();
+    let mut digit = |d: u64| {
+        i = i.saturating_sub(1);
+        if let Some(slot) = buf.get_mut(i) {
+            *slot = DIGITS
+                .get(usize::try_from(d).unwrap_or(0))
+                .copied()
+                .unwrap_or(b'0');
+        }
+    };
+    match u64::try_from(n) {
+        Ok(mut m) => loop {
+            digit(m % 36);
+            m /= 36;
+            if m == 0 {
+                break;
+            }
+        },
+        Err(_) => {
+            let mut m = n;
+            loop {
+                digit(u64::try_from(m % 36).unwrap_or(0));
+                m /= 36;
+                if m == 0 {
+                    break;
+                }
+            }
         }
     }
-    out.iter().rev().collect()
+    // Only ASCII digits and letters were written.
+    out.push_str(std::str::from_utf8(buf.get(i..).unwrap_or_default()).unwrap_or("0"));
+}
+
+#[cfg(test)]
+fn base36(n: u128) -> String {
+    let mut s = String::new();
+    push_base36(&mut s, n);
+    s
 }
 
 /// An id-right: a dot-atom made of what is usable in `host`, or a domain literal.
@@ -733,6 +797,16 @@ mod tests {
         assert!(message_id("[192.0.2.1]").ends_with("@[192.0.2.1]>"));
         assert!(message_id("例え.jp").ends_with("@例え.jp>"));
         assert!(message_id("\r\nx").ends_with("@x>"));
+    }
+
+    #[test]
+    fn base36_digits() {
+        assert_eq!(base36(0), "0");
+        assert_eq!(base36(35), "z");
+        assert_eq!(base36(36), "10");
+        assert_eq!(base36(u128::from(u64::MAX)), "3w5e11264sgsf");
+        assert_eq!(base36(u128::from(u64::MAX) + 1), "3w5e11264sgsg");
+        assert_eq!(base36(u128::MAX), "f5lxx1zz5pnorynqglhzmsp33");
     }
 
     #[test]

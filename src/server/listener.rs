@@ -71,7 +71,12 @@ impl<F> Acceptor<F> {
                 break;
             }
             let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-            let (slot_stream, local) = match (stream.try_clone(), stream.local_addr()) {
+            // A listener bound to one address accepts on that address only: no getsockname.
+            let local = match self.bound.addr.ip().is_unspecified() {
+                true => stream.local_addr(),
+                false => Ok(self.bound.addr),
+            };
+            let (slot_stream, local) = match (stream.try_clone(), local) {
                 (Ok(s), Ok(l)) => (s, l),
                 (Err(e), _) | (_, Err(e)) => {
                     debug!("{peer}: dropped at accept: {e}");

@@ -1,59 +1,91 @@
 //! Session threads on demand: a pool that starts with a few threads, grows with concurrent
 //! sessions, and lets idle threads above its minimum retire. Jobs never wait in a queue: a job
 //! goes to an idle thread when there is one, else to a new thread (the listener's session cap
-//! bounds how many there can be). The hand-off is a crossbeam channel; a thread that waited
-//! `idle_timeout` for work with others idle beside it ends.
+//! bounds how many there can be). A thread that waited `idle_timeout` for work with others
+//! idle beside it ends.
+//!
+//! The hand-off is a mutex and a condition variable: one futex wake per job. (A crossbeam
+//! channel spun and called `sched_yield` several times before each idle thread parked: two to
+//! four yields per connection under load, each a chance for a context switch.)
 
+use std::collections::VecDeque;
 use std::io;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::Duration;
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use log::warn;
 
 type Job = Box<dyn FnOnce() + Send + 'static>;
 
-/// Counters shared by the pool and its threads.
-#[derive(Debug, Default)]
-struct Counts {
+/// What the pool and its threads share, under one lock.
+#[derive(Default)]
+struct State {
+    /// Jobs handed to idle threads and not yet picked up (never more than the idle threads
+    /// that were claimed for them).
+    jobs: VecDeque<Job>,
     /// Threads alive.
-    live: AtomicUsize,
+    live: usize,
     /// Threads waiting for a job that no `execute` has claimed yet.
-    idle: AtomicUsize,
+    idle: usize,
+    /// Every handle to the pool is gone: waiting threads end.
+    closed: bool,
 }
 
-impl Counts {
-    /// Takes one from `idle` if it is positive; true when taken.
-    fn claim_idle(&self) -> bool {
-        self.idle
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
-            .is_ok()
+#[derive(Default)]
+struct Inner {
+    state: Mutex<State>,
+    wake: Condvar,
+}
+
+impl Inner {
+    /// The state; a panic never happens under this lock (jobs run outside it), so a poisoned
+    /// lock still holds consistent counts.
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Closes the pool when the last [`Pool`] handle is dropped (as dropping a channel's last
+/// sender did).
+struct Closer(Arc<Inner>);
+
+impl Drop for Closer {
+    fn drop(&mut self) {
+        self.0.lock().closed = true;
+        self.0.wake.notify_all();
     }
 }
 
 /// A pool of session threads (see the module docs).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) struct Pool {
-    tx: Sender<Job>,
-    rx: Receiver<Job>,
-    counts: Arc<Counts>,
+    inner: Arc<Inner>,
+    _closer: Arc<Closer>,
     min: usize,
     idle_timeout: Duration,
     name: String,
+}
+
+impl std::fmt::Debug for Pool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pool")
+            .field("threads", &self.threads())
+            .field("min", &self.min)
+            .field("idle_timeout", &self.idle_timeout)
+            .finish()
+    }
 }
 
 impl Pool {
     /// A pool that keeps `min` threads once started and retires others after `idle_timeout`
     /// without work. No thread starts until the first job.
     pub(crate) fn new(name: &str, min: usize, idle_timeout: Duration) -> Pool {
-        let (tx, rx) = crossbeam_channel::unbounded();
+        let inner = Arc::new(Inner::default());
         Pool {
-            tx,
-            rx,
-            counts: Arc::default(),
+            _closer: Arc::new(Closer(Arc::clone(&inner))),
+            inner,
             min,
             idle_timeout,
             name: name.to_owned(),
@@ -64,41 +96,44 @@ impl Pool {
     /// new thread; the job is then dropped unrun.
     pub(crate) fn execute(&self, job: impl FnOnce() + Send + 'static) -> io::Result<()> {
         let job: Job = Box::new(job);
-        if self.counts.claim_idle() {
-            // An idle thread is waiting and now reserved for this job.
-            return self
-                .tx
-                .send(job)
-                .map_err(|_| io::Error::other("session pool closed"));
+        {
+            let mut st = self.inner.lock();
+            if st.idle > 0 {
+                // An idle thread is waiting and now reserved for this job.
+                st.idle -= 1;
+                st.jobs.push_back(job);
+                drop(st);
+                self.inner.wake.notify_one();
+                return Ok(());
+            }
+            st.live += 1;
         }
         self.spawn(job)
     }
 
     /// Threads alive now.
     pub(crate) fn threads(&self) -> usize {
-        self.counts.live.load(Ordering::Acquire)
+        self.inner.lock().live
     }
 
+    /// Starts a thread for `first` (`live` already counts it).
     fn spawn(&self, first: Job) -> io::Result<()> {
         let worker = Worker {
-            rx: self.rx.clone(),
-            counts: Arc::clone(&self.counts),
+            inner: Arc::clone(&self.inner),
             min: self.min,
             idle_timeout: self.idle_timeout,
         };
-        self.counts.live.fetch_add(1, Ordering::AcqRel);
         let spawned = thread::Builder::new()
             .name(self.name.clone())
             .spawn(move || worker.run(first));
         spawned.map(drop).inspect_err(|_| {
-            self.counts.live.fetch_sub(1, Ordering::AcqRel);
+            self.inner.lock().live -= 1;
         })
     }
 }
 
 struct Worker {
-    rx: Receiver<Job>,
-    counts: Arc<Counts>,
+    inner: Arc<Inner>,
     min: usize,
     idle_timeout: Duration,
 }
@@ -112,26 +147,40 @@ impl Worker {
             if catch_unwind(AssertUnwindSafe(job)).is_err() {
                 warn!("a session job panicked");
             }
-            self.counts.idle.fetch_add(1, Ordering::AcqRel);
-            job = loop {
-                match self.rx.recv_timeout(self.idle_timeout) {
-                    Ok(next) => break next,
-                    Err(RecvTimeoutError::Disconnected) => {
-                        self.counts.live.fetch_sub(1, Ordering::AcqRel);
-                        return;
-                    }
-                    Err(RecvTimeoutError::Timeout) => {
-                        // Retire only when no `execute` has counted on this thread (it could
-                        // take back an idle slot) and the pool stays at its minimum.
-                        if self.counts.live.load(Ordering::Acquire) > self.min
-                            && self.counts.claim_idle()
-                        {
-                            self.counts.live.fetch_sub(1, Ordering::AcqRel);
-                            return;
-                        }
-                    }
-                }
-            };
+            match self.next_job() {
+                Some(next) => job = next,
+                None => return,
+            }
+        }
+    }
+
+    /// Waits for the next job; None when this thread retires (or the pool is gone), with the
+    /// counts already updated.
+    fn next_job(&self) -> Option<Job> {
+        let mut st = self.inner.lock();
+        st.idle += 1;
+        loop {
+            if let Some(job) = st.jobs.pop_front() {
+                return Some(job);
+            }
+            if st.closed {
+                st.idle -= 1;
+                st.live -= 1;
+                return None;
+            }
+            let (guard, wait) = self
+                .inner
+                .wake
+                .wait_timeout(st, self.idle_timeout)
+                .unwrap_or_else(PoisonError::into_inner);
+            st = guard;
+            // Retire only when no `execute` has counted on this thread (an unclaimed idle
+            // slot is left to take back) and the pool stays at its minimum.
+            if wait.timed_out() && st.jobs.is_empty() && st.live > self.min && st.idle > 0 {
+                st.idle -= 1;
+                st.live -= 1;
+                return None;
+            }
         }
     }
 }
@@ -193,9 +242,7 @@ mod tests {
     fn a_panicking_job_keeps_its_thread() {
         let pool = Pool::new("test", 1, Duration::from_secs(60));
         pool.execute(|| panic!("job")).unwrap();
-        wait_until("the thread is idle again", || {
-            pool.counts.idle.load(Ordering::Acquire) == 1
-        });
+        wait_until("the thread is idle again", || pool.inner.lock().idle == 1);
         let (tx, rx) = mpsc::channel();
         pool.execute(move || tx.send(()).unwrap()).unwrap();
         rx.recv_timeout(Duration::from_secs(10)).unwrap();

@@ -26,7 +26,6 @@
 //! would have been too slow. STARTTLS and implicit TLS run a pretend handshake (no
 //! encryption) that keeps the session's rules: input pipelined before it is dropped.
 
-use std::collections::VecDeque;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -66,9 +65,18 @@ pub enum Step {
 /// out, the server reads end of stream.
 #[derive(Debug, Clone)]
 pub struct Script {
-    steps: Vec<Step>,
+    /// Everything sent, in order: the server reads it in place, without a copy per read.
+    sent: Vec<u8>,
+    steps: Vec<Planned>,
     peer: SocketAddr,
     implicit_tls: bool,
+}
+
+/// A step as stored: a send is where it ends in `Script::sent`.
+#[derive(Debug, Clone)]
+enum Planned {
+    Send { end: usize },
+    Fault(Step),
 }
 
 impl Default for Script {
@@ -81,25 +89,36 @@ impl Script {
     /// An empty script from 192.0.2.1:40000 (a documentation address).
     pub fn new() -> Script {
         Script {
+            sent: Vec::new(),
             steps: Vec::new(),
             peer: SocketAddr::from(([192, 0, 2, 1], 40000)),
             implicit_tls: false,
         }
     }
     /// Sends bytes as they are.
-    pub fn send(self, bytes: impl AsRef<[u8]>) -> Script {
-        self.then(Step::Send(bytes.as_ref().to_vec()))
+    pub fn send(mut self, bytes: impl AsRef<[u8]>) -> Script {
+        self.push_send(bytes.as_ref());
+        self
     }
     /// Sends a line, adding CRLF.
-    pub fn line(self, line: &str) -> Script {
-        let mut bytes = line.as_bytes().to_vec();
-        bytes.extend_from_slice(b"\r\n");
-        self.then(Step::Send(bytes))
+    pub fn line(mut self, line: &str) -> Script {
+        self.sent.extend_from_slice(line.as_bytes());
+        self.push_send(b"\r\n");
+        self
     }
     /// Adds any step.
     pub fn then(mut self, step: Step) -> Script {
-        self.steps.push(step);
+        match step {
+            Step::Send(bytes) => self.push_send(&bytes),
+            fault => self.steps.push(Planned::Fault(fault)),
+        }
         self
+    }
+    fn push_send(&mut self, bytes: &[u8]) {
+        self.sent.extend_from_slice(bytes);
+        self.steps.push(Planned::Send {
+            end: self.sent.len(),
+        });
     }
     /// The client's address, as the handler sees it in [`ConnInfo::peer`].
     pub fn peer(mut self, addr: SocketAddr) -> Script {
@@ -155,7 +174,7 @@ pub fn run<H: Handler>(config: ServerConfig, handler: H, script: Script) -> io::
         stream: None,
         idle: Default::default(),
     });
-    let io = MemoryIo::new(script.steps);
+    let io = MemoryIo::new(script.sent, script.steps);
     let session = Session::new(
         io,
         Arc::new(config),
@@ -172,11 +191,13 @@ pub fn run<H: Handler>(config: ServerConfig, handler: H, script: Script) -> io::
     })
 }
 
-/// The server's side of a scripted connection.
+/// The server's side of a scripted connection. The input buffer is a window on the script's
+/// bytes: `sent[rpos..received]`.
 pub(crate) struct MemoryIo {
-    steps: VecDeque<Step>,
-    rbuf: Vec<u8>,
+    steps: std::vec::IntoIter<Planned>,
+    sent: Vec<u8>,
     rpos: usize,
+    received: usize,
     wbuf: Vec<u8>,
     output: Vec<u8>,
     /// The client stopped reading: writes fail from now on.
@@ -189,11 +210,12 @@ pub(crate) struct MemoryIo {
 }
 
 impl MemoryIo {
-    fn new(steps: Vec<Step>) -> MemoryIo {
+    fn new(sent: Vec<u8>, steps: Vec<Planned>) -> MemoryIo {
         MemoryIo {
-            steps: steps.into(),
-            rbuf: Vec::new(),
+            steps: steps.into_iter(),
+            sent,
             rpos: 0,
+            received: 0,
             wbuf: Vec::new(),
             output: Vec::new(),
             deaf: false,
@@ -213,15 +235,11 @@ fn same(e: &RecvError) -> RecvError {
 
 impl Buffered for MemoryIo {
     fn buffered(&self) -> &[u8] {
-        self.rbuf.get(self.rpos..).unwrap_or_default()
+        self.sent.get(self.rpos..self.received).unwrap_or_default()
     }
 
     fn consume(&mut self, n: usize) {
-        self.rpos = (self.rpos + n).min(self.rbuf.len());
-        if self.rpos == self.rbuf.len() {
-            self.rbuf.clear();
-            self.rpos = 0;
-        }
+        self.rpos = self.rpos.saturating_add(n).min(self.received);
     }
 
     fn fill(&mut self, _deadline: Instant) -> Result<usize, RecvError> {
@@ -235,21 +253,23 @@ impl Buffered for MemoryIo {
             return Err(same(e));
         }
         loop {
-            match self.steps.pop_front() {
-                Some(Step::Send(bytes)) if bytes.is_empty() => continue,
-                Some(Step::Send(bytes)) => {
-                    self.rbuf.extend_from_slice(&bytes);
-                    self.bytes_in += bytes.len() as u64;
-                    return Ok(bytes.len());
+            match self.steps.next() {
+                Some(Planned::Send { end }) if end == self.received => continue,
+                Some(Planned::Send { end }) => {
+                    let n = end.saturating_sub(self.received);
+                    self.received = end;
+                    self.bytes_in += n as u64;
+                    return Ok(n);
                 }
-                Some(Step::StopReading) => self.deaf = true,
-                Some(Step::FailTls) => self.fail_tls = true,
-                Some(Step::Timeout) => return Err(RecvError::TimedOut),
-                Some(Step::Reset) => {
+                Some(Planned::Fault(Step::Send(_))) => continue,
+                Some(Planned::Fault(Step::StopReading)) => self.deaf = true,
+                Some(Planned::Fault(Step::FailTls)) => self.fail_tls = true,
+                Some(Planned::Fault(Step::Timeout)) => return Err(RecvError::TimedOut),
+                Some(Planned::Fault(Step::Reset)) => {
                     self.ended = Some(RecvError::Reset);
                     return Err(RecvError::Reset);
                 }
-                Some(Step::Close) | None => {
+                Some(Planned::Fault(Step::Close)) | None => {
                     self.ended = Some(RecvError::Closed);
                     return Err(RecvError::Closed);
                 }

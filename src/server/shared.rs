@@ -190,17 +190,13 @@ impl Shared {
             if now >= deadline {
                 return false;
             }
-            // Re-check idle sessions now and then: one may have finished its transaction.
-            let wait = (deadline - now).min(std::time::Duration::from_millis(50));
-            map = match self.ended.wait_timeout(map, wait) {
+            // No polling: a session that finishes its transaction marks itself idle and then
+            // reads the flag (both SeqCst), so either it sees the shutdown and leaves, or
+            // begin_shutdown saw it idle and woke it. The last one to leave notifies.
+            map = match self.ended.wait_timeout(map, deadline - now) {
                 Ok((m, _)) => m,
                 Err(p) => p.into_inner().0,
             };
-            for slot in map.values() {
-                if self.shutting_down() && slot.idle.load(Ordering::SeqCst) {
-                    slot.wake();
-                }
-            }
         }
     }
 

@@ -1,6 +1,8 @@
 //! Test support: a scripted client over a real socket, and a recording handler.
 #![allow(dead_code)]
 
+#[cfg(feature = "dns")]
+pub mod dnsmasq;
 #[cfg(feature = "tls")]
 pub mod pki;
 pub mod tools;

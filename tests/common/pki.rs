@@ -4,8 +4,6 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -14,6 +12,10 @@ use rcgen::{
     KeyUsagePurpose,
 };
 use rustls::pki_types::ServerName;
+
+// The TLS tests name it `pki::TempDir`; it lives in tools (one for all tests).
+#[allow(unused_imports)]
+pub use super::tools::TempDir;
 
 /// A PEM certificate and its PEM private key.
 pub struct Leaf {
@@ -59,34 +61,6 @@ pub fn pki() -> &'static Pki {
             ca: ca_cert.pem(),
         }
     })
-}
-
-/// A fresh directory under the system temp dir, removed on drop.
-pub struct TempDir(pub PathBuf);
-
-impl TempDir {
-    pub fn new(tag: &str) -> TempDir {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "smtpkit-{tag}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-
-    pub fn write(&self, name: &str, contents: &[u8]) -> PathBuf {
-        let path = self.0.join(name);
-        std::fs::write(&path, contents).unwrap();
-        path
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 /// The server identity for mx.example.

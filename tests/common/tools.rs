@@ -4,10 +4,81 @@ use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::thread;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+
+/// True under `CI=true`, where a missing interop tool or Python package fails the test.
+pub fn ci() -> bool {
+    std::env::var("CI").as_deref() == Ok("true")
+}
+
+/// Skips (prints a line, returns false) or, under `CI=true`, fails because `what` is missing.
+pub fn missing(what: &str) -> bool {
+    assert!(!ci(), "{what} is not available, and CI=true requires it");
+    eprintln!("skipping: {what} not available");
+    false
+}
+
+/// Whether `python3` imports every one of `modules` (the check runs once per list). When not:
+/// fails under `CI=true`, otherwise prints a skip line; `pip` names the packages to install.
+pub fn python_modules(modules: &[&str], pip: &str) -> bool {
+    static SEEN: OnceLock<Mutex<HashMap<String, bool>>> = OnceLock::new();
+    let list = modules.join(", ");
+    let ok = *SEEN
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .entry(list.clone())
+        .or_insert_with(|| {
+            Command::new("python3")
+                .args(["-c", &format!("import {list}")])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        });
+    ok || missing(&format!("python3 with {list} (pip install {pip})"))
+}
+
+/// A fresh directory under the system temp dir, removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "smtpkit-{tag}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        // A leftover of an earlier process with the same id.
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create temp dir");
+        TempDir(dir)
+    }
+
+    /// `name` inside the directory.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+
+    /// Writes `contents` to `name` inside the directory; returns its path.
+    pub fn write(&self, name: &str, contents: &[u8]) -> PathBuf {
+        let path = self.path(name);
+        std::fs::write(&path, contents).expect("write into the temp dir");
+        path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
 
 /// Finds an executable on PATH or in the sbin directories. When it is missing: fails under
 /// `CI=true` (interop tools are required there), otherwise prints a skip line and returns None.
@@ -22,12 +93,7 @@ pub fn tool(name: &str) -> Option<PathBuf> {
                 .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
         });
     if found.is_none() {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!(
-                "{name} is not installed (searched PATH and the sbin directories), and CI=true requires it"
-            );
-        }
-        eprintln!("skipping: {name} not installed");
+        missing(&format!("{name} (searched PATH and the sbin directories)"));
     }
     found
 }
@@ -171,4 +237,58 @@ pub fn assert_exit(o: &Output, code: i32, what: &str) {
         o.stdout,
         o.stderr
     );
+}
+
+/// Runs `openssl ARGS` in `dir` (bounded to two minutes); fails with its output unless it
+/// exits with 0.
+pub fn openssl(dir: &TempDir, args: &[&str]) {
+    let o = run(
+        Command::new("openssl").args(args).current_dir(&dir.0),
+        None,
+        Duration::from_secs(120),
+    );
+    assert_exit(&o, 0, &format!("openssl {args:?}"));
+}
+
+/// A 2048-bit RSA key made by openssl (no private key is committed).
+pub struct RsaKey {
+    /// `NAME.pem`: the private key, PKCS#8 PEM.
+    pub pkcs8: PathBuf,
+    /// `NAME1.pem`: the same key, PKCS#1 PEM ("BEGIN RSA PRIVATE KEY", as dkimpy reads it).
+    pub pkcs1: PathBuf,
+    /// The public key as DER SubjectPublicKeyInfo (a DKIM record's `p=`, decoded).
+    pub spki: Vec<u8>,
+}
+
+/// Generates a 2048-bit RSA key in `dir` as `name.pem`, `name1.pem` and `name.pub` (DER).
+pub fn rsa_key(dir: &TempDir, name: &str) -> RsaKey {
+    let (pkcs8, pkcs1, public) = (
+        format!("{name}.pem"),
+        format!("{name}1.pem"),
+        format!("{name}.pub"),
+    );
+    openssl(
+        dir,
+        &[
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+            "-out",
+            &pkcs8,
+        ],
+    );
+    openssl(dir, &["rsa", "-in", &pkcs8, "-traditional", "-out", &pkcs1]);
+    openssl(
+        dir,
+        &[
+            "pkey", "-in", &pkcs8, "-pubout", "-outform", "DER", "-out", &public,
+        ],
+    );
+    RsaKey {
+        pkcs8: dir.path(&pkcs8),
+        pkcs1: dir.path(&pkcs1),
+        spki: std::fs::read(dir.path(&public)).expect("read the public key"),
+    }
 }

@@ -288,13 +288,7 @@ impl<'a> Eval<'a> {
             Vec::new()
         };
         if answer.is_empty() {
-            self.voids += 1;
-            if self.voids > self.opts.max_void_lookups {
-                return Err(Stop::Perm(format!(
-                    "more than {} void DNS lookups (at {name})",
-                    self.opts.max_void_lookups
-                )));
-            }
+            self.count_void(name)?;
         }
         Ok(answer)
     }
@@ -324,12 +318,12 @@ impl<'a> Eval<'a> {
         self.check_time()?;
         let names = match self.resolver.ptr(self.ip) {
             Ok(n) if n.is_empty() => {
-                self.lookup_void()?;
+                self.count_void("the PTR lookup")?;
                 n
             }
             Ok(n) => n,
             Err(DnsError::NxDomain(_)) => {
-                self.lookup_void()?;
+                self.count_void("the PTR lookup")?;
                 Vec::new()
             }
             Err(_) => Vec::new(),
@@ -347,11 +341,13 @@ impl<'a> Eval<'a> {
         Ok(validated)
     }
 
-    fn lookup_void(&mut self) -> Result<(), Stop> {
+    /// §4.6.4: at most `max_void_lookups` lookups with an empty answer; `at` names the one
+    /// that was void.
+    fn count_void(&mut self, at: &str) -> Result<(), Stop> {
         self.voids += 1;
         if self.voids > self.opts.max_void_lookups {
             return Err(Stop::Perm(format!(
-                "more than {} void DNS lookups (at the PTR lookup)",
+                "more than {} void DNS lookups (at {at})",
                 self.opts.max_void_lookups
             )));
         }
