@@ -200,9 +200,9 @@ impl MessageBuilder {
         })
     }
 
-    /// The tree. With `borrowed`, for [`build`](Self::build): the bytes leaves are left
-    /// empty (the encoder reads the builder's data instead, in [`Self::bodies`] order) and
-    /// text leaves are not scanned for their `encoding` (the encoder scans them anyway).
+    /// The tree. With `borrowed`, for [`build`](Self::build): the bytes and text leaves are
+    /// left empty (the encoder reads the builder's data and texts instead, in
+    /// [`Self::bodies`] and [`Self::texts`] order), so nothing is copied or scanned twice.
     fn tree(&self, parsed: &Parsed<'_>, borrowed: bool) -> Result<Part, BuildError> {
         let mut body = self.body(borrowed)?;
         // Headers go first, in the usual order; the body part's own (Content-*) follow. Names
@@ -237,6 +237,14 @@ impl MessageBuilder {
             .collect()
     }
 
+    /// The texts of the text leaves in the tree's pre-order: plain, HTML (or one empty text).
+    fn texts(&self) -> Vec<&str> {
+        match (&self.text, &self.html) {
+            (None, None) => vec![""],
+            (t, h) => t.iter().chain(h).map(String::as_str).collect(),
+        }
+    }
+
     fn body(&self, borrowed: bool) -> Result<Part, BuildError> {
         let text_part = |subtype: &str, text: &str| {
             if borrowed {
@@ -247,7 +255,8 @@ impl MessageBuilder {
                     content_type,
                     disposition: None,
                     encoding: super::TransferEncoding::SevenBit,
-                    body: super::Body::Text(text.to_owned()),
+                    // Empty: the encoder reads the builder's text (`Self::texts`).
+                    body: super::Body::Text(String::new()),
                 }
             } else {
                 Part::text(subtype, text)
@@ -309,7 +318,11 @@ impl MessageBuilder {
             return Err(BuildError::NoRecipient);
         }
         Ok(BuiltMessage {
-            message: super::encode::encode_borrowing(&part, Some(&self.bodies())),
+            message: super::encode::encode_borrowing(
+                &part,
+                Some(&self.bodies()),
+                Some(&self.texts()),
+            ),
             from,
             recipients,
         })

@@ -62,37 +62,48 @@ const ADDRESS_HEADERS: [&str; 11] = [
 ///   in any encoded child is replaced by a fresh one. A boundary already in the
 ///   `content_type` is kept when it is valid and does not occur.
 pub fn encode(part: &Part) -> Vec<u8> {
-    encode_borrowing(part, None)
+    encode_borrowing(part, None, None)
 }
 
 /// [`encode`], with the bodies of the [`Body::Bytes`] leaves taken from `bodies` in order
-/// (pre-order, one per leaf) instead of the leaves: the message builder keeps its
-/// attachments and need not copy them into the tree.
-pub(crate) fn encode_borrowing(part: &Part, bodies: Option<&[&[u8]]>) -> Vec<u8> {
+/// (pre-order, one per leaf) instead of the leaves, and those of the [`Body::Text`] leaves
+/// from `texts` likewise: the message builder keeps its attachments and texts and need not
+/// copy them into the tree.
+pub(crate) fn encode_borrowing(
+    part: &Part,
+    bodies: Option<&[&[u8]]>,
+    texts: Option<&[&str]>,
+) -> Vec<u8> {
     let mut body_8bit = Vec::new();
     let mut taken = Bodies {
         list: bodies,
         next: 0,
+        texts,
+        next_text: 0,
     };
     mark_8bit(part, &mut body_8bit, &mut taken);
     let mut w = Writer {
-        out: Vec::with_capacity(size_hint(part, bodies)),
+        out: Vec::with_capacity(size_hint(part, bodies, texts)),
         safe: Vec::new(),
         body_8bit,
         next: 0,
         bodies: Bodies {
             list: bodies,
             next: 0,
+            texts,
+            next_text: 0,
         },
     };
     w.part(part, true);
     w.out
 }
 
-/// The bodies of the bytes leaves when they are kept outside the tree.
+/// The bodies of the bytes and text leaves when they are kept outside the tree.
 struct Bodies<'a> {
     list: Option<&'a [&'a [u8]]>,
     next: usize,
+    texts: Option<&'a [&'a str]>,
+    next_text: usize,
 }
 
 impl<'a> Bodies<'a> {
@@ -107,6 +118,19 @@ impl<'a> Bodies<'a> {
         let body = list.get(self.next).copied().unwrap_or(own);
         self.next += 1;
         body
+    }
+
+    /// The text of the next text leaf, whose own text is `own`.
+    fn take_text<'p>(&mut self, own: &'p str) -> &'p str
+    where
+        'a: 'p,
+    {
+        let Some(list) = self.texts else {
+            return own;
+        };
+        let text = list.get(self.next_text).copied().unwrap_or(own);
+        self.next_text += 1;
+        text
     }
 }
 
@@ -309,11 +333,17 @@ fn mark_8bit(part: &Part, body_8bit: &mut Vec<bool>, bodies: &mut Bodies<'_>) ->
 }
 
 /// About the size of the encoded part, to allocate the output once.
-fn size_hint(part: &Part, bodies: Option<&[&[u8]]>) -> usize {
+fn size_hint(part: &Part, bodies: Option<&[&[u8]]>, texts: Option<&[&str]>) -> usize {
     let borrowed: usize = bodies
         .unwrap_or_default()
         .iter()
         .map(|b| b.len().div_ceil(57) * 78)
+        .chain(
+            texts
+                .unwrap_or_default()
+                .iter()
+                .map(|t| t.len() + t.len() / 4),
+        )
         .sum();
     (tree_size(part) + borrowed).min(1 << 30)
 }
@@ -356,6 +386,7 @@ impl Writer<'_> {
         let mut content_type = Cow::Borrowed(&part.content_type);
         match &part.body {
             Body::Text(text) => {
+                let text = self.bodies.take_text(text);
                 if is_container(&content_type) {
                     content_type = Cow::Owned(ContentType::new("text", "plain"));
                 }
@@ -428,8 +459,12 @@ impl Writer<'_> {
                     .param("boundary")
                     .filter(|b| valid_boundary(b))
                     .map_or_else(crate::mime::util::boundary, str::to_owned);
-                let (start, safe_mark, bodies_mark) =
-                    (self.out.len(), self.safe.len(), self.bodies.next);
+                let (start, safe_mark, bodies_mark, texts_mark) = (
+                    self.out.len(),
+                    self.safe.len(),
+                    self.bodies.next,
+                    self.bodies.next_text,
+                );
                 let mut spans = Vec::with_capacity(parts.len());
                 // Written once with a candidate boundary, then checked against what the
                 // children hold; a boundary that occurs (a kept one, or bad luck) is replaced
@@ -439,6 +474,7 @@ impl Writer<'_> {
                     self.safe.truncate(safe_mark);
                     self.next = index + 1;
                     self.bodies.next = bodies_mark;
+                    self.bodies.next_text = texts_mark;
                     spans.clear();
                     let set = Some(("boundary", boundary.as_str()));
                     self.headers(part, top, &content_type, set, encoding.as_ref());
