@@ -23,6 +23,7 @@
 //! `multipart/related`; attachments wrap everything in `multipart/mixed`. Date, Message-ID and
 //! MIME-Version are added by [`encode`](super::encode()).
 
+use std::borrow::Cow;
 use std::fmt;
 
 use super::Part;
@@ -350,11 +351,11 @@ enum Field<'a> {
 
 impl Field<'_> {
     /// The header value, as [`addr::format_list`] writes it; None for an empty field.
-    fn header(&self) -> Option<String> {
+    fn header(&self) -> Option<Cow<'_, str>> {
         match self {
-            Field::Plain(s, _) => Some((*s).to_owned()),
+            Field::Plain(s, _) => Some(Cow::Borrowed(s)),
             Field::Full(list) if list.is_empty() => None,
-            Field::Full(list) => Some(addr::format_list(list, true)),
+            Field::Full(list) => Some(Cow::Owned(addr::format_list(list, true))),
             Field::Mixed(fields) => {
                 let mut out = String::new();
                 for v in fields.iter().filter_map(Field::header) {
@@ -363,7 +364,7 @@ impl Field<'_> {
                     }
                     out.push_str(&v);
                 }
-                (!out.is_empty()).then_some(out)
+                (!out.is_empty()).then_some(Cow::Owned(out))
             }
         }
     }
