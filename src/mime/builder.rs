@@ -23,10 +23,11 @@
 //! `multipart/related`; attachments wrap everything in `multipart/mixed`. Date, Message-ID and
 //! MIME-Version are added by [`encode`](super::encode()).
 
+use std::borrow::Cow;
 use std::fmt;
 
 use super::Part;
-use super::addr::{self, AddrError, Address, NamedMailbox};
+use super::addr::{self, AddrError, Address};
 use crate::address::Mailbox;
 
 /// Why a message could not be built.
@@ -184,9 +185,14 @@ impl MessageBuilder {
 
     /// From, To, Cc and Reply-To parsed (once: [`build`](Self::build) needs them for the
     /// headers and the envelope both).
-    fn parse(&self) -> Result<Parsed, BuildError> {
+    fn parse(&self) -> Result<Parsed<'_>, BuildError> {
         let from = self.from.as_deref().ok_or(BuildError::NoSender)?;
-        let from = addr::parse_mailbox(from).map_err(|e| BuildError::BadAddress("From", e))?;
+        let from = match plain_list(from).filter(|l| l.len() == 1) {
+            Some(l) => Field::Plain(from, l),
+            None => Field::Full(vec![Address::Mailbox(
+                addr::parse_mailbox(from).map_err(|e| BuildError::BadAddress("From", e))?,
+            )]),
+        };
         Ok(Parsed {
             from,
             to: lists("To", &self.to)?,
@@ -195,21 +201,22 @@ impl MessageBuilder {
         })
     }
 
-    /// The tree. With `borrowed`, for [`build`](Self::build): the bytes leaves are left
-    /// empty (the encoder reads the builder's data instead, in [`Self::bodies`] order) and
-    /// text leaves are not scanned for their `encoding` (the encoder scans them anyway).
-    fn tree(&self, parsed: &Parsed, borrowed: bool) -> Result<Part, BuildError> {
+    /// The tree. With `borrowed`, for [`build`](Self::build): the bytes and text leaves are
+    /// left empty (the encoder reads the builder's data and texts instead, in
+    /// [`Self::bodies`] and [`Self::texts`] order), so nothing is copied or scanned twice.
+    fn tree(&self, parsed: &Parsed<'_>, borrowed: bool) -> Result<Part, BuildError> {
         let mut body = self.body(borrowed)?;
         // Headers go first, in the usual order; the body part's own (Content-*) follow. Names
         // stay UTF-8 here: `encode` turns them into RFC 2047 words.
-        let mut top = vec![super::Header::new("From", &parsed.from.format(true))];
-        for (name, list) in [
+        let mut top = Vec::with_capacity(6 + self.headers.len());
+        for (name, field) in [
+            ("From", &parsed.from),
             ("To", &parsed.to),
             ("Cc", &parsed.cc),
             ("Reply-To", &parsed.reply_to),
         ] {
-            if !list.is_empty() {
-                top.push(super::Header::new(name, &addr::format_list(list, true)));
+            if let Some(value) = field.header() {
+                top.push(super::Header::new(name, &value));
             }
         }
         if let Some(s) = &self.subject {
@@ -231,6 +238,14 @@ impl MessageBuilder {
             .collect()
     }
 
+    /// The texts of the text leaves in the tree's pre-order: plain, HTML (or one empty text).
+    fn texts(&self) -> Vec<&str> {
+        match (&self.text, &self.html) {
+            (None, None) => vec![""],
+            (t, h) => t.iter().chain(h).map(String::as_str).collect(),
+        }
+    }
+
     fn body(&self, borrowed: bool) -> Result<Part, BuildError> {
         let text_part = |subtype: &str, text: &str| {
             if borrowed {
@@ -241,7 +256,8 @@ impl MessageBuilder {
                     content_type,
                     disposition: None,
                     encoding: super::TransferEncoding::SevenBit,
-                    body: super::Body::Text(text.to_owned()),
+                    // Empty: the encoder reads the builder's text (`Self::texts`).
+                    body: super::Body::Text(String::new()),
                 }
             } else {
                 Part::text(subtype, text)
@@ -288,29 +304,26 @@ impl MessageBuilder {
     pub fn build(&self) -> Result<BuiltMessage, BuildError> {
         let parsed = self.parse()?;
         let part = self.tree(&parsed, true)?;
-        let envelope = |m: &NamedMailbox| {
-            m.to_envelope()
-                .map_err(|_| BuildError::BadEnvelope(m.addr.clone()))
-        };
-        let from = envelope(&parsed.from)?;
+        let from = parsed.from.envelope()?.into_iter().next();
+        let from = from.ok_or(BuildError::NoSender)?;
         let mut recipients: Vec<Mailbox> = Vec::new();
-        let mut add = |list: &[Address]| -> Result<(), BuildError> {
-            for m in addr::mailboxes(list) {
-                let mb = envelope(m)?;
+        let bcc = lists("Bcc", &self.bcc);
+        for field in [Ok(&parsed.to), Ok(&parsed.cc), bcc.as_ref()] {
+            for mb in field.map_err(Clone::clone)?.envelope()? {
                 if !recipients.contains(&mb) {
                     recipients.push(mb);
                 }
             }
-            Ok(())
-        };
-        add(&parsed.to)?;
-        add(&parsed.cc)?;
-        add(&lists("Bcc", &self.bcc)?)?;
+        }
         if recipients.is_empty() {
             return Err(BuildError::NoRecipient);
         }
         Ok(BuiltMessage {
-            message: super::encode::encode_borrowing(&part, Some(&self.bodies())),
+            message: super::encode::encode_borrowing(
+                &part,
+                Some(&self.bodies()),
+                Some(&self.texts()),
+            ),
             from,
             recipients,
         })
@@ -318,20 +331,178 @@ impl MessageBuilder {
 }
 
 /// The builder's header addresses, parsed.
-struct Parsed {
-    from: NamedMailbox,
-    to: Vec<Address>,
-    cc: Vec<Address>,
-    reply_to: Vec<Address>,
+struct Parsed<'a> {
+    from: Field<'a>,
+    to: Field<'a>,
+    cc: Field<'a>,
+    reply_to: Field<'a>,
+}
+
+/// One address field's lists: plain ones (see [`plain_list`]) kept as written, the others
+/// parsed by the full RFC 5322 parser.
+enum Field<'a> {
+    /// Every list of the field is plain: each one as written, with its mailboxes.
+    Plain(&'a str, Vec<PlainMailbox<'a>>),
+    /// Plain lists and parsed ones, in order.
+    Mixed(Vec<Field<'a>>),
+    /// Parsed by [`addr::parse_list_strict`] (or `parse_mailbox` for From).
+    Full(Vec<Address>),
+}
+
+impl Field<'_> {
+    /// The header value, as [`addr::format_list`] writes it; None for an empty field.
+    fn header(&self) -> Option<Cow<'_, str>> {
+        match self {
+            Field::Plain(s, _) => Some(Cow::Borrowed(s)),
+            Field::Full(list) if list.is_empty() => None,
+            Field::Full(list) => Some(Cow::Owned(addr::format_list(list, true))),
+            Field::Mixed(fields) => {
+                let mut out = String::new();
+                for v in fields.iter().filter_map(Field::header) {
+                    if !out.is_empty() {
+                        out.push_str(", ");
+                    }
+                    out.push_str(&v);
+                }
+                (!out.is_empty()).then_some(Cow::Owned(out))
+            }
+        }
+    }
+
+    /// The envelope mailboxes, in order (duplicates kept), as `NamedMailbox::to_envelope`
+    /// gives them.
+    fn envelope(&self) -> Result<Vec<Mailbox>, BuildError> {
+        match self {
+            Field::Plain(_, list) => Ok(list.iter().map(PlainMailbox::envelope).collect()),
+            Field::Full(list) => addr::mailboxes(list)
+                .into_iter()
+                .map(|m| {
+                    m.to_envelope()
+                        .map_err(|_| BuildError::BadEnvelope(m.addr.clone()))
+                })
+                .collect(),
+            Field::Mixed(fields) => {
+                let mut out = Vec::new();
+                for f in fields {
+                    out.extend(f.envelope()?);
+                }
+                Ok(out)
+            }
+        }
+    }
 }
 
 /// Every address of a repeatable field's lists.
-fn lists(field: &'static str, v: &[String]) -> Result<Vec<Address>, BuildError> {
-    let mut all = Vec::new();
-    for s in v {
-        all.extend(addr::parse_list_strict(s).map_err(|e| BuildError::BadAddress(field, e))?);
+fn lists<'a>(field: &'static str, v: &'a [String]) -> Result<Field<'a>, BuildError> {
+    let full = |s: &str| {
+        addr::parse_list_strict(s)
+            .map(Field::Full)
+            .map_err(|e| BuildError::BadAddress(field, e))
+    };
+    match v {
+        [] => Ok(Field::Full(Vec::new())),
+        [one] => match plain_list(one) {
+            Some(list) => Ok(Field::Plain(one, list)),
+            None => full(one),
+        },
+        many => many
+            .iter()
+            .map(|s| match plain_list(s) {
+                Some(list) => Ok(Field::Plain(s, list)),
+                None => full(s),
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Field::Mixed),
     }
-    Ok(all)
+}
+
+/// A mailbox of a plain list: `local@domain` with an optional display name, all borrowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct PlainMailbox<'a> {
+    name: Option<&'a str>,
+    local: &'a str,
+    domain: &'a str,
+}
+
+impl PlainMailbox<'_> {
+    fn envelope(&self) -> Mailbox {
+        Mailbox {
+            local_part: self.local.to_owned(),
+            domain: self.domain.to_owned(),
+        }
+    }
+}
+
+/// The fast path for the usual address list: `addr@domain` and `Display Name <addr@domain>`
+/// entries separated by `", "`, printable ASCII, names of atext words separated by single
+/// spaces, dot-atom local parts of at most 64 octets, host-name domains (letters, digits,
+/// inner hyphens, labels of at most 63 octets, at most 255 in all), no `=?` anywhere. Such a
+/// list needs no quoting, no RFC 2047 and no comment removal: [`addr::format_list`] of its
+/// parse is the list as written, and each address is its own envelope mailbox. None for
+/// anything else (the full parser decides, with its errors).
+fn plain_list(s: &str) -> Option<Vec<PlainMailbox<'_>>> {
+    if s.is_empty() || s.contains("=?") {
+        return None;
+    }
+    let mut out = Vec::with_capacity(2);
+    let mut rest = s;
+    loop {
+        let (entry, next) = match rest.find(',') {
+            Some(c) => (rest.get(..c)?, Some(rest.get(c..)?.strip_prefix(", ")?)),
+            None => (rest, None),
+        };
+        out.push(plain_mailbox(entry)?);
+        match next {
+            Some(n) => rest = n,
+            None => return Some(out),
+        }
+    }
+}
+
+/// One entry of [`plain_list`].
+fn plain_mailbox(entry: &str) -> Option<PlainMailbox<'_>> {
+    let Some(e) = entry.strip_suffix('>') else {
+        let (local, domain) = plain_spec(entry)?;
+        return Some(PlainMailbox {
+            name: None,
+            local,
+            domain,
+        });
+    };
+    let (name, spec) = e.split_once(" <")?;
+    let plain_name = !name.is_empty()
+        && name
+            .split(' ')
+            .all(|w| !w.is_empty() && w.bytes().all(is_atext));
+    let (local, domain) = plain_spec(spec).filter(|_| plain_name)?;
+    Some(PlainMailbox {
+        name: Some(name),
+        local,
+        domain,
+    })
+}
+
+/// `local@domain` of [`plain_list`]: a dot-atom local part, a host-name domain.
+fn plain_spec(spec: &str) -> Option<(&str, &str)> {
+    let (local, domain) = spec.split_once('@')?;
+    let local_ok = local.len() <= 64
+        && local
+            .split('.')
+            .all(|a| !a.is_empty() && a.bytes().all(is_atext));
+    let domain_ok = domain.len() <= 255
+        && domain.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        });
+    (local_ok && domain_ok).then_some((local, domain))
+}
+
+/// RFC 5322 atext, ASCII only.
+fn is_atext(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~".contains(&b)
 }
 
 fn split_type(t: &str) -> Result<(String, String), BuildError> {
@@ -414,6 +585,134 @@ mod tests {
             panic!()
         };
         assert_eq!(rel[1].header_value("Content-ID"), Some("<logo>"));
+    }
+
+    /// The fast path agrees with the full parser and formatter wherever it answers.
+    fn check_plain(s: &str) -> bool {
+        let Some(plain) = plain_list(s) else {
+            return false;
+        };
+        let full = addr::parse_list_strict(s).expect("a plain list parses");
+        assert_eq!(addr::format_list(&full, true), s, "header of {s:?}");
+        let boxes = addr::mailboxes(&full);
+        assert_eq!(boxes.len(), plain.len(), "{s:?}");
+        for (m, p) in boxes.iter().zip(&plain) {
+            assert_eq!(m.name.as_deref(), p.name, "{s:?}");
+            assert_eq!(m.addr, format!("{}@{}", p.local, p.domain), "{s:?}");
+            assert_eq!(m.to_envelope(), Ok(p.envelope()), "{s:?}");
+        }
+        if plain.len() == 1 {
+            let m = addr::parse_mailbox(s).expect("a plain mailbox parses");
+            assert_eq!(Address::Mailbox(m).format(true), s);
+        }
+        true
+    }
+
+    #[test]
+    fn plain_addresses_match_the_parser() {
+        use proptest::prelude::*;
+        // Pieces that are plain, nearly plain, and everything the fast path must refuse.
+        const PIECES: &[&str] = &[
+            "a",
+            "Bob",
+            "x.y",
+            "b",
+            "Z9",
+            "!#$%&'*+-/=?^_`{|}~",
+            "@",
+            "@",
+            "<",
+            ">",
+            " <",
+            ">",
+            ", ",
+            ",",
+            " ",
+            "  ",
+            ".",
+            "..",
+            "-",
+            "example.org",
+            "ex-ample.net",
+            "=?",
+            "?=",
+            "\"",
+            "(",
+            ")",
+            ":",
+            ";",
+            "é",
+            "x-",
+            "-y",
+            "\t",
+            "\\",
+            "[1.2.3.4]",
+            "\r\n",
+            "\u{7f}",
+            "\u{0}",
+            "Smith",
+            "O'Neil",
+            "a.",
+            ".b",
+            "A",
+            "1",
+            "=",
+            "?",
+            "[",
+            "]",
+        ];
+        let long_label = "l".repeat(63);
+        let atom = proptest::sample::select(PIECES).prop_map(str::to_owned);
+        let soup = proptest::collection::vec(atom.clone(), 1..12).prop_map(|v| v.concat());
+        let word = "[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]{1,6}";
+        let label = "[A-Za-z0-9][A-Za-z0-9-]{0,4}[A-Za-z0-9]|[a-z]";
+        let spec = (
+            proptest::collection::vec(word, 1..3),
+            proptest::collection::vec(label, 1..4),
+        )
+            .prop_map(|(l, d)| format!("{}@{}", l.join("."), d.join(".")));
+        let entry = (
+            proptest::option::of(proptest::collection::vec(word, 1..4)),
+            spec,
+        )
+            .prop_map(|(n, s)| match n {
+                Some(n) => format!("{} <{s}>", n.join(" ")),
+                None => s,
+            });
+        let list = proptest::collection::vec(entry, 1..4).prop_map(|v| v.join(", "));
+        // A plain list with one piece of soup spliced in somewhere.
+        let spliced = (list.clone(), soup.clone(), any::<proptest::sample::Index>()).prop_map(
+            |(l, s, at)| {
+                let cut = at.index(l.len() + 1);
+                format!("{}{s}{}", &l[..cut], &l[cut..])
+            },
+        );
+        let mut plain_seen = 0;
+        let mut runner = proptest::test_runner::TestRunner::deterministic();
+        for strategy in [list.boxed(), spliced.boxed(), soup.boxed()] {
+            for _ in 0..3000 {
+                let s = strategy.new_tree(&mut runner).expect("a value").current();
+                plain_seen += usize::from(check_plain(&s));
+            }
+        }
+        assert!(
+            plain_seen > 2500,
+            "only {plain_seen} inputs took the fast path"
+        );
+        // The length limits stay the full parser's.
+        for s in [
+            format!("{}@example.org", "a".repeat(64)),
+            format!("{}@example.org", "a".repeat(65)),
+            format!("a@{long_label}.org"),
+            format!("a@{long_label}x.org"),
+            format!("a@{}", ["abcdefghi"; 26].join(".")),
+            format!("a@{}", ["abcdefghi"; 25].join(".")),
+        ] {
+            check_plain(&s);
+        }
+        assert!(plain_list(&format!("{}@example.org", "a".repeat(65))).is_none());
+        assert!(plain_list("Bob <bob@example.net>, carol@example.com").is_some());
+        assert!(plain_list("Jürgen <j@example.org>").is_none());
     }
 
     #[test]

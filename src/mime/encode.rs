@@ -62,37 +62,48 @@ const ADDRESS_HEADERS: [&str; 11] = [
 ///   in any encoded child is replaced by a fresh one. A boundary already in the
 ///   `content_type` is kept when it is valid and does not occur.
 pub fn encode(part: &Part) -> Vec<u8> {
-    encode_borrowing(part, None)
+    encode_borrowing(part, None, None)
 }
 
 /// [`encode`], with the bodies of the [`Body::Bytes`] leaves taken from `bodies` in order
-/// (pre-order, one per leaf) instead of the leaves: the message builder keeps its
-/// attachments and need not copy them into the tree.
-pub(crate) fn encode_borrowing(part: &Part, bodies: Option<&[&[u8]]>) -> Vec<u8> {
+/// (pre-order, one per leaf) instead of the leaves, and those of the [`Body::Text`] leaves
+/// from `texts` likewise: the message builder keeps its attachments and texts and need not
+/// copy them into the tree.
+pub(crate) fn encode_borrowing(
+    part: &Part,
+    bodies: Option<&[&[u8]]>,
+    texts: Option<&[&str]>,
+) -> Vec<u8> {
     let mut body_8bit = Vec::new();
     let mut taken = Bodies {
         list: bodies,
         next: 0,
+        texts,
+        next_text: 0,
     };
     mark_8bit(part, &mut body_8bit, &mut taken);
     let mut w = Writer {
-        out: Vec::with_capacity(size_hint(part, bodies)),
+        out: Vec::with_capacity(size_hint(part, bodies, texts)),
         safe: Vec::new(),
         body_8bit,
         next: 0,
         bodies: Bodies {
             list: bodies,
             next: 0,
+            texts,
+            next_text: 0,
         },
     };
     w.part(part, true);
     w.out
 }
 
-/// The bodies of the bytes leaves when they are kept outside the tree.
+/// The bodies of the bytes and text leaves when they are kept outside the tree.
 struct Bodies<'a> {
     list: Option<&'a [&'a [u8]]>,
     next: usize,
+    texts: Option<&'a [&'a str]>,
+    next_text: usize,
 }
 
 impl<'a> Bodies<'a> {
@@ -108,6 +119,19 @@ impl<'a> Bodies<'a> {
         self.next += 1;
         body
     }
+
+    /// The text of the next text leaf, whose own text is `own`.
+    fn take_text<'p>(&mut self, own: &'p str) -> &'p str
+    where
+        'a: 'p,
+    {
+        let Some(list) = self.texts else {
+            return own;
+        };
+        let text = list.get(self.next_text).copied().unwrap_or(own);
+        self.next_text += 1;
+        text
+    }
 }
 
 /// What one pass over a text body finds.
@@ -117,14 +141,27 @@ pub(crate) struct TextScan {
     pub(crate) bare_eol: bool,
     /// The transfer encoding [`encode`] gives the text as it is.
     pub(crate) encoding: TransferEncoding,
+    /// A line starts with `-` (a 7bit body without one cannot hold a boundary delimiter).
+    pub(crate) dash_line: bool,
+}
+
+/// Whether a byte is one a scan must look at: a control byte, DEL, 8-bit, or `=`.
+fn is_special(b: u8) -> bool {
+    b.wrapping_sub(b' ') > b'~' - b' ' || b == b'='
+}
+
+/// Whether a block holds a special byte. Written as a plain fold over a fixed-size array so
+/// that the compiler turns it into vector compares (SSE2 on x86-64), without `unsafe`.
+fn block_has_special(block: &[u8; 32]) -> bool {
+    block.iter().fold(false, |any, &b| any | is_special(b))
 }
 
 const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGHS: u64 = 0x8080_8080_8080_8080;
 
-/// The bytes of `w` (high bit of each lane) that are control bytes, 8-bit, DEL or `=`: the
-/// ones a scan must look at. Lanes above the lowest flagged one may be flagged wrongly (a
-/// borrow), the lowest one is exact: the usual "has a byte less than n" bit tricks.
+/// The bytes of `w` (high bit of each lane) that are control bytes, 8-bit, DEL or `=`.
+/// Lanes above the lowest flagged one may be flagged wrongly (a borrow), the lowest one is
+/// exact: the usual "has a byte less than n" bit tricks.
 fn special_mask(w: u64) -> u64 {
     let below_space = w.wrapping_sub(ONES * 0x20) & !w;
     let del = w ^ (ONES * 0x7f);
@@ -135,36 +172,28 @@ fn special_mask(w: u64) -> u64 {
 }
 
 /// The index of the first byte at or after `i` that is not printable ASCII (a control byte,
-/// DEL, 8-bit) or is `=`; `data.len()` when there is none. Eight bytes at a time, without
-/// `unsafe`: most text has one such byte a line (its CR).
+/// DEL, 8-bit) or is `=`; `data.len()` when there is none. Thirty-two bytes a round, then
+/// eight at a time inside the block that has one: most text has one such byte a line (its
+/// CR).
 pub(crate) fn next_special(data: &[u8], mut i: usize) -> usize {
-    let lane = |mask: u64| (mask.trailing_zeros() / 8) as usize;
-    // Sixteen bytes a round while there are: half the loop overhead of eight.
     while let Some(block) = data
-        .get(i..i + 16)
-        .and_then(|c| <[u8; 16]>::try_from(c).ok())
+        .get(i..i + 32)
+        .and_then(|c| <&[u8; 32]>::try_from(c).ok())
     {
-        let (lo, hi) = block.split_at(8);
-        let lo = special_mask(u64::from_le_bytes(lo.try_into().unwrap_or([0; 8])));
-        let hi = special_mask(u64::from_le_bytes(hi.try_into().unwrap_or([0; 8])));
-        if lo | hi != 0 {
-            return if lo != 0 {
-                i + lane(lo)
-            } else {
-                i + 8 + lane(hi)
-            };
+        if block_has_special(block) {
+            break;
         }
-        i += 16;
+        i += 32;
     }
     while let Some(chunk) = data.get(i..i + 8).and_then(|c| <[u8; 8]>::try_from(c).ok()) {
         let mask = special_mask(u64::from_le_bytes(chunk));
         if mask != 0 {
-            return i + lane(mask);
+            return i + (mask.trailing_zeros() / 8) as usize;
         }
         i += 8;
     }
     while let Some(&b) = data.get(i) {
-        if !(b' '..=b'~').contains(&b) || b == b'=' {
+        if is_special(b) {
             return i;
         }
         i += 1;
@@ -180,6 +209,7 @@ pub(crate) fn scan_text(data: &[u8]) -> TextScan {
     let mut needs_encoding = false;
     let mut bare_eol = false;
     let mut line_start = 0usize;
+    let mut dash_line = data.first() == Some(&b'-');
     let mut i = 0;
     loop {
         let p = next_special(data, i);
@@ -190,6 +220,7 @@ pub(crate) fn scan_text(data: &[u8]) -> TextScan {
         match b {
             b'\r' if data.get(p + 1) == Some(&b'\n') => {
                 needs_encoding |= p - line_start > MAX_7BIT_LINE;
+                dash_line |= data.get(p + 2) == Some(&b'-');
                 line_start = p + 2;
                 i = p + 2;
                 continue;
@@ -215,7 +246,11 @@ pub(crate) fn scan_text(data: &[u8]) -> TextScan {
             TransferEncoding::Base64
         }
     };
-    TextScan { bare_eol, encoding }
+    TextScan {
+        bare_eol,
+        encoding,
+        dash_line,
+    }
 }
 
 /// The transfer encoding [`encode`] gives text (already in CRLF form).
@@ -298,11 +333,17 @@ fn mark_8bit(part: &Part, body_8bit: &mut Vec<bool>, bodies: &mut Bodies<'_>) ->
 }
 
 /// About the size of the encoded part, to allocate the output once.
-fn size_hint(part: &Part, bodies: Option<&[&[u8]]>) -> usize {
+fn size_hint(part: &Part, bodies: Option<&[&[u8]]>, texts: Option<&[&str]>) -> usize {
     let borrowed: usize = bodies
         .unwrap_or_default()
         .iter()
         .map(|b| b.len().div_ceil(57) * 78)
+        .chain(
+            texts
+                .unwrap_or_default()
+                .iter()
+                .map(|t| t.len() + t.len() / 4),
+        )
         .sum();
     (tree_size(part) + borrowed).min(1 << 30)
 }
@@ -325,8 +366,9 @@ fn tree_size(part: &Part) -> usize {
 /// The encoder's state: one output buffer, written front to back.
 struct Writer<'a> {
     out: Vec<u8>,
-    /// Spans of `out` holding base64 or quoted-printable bodies, in order: no line in them can
-    /// start with `--=_`, so a generated boundary needs no check against them.
+    /// Spans of `out` holding base64 or quoted-printable bodies, or 7bit text with no line
+    /// starting with `-`, in order: no line in them can start with `--=_`, so a generated
+    /// boundary needs no check against them.
     safe: Vec<(usize, usize)>,
     /// Per part in pre-order, from [`mark_8bit`].
     body_8bit: Vec<bool>,
@@ -344,6 +386,7 @@ impl Writer<'_> {
         let mut content_type = Cow::Borrowed(&part.content_type);
         match &part.body {
             Body::Text(text) => {
+                let text = self.bodies.take_text(text);
                 if is_container(&content_type) {
                     content_type = Cow::Owned(ContentType::new("text", "plain"));
                 }
@@ -353,15 +396,24 @@ impl Writer<'_> {
                     .then_some(("charset", "utf-8"));
                 let scan = scan_text(text.as_bytes());
                 let converted;
-                let (bytes, encoding) = if scan.bare_eol {
+                let (bytes, scan) = if scan.bare_eol {
                     converted = to_crlf(text);
-                    (converted.as_bytes(), text_encoding(converted.as_bytes()))
+                    (converted.as_bytes(), scan_text(converted.as_bytes()))
                 } else {
-                    (text.as_bytes(), scan.encoding.clone())
+                    (text.as_bytes(), scan)
                 };
+                let encoding = scan.encoding;
                 self.headers(part, top, &content_type, charset, Some(&encoding));
                 match encoding {
-                    TransferEncoding::SevenBit => self.out.extend_from_slice(bytes),
+                    TransferEncoding::SevenBit => {
+                        // CRLF lines only, none starting with `-`: no delimiter can be in
+                        // it, so the boundary check skips it like an encoded body.
+                        let start = self.out.len();
+                        self.out.extend_from_slice(bytes);
+                        if !scan.dash_line {
+                            self.safe.push((start, self.out.len()));
+                        }
+                    }
                     TransferEncoding::QuotedPrintable => {
                         let start = self.out.len();
                         qp::encode_into(bytes, &mut self.out);
@@ -407,8 +459,12 @@ impl Writer<'_> {
                     .param("boundary")
                     .filter(|b| valid_boundary(b))
                     .map_or_else(crate::mime::util::boundary, str::to_owned);
-                let (start, safe_mark, bodies_mark) =
-                    (self.out.len(), self.safe.len(), self.bodies.next);
+                let (start, safe_mark, bodies_mark, texts_mark) = (
+                    self.out.len(),
+                    self.safe.len(),
+                    self.bodies.next,
+                    self.bodies.next_text,
+                );
                 let mut spans = Vec::with_capacity(parts.len());
                 // Written once with a candidate boundary, then checked against what the
                 // children hold; a boundary that occurs (a kept one, or bad luck) is replaced
@@ -418,6 +474,7 @@ impl Writer<'_> {
                     self.safe.truncate(safe_mark);
                     self.next = index + 1;
                     self.bodies.next = bodies_mark;
+                    self.bodies.next_text = texts_mark;
                     spans.clear();
                     let set = Some(("boundary", boundary.as_str()));
                     self.headers(part, top, &content_type, set, encoding.as_ref());
@@ -877,6 +934,42 @@ mod tests {
             TransferEncoding::QuotedPrintable
         );
         assert_eq!(text_encoding(b"a\0b"), TransferEncoding::QuotedPrintable);
+    }
+
+    #[test]
+    fn next_special_matches_a_byte_loop() {
+        let naive = |d: &[u8], i: usize| {
+            (i..d.len())
+                .find(|&k| {
+                    d.get(k)
+                        .is_some_and(|&b| !(b' '..=b'~').contains(&b) || b == b'=')
+                })
+                .unwrap_or(d.len())
+        };
+        // Every byte value at every offset of blocks and tails, plus a pseudo-random mix.
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        for len in [0, 1, 15, 16, 31, 32, 33, 63, 64, 65, 100] {
+            for b in 0..=255u8 {
+                for at in (0..len).step_by(7) {
+                    let mut d = vec![b'a'; len];
+                    d[at] = b;
+                    for from in [0, 1, at.saturating_sub(1), at, at + 1] {
+                        assert_eq!(next_special(&d, from), naive(&d, from), "{b} {at} {len}");
+                    }
+                }
+            }
+            let d: Vec<u8> = (0..len)
+                .map(|_| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    b' ' + (seed % 100) as u8
+                })
+                .collect();
+            for from in 0..=len + 1 {
+                assert_eq!(next_special(&d, from), naive(&d, from));
+            }
+        }
     }
 
     #[test]
