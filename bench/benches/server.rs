@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use smtpkit_bench::chart::{Bar, write_chart};
+use smtpkit_bench::chart::{Bar, write_chart_vs};
 use smtpkit_bench::{
     ServerProc, TempDir, fmt_num, free_port, median, quick, ratio, reps, run_note, table,
     write_section, write_test_cert,
@@ -607,9 +607,10 @@ fn main() {
     );
     let mut bars = Vec::new();
     let tables = throughput(&with_catcher, &mut bars);
-    body.push_str(&write_chart(
+    body.push_str(&write_chart_vs(
         "server",
         "smtpkit msg/s / Postfix smtp-sink msg/s, same load (higher is better)",
+        "smtp-sink",
         &bars,
     ));
     body.push_str(&tables);

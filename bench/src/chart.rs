@@ -44,9 +44,16 @@ fn escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// The chart as SVG text. The axis runs from 0 to at least 1.25 and past the largest ratio
-/// (at most 4; longer bars are cut and keep their value label).
+/// The chart as SVG text, with the dashed line at 1.0 labelled "1.0 = best peer".
 pub fn ratio_svg(title: &str, bars: &[Bar]) -> String {
+    ratio_svg_vs(title, "best peer", bars)
+}
+
+/// The chart as SVG text, the dashed line at 1.0 labelled "1.0 = REFERENCE" (the server
+/// section's ratios are against smtp-sink, not the best peer). The axis runs from 0 to at
+/// least 1.25 and past the largest ratio (at most 4; longer bars are cut and keep their value
+/// label).
+pub fn ratio_svg_vs(title: &str, reference: &str, bars: &[Bar]) -> String {
     let top_ratio = bars
         .iter()
         .map(|b| b.ratio)
@@ -109,9 +116,10 @@ pub fn ratio_svg(title: &str, bars: &[Bar]) -> String {
     let one = x(1.0);
     let _ = writeln!(
         s,
-        r##"<line x1="{one:.1}" y1="{:.1}" x2="{one:.1}" y2="{plot_bottom:.1}" stroke="#000" stroke-dasharray="5,3"/><text x="{one:.1}" y="{:.1}" text-anchor="middle" font-size="11">1.0 = best peer</text>"##,
+        r##"<line x1="{one:.1}" y1="{:.1}" x2="{one:.1}" y2="{plot_bottom:.1}" stroke="#000" stroke-dasharray="5,3"/><text x="{one:.1}" y="{:.1}" text-anchor="middle" font-size="11">1.0 = {}</text>"##,
         TOP - 6.0,
-        TOP - 10.0
+        TOP - 10.0,
+        escape(reference)
     );
     s.push_str("</svg>\n");
     s
@@ -120,10 +128,15 @@ pub fn ratio_svg(title: &str, bars: &[Bar]) -> String {
 /// Writes `docs/bench/NAME.svg` (from the repository root) and returns the markdown that
 /// shows it, to go above the section's table.
 pub fn write_chart(name: &str, title: &str, bars: &[Bar]) -> String {
+    write_chart_vs(name, title, "best peer", bars)
+}
+
+/// [`write_chart`] with the 1.0 line labelled "1.0 = REFERENCE".
+pub fn write_chart_vs(name: &str, title: &str, reference: &str, bars: &[Bar]) -> String {
     let dir = crate::root_dir().join("docs").join("bench");
     let _ = std::fs::create_dir_all(&dir);
     let file = dir.join(format!("{name}.svg"));
-    if let Err(e) = std::fs::write(&file, ratio_svg(title, bars)) {
+    if let Err(e) = std::fs::write(&file, ratio_svg_vs(title, reference, bars)) {
         eprintln!("  could not write {}: {e}", file.display());
     }
     format!("![{}](docs/bench/{name}.svg)\n", escape(title))
@@ -147,5 +160,7 @@ mod tests {
         assert!(svg.contains("t &lt;&amp;&gt;"));
         assert_eq!(svg.matches("<rect x=").count(), 2);
         assert!(svg.contains("12.00×") && svg.contains("n/a") && svg.contains("1.0 = best peer"));
+        let vs = ratio_svg_vs("t", "smtp-sink", &[Bar::new("a", 0.5)]);
+        assert!(vs.contains("1.0 = smtp-sink") && !vs.contains("best peer"));
     }
 }
