@@ -3,26 +3,17 @@
 # by kernel path. `perf record -g` on the server process under one smtp-source load; prints the
 # samples per 1000 messages in all, under the scheduler's switch-in (`finish_task_switch`, the
 # cost of blocking and being woken), and under blocking reads (`sk_wait_data`), accept and futex.
-# SERVER: sink | catcher | smtpsink | mailin (build first, as for cpu.sh). Needs perf and root.
-T=${TARGET_DIR:-$(cd "$(dirname "$0")/../.." && pwd)/target/release}
+# SERVER and building first: see lib.sh. Needs perf and root.
+. "$(dirname "$0")/lib.sh"
 srv=$1; s=$2; m=$3; l=$4; shift 4
-port=$(( 20000 + RANDOM % 20000 ))
 data=${TMPDIR:-/tmp}/perfrecord.$$.data
-case $srv in
-  sink) $T/smtpkit_sink > ${TMPDIR:-/tmp}/port.$$ & pid=$!;;
-  catcher*) rm -rf /dev/shm/srvperf-md.$$; $T/examples/smtp_server --listen 127.0.0.1:$port --maildir /dev/shm/srvperf-md.$$ --max-sessions 1100 --max-per-ip 1100 $CATCHER_FLAGS 2>/dev/null & pid=$!; echo $port > ${TMPDIR:-/tmp}/port.$$;;
-  smtpsink) /usr/sbin/smtp-sink -u nobody -m 1100 127.0.0.1:$port 1024 & pid=$!; echo $port > ${TMPDIR:-/tmp}/port.$$;;
-  mailin) $T/mailin_sink > ${TMPDIR:-/tmp}/port.$$ & pid=$!;;
-esac
-sleep 0.3
-port=$(head -1 ${TMPDIR:-/tmp}/port.$$)
+start_server $srv
 perf record -q -g -F 4000 -o $data -p $pid 2>/dev/null & ppid=$!
 sleep 0.3
 /usr/sbin/smtp-source -s $s -m $m -l $l -f sender@example.org -t rcpt@example.org -M client.example.org "$@" 127.0.0.1:$port
 sleep 0.1
 kill -INT $ppid; wait $ppid
-kill $pid; wait $pid 2>/dev/null
-rm -rf /dev/shm/srvperf-md.$$ ${TMPDIR:-/tmp}/port.$$
+stop_server
 # Samples in all (every thread of the server), then the inclusive share of four kernel paths.
 tot=$(perf report -i $data --stdio -n --sort pid -g none 2>/dev/null | awk '$1 ~ /%$/ { n += $3 } END { print n + 0 }')
 share() { perf report -i $data --children --stdio --sort sym -g none 2>/dev/null | awk -v f="$1" '$NF == f { sub("%", "", $1); print $1; exit }'; }

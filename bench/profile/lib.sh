@@ -1,0 +1,26 @@
+# Sourced by the profile scripts: starts and stops the server under test, one process.
+#   start_server SERVER [WRAPPER...]   sets $pid and $port (WRAPPER, e.g. `taskset -c 0`, runs it)
+#   stop_server                         kills $pid and removes the catcher's Maildir
+# SERVER: sink | collect | catcher (CATCHER_FLAGS=--no-fsync for the other) | smtpsink | mailin.
+# Build first: cargo build --release -p smtpkit-bench --bins && cargo build --release --example smtp_server
+T=${TARGET_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/target/release}
+portfile=${TMPDIR:-/tmp}/port.$$
+maildir=/dev/shm/srvperf-md.$$
+start_server() {
+  local srv=$1; shift
+  port=$(( 20000 + RANDOM % 20000 ))
+  case $srv in
+    sink) "$@" $T/smtpkit_sink > $portfile & pid=$!;;
+    collect) "$@" $T/smtpkit_collect > $portfile & pid=$!;;
+    catcher*) rm -rf $maildir; "$@" $T/examples/smtp_server --listen 127.0.0.1:$port --maildir $maildir --max-sessions 1100 --max-per-ip 1100 $CATCHER_FLAGS 2>/dev/null & pid=$!; echo $port > $portfile;;
+    smtpsink) "$@" /usr/sbin/smtp-sink -u nobody -m 1100 127.0.0.1:$port 1024 & pid=$!; echo $port > $portfile;;
+    mailin) "$@" $T/mailin_sink > $portfile & pid=$!;;
+    *) echo "unknown server $srv" >&2; exit 2;;
+  esac
+  sleep 0.3
+  port=$(head -1 $portfile)
+}
+stop_server() {
+  kill $pid; wait $pid 2>/dev/null
+  rm -rf $maildir $portfile
+}
