@@ -445,10 +445,7 @@ pub(crate) fn read_line<B: Buffered + ?Sized>(
     let mut scanned = 0;
     loop {
         let buf = b.buffered();
-        if let Some(i) = buf
-            .get(scanned..)
-            .and_then(|rest| rest.iter().position(|&c| c == b'\n'))
-        {
+        if let Some(i) = buf.get(scanned..).and_then(crate::data::find_lf) {
             let end = scanned + i;
             if too_long || end + 1 > max {
                 b.consume(end + 1);
