@@ -531,11 +531,13 @@ impl<H: Handler, C: SessionIo> Session<H, C> {
     fn unknown(&mut self, s: State, verb: &str, args: &str) -> (State, Flow) {
         match self.call("on_unknown", |h| h.on_unknown(verb, args)) {
             Ok(r) if r.code >= 400 => {
-                // Only printable ASCII of the verb goes to logs.
+                // Only printable ASCII of the verb goes to logs. Bytes, not chars: no byte of
+                // a non-ASCII char is ASCII.
                 let verb: String = verb
-                    .chars()
-                    .filter(|c| c.is_ascii_graphic())
+                    .bytes()
+                    .filter(u8::is_ascii_graphic)
                     .take(32)
+                    .map(char::from)
                     .collect();
                 let flow = self.client_error(&r, SessionError::UnknownCommand(verb));
                 (s, if r.code == 421 { Flow::Close } else { flow })
