@@ -240,8 +240,25 @@ impl CommandError {
 
 impl From<&CommandError> for Reply {
     fn from(e: &CommandError) -> Reply {
-        let (code, (c, s, d), text) = e.reply_parts();
-        Reply::new(code, Some(EnhancedCode::new(c, s, d)), text)
+        // The fixed texts are borrowed, not copied: every syntax error the server answers
+        // comes here.
+        let fixed = |code, (c, s, d), text: &'static str| {
+            Reply::new(code, Some(EnhancedCode::new(c, s, d)), text)
+        };
+        match e {
+            CommandError::Empty => fixed(500, (5, 5, 2), "Error: bad syntax"),
+            CommandError::InvalidUtf8 => fixed(500, (5, 5, 2), "Error: invalid UTF-8 in command"),
+            CommandError::MailSyntax => fixed(501, (5, 5, 4), "Syntax: MAIL FROM:<address>"),
+            CommandError::RcptSyntax => fixed(501, (5, 5, 4), "Syntax: RCPT TO:<address>"),
+            CommandError::BadSender(_) => fixed(501, (5, 1, 7), "Bad sender address syntax"),
+            CommandError::BadRecipient(_) => fixed(501, (5, 1, 3), "Bad recipient address syntax"),
+            CommandError::BadParam(_) => fixed(501, (5, 5, 4), "Bad parameter syntax"),
+            CommandError::BadBdat => fixed(501, (5, 5, 4), "Syntax: BDAT chunk-size [LAST]"),
+            _ => {
+                let (code, (c, s, d), text) = e.reply_parts();
+                Reply::new(code, Some(EnhancedCode::new(c, s, d)), text)
+            }
+        }
     }
 }
 

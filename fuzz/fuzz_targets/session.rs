@@ -80,72 +80,78 @@ fn count_byte(hay: &[u8], byte: u8) -> usize {
     n + words.remainder().iter().filter(|&&b| b == byte).count()
 }
 
-/// Index of the first LF in `hay`, eight bytes at a time (as `count_byte`, for the same reason).
-fn find_lf(hay: &[u8]) -> Option<usize> {
-    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
-    const LFS: u64 = u64::from_ne_bytes([b'\n'; 8]);
-    let mut words = hay.chunks_exact(8);
-    let mut start = 0;
-    for w in &mut words {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(w);
-        let x = u64::from_le_bytes(word) ^ LFS;
-        let found = x.wrapping_sub(ONES) & !x & HIGHS;
-        if found != 0 {
-            return Some(start + (found.trailing_zeros() / 8) as usize);
-        }
-        start += 8;
-    }
-    let tail = words.remainder().iter().position(|&b| b == b'\n');
-    tail.map(|i| start + i)
-}
-
 /// A reply line without its CRLF: `DDD`, `DDD text` or `DDD-text` with a code from 200 to 599
-/// (what `parse_reply_line` accepts); its code and whether more lines follow.
+/// (what `parse_reply_line` accepts); its code and whether more lines follow. Tables and
+/// arithmetic, not a compare per byte (each is a traced call).
 fn reply_line(line: &[u8], text: &str) -> (u16, bool) {
-    let bad = || -> ! { panic!("bad reply line {:?}: {text:?}", String::from_utf8_lossy(line)) };
+    const fn table(from: u8, to: u8, extra: u8) -> [u8; 256] {
+        let mut t = [0; 256];
+        let mut b = from;
+        while b <= to {
+            t[b as usize] = 1;
+            b += 1;
+        }
+        t[extra as usize] = 1;
+        t
+    }
+    const DIGIT: [u8; 256] = table(b'0', b'9', b'0');
+    const SEP: [u8; 256] = table(b' ', b' ', b'-');
     let mut head = [b' '; 4];
-    match line.get(..4).or(line.get(..3)) {
-        Some(h) => head[..h.len()].copy_from_slice(h),
-        None => bad(),
-    }
+    let n = line.len().min(4);
+    head[..n].copy_from_slice(&line[..n]);
     let [a, b, c, sep] = head;
-    let digit = |d: u8| d.wrapping_sub(b'0') < 10;
-    if !(digit(a) && digit(b) && digit(c)) || sep != b' ' && sep != b'-' {
-        bad();
-    }
-    let code = u16::from(a - b'0') * 100 + u16::from(b - b'0') * 10 + u16::from(c - b'0');
-    if !(200..600).contains(&code) {
-        bad();
+    let ok = DIGIT[a as usize] & DIGIT[b as usize] & DIGIT[c as usize] & SEP[sep as usize];
+    let code = u16::from(a.wrapping_sub(b'0')) * 100
+        + u16::from(b.wrapping_sub(b'0')) * 10
+        + u16::from(c.wrapping_sub(b'0'));
+    // `|`, not `||`: no branch per test.
+    if (ok == 0) | (code.wrapping_sub(200) >= 400) | (n < 3) {
+        panic!("bad reply line {:?}: {text:?}", String::from_utf8_lossy(line));
     }
     (code, sep == b'-')
 }
 
 fn check_replies(out: &[u8]) -> usize {
+    const CRS: u64 = u64::from_ne_bytes([b'\r'; 8]);
+    const LFS: u64 = u64::from_ne_bytes([b'\n'; 8]);
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    // The high bit of each byte that is zero in x (exact: no borrows).
+    let zeros = |x: u64| !(((x & LOW7) + LOW7) | x | LOW7);
     let text = std::str::from_utf8(out).expect("replies are UTF-8");
     let mut replies = 0;
-    let mut lines = 0;
     let mut open: Option<u16> = None;
-    let mut rest = out;
-    while !rest.is_empty() {
-        let lf = find_lf(rest).unwrap_or_else(|| panic!("no CRLF at the end: {text:?}"));
-        let line = rest[..lf]
-            .strip_suffix(b"\r")
-            .unwrap_or_else(|| panic!("bare LF: {text:?}"));
-        rest = &rest[lf + 1..];
-        lines += 1;
-        let (code, more) = reply_line(line, text);
-        if let Some(c) = open {
-            assert_eq!(c, code, "{text:?}");
+    let mut line_start = 0;
+    // A CR in the last byte of the previous word: its LF is the next word's first byte.
+    let mut carry = 0;
+    // One pass, eight bytes at a time: the CRs must sit exactly one byte before the LFs (every
+    // line ends in CRLF, no CR or LF elsewhere), and each LF ends a line to check.
+    let mut word = |i: usize, w: &[u8; 8]| {
+        let w = u64::from_le_bytes(*w);
+        let cr = zeros(w ^ CRS);
+        let mut lf = zeros(w ^ LFS);
+        assert_eq!(cr << 8 | carry, lf, "CR not before LF, or LF alone: {text:?}");
+        carry = cr >> 56;
+        while lf != 0 {
+            let end = i * 8 + (lf.trailing_zeros() / 8) as usize;
+            lf &= lf - 1;
+            let (code, more) = reply_line(&out[line_start..end - 1], text);
+            line_start = end + 1;
+            if let Some(c) = open {
+                assert_eq!(c, code, "{text:?}");
+            }
+            open = more.then_some(code);
+            replies += usize::from(!more);
         }
-        open = more.then_some(code);
-        if !more {
-            replies += 1;
-        }
+    };
+    let (words, tail) = out.as_chunks::<8>();
+    for (i, w) in words.iter().enumerate() {
+        word(i, w);
     }
-    // Every line ends in CRLF, so one CR per line means no CR inside a line.
-    assert_eq!(count_byte(out, b'\r'), lines, "CR inside a line: {text:?}");
+    // The last bytes as one more word, padded with zeros (neither CR nor LF).
+    let mut last = [0u8; 8];
+    last[..tail.len()].copy_from_slice(tail);
+    word(words.len(), &last);
+    assert_eq!(line_start, out.len(), "no CRLF at the end: {text:?}");
     assert_eq!(open, None, "unfinished multi-line reply: {text:?}");
     replies
 }
