@@ -260,14 +260,17 @@ pub(crate) struct MemoryIo {
 
 impl MemoryIo {
     fn new(sent: Vec<u8>, steps: Vec<Planned>) -> MemoryIo {
+        // Room for a few replies, and for about a reply per 16 octets sent, so the output
+        // rarely grows by reallocation (each one a copy).
+        let output = Vec::with_capacity(256 + sent.len() * 2);
         MemoryIo {
             steps,
             next: 0,
             sent,
             rpos: 0,
             received: 0,
-            wbuf: Vec::new(),
-            output: Vec::new(),
+            wbuf: Vec::with_capacity(256),
+            output,
             deaf: false,
             fail_tls: false,
             ended: None,
