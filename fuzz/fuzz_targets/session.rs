@@ -61,23 +61,19 @@ fn count_byte(hay: &[u8], byte: u8) -> usize {
     const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
     let pattern = u64::from_ne_bytes([byte; 8]);
     // The high bit of each byte is set exactly where x has a zero byte (no borrows).
-    let zeros = |w: &[u8]| {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(w);
-        let x = u64::from_ne_bytes(word) ^ pattern;
+    let zeros = |w: &[u8; 8]| {
+        let x = u64::from_ne_bytes(*w) ^ pattern;
         (!(((x & LOW7) + LOW7) | x | LOW7)).count_ones() as usize
     };
-    let mut blocks = hay.chunks_exact(32);
-    let mut n = 0;
-    for block in &mut blocks {
-        // A fixed count: unrolled, no loop compare.
-        n += block.chunks_exact(8).map(zeros).sum::<usize>();
-    }
-    let mut words = blocks.remainder().chunks_exact(8);
-    for w in &mut words {
-        n += zeros(w);
-    }
-    n + words.remainder().iter().filter(|&&b| b == byte).count()
+    let block = |b: &[[u8; 8]; 4]| zeros(&b[0]) + zeros(&b[1]) + zeros(&b[2]) + zeros(&b[3]);
+    let (words, _) = hay.as_chunks::<8>();
+    let (blocks, _) = words.as_chunks::<4>();
+    let n: usize = blocks.iter().map(block).sum();
+    // The last 0-31 bytes as one more block, padded with a byte that is not `byte`.
+    let rest = &hay[blocks.len() * 32..];
+    let mut last = [[!byte; 8]; 4];
+    last.as_flattened_mut()[..rest.len()].copy_from_slice(rest);
+    n + block(&last)
 }
 
 /// A reply line without its CRLF: `DDD`, `DDD text` or `DDD-text` with a code from 200 to 599
