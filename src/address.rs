@@ -344,7 +344,30 @@ fn at_stop(cur: &Cursor<'_>, stops: &[char]) -> bool {
 
 /// RFC 5321 atext, plus any non-ASCII character (RFC 6531 UTF8-non-ascii).
 fn is_atext(c: char) -> bool {
-    c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~".contains(c) || !c.is_ascii()
+    // One bit per ASCII character: a shift, not a search of the specials.
+    const ATEXT: u128 = ascii_set(b"!#$%&'*+-/=?^_`{|}~");
+    match u32::from(c) {
+        a @ 0..0x80 => ATEXT >> a & 1 != 0,
+        _ => true,
+    }
+}
+
+/// The ASCII letters and digits and `extra`, one bit per character.
+const fn ascii_set(extra: &[u8]) -> u128 {
+    let mut set = 0u128;
+    let mut c = 0;
+    while c < 128 {
+        if (c as u8).is_ascii_alphanumeric() {
+            set |= 1 << c;
+        }
+        c += 1;
+    }
+    let mut i = 0;
+    while i < extra.len() {
+        set |= 1 << extra[i];
+        i += 1;
+    }
+    set
 }
 
 /// RFC 5321 qtextSMTP, plus any non-ASCII character (RFC 6531).
@@ -361,10 +384,11 @@ fn is_dot_string(s: &str) -> bool {
 /// IDNA validation (that needs Unicode tables std does not have); only whitespace and controls,
 /// which can never be valid, are refused.
 fn is_domain_char(c: char) -> bool {
-    c.is_ascii_alphanumeric()
-        || c == '-'
-        || c == '.'
-        || (!c.is_ascii() && !c.is_whitespace() && !c.is_control())
+    const LDH_DOT: u128 = ascii_set(b"-.");
+    match u32::from(c) {
+        a @ 0..0x80 => LDH_DOT >> a & 1 != 0,
+        _ => !c.is_whitespace() && !c.is_control(),
+    }
 }
 
 /// sub-domain *("." sub-domain): non-empty labels, no hyphen at either end, label ≤ 63 octets
@@ -493,7 +517,12 @@ impl<'a> Cursor<'a> {
     }
 
     fn peek(&self) -> Option<char> {
-        self.rest().chars().next()
+        // ASCII without decoding: nearly every character of a path.
+        match self.s.as_bytes().get(self.pos) {
+            Some(&b) if b.is_ascii() => Some(char::from(b)),
+            Some(_) => self.rest().chars().next(),
+            None => None,
+        }
     }
 
     fn bump(&mut self) -> Option<char> {

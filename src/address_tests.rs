@@ -569,3 +569,25 @@ fn mutated_paths_never_panic() {
         let _ = Mailbox::parse(input).map(|m| m.to_string());
     }
 }
+
+/// The bit-set character classes answer as the definitions they replaced.
+#[test]
+fn character_classes_match_their_definitions() {
+    for c in (0..0x3000)
+        .filter_map(char::from_u32)
+        .chain(['\u{85}', '\u{a0}', '\u{2028}'])
+    {
+        let atext = c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~".contains(c) || !c.is_ascii();
+        assert_eq!(is_atext(c), atext, "{c:?}");
+        let domain = c.is_ascii_alphanumeric()
+            || c == '-'
+            || c == '.'
+            || (!c.is_ascii() && !c.is_whitespace() && !c.is_control());
+        assert_eq!(is_domain_char(c), domain, "{c:?}");
+    }
+    let s = "a\u{e9}b";
+    let mut cur = Cursor::new(s);
+    assert_eq!(cur.bump(), Some('a'));
+    assert_eq!(cur.bump(), Some('\u{e9}'));
+    assert_eq!(cur.peek(), Some('b'));
+}

@@ -7,9 +7,6 @@ use crate::address::{AddressError, Mailbox, PathOptions, parse_forward_path, par
 use crate::reply::{EnhancedCode, Reply};
 use std::fmt;
 
-/// Separators between verb, argument and parameters: SP, and HTAB which Postfix also tolerates.
-const WS: [char; 2] = [' ', '\t'];
-
 /// An ESMTP parameter from MAIL or RCPT: keyword (uppercased) and optional value (as sent).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Param {
@@ -85,20 +82,23 @@ impl Command {
     /// Parses one line WITHOUT its CRLF (the caller strips it; tolerate a trailing CR or LF anyway).
     pub fn parse(line: &[u8], opts: &PathOptions) -> Result<Command, CommandError> {
         let line = std::str::from_utf8(line).map_err(|_| CommandError::InvalidUtf8)?;
-        let line = line.trim_matches([' ', '\t', '\r', '\n']);
+        let line = trim_line(line);
         if line.is_empty() {
             return Err(CommandError::Empty);
         }
-        let (verb, arg) = match line.split_once(WS) {
-            Some((verb, arg)) => (verb, arg.trim_start_matches(WS)),
+        let (verb, arg) = match line.bytes().position(is_ws) {
+            Some(i) => (
+                line.get(..i).unwrap_or_default(),
+                trim_start_ws(line.get(i..).unwrap_or_default()),
+            ),
             None => (line, ""),
         };
-        let verb = verb.to_ascii_uppercase();
-        let command = match verb.as_str() {
-            "HELO" => Command::Helo(hello_name(arg, "HELO")?),
-            "EHLO" => Command::Ehlo(hello_name(arg, "EHLO")?),
-            "LHLO" => Command::Lhlo(hello_name(arg, "LHLO")?),
-            "MAIL" => {
+        // One switch on the verb as a number: no upper-case copy, no string compares.
+        let command = match verb_key(verb) {
+            HELO => Command::Helo(hello_name(arg, "HELO")?),
+            EHLO => Command::Ehlo(hello_name(arg, "EHLO")?),
+            LHLO => Command::Lhlo(hello_name(arg, "LHLO")?),
+            MAIL => {
                 let path = path_argument(arg, "FROM:").ok_or(CommandError::MailSyntax)?;
                 let (from, rest) =
                     parse_reverse_path(path, opts).map_err(CommandError::BadSender)?;
@@ -107,7 +107,7 @@ impl Command {
                     params: parse_params(rest)?,
                 }
             }
-            "RCPT" => {
+            RCPT => {
                 let path = path_argument(arg, "TO:").ok_or(CommandError::RcptSyntax)?;
                 let (to, rest) =
                     parse_forward_path(path, opts).map_err(CommandError::BadRecipient)?;
@@ -116,16 +116,16 @@ impl Command {
                     params: parse_params(rest)?,
                 }
             }
-            "DATA" => no_argument(arg, "DATA", Command::Data)?,
-            "RSET" => no_argument(arg, "RSET", Command::Rset)?,
-            "QUIT" => no_argument(arg, "QUIT", Command::Quit)?,
-            "STARTTLS" => no_argument(arg, "STARTTLS", Command::StartTls)?,
-            "NOOP" => Command::Noop,
-            "VRFY" => Command::Vrfy(required(arg, "VRFY")?.to_owned()),
-            "EXPN" => Command::Expn(required(arg, "EXPN")?.to_owned()),
-            "HELP" => Command::Help((!arg.is_empty()).then(|| arg.to_owned())),
-            "BDAT" => parse_bdat(arg).ok_or(CommandError::BadBdat)?,
-            "AUTH" => {
+            DATA => no_argument(arg, "DATA", Command::Data)?,
+            RSET => no_argument(arg, "RSET", Command::Rset)?,
+            QUIT => no_argument(arg, "QUIT", Command::Quit)?,
+            STARTTLS => no_argument(arg, "STARTTLS", Command::StartTls)?,
+            NOOP => Command::Noop,
+            VRFY => Command::Vrfy(required(arg, "VRFY")?.to_owned()),
+            EXPN => Command::Expn(required(arg, "EXPN")?.to_owned()),
+            HELP => Command::Help((!arg.is_empty()).then(|| arg.to_owned())),
+            BDAT => parse_bdat(arg).ok_or(CommandError::BadBdat)?,
+            AUTH => {
                 let mut words = words(arg);
                 let mechanism = words
                     .next()
@@ -138,7 +138,7 @@ impl Command {
                 Command::Auth { mechanism, initial }
             }
             _ => Command::Unknown {
-                verb,
+                verb: verb.to_ascii_uppercase(),
                 args: arg.to_owned(),
             },
         };
@@ -240,8 +240,25 @@ impl CommandError {
 
 impl From<&CommandError> for Reply {
     fn from(e: &CommandError) -> Reply {
-        let (code, (c, s, d), text) = e.reply_parts();
-        Reply::new(code, Some(EnhancedCode::new(c, s, d)), text)
+        // The fixed texts are borrowed, not copied: every syntax error the server answers
+        // comes here.
+        let fixed = |code, (c, s, d), text: &'static str| {
+            Reply::new(code, Some(EnhancedCode::new(c, s, d)), text)
+        };
+        match e {
+            CommandError::Empty => fixed(500, (5, 5, 2), "Error: bad syntax"),
+            CommandError::InvalidUtf8 => fixed(500, (5, 5, 2), "Error: invalid UTF-8 in command"),
+            CommandError::MailSyntax => fixed(501, (5, 5, 4), "Syntax: MAIL FROM:<address>"),
+            CommandError::RcptSyntax => fixed(501, (5, 5, 4), "Syntax: RCPT TO:<address>"),
+            CommandError::BadSender(_) => fixed(501, (5, 1, 7), "Bad sender address syntax"),
+            CommandError::BadRecipient(_) => fixed(501, (5, 1, 3), "Bad recipient address syntax"),
+            CommandError::BadParam(_) => fixed(501, (5, 5, 4), "Bad parameter syntax"),
+            CommandError::BadBdat => fixed(501, (5, 5, 4), "Syntax: BDAT chunk-size [LAST]"),
+            _ => {
+                let (code, (c, s, d), text) = e.reply_parts();
+                Reply::new(code, Some(EnhancedCode::new(c, s, d)), text)
+            }
+        }
     }
 }
 
@@ -287,9 +304,84 @@ fn usage(verb: &str) -> &str {
     }
 }
 
+/// The verbs, as [`verb_key`] gives them.
+const HELO: u64 = key(b"HELO");
+const EHLO: u64 = key(b"EHLO");
+const LHLO: u64 = key(b"LHLO");
+const MAIL: u64 = key(b"MAIL");
+const RCPT: u64 = key(b"RCPT");
+const DATA: u64 = key(b"DATA");
+const RSET: u64 = key(b"RSET");
+const QUIT: u64 = key(b"QUIT");
+const STARTTLS: u64 = key(b"STARTTLS");
+const NOOP: u64 = key(b"NOOP");
+const VRFY: u64 = key(b"VRFY");
+const EXPN: u64 = key(b"EXPN");
+const HELP: u64 = key(b"HELP");
+const BDAT: u64 = key(b"BDAT");
+const AUTH: u64 = key(b"AUTH");
+
+/// An upper-case verb of at most 8 octets as a number: its octets, padded with 0xFF (never
+/// in UTF-8, so `DATA` and `DATA\0` differ).
+const fn key(verb: &[u8]) -> u64 {
+    let mut k = [0xff; 8];
+    let mut i = 0;
+    while i < verb.len() && i < 8 {
+        k[i] = verb[i];
+        i += 1;
+    }
+    u64::from_le_bytes(k)
+}
+
+/// A verb, ASCII-uppercased, as [`key`] makes it; 0 (no verb's key) when longer than 8.
+fn verb_key(verb: &str) -> u64 {
+    if verb.len() > 8 {
+        return 0;
+    }
+    let mut k = [0xff; 8];
+    for (slot, b) in k.iter_mut().zip(verb.bytes()) {
+        *slot = b.to_ascii_uppercase();
+    }
+    u64::from_le_bytes(k)
+}
+
+/// Separators between verb, argument and parameters: SP, and HTAB which Postfix also tolerates.
+fn is_ws(b: u8) -> bool {
+    b == b' ' || b == b'\t'
+}
+
+/// Without leading SP/HTAB. Byte by byte: they are ASCII, so every cut is a char boundary.
+fn trim_start_ws(s: &str) -> &str {
+    let n = s.bytes().take_while(|&b| is_ws(b)).count();
+    s.get(n..).unwrap_or_default()
+}
+
+/// Without leading and trailing SP, HTAB, CR and LF.
+fn trim_line(s: &str) -> &str {
+    let edge = |b: u8| is_ws(b) || b == b'\r' || b == b'\n';
+    let start = s.bytes().take_while(|&b| edge(b)).count();
+    let end = s.len() - s.bytes().rev().take_while(|&b| edge(b)).count();
+    s.get(start..end.max(start)).unwrap_or_default()
+}
+
 /// Non-empty words separated by SP/HTAB.
-fn words(arg: &str) -> impl Iterator<Item = &str> {
-    arg.split(WS).filter(|w| !w.is_empty())
+fn words(arg: &str) -> Words<'_> {
+    Words { rest: arg }
+}
+
+/// The iterator [`words`] returns: bytes searched, not chars (the separators are ASCII).
+struct Words<'a> {
+    rest: &'a str,
+}
+
+impl<'a> Iterator for Words<'a> {
+    type Item = &'a str;
+    fn next(&mut self) -> Option<&'a str> {
+        let s = trim_start_ws(self.rest);
+        let end = s.bytes().position(is_ws).unwrap_or(s.len());
+        self.rest = s.get(end..).unwrap_or_default();
+        s.get(..end).filter(|w| !w.is_empty())
+    }
 }
 
 /// The first word of a HELO/EHLO/LHLO argument; later words are ignored, as Postfix does.
@@ -308,7 +400,7 @@ fn hello_name(arg: &str, verb: &'static str) -> Result<String, CommandError> {
 /// as commands. None when the line is not BDAT or has no readable size.
 pub fn bdat_chunk_size(line: &[u8]) -> Option<u64> {
     let line = std::str::from_utf8(line).ok()?;
-    let mut words = words(line.trim_start_matches(WS));
+    let mut words = words(line);
     if !words.next()?.eq_ignore_ascii_case("BDAT") {
         return None;
     }
@@ -342,7 +434,7 @@ fn path_argument<'a>(arg: &'a str, keyword: &str) -> Option<&'a str> {
     if !head.eq_ignore_ascii_case(keyword) {
         return None;
     }
-    let path = arg.get(keyword.len()..)?.trim_start_matches(WS);
+    let path = trim_start_ws(arg.get(keyword.len()..)?);
     (!path.is_empty()).then_some(path)
 }
 

@@ -621,3 +621,32 @@ fn mutated_commands_never_panic() {
     }
     assert!(count > 100_000, "{count}");
 }
+
+/// The reply for an error is the one `reply_parts` describes (the fixed texts are borrowed
+/// there, built here).
+#[test]
+fn reply_from_error_matches_reply_parts() {
+    use crate::address::AddressError;
+    use crate::reply::{EnhancedCode, Reply};
+    let errors = [
+        CommandError::Empty,
+        CommandError::InvalidUtf8,
+        CommandError::MissingArgument("HELO"),
+        CommandError::UnexpectedArgument("DATA"),
+        CommandError::MailSyntax,
+        CommandError::RcptSyntax,
+        CommandError::BadSender(AddressError::MissingAt),
+        CommandError::BadRecipient(AddressError::MissingAt),
+        CommandError::BadParam("X=".into()),
+        CommandError::BadBdat,
+        CommandError::BadHelloName("EHLO"),
+    ];
+    for e in errors {
+        let (code, (c, s, d), text) = e.reply_parts();
+        assert_eq!(
+            Reply::from(&e),
+            Reply::new(code, Some(EnhancedCode::new(c, s, d)), text),
+            "{e:?}"
+        );
+    }
+}

@@ -298,13 +298,16 @@ impl<H: Handler, C: SessionIo> Session<H, C> {
             if lifetime_bound {
                 deadline = self.ends_at;
             }
-            let line = match self.pending.take() {
-                Some(Interruption::Command(bytes, parsed)) => Ok(Next::Parsed(bytes, parsed)),
-                Some(Interruption::TooLong) => Ok(Next::Line(Line::TooLong)),
-                None => {
-                    let max = self.command_line_limit();
-                    read_line(&mut self.io, max, deadline).map(Next::Line)
+            // Two two-way tests, not one `match` over the enum's niche values: a switch the
+            // fuzzer traces dearly, on every command line (this is nearly always None).
+            let line = if let Some(p) = self.pending.take() {
+                match p {
+                    Interruption::Command(bytes, parsed) => Ok(Next::Parsed(bytes, parsed)),
+                    Interruption::TooLong => Ok(Next::Line(Line::TooLong)),
                 }
+            } else {
+                let max = self.command_line_limit();
+                read_line(&mut self.io, max, deadline).map(Next::Line)
             };
             self.slot.idle.store(false, Ordering::SeqCst);
             let flow = match line {
@@ -358,8 +361,13 @@ impl<H: Handler, C: SessionIo> Session<H, C> {
             }
             Err(e) => {
                 let reply = Reply::from(&e);
-                // A BDAT refused for its syntax still brings its chunk (RFC 3030 §2).
-                if let Some(size) = crate::command::bdat_chunk_size(bytes) {
+                // A BDAT refused for its syntax still brings its chunk (RFC 3030 §2). Only a
+                // BDAT verb gives BadBdat, so other errors skip the second look at the line.
+                let bdat = matches!(e, CommandError::BadBdat);
+                if let Some(size) = bdat
+                    .then(|| crate::command::bdat_chunk_size(bytes))
+                    .flatten()
+                {
                     if let Err(flow) = self.skip_chunk(size, &reply) {
                         return flow;
                     }
@@ -531,11 +539,13 @@ impl<H: Handler, C: SessionIo> Session<H, C> {
     fn unknown(&mut self, s: State, verb: &str, args: &str) -> (State, Flow) {
         match self.call("on_unknown", |h| h.on_unknown(verb, args)) {
             Ok(r) if r.code >= 400 => {
-                // Only printable ASCII of the verb goes to logs.
+                // Only printable ASCII of the verb goes to logs. Bytes, not chars: no byte of
+                // a non-ASCII char is ASCII.
                 let verb: String = verb
-                    .chars()
-                    .filter(|c| c.is_ascii_graphic())
+                    .bytes()
+                    .filter(u8::is_ascii_graphic)
                     .take(32)
+                    .map(char::from)
                     .collect();
                 let flow = self.client_error(&r, SessionError::UnknownCommand(verb));
                 (s, if r.code == 421 { Flow::Close } else { flow })
