@@ -38,6 +38,7 @@ pub mod params;
 pub mod qp;
 #[cfg(test)]
 mod roundtrip_tests;
+mod scan;
 pub mod util;
 
 pub use decode::{decode, decode_with};
@@ -273,10 +274,10 @@ impl Part {
     pub fn text(subtype: &str, text: impl Into<String>) -> Part {
         let text: String = text.into();
         // One pass finds both; no copy when the text is already in CRLF form.
-        let scan = encode::scan_text(text.as_bytes());
+        let scan = scan::scan_text(text.as_bytes());
         let (text, encoding) = if scan.bare_eol {
             let text = to_crlf(&text).into_owned();
-            let encoding = encode::text_encoding(text.as_bytes());
+            let encoding = scan::text_encoding(text.as_bytes());
             (text, encoding)
         } else {
             (text, scan.encoding)

@@ -95,7 +95,7 @@ pub fn encode(input: &[u8]) -> String {
 /// `.` or `From ` at its start. `None` when the line needs the byte-by-byte encoder.
 fn verbatim_line(rest: &[u8]) -> Option<usize> {
     let window = rest.get(..rest.len().min(MAX_LINE)).unwrap_or(rest);
-    let p = super::encode::next_special(window, 0);
+    let p = super::scan::next_special(window, 0);
     let (line, taken) = if p < window.len() {
         if rest.get(p..p + 2) != Some(b"\r\n") {
             return None;
