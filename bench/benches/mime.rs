@@ -504,11 +504,19 @@ fn main() {
             .unwrap_or(2);
         let corpus = corpus();
         let m = &corpus[n.min(corpus.len() - 1)].1;
-        // `-- profile N COUNT`: exactly COUNT decodes (for callgrind), else 10 s.
+        // `-- profile N COUNT [mail-parser]`: exactly COUNT decodes (for callgrind), else 10 s.
         if let Some(count) = std::env::args()
             .nth(pos + 2)
             .and_then(|v| v.parse::<usize>().ok())
         {
+            // `mail-parser` profiles the peer instead.
+            if std::env::args().any(|a| a == "mail-parser") {
+                let p = mail_parser::MessageParser::default();
+                for _ in 0..count {
+                    black_box(p.parse(black_box(&m[..])).expect("parse"));
+                }
+                return;
+            }
             for _ in 0..count {
                 black_box(smtpkit::mime::decode(black_box(m)).expect("decode"));
             }

@@ -203,11 +203,68 @@ fn delimiter_of(boundary: &[u8], rest: &[u8]) -> Option<bool> {
 /// it could carry, so the cost per line stops growing with the depth.
 const LINEAR_LEVELS: usize = 24;
 
+/// The boundaries of the open multiparts, outermost first, in one buffer: opening a level
+/// copies its boundary once, without an allocation of its own.
+#[derive(Default)]
+struct Levels {
+    bytes: Vec<u8>,
+    /// Where each level's boundary ends in `bytes`, and whether it is a prefix of an outer
+    /// level's boundary or has one as its prefix.
+    ends: Vec<(usize, bool)>,
+    /// Open levels so flagged. With none, a line can be the delimiter of one level at most
+    /// (two boundaries that both start a line are prefixes of one another).
+    prefixed: usize,
+}
+
+impl Levels {
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    fn get(&self, level: usize) -> Option<&[u8]> {
+        let (end, _) = *self.ends.get(level)?;
+        let start = match level.checked_sub(1) {
+            Some(prev) => self.ends.get(prev)?.0,
+            None => 0,
+        };
+        self.bytes.get(start..end)
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &[u8]> {
+        let mut start = 0;
+        self.ends.iter().map(move |&(end, _)| {
+            let b = self.bytes.get(start..end).unwrap_or_default();
+            start = end;
+            b
+        })
+    }
+
+    fn push(&mut self, boundary: &[u8]) {
+        let prefixed = self
+            .iter()
+            .any(|b| b.starts_with(boundary) || boundary.starts_with(b));
+        self.bytes.extend_from_slice(boundary);
+        self.ends.push((self.bytes.len(), prefixed));
+        self.prefixed += usize::from(prefixed);
+    }
+
+    fn pop(&mut self) {
+        if let Some((_, prefixed)) = self.ends.pop() {
+            self.prefixed -= usize::from(prefixed);
+        }
+        self.bytes.truncate(self.ends.last().map_or(0, |e| e.0));
+    }
+}
+
 /// A buffer being parsed (the message, or a transfer-decoded nested message) and the
 /// boundaries of the multiparts open in it, outermost first.
 struct Buf<'b> {
     data: &'b [u8],
-    levels: Vec<Vec<u8>>,
+    levels: Levels,
     /// Past [`LINEAR_LEVELS`] open levels: a boundary with trailing spaces and tabs removed,
     /// to the open levels using it, outermost first (a level whose boundary repeats an outer
     /// one exactly is left out: the outer one always wins). So the cost of a line does not
@@ -219,14 +276,14 @@ impl<'b> Buf<'b> {
     fn new(data: &'b [u8]) -> Self {
         Buf {
             data,
-            levels: Vec::new(),
+            levels: Levels::default(),
             index: None,
         }
     }
 
     fn index_level(
         index: &mut HashMap<Vec<u8>, Vec<usize>>,
-        levels: &[Vec<u8>],
+        levels: &Levels,
         level: usize,
         boundary: &[u8],
     ) {
@@ -240,7 +297,7 @@ impl<'b> Buf<'b> {
     }
 
     /// Opens a multipart level; returns its index.
-    fn push(&mut self, boundary: Vec<u8>) -> usize {
+    fn push(&mut self, boundary: &[u8]) -> usize {
         let level = self.levels.len();
         if self.index.is_none() && level >= LINEAR_LEVELS {
             let mut index = HashMap::new();
@@ -250,7 +307,7 @@ impl<'b> Buf<'b> {
             self.index = Some(index);
         }
         if let Some(index) = &mut self.index {
-            Self::index_level(index, &self.levels, level, &boundary);
+            Self::index_level(index, &self.levels, level, boundary);
         }
         self.levels.push(boundary);
         level
@@ -258,15 +315,15 @@ impl<'b> Buf<'b> {
 
     /// Closes the innermost level.
     fn pop(&mut self) {
-        let Some(boundary) = self.levels.pop() else {
+        let Some(level) = self.levels.len().checked_sub(1) else {
             return;
         };
-        let level = self.levels.len();
         if level <= LINEAR_LEVELS {
             self.index = None;
+            self.levels.pop();
             return;
         }
-        let key = trim_end_wsp(&boundary);
+        let key = trim_end_wsp(self.levels.get(level).unwrap_or_default());
         if let Some(index) = &mut self.index
             && let Some(users) = index.get_mut(key)
             && users.last() == Some(&level)
@@ -276,6 +333,7 @@ impl<'b> Buf<'b> {
                 index.remove(key);
             }
         }
+        self.levels.pop();
     }
 
     /// Whether `line` (without its line break) is a delimiter of an open level: the
@@ -283,6 +341,13 @@ impl<'b> Buf<'b> {
     fn delimiter(&self, line: &[u8]) -> Option<(usize, bool)> {
         let rest = line.strip_prefix(b"--")?;
         let Some(index) = &self.index else {
+            if self.levels.prefixed == 0 {
+                // One level at most can match: innermost first, where most delimiters are.
+                return (0..self.levels.len()).rev().find_map(|level| {
+                    let b = self.levels.get(level).unwrap_or_default();
+                    delimiter_of(b, rest).map(|closing| (level, closing))
+                });
+            }
             return self
                 .levels
                 .iter()
@@ -300,11 +365,7 @@ impl<'b> Buf<'b> {
                 if found.is_some_and(|(f, _)| f <= level) {
                     break;
                 }
-                let boundary = self
-                    .levels
-                    .get(level)
-                    .map(Vec::as_slice)
-                    .unwrap_or_default();
+                let boundary = self.levels.get(level).unwrap_or_default();
                 if let Some(closing) = delimiter_of(boundary, rest) {
                     found = Some((level, closing));
                     break;
@@ -373,10 +434,20 @@ impl<'b> Buf<'b> {
     }
 }
 
+/// A header's raw value as text (without decoding encoded words): its decoded value when
+/// that is the raw value as it is (the usual case), which spares a second UTF-8 check.
+fn header_cow(h: &Header) -> Cow<'_, str> {
+    if h.value.as_bytes() == h.raw.as_slice() {
+        Cow::Borrowed(&h.value)
+    } else {
+        charset::header_bytes_to_cow(&h.raw)
+    }
+}
+
 /// Decodes a header's raw value to text.
 pub(crate) fn header_text(raw: &[u8]) -> String {
     let text = charset::header_bytes_to_cow(raw);
-    if text.contains("=?") {
+    if super::has_word_start(text.as_bytes()) {
         encoded_word::decode(&text)
     } else {
         text.into_owned()
@@ -389,13 +460,13 @@ fn first_header<'h>(headers: &'h [Header], name: &str) -> Option<&'h Header> {
 
 /// Parses a Content-Type value: `None` when it is not `type/subtype`; `Err` when it has more
 /// than `max_params` parameters.
-fn parse_content_type(raw: &[u8], max_params: usize) -> Result<Option<ContentType>, ()> {
-    let text = charset::header_bytes_to_cow(raw);
+fn parse_content_type(h: &Header, max_params: usize) -> Result<Option<ContentType>, ()> {
+    let text = header_cow(h);
     let (value, params) = params::parse_borrowed(&text, max_params).ok_or(())?;
     let Some((t, s)) = value.split_once('/') else {
         return Ok(None);
     };
-    let (t, s) = (t.trim(), s.trim());
+    let (t, s) = (super::trim(t), super::trim(s));
     let valid = |x: &str| !x.is_empty() && x.bytes().all(|b| b.is_ascii_graphic() && b != b'/');
     if !valid(t) || !valid(s) {
         return Ok(None);
@@ -453,7 +524,11 @@ impl Ctx<'_> {
     fn text_body(&self, ct: &ContentType, data: Cow<'_, [u8]>) -> Body {
         let label = ct
             .param("charset")
-            .filter(|c| !c.trim().is_empty())
+            .filter(|c| match c.as_bytes().first() {
+                // The usual label starts with a letter: no char-by-char trim.
+                Some(&b) if b.is_ascii() && !matches!(b, b' ' | b'\t'..=b'\r') => true,
+                _ => !c.trim().is_empty(),
+            })
             .unwrap_or(&self.opts.default_charset);
         Body::Text(charset::cow_to_utf8(data, label))
     }
@@ -541,8 +616,9 @@ impl Ctx<'_> {
         }
         let content_type_header = first_header(&headers, "content-type");
         let parsed = match content_type_header {
-            Some(h) => parse_content_type(&h.raw, self.opts.max_params)
-                .map_err(|()| self.too_many_params())?,
+            Some(h) => {
+                parse_content_type(h, self.opts.max_params).map_err(|()| self.too_many_params())?
+            }
             None => None,
         };
         let mut content_type = match parsed {
@@ -560,7 +636,7 @@ impl Ctx<'_> {
             .unwrap_or(TransferEncoding::SevenBit);
         let disposition = match first_header(&headers, "content-disposition") {
             Some(h) => {
-                let text = charset::header_bytes_to_cow(&h.raw);
+                let text = header_cow(h);
                 let (kind, params) = params::parse_borrowed(&text, self.opts.max_params)
                     .ok_or_else(|| self.too_many_params())?;
                 self.count_fields(params.len())?;
@@ -583,7 +659,7 @@ impl Ctx<'_> {
             let boundary = content_type
                 .param("boundary")
                 .filter(|b| !b.is_empty())
-                .map(|b| b.as_bytes().to_vec());
+                .map(str::as_bytes);
             match boundary {
                 None => {
                     content_type = self.default_text();
@@ -644,7 +720,7 @@ impl Ctx<'_> {
     fn multipart(
         &mut self,
         buf: &mut Buf<'_>,
-        boundary: Vec<u8>,
+        boundary: &[u8],
         start: usize,
         digest: bool,
         depth: usize,

@@ -136,7 +136,7 @@ fn split_pieces(text: &str) -> Vec<Piece<'_>> {
 
 /// Decodes the RFC 2047 encoded words in `text` (see the module docs). Never fails.
 pub fn decode(text: &str) -> String {
-    if !text.contains("=?") {
+    if !super::has_word_start(text.as_bytes()) {
         return text.to_owned();
     }
     let pieces = split_pieces(text);

@@ -23,28 +23,30 @@ fn hex_value(b: u8) -> Option<u8> {
 /// Decodes one line's content (no line break, trailing whitespace already removed).
 /// Returns true when the line ended with a soft break.
 fn decode_line(line: &[u8], out: &mut Vec<u8>) -> bool {
-    let mut i = 0;
-    while let Some(&b) = line.get(i) {
-        if b == b'=' {
-            if i + 1 == line.len() {
-                return true;
-            }
-            let escaped = match (line.get(i + 1), line.get(i + 2)) {
-                (Some(&h), Some(&l)) => hex_value(h).zip(hex_value(l)),
-                _ => None,
-            };
-            if let Some((h, l)) = escaped {
+    // The runs between `=` signs are copied whole.
+    let mut rest = line;
+    while let Some(eq) = rest.iter().position(|&b| b == b'=') {
+        out.extend_from_slice(rest.get(..eq).unwrap_or_default());
+        let after = rest.get(eq + 1..).unwrap_or_default();
+        if after.is_empty() {
+            return true;
+        }
+        let escaped = match (after.first(), after.get(1)) {
+            (Some(&h), Some(&l)) => hex_value(h).zip(hex_value(l)),
+            _ => None,
+        };
+        match escaped {
+            Some((h, l)) => {
                 out.push(h << 4 | l);
-                i += 3;
-                continue;
+                rest = after.get(2..).unwrap_or_default();
             }
-            out.push(b'=');
-            i += 1;
-        } else {
-            out.push(b);
-            i += 1;
+            None => {
+                out.push(b'=');
+                rest = after;
+            }
         }
     }
+    out.extend_from_slice(rest);
     false
 }
 
