@@ -92,6 +92,7 @@ pub(crate) fn encode_borrowing(
             texts,
             next_text: 0,
         },
+        scratch: String::new(),
     };
     w.part(part, true);
     w.out
@@ -224,6 +225,8 @@ struct Writer<'a> {
     /// The pre-order index of the next part to write.
     next: usize,
     bodies: Bodies<'a>,
+    /// The Content-Type value being written, kept between parts for its buffer.
+    scratch: String,
 }
 
 impl Writer<'_> {
@@ -434,7 +437,8 @@ impl Writer<'_> {
             token_or(&ct.mime_type, "application"),
             token_or(&ct.subtype, "octet-stream"),
         );
-        let mut value = String::with_capacity(mime_type.len() + subtype.len() + 80);
+        let mut value = std::mem::take(&mut self.scratch);
+        value.clear();
         value.push_str(&mime_type);
         value.push('/');
         value.push_str(&subtype);
@@ -454,6 +458,7 @@ impl Writer<'_> {
             params::push_param(&mut value, name, v);
         }
         write_structured("Content-Type", &value, out);
+        self.scratch = value;
         if let Some(d) = &part.disposition {
             let kind = token_or(&d.kind, "attachment");
             write_structured(
@@ -642,7 +647,14 @@ fn encode_addresses(text: &str) -> Vec<Atom<'_>> {
 }
 
 /// A header name safe to write: printable ASCII without `:` (others replaced by `-`).
-fn clean_name(name: &str) -> String {
+fn clean_name(name: &str) -> Cow<'_, str> {
+    // The usual name is clean already: borrowed.
+    if !name.is_empty()
+        && name.len() <= MAX_NAME
+        && name.bytes().all(|c| c.is_ascii_graphic() && c != b':')
+    {
+        return Cow::Borrowed(name);
+    }
     let cleaned: String = name
         .chars()
         .map(|c| {
@@ -654,9 +666,9 @@ fn clean_name(name: &str) -> String {
         })
         .collect();
     if cleaned.is_empty() {
-        "X-Unnamed".to_owned()
+        Cow::Borrowed("X-Unnamed")
     } else {
-        cleaned.chars().take(MAX_NAME).collect()
+        Cow::Owned(cleaned.chars().take(MAX_NAME).collect())
     }
 }
 
