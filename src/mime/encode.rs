@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 
-use super::scan::{line_safe, scan_text};
+use super::scan::{Specials, line_safe, scan_text_keeping};
 use super::{Body, ContentType, Part, TransferEncoding, b64, encoded_word, params, qp, to_crlf};
 
 /// Preferred line length for headers (RFC 5322 §2.1.1).
@@ -246,11 +246,14 @@ impl Writer<'_> {
                     .mime_type
                     .eq_ignore_ascii_case("text")
                     .then_some(("charset", "utf-8"));
-                let scan = scan_text(text.as_bytes());
+                let mut specials = Specials::new();
+                let scan = scan_text_keeping(text.as_bytes(), &mut specials);
                 let converted;
                 let (bytes, scan) = if scan.bare_eol {
                     converted = to_crlf(text);
-                    (converted.as_bytes(), scan_text(converted.as_bytes()))
+                    specials = Specials::new();
+                    let scan = scan_text_keeping(converted.as_bytes(), &mut specials);
+                    (converted.as_bytes(), scan)
                 } else {
                     (text.as_bytes(), scan)
                 };
@@ -268,7 +271,7 @@ impl Writer<'_> {
                     }
                     TransferEncoding::QuotedPrintable => {
                         let start = self.out.len();
-                        qp::encode_into(bytes, &mut self.out);
+                        qp::encode_listed(bytes, &mut self.out, Some(&specials));
                         self.safe.push((start, self.out.len()));
                     }
                     _ => self.base64(bytes),

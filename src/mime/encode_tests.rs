@@ -218,3 +218,43 @@ fn regression_control_characters_in_address_headers_are_encoded() {
         assert!(!body.contains(&b'\n') || body.contains(&b'\r'));
     }
 }
+
+#[test]
+fn listed_specials_give_the_same_quoted_printable() {
+    use crate::mime::scan::{Specials, scan_text_keeping};
+    // Pseudo-random texts from pieces that exercise every rule: long lines, `=`, tabs and
+    // spaces at line ends, 8-bit bytes, `.` and `From ` at line starts, controls.
+    let pieces: [&[u8]; 12] = [
+        b"word ",
+        b"=",
+        b"\t",
+        b" \r\n",
+        b"\r\n",
+        b".dot",
+        b"From me",
+        "café ".as_bytes(),
+        b"\x01",
+        b"a-long-token-without-any-break-at-all-that-runs-past-the-line-width-",
+        b"<html><body><p>",
+        b"-- ",
+    ];
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    for _ in 0..300 {
+        let mut text = Vec::new();
+        let n = (seed % 60) as usize;
+        for _ in 0..n {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let piece = pieces.get((seed % pieces.len() as u64) as usize).copied();
+            text.extend_from_slice(piece.unwrap_or_default());
+        }
+        let mut specials = Specials::new();
+        scan_text_keeping(&text, &mut specials);
+        let mut listed = Vec::new();
+        crate::mime::qp::encode_listed(&text, &mut listed, Some(&specials));
+        let mut plain = Vec::new();
+        crate::mime::qp::encode_into(&text, &mut plain);
+        assert_eq!(listed, plain, "{:?}", String::from_utf8_lossy(&text));
+    }
+}

@@ -38,7 +38,10 @@ impl<'t> Scanner<'t> {
     }
 
     fn peek_char(&self) -> Option<char> {
-        self.text.get(self.pos..).and_then(|t| t.chars().next())
+        match self.peek()? {
+            b if b.is_ascii() => Some(char::from(b)),
+            _ => self.text.get(self.pos..).and_then(|t| t.chars().next()),
+        }
     }
 
     fn skip_ws(&mut self) {
@@ -68,15 +71,15 @@ impl<'t> Scanner<'t> {
         }
     }
 
-    /// Reads unquoted text up to one of `stops` (not consumed), dropping comments; trimmed.
+    /// Reads unquoted text up to `stop` or `also` (not consumed), dropping comments; trimmed.
     /// Borrowed from the text unless a comment had to be cut out.
-    fn read_until(&mut self, stops: &[u8]) -> Cow<'t, str> {
+    fn read_until(&mut self, stop: u8, also: u8) -> Cow<'t, str> {
         let text: &'t str = self.text;
         let mut out = String::new();
         let mut run = self.pos;
         let mut cut = false;
         while let Some(c) = self.peek() {
-            if stops.contains(&c) {
+            if c == stop || c == also {
                 break;
             }
             if c == b'(' {
@@ -96,10 +99,10 @@ impl<'t> Scanner<'t> {
         Cow::Owned(out.trim().to_owned())
     }
 
-    /// Skips unquoted text up to one of `stops` (not consumed), comments included.
-    fn skip_until(&mut self, stops: &[u8]) {
+    /// Skips unquoted text up to `stop` (not consumed), comments included.
+    fn skip_until(&mut self, stop: u8) {
         while let Some(c) = self.peek() {
-            if stops.contains(&c) {
+            if c == stop {
                 break;
             }
             if c == b'(' {
@@ -151,7 +154,7 @@ impl<'t> Scanner<'t> {
 /// more than `max` of them (stopping there, so the work is bounded by `max` too).
 fn scan(text: &str, max: usize) -> Option<(Cow<'_, str>, Vec<RawParam<'_>>)> {
     let mut s = Scanner { text, pos: 0 };
-    let value = s.read_until(b";");
+    let value = s.read_until(b';', b';');
     let mut params = Vec::new();
     while let Some(p) = s.next_param() {
         if params.len() >= max {
@@ -171,7 +174,7 @@ impl<'t> Scanner<'t> {
                 self.pos += c.len_utf8();
             }
             self.peek()?;
-            let name = self.read_until(b"=;");
+            let name = self.read_until(b'=', b';');
             if self.peek() != Some(b'=') {
                 continue; // no value: ignored
             }
@@ -181,10 +184,10 @@ impl<'t> Scanner<'t> {
                 self.pos += 1;
                 let v = self.read_quoted();
                 // Anything between the closing quote and the next ';' is dropped.
-                self.skip_until(b";");
+                self.skip_until(b';');
                 v
             } else {
-                self.read_until(b";")
+                self.read_until(b';', b';')
             };
             if !name.is_empty() {
                 let name = if name.bytes().any(|b| b.is_ascii_uppercase()) {
@@ -206,7 +209,7 @@ const SIMPLE_PARAMS: usize = 8;
 /// the text needs the full path; `Ok(None)` past `max_params`.
 fn parse_simple(text: &str, max_params: usize) -> Result<Option<(Cow<'_, str>, Params)>, ()> {
     let mut s = Scanner { text, pos: 0 };
-    let value = s.read_until(b";");
+    let value = s.read_until(b';', b';');
     let mut out: Params = Vec::new();
     let mut seen = 0usize;
     while let Some(p) = s.next_param() {

@@ -73,10 +73,45 @@ pub(crate) fn next_special(data: &[u8], mut i: usize) -> usize {
     data.len()
 }
 
+/// The positions of the special bytes ([`next_special`]) of a text from `from` on, every
+/// one of them (both bytes of a line break too), as [`scan_text_keeping`] found them: the
+/// quoted-printable encoder then needs no second scan of the text.
+#[derive(Debug)]
+pub(crate) struct Specials {
+    /// Where the list starts: `usize::MAX` until the scan knows the text needs encoding
+    /// (7bit text keeps nothing).
+    pub(crate) from: usize,
+    pub(crate) at: Vec<usize>,
+}
+
+impl Specials {
+    pub(crate) fn new() -> Self {
+        Specials {
+            from: usize::MAX,
+            at: Vec::new(),
+        }
+    }
+}
+
 /// One pass over text: bare line endings, and the transfer encoding it needs (text with only
 /// CRLF line breaks, printable ASCII or tabs, and lines of at most 78 octets is 7bit; else
 /// quoted-printable or base64, whichever is shorter).
 pub(crate) fn scan_text(data: &[u8]) -> TextScan {
+    scan(data, None)
+}
+
+/// [`scan_text`], keeping the positions of the special bytes once the text needs encoding.
+pub(crate) fn scan_text_keeping(data: &[u8], keep: &mut Specials) -> TextScan {
+    scan(data, Some(keep))
+}
+
+fn scan(data: &[u8], keep: Option<&mut Specials>) -> TextScan {
+    let keeping = keep.is_some();
+    // A text with many special bytes is better rescanned than listed.
+    let most = data.len() / 8 + 64;
+    // Where the list starts (`usize::MAX`: not yet; past the end: given up), and the list.
+    let mut from = usize::MAX;
+    let mut at: Vec<usize> = Vec::new();
     let mut escapes = 0usize;
     let mut needs_encoding = false;
     let mut bare_eol = false;
@@ -89,13 +124,17 @@ pub(crate) fn scan_text(data: &[u8]) -> TextScan {
             needs_encoding |= data.len().saturating_sub(line_start) > MAX_7BIT_LINE;
             break;
         };
+        if from <= i {
+            at.push(p);
+        }
         match b {
             b'\r' if data.get(p + 1) == Some(&b'\n') => {
                 needs_encoding |= p - line_start > MAX_7BIT_LINE;
                 dash_line |= data.get(p + 2) == Some(&b'-');
                 line_start = p + 2;
-                i = p + 2;
-                continue;
+                if from <= p {
+                    at.push(p + 1);
+                }
             }
             b'\t' => {}
             b'=' => escapes += 1,
@@ -105,7 +144,19 @@ pub(crate) fn scan_text(data: &[u8]) -> TextScan {
                 escapes += 1;
             }
         }
-        i = p + 1;
+        i = if line_start == p + 2 { p + 2 } else { p + 1 };
+        if keeping && needs_encoding && from == usize::MAX {
+            from = i;
+            // About one special byte a line (its line break, two entries).
+            at.reserve((data.len() - i) / 32 + 8);
+        } else if at.len() > most {
+            from = data.len() + 1;
+            at = Vec::new();
+        }
+    }
+    if let Some(k) = keep {
+        k.from = from;
+        k.at = at;
     }
     let encoding = if !needs_encoding {
         TransferEncoding::SevenBit
