@@ -543,16 +543,21 @@ impl Ctx<'_> {
     ) -> Result<(Vec<Header>, usize, Option<Stop>), MimeError> {
         let data = buf.data;
         let mut headers: Vec<Header> = Vec::new();
+        // The last header got continuation lines: its text is decoded again at its end.
+        let mut stale = false;
         let mut pos = start;
         let mut first = true;
-        while pos < data.len() {
+        let (body_start, stop) = loop {
+            if pos >= data.len() {
+                break (data.len(), Some(Stop::Eof));
+            }
             if let Some(stop) = buf.stop_at(pos) {
-                return Ok((headers, pos, Some(stop)));
+                break (pos, Some(stop));
             }
             let (content_end, next) = line_at(data, pos);
             let line = data.get(pos..content_end).unwrap_or_default();
             if line.is_empty() {
-                return Ok((headers, next, None));
+                break (next, None);
             }
             if first && line.starts_with(b"From ") {
                 first = false;
@@ -563,12 +568,13 @@ impl Ctx<'_> {
             if matches!(line.first(), Some(b' ' | b'\t')) {
                 if let Some(h) = headers.last_mut() {
                     h.raw.extend_from_slice(line);
+                    stale = true;
                 }
                 pos = next;
                 continue;
             }
             let Some(colon) = header_name_len(line) else {
-                return Ok((headers, pos, None));
+                break (pos, None);
             };
             if headers.len() >= self.opts.max_headers {
                 return Err(MimeError::TooManyHeaders {
@@ -576,22 +582,51 @@ impl Ctx<'_> {
                 });
             }
             self.count_fields(1)?;
-            let name = line.get(..colon).unwrap_or_default();
-            // Printable ASCII (checked by `header_name_len`), so always valid UTF-8.
-            let name = std::str::from_utf8(name).unwrap_or_default().to_owned();
+            if stale && let Some(h) = headers.last_mut() {
+                h.value = header_text(&h.raw);
+            }
+            stale = false;
             let value = line.get(colon + 1..).unwrap_or_default();
             let skip = value
                 .iter()
                 .position(|&b| b != b' ' && b != b'\t')
                 .unwrap_or(value.len());
-            headers.push(Header {
-                name,
-                raw: value.get(skip..).unwrap_or_default().to_vec(),
-                value: String::new(),
-            });
+            let raw = value.get(skip..).unwrap_or_default();
+            // One UTF-8 check for the line gives the name and, for the usual value (no
+            // encoded word), its text.
+            let header = match std::str::from_utf8(line) {
+                Ok(text) => {
+                    let name = text.get(..colon).unwrap_or_default().to_owned();
+                    let value = text.get(colon + 1 + skip..).unwrap_or_default();
+                    let value = if super::has_word_start(raw) {
+                        encoded_word::decode(value)
+                    } else {
+                        value.to_owned()
+                    };
+                    Header {
+                        name,
+                        raw: raw.to_vec(),
+                        value,
+                    }
+                }
+                Err(_) => {
+                    let name = line.get(..colon).unwrap_or_default();
+                    // Printable ASCII (checked by `header_name_len`), so always valid UTF-8.
+                    let name = std::str::from_utf8(name).unwrap_or_default().to_owned();
+                    Header {
+                        name,
+                        raw: raw.to_vec(),
+                        value: header_text(raw),
+                    }
+                }
+            };
+            headers.push(header);
             pos = next;
+        };
+        if stale && let Some(h) = headers.last_mut() {
+            h.value = header_text(&h.raw);
         }
-        Ok((headers, data.len(), Some(Stop::Eof)))
+        Ok((headers, body_start, stop))
     }
 
     /// The body region starting at `start`: its bytes and the stop that ends it.
@@ -610,10 +645,7 @@ impl Ctx<'_> {
         depth: usize,
     ) -> Result<(Part, Stop), MimeError> {
         self.count()?;
-        let (mut headers, body_start, known) = self.headers(buf, start)?;
-        for h in &mut headers {
-            h.value = header_text(&h.raw);
-        }
+        let (headers, body_start, known) = self.headers(buf, start)?;
         let content_type_header = first_header(&headers, "content-type");
         let parsed = match content_type_header {
             Some(h) => {
