@@ -146,12 +146,11 @@ fn line_at(data: &[u8], pos: usize) -> (usize, usize) {
 
 /// Length of the field name when `line` is a header line (`name:`).
 fn header_name_len(line: &[u8]) -> Option<usize> {
-    let colon = line.iter().position(|&b| b == b':')?;
-    let name = line.get(..colon)?;
-    if name.is_empty() || !name.iter().all(|&b| (0x21..=0x7e).contains(&b)) {
-        return None;
-    }
-    Some(colon)
+    // One pass: the first byte that is a colon or not printable ASCII must be a colon.
+    let end = line
+        .iter()
+        .position(|&b| b == b':' || !(0x21..=0x7e).contains(&b))?;
+    (end > 0 && line.get(end) == Some(&b':')).then_some(end)
 }
 
 fn trim_end_wsp(b: &[u8]) -> &[u8] {

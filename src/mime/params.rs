@@ -75,6 +75,17 @@ impl<'t> Scanner<'t> {
     /// Borrowed from the text unless a comment had to be cut out.
     fn read_until(&mut self, stop: u8, also: u8) -> Cow<'t, str> {
         let text: &'t str = self.text;
+        // The usual text has no comment: one search, borrowed.
+        let rest = text.as_bytes().get(self.pos..).unwrap_or_default();
+        let end = rest
+            .iter()
+            .position(|&c| c == stop || c == also || c == b'(')
+            .map_or(text.len(), |n| self.pos + n);
+        if text.as_bytes().get(end) != Some(&b'(') {
+            let run = text.get(self.pos..end).unwrap_or_default();
+            self.pos = end;
+            return Cow::Borrowed(super::trim(run));
+        }
         let mut out = String::new();
         let mut run = self.pos;
         let mut cut = false;
