@@ -285,6 +285,25 @@ fn best_ratio(smtpkit: f64, peers: &[f64]) -> f64 {
     smtpkit / best
 }
 
+/// The spread of smtpkit's ratio to the best peer across the repetitions (each repetition's
+/// own ratio; the contenders alternate within a repetition): `min..max` with the median, for
+/// stderr, to say how much of a ratio is noise.
+fn spread(smtpkit: &[f64], peers: &[&Vec<f64>]) -> String {
+    let per_rep: Vec<f64> = (0..smtpkit.len())
+        .map(|r| {
+            let best: Vec<f64> = peers.iter().filter_map(|p| p.get(r).copied()).collect();
+            best_ratio(smtpkit.get(r).copied().unwrap_or(f64::NAN), &best)
+        })
+        .filter(|x| x.is_finite())
+        .collect();
+    let min = per_rep.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = per_rep.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    format!(
+        "{:.2}x (per repetition {min:.2}..{max:.2}x)",
+        median(&per_rep)
+    )
+}
+
 /// The hostile shapes (issue 11): each generator returns a message of about `size` bytes.
 /// A generator of one hostile shape: a message of about the given size.
 type Shape = fn(usize) -> Vec<u8>;
@@ -463,6 +482,8 @@ fn build_rows(budget: Duration) -> (Vec<Vec<String>>, Vec<Bar>) {
         let meds: Vec<f64> = (0..builders.len())
             .map(|i| median(&bsamples[i][a]))
             .collect();
+        let peers: Vec<&Vec<f64>> = (1..builders.len()).map(|i| &bsamples[i][a]).collect();
+        eprintln!("  build {label}: {}", spread(&bsamples[0][a], &peers));
         bars.push(Bar::new(*label, best_ratio(meds[0], &meds[1..])));
         for i in 0..builders.len() {
             brows.push(vec![
@@ -504,11 +525,19 @@ fn main() {
             .unwrap_or(2);
         let corpus = corpus();
         let m = &corpus[n.min(corpus.len() - 1)].1;
-        // `-- profile N COUNT`: exactly COUNT decodes (for callgrind), else 10 s.
+        // `-- profile N COUNT [mail-parser]`: exactly COUNT decodes (for callgrind), else 10 s.
         if let Some(count) = std::env::args()
             .nth(pos + 2)
             .and_then(|v| v.parse::<usize>().ok())
         {
+            // `mail-parser` profiles the peer instead.
+            if std::env::args().any(|a| a == "mail-parser") {
+                let p = mail_parser::MessageParser::default();
+                for _ in 0..count {
+                    black_box(p.parse(black_box(&m[..])).expect("parse"));
+                }
+                return;
+            }
             for _ in 0..count {
                 black_box(smtpkit::mime::decode(black_box(m)).expect("decode"));
             }
@@ -589,6 +618,9 @@ fn main() {
             .map(|i| median(&samples[i][c]))
             .collect();
         let peers = &meds[1..];
+        // Python's decode rates are per file, in the same repetition order.
+        let peer_samples: Vec<&Vec<f64>> = (1..decoders.len()).map(|i| &samples[i][c]).collect();
+        eprintln!("  decode {name}: {}", spread(&samples[0][c], &peer_samples));
         bars.push(Bar::new(
             format!("decode {name}"),
             best_ratio(meds[0], peers),

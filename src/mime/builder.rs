@@ -209,6 +209,18 @@ impl MessageBuilder {
         // Headers go first, in the usual order; the body part's own (Content-*) follow. Names
         // stay UTF-8 here: `encode` turns them into RFC 2047 words.
         let mut top = Vec::with_capacity(6 + self.headers.len());
+        // For `build` the encoder reads `value` only: no copy of it in `raw`.
+        let header = |name: &str, value: &str| {
+            if borrowed {
+                super::Header {
+                    name: name.to_owned(),
+                    raw: Vec::new(),
+                    value: value.to_owned(),
+                }
+            } else {
+                super::Header::new(name, value)
+            }
+        };
         for (name, field) in [
             ("From", &parsed.from),
             ("To", &parsed.to),
@@ -216,14 +228,14 @@ impl MessageBuilder {
             ("Reply-To", &parsed.reply_to),
         ] {
             if let Some(value) = field.header() {
-                top.push(super::Header::new(name, &value));
+                top.push(header(name, &value));
             }
         }
         if let Some(s) = &self.subject {
-            top.push(super::Header::new("Subject", s));
+            top.push(header("Subject", s));
         }
         for (n, v) in &self.headers {
-            top.push(super::Header::new(n, v));
+            top.push(header(n, v));
         }
         top.append(&mut body.headers);
         body.headers = top;
@@ -272,7 +284,7 @@ impl MessageBuilder {
                 for i in &self.inline {
                     let (t, s) = split_type(&i.content_type)?;
                     parts.push(
-                        Part::bytes(&t, &s, data(&i.data))
+                        Part::bytes(t, s, data(&i.data))
                             .header("Content-ID", &format!("<{}>", i.content_id))
                             .disposition("inline", None),
                     );
@@ -294,7 +306,7 @@ impl MessageBuilder {
         for a in &self.attachments {
             let (t, s) = split_type(&a.content_type)?;
             parts.push(
-                Part::bytes(&t, &s, data(&a.data)).disposition("attachment", Some(&a.filename)),
+                Part::bytes(t, s, data(&a.data)).disposition("attachment", Some(&a.filename)),
             );
         }
         Ok(Part::multipart("mixed", parts))
@@ -505,10 +517,11 @@ fn is_atext(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~".contains(&b)
 }
 
-fn split_type(t: &str) -> Result<(String, String), BuildError> {
+/// `type/subtype`, each trimmed (`Part::bytes` lower-cases them).
+fn split_type(t: &str) -> Result<(&str, &str), BuildError> {
     match t.split_once('/') {
         Some((a, b)) if !a.trim().is_empty() && !b.trim().is_empty() && !b.contains('/') => {
-            Ok((a.trim().to_ascii_lowercase(), b.trim().to_ascii_lowercase()))
+            Ok((a.trim(), b.trim()))
         }
         _ => Err(BuildError::BadContentType(t.to_string())),
     }

@@ -64,6 +64,11 @@ const ASCII_LABELS: &[&str] = &[
 
 /// Normalises a label: trims whitespace and quotes, lower-cases.
 fn clean_label(label: &str) -> std::borrow::Cow<'_, str> {
+    // The usual label (`utf-8`, `us-ascii`) is clean already: no char-by-char trims.
+    let plain = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':');
+    if label.bytes().all(|b| plain(&b) && !b.is_ascii_uppercase()) {
+        return std::borrow::Cow::Borrowed(label);
+    }
     let label = label
         .trim()
         .trim_matches(|c: char| c == '"' || c == '\'')

@@ -146,12 +146,11 @@ fn line_at(data: &[u8], pos: usize) -> (usize, usize) {
 
 /// Length of the field name when `line` is a header line (`name:`).
 fn header_name_len(line: &[u8]) -> Option<usize> {
-    let colon = line.iter().position(|&b| b == b':')?;
-    let name = line.get(..colon)?;
-    if name.is_empty() || !name.iter().all(|&b| (0x21..=0x7e).contains(&b)) {
-        return None;
-    }
-    Some(colon)
+    // One pass: the first byte that is a colon or not printable ASCII must be a colon.
+    let end = line
+        .iter()
+        .position(|&b| b == b':' || !(0x21..=0x7e).contains(&b))?;
+    (end > 0 && line.get(end) == Some(&b':')).then_some(end)
 }
 
 fn trim_end_wsp(b: &[u8]) -> &[u8] {
@@ -203,11 +202,68 @@ fn delimiter_of(boundary: &[u8], rest: &[u8]) -> Option<bool> {
 /// it could carry, so the cost per line stops growing with the depth.
 const LINEAR_LEVELS: usize = 24;
 
+/// The boundaries of the open multiparts, outermost first, in one buffer: opening a level
+/// copies its boundary once, without an allocation of its own.
+#[derive(Default)]
+struct Levels {
+    bytes: Vec<u8>,
+    /// Where each level's boundary ends in `bytes`, and whether it is a prefix of an outer
+    /// level's boundary or has one as its prefix.
+    ends: Vec<(usize, bool)>,
+    /// Open levels so flagged. With none, a line can be the delimiter of one level at most
+    /// (two boundaries that both start a line are prefixes of one another).
+    prefixed: usize,
+}
+
+impl Levels {
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    fn get(&self, level: usize) -> Option<&[u8]> {
+        let (end, _) = *self.ends.get(level)?;
+        let start = match level.checked_sub(1) {
+            Some(prev) => self.ends.get(prev)?.0,
+            None => 0,
+        };
+        self.bytes.get(start..end)
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &[u8]> {
+        let mut start = 0;
+        self.ends.iter().map(move |&(end, _)| {
+            let b = self.bytes.get(start..end).unwrap_or_default();
+            start = end;
+            b
+        })
+    }
+
+    fn push(&mut self, boundary: &[u8]) {
+        let prefixed = self
+            .iter()
+            .any(|b| b.starts_with(boundary) || boundary.starts_with(b));
+        self.bytes.extend_from_slice(boundary);
+        self.ends.push((self.bytes.len(), prefixed));
+        self.prefixed += usize::from(prefixed);
+    }
+
+    fn pop(&mut self) {
+        if let Some((_, prefixed)) = self.ends.pop() {
+            self.prefixed -= usize::from(prefixed);
+        }
+        self.bytes.truncate(self.ends.last().map_or(0, |e| e.0));
+    }
+}
+
 /// A buffer being parsed (the message, or a transfer-decoded nested message) and the
 /// boundaries of the multiparts open in it, outermost first.
 struct Buf<'b> {
     data: &'b [u8],
-    levels: Vec<Vec<u8>>,
+    levels: Levels,
     /// Past [`LINEAR_LEVELS`] open levels: a boundary with trailing spaces and tabs removed,
     /// to the open levels using it, outermost first (a level whose boundary repeats an outer
     /// one exactly is left out: the outer one always wins). So the cost of a line does not
@@ -219,14 +275,14 @@ impl<'b> Buf<'b> {
     fn new(data: &'b [u8]) -> Self {
         Buf {
             data,
-            levels: Vec::new(),
+            levels: Levels::default(),
             index: None,
         }
     }
 
     fn index_level(
         index: &mut HashMap<Vec<u8>, Vec<usize>>,
-        levels: &[Vec<u8>],
+        levels: &Levels,
         level: usize,
         boundary: &[u8],
     ) {
@@ -240,7 +296,7 @@ impl<'b> Buf<'b> {
     }
 
     /// Opens a multipart level; returns its index.
-    fn push(&mut self, boundary: Vec<u8>) -> usize {
+    fn push(&mut self, boundary: &[u8]) -> usize {
         let level = self.levels.len();
         if self.index.is_none() && level >= LINEAR_LEVELS {
             let mut index = HashMap::new();
@@ -250,7 +306,7 @@ impl<'b> Buf<'b> {
             self.index = Some(index);
         }
         if let Some(index) = &mut self.index {
-            Self::index_level(index, &self.levels, level, &boundary);
+            Self::index_level(index, &self.levels, level, boundary);
         }
         self.levels.push(boundary);
         level
@@ -258,15 +314,15 @@ impl<'b> Buf<'b> {
 
     /// Closes the innermost level.
     fn pop(&mut self) {
-        let Some(boundary) = self.levels.pop() else {
+        let Some(level) = self.levels.len().checked_sub(1) else {
             return;
         };
-        let level = self.levels.len();
         if level <= LINEAR_LEVELS {
             self.index = None;
+            self.levels.pop();
             return;
         }
-        let key = trim_end_wsp(&boundary);
+        let key = trim_end_wsp(self.levels.get(level).unwrap_or_default());
         if let Some(index) = &mut self.index
             && let Some(users) = index.get_mut(key)
             && users.last() == Some(&level)
@@ -276,6 +332,7 @@ impl<'b> Buf<'b> {
                 index.remove(key);
             }
         }
+        self.levels.pop();
     }
 
     /// Whether `line` (without its line break) is a delimiter of an open level: the
@@ -283,6 +340,13 @@ impl<'b> Buf<'b> {
     fn delimiter(&self, line: &[u8]) -> Option<(usize, bool)> {
         let rest = line.strip_prefix(b"--")?;
         let Some(index) = &self.index else {
+            if self.levels.prefixed == 0 {
+                // One level at most can match: innermost first, where most delimiters are.
+                return (0..self.levels.len()).rev().find_map(|level| {
+                    let b = self.levels.get(level).unwrap_or_default();
+                    delimiter_of(b, rest).map(|closing| (level, closing))
+                });
+            }
             return self
                 .levels
                 .iter()
@@ -300,11 +364,7 @@ impl<'b> Buf<'b> {
                 if found.is_some_and(|(f, _)| f <= level) {
                     break;
                 }
-                let boundary = self
-                    .levels
-                    .get(level)
-                    .map(Vec::as_slice)
-                    .unwrap_or_default();
+                let boundary = self.levels.get(level).unwrap_or_default();
                 if let Some(closing) = delimiter_of(boundary, rest) {
                     found = Some((level, closing));
                     break;
@@ -373,10 +433,20 @@ impl<'b> Buf<'b> {
     }
 }
 
+/// A header's raw value as text (without decoding encoded words): its decoded value when
+/// that is the raw value as it is (the usual case), which spares a second UTF-8 check.
+fn header_cow(h: &Header) -> Cow<'_, str> {
+    if h.value.as_bytes() == h.raw.as_slice() {
+        Cow::Borrowed(&h.value)
+    } else {
+        charset::header_bytes_to_cow(&h.raw)
+    }
+}
+
 /// Decodes a header's raw value to text.
 pub(crate) fn header_text(raw: &[u8]) -> String {
     let text = charset::header_bytes_to_cow(raw);
-    if text.contains("=?") {
+    if super::has_word_start(text.as_bytes()) {
         encoded_word::decode(&text)
     } else {
         text.into_owned()
@@ -389,13 +459,13 @@ fn first_header<'h>(headers: &'h [Header], name: &str) -> Option<&'h Header> {
 
 /// Parses a Content-Type value: `None` when it is not `type/subtype`; `Err` when it has more
 /// than `max_params` parameters.
-fn parse_content_type(raw: &[u8], max_params: usize) -> Result<Option<ContentType>, ()> {
-    let text = charset::header_bytes_to_cow(raw);
+fn parse_content_type(h: &Header, max_params: usize) -> Result<Option<ContentType>, ()> {
+    let text = header_cow(h);
     let (value, params) = params::parse_borrowed(&text, max_params).ok_or(())?;
     let Some((t, s)) = value.split_once('/') else {
         return Ok(None);
     };
-    let (t, s) = (t.trim(), s.trim());
+    let (t, s) = (super::trim(t), super::trim(s));
     let valid = |x: &str| !x.is_empty() && x.bytes().all(|b| b.is_ascii_graphic() && b != b'/');
     if !valid(t) || !valid(s) {
         return Ok(None);
@@ -453,7 +523,11 @@ impl Ctx<'_> {
     fn text_body(&self, ct: &ContentType, data: Cow<'_, [u8]>) -> Body {
         let label = ct
             .param("charset")
-            .filter(|c| !c.trim().is_empty())
+            .filter(|c| match c.as_bytes().first() {
+                // The usual label starts with a letter: no char-by-char trim.
+                Some(&b) if b.is_ascii() && !matches!(b, b' ' | b'\t'..=b'\r') => true,
+                _ => !c.trim().is_empty(),
+            })
             .unwrap_or(&self.opts.default_charset);
         Body::Text(charset::cow_to_utf8(data, label))
     }
@@ -468,16 +542,21 @@ impl Ctx<'_> {
     ) -> Result<(Vec<Header>, usize, Option<Stop>), MimeError> {
         let data = buf.data;
         let mut headers: Vec<Header> = Vec::new();
+        // The last header got continuation lines: its text is decoded again at its end.
+        let mut stale = false;
         let mut pos = start;
         let mut first = true;
-        while pos < data.len() {
+        let (body_start, stop) = loop {
+            if pos >= data.len() {
+                break (data.len(), Some(Stop::Eof));
+            }
             if let Some(stop) = buf.stop_at(pos) {
-                return Ok((headers, pos, Some(stop)));
+                break (pos, Some(stop));
             }
             let (content_end, next) = line_at(data, pos);
             let line = data.get(pos..content_end).unwrap_or_default();
             if line.is_empty() {
-                return Ok((headers, next, None));
+                break (next, None);
             }
             if first && line.starts_with(b"From ") {
                 first = false;
@@ -488,12 +567,13 @@ impl Ctx<'_> {
             if matches!(line.first(), Some(b' ' | b'\t')) {
                 if let Some(h) = headers.last_mut() {
                     h.raw.extend_from_slice(line);
+                    stale = true;
                 }
                 pos = next;
                 continue;
             }
             let Some(colon) = header_name_len(line) else {
-                return Ok((headers, pos, None));
+                break (pos, None);
             };
             if headers.len() >= self.opts.max_headers {
                 return Err(MimeError::TooManyHeaders {
@@ -501,22 +581,51 @@ impl Ctx<'_> {
                 });
             }
             self.count_fields(1)?;
-            let name = line.get(..colon).unwrap_or_default();
-            // Printable ASCII (checked by `header_name_len`), so always valid UTF-8.
-            let name = std::str::from_utf8(name).unwrap_or_default().to_owned();
+            if stale && let Some(h) = headers.last_mut() {
+                h.value = header_text(&h.raw);
+            }
+            stale = false;
             let value = line.get(colon + 1..).unwrap_or_default();
             let skip = value
                 .iter()
                 .position(|&b| b != b' ' && b != b'\t')
                 .unwrap_or(value.len());
-            headers.push(Header {
-                name,
-                raw: value.get(skip..).unwrap_or_default().to_vec(),
-                value: String::new(),
-            });
+            let raw = value.get(skip..).unwrap_or_default();
+            // One UTF-8 check for the line gives the name and, for the usual value (no
+            // encoded word), its text.
+            let header = match std::str::from_utf8(line) {
+                Ok(text) => {
+                    let name = text.get(..colon).unwrap_or_default().to_owned();
+                    let value = text.get(colon + 1 + skip..).unwrap_or_default();
+                    let value = if super::has_word_start(raw) {
+                        encoded_word::decode(value)
+                    } else {
+                        value.to_owned()
+                    };
+                    Header {
+                        name,
+                        raw: raw.to_vec(),
+                        value,
+                    }
+                }
+                Err(_) => {
+                    let name = line.get(..colon).unwrap_or_default();
+                    // Printable ASCII (checked by `header_name_len`), so always valid UTF-8.
+                    let name = std::str::from_utf8(name).unwrap_or_default().to_owned();
+                    Header {
+                        name,
+                        raw: raw.to_vec(),
+                        value: header_text(raw),
+                    }
+                }
+            };
+            headers.push(header);
             pos = next;
+        };
+        if stale && let Some(h) = headers.last_mut() {
+            h.value = header_text(&h.raw);
         }
-        Ok((headers, data.len(), Some(Stop::Eof)))
+        Ok((headers, body_start, stop))
     }
 
     /// The body region starting at `start`: its bytes and the stop that ends it.
@@ -535,14 +644,12 @@ impl Ctx<'_> {
         depth: usize,
     ) -> Result<(Part, Stop), MimeError> {
         self.count()?;
-        let (mut headers, body_start, known) = self.headers(buf, start)?;
-        for h in &mut headers {
-            h.value = header_text(&h.raw);
-        }
+        let (headers, body_start, known) = self.headers(buf, start)?;
         let content_type_header = first_header(&headers, "content-type");
         let parsed = match content_type_header {
-            Some(h) => parse_content_type(&h.raw, self.opts.max_params)
-                .map_err(|()| self.too_many_params())?,
+            Some(h) => {
+                parse_content_type(h, self.opts.max_params).map_err(|()| self.too_many_params())?
+            }
             None => None,
         };
         let mut content_type = match parsed {
@@ -560,7 +667,7 @@ impl Ctx<'_> {
             .unwrap_or(TransferEncoding::SevenBit);
         let disposition = match first_header(&headers, "content-disposition") {
             Some(h) => {
-                let text = charset::header_bytes_to_cow(&h.raw);
+                let text = header_cow(h);
                 let (kind, params) = params::parse_borrowed(&text, self.opts.max_params)
                     .ok_or_else(|| self.too_many_params())?;
                 self.count_fields(params.len())?;
@@ -583,7 +690,7 @@ impl Ctx<'_> {
             let boundary = content_type
                 .param("boundary")
                 .filter(|b| !b.is_empty())
-                .map(|b| b.as_bytes().to_vec());
+                .map(str::as_bytes);
             match boundary {
                 None => {
                     content_type = self.default_text();
@@ -644,7 +751,7 @@ impl Ctx<'_> {
     fn multipart(
         &mut self,
         buf: &mut Buf<'_>,
-        boundary: Vec<u8>,
+        boundary: &[u8],
         start: usize,
         digest: bool,
         depth: usize,
@@ -706,362 +813,5 @@ impl Ctx<'_> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn text(p: &Part) -> &str {
-        match &p.body {
-            Body::Text(t) => t,
-            other => panic!("not text: {other:?}"),
-        }
-    }
-
-    fn parts(p: &Part) -> &[Part] {
-        match &p.body {
-            Body::Multipart(v) => v,
-            other => panic!("not multipart: {other:?}"),
-        }
-    }
-
-    #[test]
-    fn simple_message() {
-        let m = decode(b"From: a@b\r\nSubject: hi\r\n there\r\n\r\nbody\r\n").unwrap();
-        assert_eq!(m.headers.len(), 2);
-        assert_eq!(m.header_value("subject"), Some("hi there"));
-        assert_eq!(m.headers[1].raw, b"hi there");
-        assert_eq!(m.content_type.essence(), "text/plain");
-        assert_eq!(m.content_type.param("charset"), Some("us-ascii"));
-        assert_eq!(text(&m), "body\r\n");
-        assert_eq!(m.encoding, TransferEncoding::SevenBit);
-        assert_eq!(m.disposition, None);
-    }
-
-    #[test]
-    fn header_edge_cases() {
-        let m =
-            decode(b"From sender Mon Jan 1\n X: cont\nA: 1\nnot a header\nB: 2\n\nrest").unwrap();
-        assert_eq!(m.headers.len(), 1);
-        assert_eq!(text(&m), "not a header\nB: 2\n\nrest");
-        let m = decode(b"A: 1\r\nB:2").unwrap();
-        assert_eq!(m.headers.len(), 2);
-        assert_eq!(m.header_value("b"), Some("2"));
-        assert_eq!(text(&m), "");
-        let m = decode(b"\r\nonly body").unwrap();
-        assert!(m.headers.is_empty());
-        assert_eq!(text(&m), "only body");
-        assert_eq!(decode(b""), Err(MimeError::Empty));
-        let m = decode(b"Subject: =?utf-8?q?caf=C3=A9?= \xe9\r\n\r\n").unwrap();
-        assert_eq!(m.header_value("subject"), Some("café é"));
-    }
-
-    #[test]
-    fn multipart_basic() {
-        let msg = b"Content-Type: multipart/mixed; boundary=\"xx\"\r\n\r\npreamble\r\n--xx\r\n\r\none\r\n--xx \t\r\nContent-Type: text/html; charset=iso-8859-1\r\n\r\n<p>caf\xe9</p>\r\n\r\n--xx--\r\nepilogue\r\n";
-        let m = decode(msg).unwrap();
-        let p = parts(&m);
-        assert_eq!(p.len(), 2);
-        assert_eq!(text(&p[0]), "one");
-        assert_eq!(p[1].content_type.essence(), "text/html");
-        assert_eq!(text(&p[1]), "<p>café</p>\r\n");
-    }
-
-    #[test]
-    fn multipart_broken() {
-        // Missing close: the last part runs to the end, its final line break dropped.
-        let m =
-            decode(b"Content-Type: multipart/mixed; boundary=b\n\n--b\n\nhello\n--b\n\nworld\n")
-                .unwrap();
-        let p = parts(&m);
-        assert_eq!(p.len(), 2);
-        assert_eq!(text(&p[1]), "world");
-        // Missing first boundary: one text part with the whole body.
-        let m =
-            decode(b"Content-Type: multipart/mixed; boundary=zz\r\n\r\nno parts here\r\n").unwrap();
-        assert_eq!(m.content_type.essence(), "multipart/mixed");
-        let p = parts(&m);
-        assert_eq!(p.len(), 1);
-        assert_eq!(text(&p[0]), "no parts here\r\n");
-        // No boundary parameter: text/plain.
-        let m = decode(b"Content-Type: multipart/mixed\r\n\r\n--b\r\n\r\nx\r\n--b--\r\n").unwrap();
-        assert_eq!(m.content_type.essence(), "text/plain");
-        assert_eq!(text(&m), "--b\r\n\r\nx\r\n--b--\r\n");
-        // A boundary that is a prefix of a longer line is not a delimiter.
-        let m = decode(
-            b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\n--bx\r\n--b--\r\n",
-        )
-        .unwrap();
-        assert_eq!(text(&parts(&m)[0]), "--bx");
-    }
-
-    #[test]
-    fn digest_and_nested() {
-        let msg = b"Content-Type: multipart/digest; boundary=d\r\n\r\n--d\r\n\r\nSubject: inner\r\n\r\nhi\r\n--d--\r\n";
-        let m = decode(msg).unwrap();
-        let p = parts(&m);
-        assert_eq!(p[0].content_type.essence(), "message/rfc822");
-        let Body::Message(inner) = &p[0].body else {
-            panic!()
-        };
-        assert_eq!(inner.header_value("subject"), Some("inner"));
-        assert_eq!(text(inner), "hi");
-    }
-
-    #[test]
-    fn limits() {
-        let mut msg = Vec::new();
-        for _ in 0..30 {
-            msg.extend_from_slice(b"Content-Type: message/rfc822\r\n\r\n");
-        }
-        msg.extend_from_slice(b"\r\nend");
-        let mut m = decode(&msg).unwrap();
-        let mut depth = 0;
-        while let Body::Message(inner) = m.body {
-            m = *inner;
-            depth += 1;
-        }
-        assert_eq!(depth, 20);
-        assert!(matches!(m.body, Body::Bytes(_)));
-        let opts = DecodeOptions {
-            max_parts: 3,
-            ..DecodeOptions::default()
-        };
-        let msg = b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\n1\r\n--b\r\n\r\n2\r\n--b\r\n\r\n3\r\n--b--";
-        assert_eq!(
-            decode_with(msg, &opts),
-            Err(MimeError::TooManyParts { limit: 3 })
-        );
-        assert!(decode(msg).is_ok());
-    }
-
-    #[test]
-    fn transfer_encodings() {
-        let m = decode(b"Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: BASE64\r\n\r\nAAEC\r\nAw\r\n").unwrap();
-        assert_eq!(m.body, Body::Bytes(vec![0, 1, 2, 3]));
-        assert_eq!(m.encoding, TransferEncoding::Base64);
-        let m = decode(b"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\ncaf=C3=A9 =\r\nx  \r\n").unwrap();
-        assert_eq!(text(&m), "café x\r\n");
-        let m = decode(b"Content-Type: message/rfc822\r\nContent-Transfer-Encoding: base64\r\n\r\nU3ViamVjdDogeA0KDQp5").unwrap();
-        let Body::Message(inner) = &m.body else {
-            panic!()
-        };
-        assert_eq!(inner.header_value("subject"), Some("x"));
-    }
-
-    fn opts() -> DecodeOptions {
-        DecodeOptions::default()
-    }
-
-    #[test]
-    fn header_cap_per_part() {
-        let o = DecodeOptions {
-            max_headers: 3,
-            ..opts()
-        };
-        // Continuation lines do not count; the fourth field does.
-        assert!(decode_with(b"a: 1\r\n more\r\nb: 2\r\nc: 3\r\n\r\nx", &o).is_ok());
-        assert_eq!(
-            decode_with(b"a:\nb:\nc:\nd:\n\nx", &o),
-            Err(MimeError::TooManyHeaders { limit: 3 })
-        );
-        // Per part: three fields in each of two parts is fine.
-        let msg = b"Content-Type: multipart/mixed; boundary=b\r\nb: 1\r\n\r\n--b\r\na: 1\r\nb: 2\r\nc: 3\r\n\r\nx\r\n--b--\r\n";
-        assert!(decode_with(msg, &o).is_ok());
-        let msg = b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\na:\r\nb:\r\nc:\r\nd:\r\n\r\nx\r\n--b--\r\n";
-        assert_eq!(
-            decode_with(msg, &o),
-            Err(MimeError::TooManyHeaders { limit: 3 })
-        );
-        // The default refuses megabytes of `a:` lines after 1000 of them.
-        let flood = b"a:\n".repeat(100_000);
-        assert_eq!(
-            decode(&flood),
-            Err(MimeError::TooManyHeaders { limit: 1000 })
-        );
-        assert!(decode(&b"a:\n".repeat(1000)).is_ok());
-    }
-
-    #[test]
-    fn param_cap_per_field() {
-        let o = DecodeOptions {
-            max_params: 2,
-            ..opts()
-        };
-        assert!(decode_with(b"Content-Type: text/plain; a=1; b=2; c\r\n\r\nx", &o).is_ok());
-        assert_eq!(
-            decode_with(b"Content-Type: text/plain; a=1; b=2; c=3\r\n\r\nx", &o),
-            Err(MimeError::TooManyParams { limit: 2 })
-        );
-        assert_eq!(
-            decode_with(
-                b"Content-Disposition: attachment; f*0=a; f*1=b; f*2=c\r\n\r\nx",
-                &o
-            ),
-            Err(MimeError::TooManyParams { limit: 2 })
-        );
-        // Only Content-Type and Content-Disposition are parsed for parameters.
-        assert!(decode_with(b"X-Other: a; a=1; b=2; c=3\r\n\r\nx", &o).is_ok());
-        let mut many = b"Content-Type: text/plain".to_vec();
-        for i in 0..5000 {
-            many.extend_from_slice(format!(";\r\n p{i}=v").as_bytes());
-        }
-        many.extend_from_slice(b"\r\n\r\nbody");
-        assert_eq!(decode(&many), Err(MimeError::TooManyParams { limit: 1000 }));
-        let lifted = DecodeOptions {
-            max_params: usize::MAX,
-            ..opts()
-        };
-        let m = decode_with(&many, &lifted).unwrap();
-        assert_eq!(m.content_type.params.len(), 5000);
-        assert_eq!(m.content_type.param("p4999"), Some("v"));
-    }
-
-    #[test]
-    fn field_cap_per_message() {
-        let o = DecodeOptions {
-            max_fields: 5,
-            ..opts()
-        };
-        // 2 header fields + 1 parameter at the top, 2 fields in the part: 5.
-        let msg = b"Content-Type: multipart/mixed; boundary=b\r\nX: 1\r\n\r\n--b\r\nA: 1\r\nB: 2\r\n\r\nx\r\n--b--\r\n";
-        assert!(decode_with(msg, &o).is_ok());
-        let msg = b"Content-Type: multipart/mixed; boundary=b\r\nX: 1\r\n\r\n--b\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\nx\r\n--b--\r\n";
-        assert_eq!(
-            decode_with(msg, &o),
-            Err(MimeError::TooManyFields { limit: 5 })
-        );
-        // Parameters count too.
-        let msg = b"Content-Type: multipart/mixed; boundary=b; x=1; y=2; z=3; w=4\r\n\r\n--b--\r\n";
-        assert_eq!(
-            decode_with(msg, &o),
-            Err(MimeError::TooManyFields { limit: 5 })
-        );
-    }
-
-    #[test]
-    fn nested_messages_in_place() {
-        // 19 levels around one body: every level parsed, the body read once.
-        let mut msg = Vec::new();
-        for i in 0..19 {
-            msg.extend_from_slice(
-                format!("Subject: {i}\r\nContent-Type: message/rfc822\r\n\r\n").as_bytes(),
-            );
-        }
-        msg.extend_from_slice(b"Subject: bottom\r\n\r\nthe body\r\n");
-        let mut m = decode(&msg).unwrap();
-        for i in 0..19 {
-            assert_eq!(m.header_value("subject"), Some(i.to_string().as_str()));
-            let Body::Message(inner) = m.body else {
-                panic!("level {i}")
-            };
-            m = *inner;
-        }
-        assert_eq!(m.header_value("subject"), Some("bottom"));
-        assert_eq!(text(&m), "the body\r\n");
-    }
-
-    #[test]
-    fn encoded_nested_messages_within_budget() {
-        use crate::mime::b64;
-        // One base64 level is opened; a second one inside it would make the decoded copies
-        // alive at once larger than the input, so it stays bytes.
-        let inner = format!("Subject: in\r\n\r\n{}", "hello ".repeat(500)).into_bytes();
-        let middle = format!(
-            "Content-Type: message/rfc822\r\nContent-Transfer-Encoding: base64\r\n\r\n{}",
-            b64::encode_lines(&inner)
-        );
-        let outer = format!(
-            "Content-Type: message/rfc822\r\nContent-Transfer-Encoding: base64\r\n\r\n{}",
-            b64::encode_lines(middle.as_bytes())
-        );
-        let m = decode(outer.as_bytes()).unwrap();
-        let Body::Message(mid) = &m.body else {
-            panic!()
-        };
-        assert_eq!(mid.body, Body::Bytes(inner.clone()));
-        // With room to spare (a large sibling), both levels open.
-        let msg = format!(
-            "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\n{}\r\n--b\r\n{outer}\r\n--b--\r\n",
-            "x".repeat(4000)
-        );
-        let m = decode(msg.as_bytes()).unwrap();
-        let Body::Multipart(parts) = &m.body else {
-            panic!()
-        };
-        let Body::Message(mid) = &parts[1].body else {
-            panic!()
-        };
-        let Body::Message(inner) = &mid.body else {
-            panic!("{:?}", mid.body)
-        };
-        assert_eq!(inner.header_value("subject"), Some("in"));
-    }
-
-    #[test]
-    fn outer_delimiters_end_inner_parts() {
-        // The inner multipart is never closed: the outer delimiter ends it and its last
-        // part; each unclosed level drops one more final line break.
-        let msg = b"Content-Type: multipart/mixed; boundary=o\r\n\r\n--o\r\nContent-Type: multipart/mixed; boundary=i\r\n\r\n--i\r\n\r\ninner\r\n\r\n\r\n--o\r\n\r\nsecond\r\n--o--\r\n";
-        let m = decode(msg).unwrap();
-        let p = parts(&m);
-        assert_eq!(p.len(), 2);
-        assert_eq!(text(&parts(&p[0])[0]), "inner\r\n");
-        assert_eq!(text(&p[1]), "second");
-        // The same boundary at two levels: the outer one wins, so the inner multipart finds
-        // no delimiter of its own and holds its body as text.
-        let msg = b"Content-Type: multipart/mixed; boundary=s\r\n\r\n--s\r\nContent-Type: multipart/mixed; boundary=s\r\n\r\n--s\r\n\r\nx\r\n--s--\r\n";
-        let m = decode(msg).unwrap();
-        let p = parts(&m);
-        assert_eq!(p.len(), 2);
-        assert_eq!(text(&parts(&p[0])[0]), "");
-        // A delimiter line inside a header block ends the part there.
-        let msg = b"Content-Type: multipart/mixed; boundary=\"x:y\"\r\n\r\n--x:y\r\nA: 1\r\n--x:y\r\nB: 2\r\n\r\nz\r\n--x:y--\r\n";
-        let m = decode(msg).unwrap();
-        let p = parts(&m);
-        assert_eq!(p.len(), 2);
-        assert_eq!(p[0].header_value("a"), Some("1"));
-        assert_eq!(p[1].header_value("b"), Some("2"));
-    }
-
-    #[test]
-    fn boundaries_with_trailing_space() {
-        // A (non-conforming) boundary ending in a space is matched exactly, as Python does.
-        let msg = b"Content-Type: multipart/mixed; boundary=\"b \"\r\n\r\n--b\r\n\r\nno\r\n--b \r\n\r\nyes\r\n--b --\r\n";
-        let m = decode(msg).unwrap();
-        let p = parts(&m);
-        assert_eq!(p.len(), 1);
-        assert_eq!(text(&p[0]), "yes");
-    }
-
-    #[test]
-    fn deep_nesting_past_the_linear_levels() {
-        // More open levels than LINEAR_LEVELS: the hash-map lookup takes over.
-        let depth = LINEAR_LEVELS + 10;
-        let o = DecodeOptions {
-            max_depth: depth + 5,
-            ..opts()
-        };
-        let mut msg = String::new();
-        for d in 0..depth {
-            // Pairs of levels share a key once trimmed: `l1<TAB>` then `l1` inside it. A
-            // line `--l1` is not the outer one's (its boundary has the tab) but the inner's.
-            let b = match d % 3 {
-                1 => format!("l{d}\t"),
-                2 => format!("l{}", d - 1),
-                _ => format!("l{d}"),
-            };
-            msg.push_str(&format!(
-                "Content-Type: multipart/mixed; boundary=\"{b}\"\r\n\r\n--{b}\r\n\r\nt{d}\r\n--{b}\r\n"
-            ));
-        }
-        msg.push_str("\r\nbottom\r\n");
-        let m = decode_with(msg.as_bytes(), &o).unwrap();
-        let mut p = &m;
-        for d in 0..depth {
-            let kids = parts(p);
-            assert_eq!(kids.len(), 2, "level {d}");
-            assert_eq!(text(&kids[0]), format!("t{d}"));
-            p = &kids[1];
-        }
-        assert_eq!(text(p), "bottom");
-    }
-}
+#[path = "decode_tests.rs"]
+mod tests;

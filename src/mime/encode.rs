@@ -2,12 +2,11 @@
 
 use std::borrow::Cow;
 
+use super::scan::{Specials, line_safe, scan_text_keeping};
 use super::{Body, ContentType, Part, TransferEncoding, b64, encoded_word, params, qp, to_crlf};
 
 /// Preferred line length for headers (RFC 5322 §2.1.1).
 const FOLD_AT: usize = 78;
-/// Longest line a text part may have and still go out as 7bit.
-const MAX_7BIT_LINE: usize = 78;
 /// A word longer than this is written as encoded words so that no line passes 998 octets.
 const MAX_PLAIN_WORD: usize = 900;
 /// Longest run of whitespace kept in a header (longer runs are shortened).
@@ -93,6 +92,7 @@ pub(crate) fn encode_borrowing(
             texts,
             next_text: 0,
         },
+        scratch: String::new(),
     };
     w.part(part, true);
     w.out
@@ -132,156 +132,6 @@ impl<'a> Bodies<'a> {
         self.next_text += 1;
         text
     }
-}
-
-/// What one pass over a text body finds.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct TextScan {
-    /// A CR not followed by LF, or an LF without a CR before it.
-    pub(crate) bare_eol: bool,
-    /// The transfer encoding [`encode`] gives the text as it is.
-    pub(crate) encoding: TransferEncoding,
-    /// A line starts with `-` (a 7bit body without one cannot hold a boundary delimiter).
-    pub(crate) dash_line: bool,
-}
-
-/// Whether a byte is one a scan must look at: a control byte, DEL, 8-bit, or `=`.
-fn is_special(b: u8) -> bool {
-    b.wrapping_sub(b' ') > b'~' - b' ' || b == b'='
-}
-
-/// Whether a block holds a special byte. Written as a plain fold over a fixed-size array so
-/// that the compiler turns it into vector compares (SSE2 on x86-64), without `unsafe`.
-fn block_has_special(block: &[u8; 32]) -> bool {
-    block.iter().fold(false, |any, &b| any | is_special(b))
-}
-
-const ONES: u64 = 0x0101_0101_0101_0101;
-const HIGHS: u64 = 0x8080_8080_8080_8080;
-
-/// The bytes of `w` (high bit of each lane) that are control bytes, 8-bit, DEL or `=`.
-/// Lanes above the lowest flagged one may be flagged wrongly (a borrow), the lowest one is
-/// exact: the usual "has a byte less than n" bit tricks.
-fn special_mask(w: u64) -> u64 {
-    let below_space = w.wrapping_sub(ONES * 0x20) & !w;
-    let del = w ^ (ONES * 0x7f);
-    let is_del = del.wrapping_sub(ONES) & !del;
-    let eq = w ^ (ONES * u64::from(b'='));
-    let is_eq = eq.wrapping_sub(ONES) & !eq;
-    (below_space | is_del | is_eq | w) & HIGHS
-}
-
-/// The index of the first byte at or after `i` that is not printable ASCII (a control byte,
-/// DEL, 8-bit) or is `=`; `data.len()` when there is none. Thirty-two bytes a round, then
-/// eight at a time inside the block that has one: most text has one such byte a line (its
-/// CR).
-pub(crate) fn next_special(data: &[u8], mut i: usize) -> usize {
-    while let Some(block) = data
-        .get(i..i + 32)
-        .and_then(|c| <&[u8; 32]>::try_from(c).ok())
-    {
-        if block_has_special(block) {
-            break;
-        }
-        i += 32;
-    }
-    while let Some(chunk) = data.get(i..i + 8).and_then(|c| <[u8; 8]>::try_from(c).ok()) {
-        let mask = special_mask(u64::from_le_bytes(chunk));
-        if mask != 0 {
-            return i + (mask.trailing_zeros() / 8) as usize;
-        }
-        i += 8;
-    }
-    while let Some(&b) = data.get(i) {
-        if is_special(b) {
-            return i;
-        }
-        i += 1;
-    }
-    data.len()
-}
-
-/// One pass over text: bare line endings, and the transfer encoding it needs (text with only
-/// CRLF line breaks, printable ASCII or tabs, and lines of at most 78 octets is 7bit; else
-/// quoted-printable or base64, whichever is shorter).
-pub(crate) fn scan_text(data: &[u8]) -> TextScan {
-    let mut escapes = 0usize;
-    let mut needs_encoding = false;
-    let mut bare_eol = false;
-    let mut line_start = 0usize;
-    let mut dash_line = data.first() == Some(&b'-');
-    let mut i = 0;
-    loop {
-        let p = next_special(data, i);
-        let Some(&b) = data.get(p) else {
-            needs_encoding |= data.len().saturating_sub(line_start) > MAX_7BIT_LINE;
-            break;
-        };
-        match b {
-            b'\r' if data.get(p + 1) == Some(&b'\n') => {
-                needs_encoding |= p - line_start > MAX_7BIT_LINE;
-                dash_line |= data.get(p + 2) == Some(&b'-');
-                line_start = p + 2;
-                i = p + 2;
-                continue;
-            }
-            b'\t' => {}
-            b'=' => escapes += 1,
-            _ => {
-                bare_eol |= b == b'\r' || b == b'\n';
-                needs_encoding = true;
-                escapes += 1;
-            }
-        }
-        i = p + 1;
-    }
-    let encoding = if !needs_encoding {
-        TransferEncoding::SevenBit
-    } else {
-        let qp_len = data.len() + 2 * escapes + data.len() / 75 * 3;
-        let b64_len = data.len().div_ceil(3) * 4 * 78 / 76;
-        if qp_len <= b64_len + 16 {
-            TransferEncoding::QuotedPrintable
-        } else {
-            TransferEncoding::Base64
-        }
-    };
-    TextScan {
-        bare_eol,
-        encoding,
-        dash_line,
-    }
-}
-
-/// The transfer encoding [`encode`] gives text (already in CRLF form).
-pub(crate) fn text_encoding(data: &[u8]) -> TransferEncoding {
-    scan_text(data).encoding
-}
-
-/// Whether bytes can go out as they are: CRLF line breaks only, no NUL, lines of at most
-/// 998 octets. Returns `Some(has_8bit)` when so.
-fn line_safe(data: &[u8]) -> Option<bool> {
-    let mut eight = false;
-    let mut line = 0usize;
-    let mut i = 0;
-    while let Some(&b) = data.get(i) {
-        match b {
-            b'\r' if data.get(i + 1) == Some(&b'\n') => {
-                line = 0;
-                i += 2;
-                continue;
-            }
-            b'\r' | b'\n' | 0 => return None,
-            _ => {}
-        }
-        eight |= b >= 0x80;
-        line += 1;
-        if line > 998 {
-            return None;
-        }
-        i += 1;
-    }
-    Some(eight)
 }
 
 /// Whether a content type's body is a container (its raw bytes may be written as they are).
@@ -375,6 +225,8 @@ struct Writer<'a> {
     /// The pre-order index of the next part to write.
     next: usize,
     bodies: Bodies<'a>,
+    /// The Content-Type value being written, kept between parts for its buffer.
+    scratch: String,
 }
 
 impl Writer<'_> {
@@ -394,11 +246,14 @@ impl Writer<'_> {
                     .mime_type
                     .eq_ignore_ascii_case("text")
                     .then_some(("charset", "utf-8"));
-                let scan = scan_text(text.as_bytes());
+                let mut specials = Specials::new();
+                let scan = scan_text_keeping(text.as_bytes(), &mut specials);
                 let converted;
                 let (bytes, scan) = if scan.bare_eol {
                     converted = to_crlf(text);
-                    (converted.as_bytes(), scan_text(converted.as_bytes()))
+                    specials = Specials::new();
+                    let scan = scan_text_keeping(converted.as_bytes(), &mut specials);
+                    (converted.as_bytes(), scan)
                 } else {
                     (text.as_bytes(), scan)
                 };
@@ -416,7 +271,7 @@ impl Writer<'_> {
                     }
                     TransferEncoding::QuotedPrintable => {
                         let start = self.out.len();
-                        qp::encode_into(bytes, &mut self.out);
+                        qp::encode_listed(bytes, &mut self.out, Some(&specials));
                         self.safe.push((start, self.out.len()));
                     }
                     _ => self.base64(bytes),
@@ -585,7 +440,8 @@ impl Writer<'_> {
             token_or(&ct.mime_type, "application"),
             token_or(&ct.subtype, "octet-stream"),
         );
-        let mut value = String::with_capacity(mime_type.len() + subtype.len() + 80);
+        let mut value = std::mem::take(&mut self.scratch);
+        value.clear();
         value.push_str(&mime_type);
         value.push('/');
         value.push_str(&subtype);
@@ -605,6 +461,7 @@ impl Writer<'_> {
             params::push_param(&mut value, name, v);
         }
         write_structured("Content-Type", &value, out);
+        self.scratch = value;
         if let Some(d) = &part.disposition {
             let kind = token_or(&d.kind, "attachment");
             write_structured(
@@ -793,7 +650,14 @@ fn encode_addresses(text: &str) -> Vec<Atom<'_>> {
 }
 
 /// A header name safe to write: printable ASCII without `:` (others replaced by `-`).
-fn clean_name(name: &str) -> String {
+fn clean_name(name: &str) -> Cow<'_, str> {
+    // The usual name is clean already: borrowed.
+    if !name.is_empty()
+        && name.len() <= MAX_NAME
+        && name.bytes().all(|c| c.is_ascii_graphic() && c != b':')
+    {
+        return Cow::Borrowed(name);
+    }
     let cleaned: String = name
         .chars()
         .map(|c| {
@@ -805,9 +669,9 @@ fn clean_name(name: &str) -> String {
         })
         .collect();
     if cleaned.is_empty() {
-        "X-Unnamed".to_owned()
+        Cow::Borrowed("X-Unnamed")
     } else {
-        cleaned.chars().take(MAX_NAME).collect()
+        Cow::Owned(cleaned.chars().take(MAX_NAME).collect())
     }
 }
 
@@ -914,222 +778,5 @@ fn token_or<'a>(s: &'a str, default: &'a str) -> Cow<'a, str> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::mime::Part;
-
-    #[test]
-    fn encodings_chosen() {
-        assert_eq!(text_encoding(b"hello\r\nworld"), TransferEncoding::SevenBit);
-        assert_eq!(
-            text_encoding("café\r\n".as_bytes()),
-            TransferEncoding::QuotedPrintable
-        );
-        assert_eq!(
-            text_encoding("日本語のテキスト".as_bytes()),
-            TransferEncoding::Base64
-        );
-        assert_eq!(
-            text_encoding("x".repeat(100).as_bytes()),
-            TransferEncoding::QuotedPrintable
-        );
-        assert_eq!(text_encoding(b"a\0b"), TransferEncoding::QuotedPrintable);
-    }
-
-    #[test]
-    fn next_special_matches_a_byte_loop() {
-        let naive = |d: &[u8], i: usize| {
-            (i..d.len())
-                .find(|&k| {
-                    d.get(k)
-                        .is_some_and(|&b| !(b' '..=b'~').contains(&b) || b == b'=')
-                })
-                .unwrap_or(d.len())
-        };
-        // Every byte value at every offset of blocks and tails, plus a pseudo-random mix.
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        for len in [0, 1, 15, 16, 31, 32, 33, 63, 64, 65, 100] {
-            for b in 0..=255u8 {
-                for at in (0..len).step_by(7) {
-                    let mut d = vec![b'a'; len];
-                    d[at] = b;
-                    for from in [0, 1, at.saturating_sub(1), at, at + 1] {
-                        assert_eq!(next_special(&d, from), naive(&d, from), "{b} {at} {len}");
-                    }
-                }
-            }
-            let d: Vec<u8> = (0..len)
-                .map(|_| {
-                    seed ^= seed << 13;
-                    seed ^= seed >> 7;
-                    seed ^= seed << 17;
-                    b' ' + (seed % 100) as u8
-                })
-                .collect();
-            for from in 0..=len + 1 {
-                assert_eq!(next_special(&d, from), naive(&d, from));
-            }
-        }
-    }
-
-    #[test]
-    fn header_folding() {
-        let mut out = Vec::new();
-        let long = "word ".repeat(40);
-        write_header("Subject", long.trim_end(), &mut out);
-        let text = String::from_utf8(out).unwrap();
-        for line in text.split("\r\n") {
-            assert!(line.len() <= 78, "{line}");
-        }
-        let mut out = Vec::new();
-        write_header("Subject", "Grüße aus Köln und Zürich", &mut out);
-        assert_eq!(
-            String::from_utf8(out).unwrap(),
-            "Subject: =?UTF-8?Q?Gr=C3=BC=C3=9Fe?= aus =?UTF-8?Q?K=C3=B6ln?= und\r\n =?UTF-8?Q?Z=C3=BCrich?=\r\n"
-        );
-        let mut out = Vec::new();
-        write_header(
-            "To",
-            "\"Müller, Jörg\" <j@example.com>, plain <p@example.com>, x@example.com",
-            &mut out,
-        );
-        assert_eq!(
-            String::from_utf8(out).unwrap(),
-            "To: =?UTF-8?Q?M=C3=BCller=2C_J=C3=B6rg?= <j@example.com>, plain\r\n <p@example.com>, x@example.com\r\n"
-        );
-        let mut out = Vec::new();
-        write_header("X-Long", &"a".repeat(2000), &mut out);
-        let text = String::from_utf8(out).unwrap();
-        assert!(text.split("\r\n").all(|l| l.len() <= 998));
-        assert_eq!(
-            super::super::decode::header_text(
-                text.trim_start_matches("X-Long: ")
-                    .trim_end()
-                    .replace("\r\n", "")
-                    .as_bytes()
-            ),
-            "a".repeat(2000)
-        );
-    }
-
-    #[test]
-    fn nothing_injects_lines() {
-        let mut part = Part::text("plain\r\nBcc: evil@example.com", "body")
-            .header("Subject\r\nBcc", "x\r\nBcc: evil@example.com")
-            .header("To", "\"Jörg\r\nBcc: evil\" <a@example.com>");
-        part.content_type.mime_type = "te\nxt".into();
-        part.content_type
-            .params
-            .push(("na;me\r\n=".into(), "v\r\nBcc: evil".into()));
-        part.disposition = Some(crate::mime::Disposition {
-            kind: "attachment\r\nBcc: evil".into(),
-            params: vec![("filename".into(), "a\r\nBcc: evil".into())],
-        });
-        let wire = encode(&part);
-        let text = String::from_utf8_lossy(&wire);
-        assert!(!text.contains("\nBcc"), "{text}");
-        assert!(!text.contains("\rBcc"), "{text}");
-        let back = crate::mime::decode(&wire).unwrap();
-        assert_eq!(back.header_value("bcc"), None);
-        assert_eq!(back.filename(), Some("a\r\nBcc: evil"));
-        // Nothing too long either.
-        let mut part = Part::bytes(&"t".repeat(2000), &"s".repeat(2000), vec![1u8])
-            .header(&"N".repeat(2000), "v")
-            .header("To", &format!("Jörg <{}@example.com>", "a".repeat(2000)))
-            .disposition(&"k".repeat(2000), Some(&"f".repeat(3000)));
-        part.content_type
-            .params
-            .push(("p".repeat(2000), "v".repeat(2000)));
-        let wire = encode(&part);
-        let longest = wire.split(|&b| b == b'\n').map(<[u8]>::len).max().unwrap();
-        assert!(longest <= 999, "{longest}");
-        let back = crate::mime::decode(&wire).unwrap();
-        assert_eq!(back.filename(), Some("f".repeat(3000).as_str()));
-    }
-
-    #[test]
-    fn boundaries_avoid_content() {
-        let a = crate::mime::util::boundary();
-        let b = crate::mime::util::boundary();
-        assert_ne!(a, b);
-        assert!(valid_boundary(&a), "{a}");
-        let boundary_of = |wire: &[u8]| {
-            let tree = crate::mime::decode(wire).unwrap();
-            tree.content_type.param("boundary").unwrap().to_owned()
-        };
-        // A kept boundary that a child holds at the start of a line is replaced...
-        for text in ["--keep\r\n", "x\r\n--keep", "x\r\n--keeper\r\n"] {
-            let mut part = Part::multipart("mixed", vec![Part::text("plain", text)]);
-            part.content_type.set_param("boundary", "keep");
-            let wire = encode(&part);
-            assert_ne!(boundary_of(&wire), "keep", "{text:?}");
-            let tree = crate::mime::decode(&wire).unwrap();
-            let crate::mime::Body::Multipart(parts) = &tree.body else {
-                panic!()
-            };
-            assert_eq!(parts[0].body, crate::mime::Body::Text(text.into()));
-        }
-        // ... also in a nested header block or behind a base64 body, and kept otherwise.
-        let mut part = Part::multipart(
-            "mixed",
-            vec![
-                Part::bytes("application", "x", vec![0u8; 100]),
-                Part::text("plain", "a --keep\r\n").header("--keep", "v"),
-            ],
-        );
-        part.content_type.set_param("boundary", "keep");
-        assert_ne!(boundary_of(&encode(&part)), "keep");
-        let mut part = Part::multipart(
-            "mixed",
-            vec![
-                Part::bytes("application", "x", vec![0u8; 100]),
-                Part::text("plain", "a --keep\r\n -keep"),
-            ],
-        );
-        part.content_type.set_param("boundary", "keep");
-        assert_eq!(boundary_of(&encode(&part)), "keep");
-        // A generated boundary in a 7bit child, nested one level down.
-        let mut inner = Part::multipart("mixed", vec![Part::text("plain", "x")]);
-        inner.content_type.set_param("boundary", "=_inner");
-        let mut outer = Part::multipart("mixed", vec![inner, Part::text("plain", "--=_outer")]);
-        outer.content_type.set_param("boundary", "=_outer");
-        let wire = encode(&outer);
-        assert_ne!(boundary_of(&wire), "=_outer");
-        let mut outer = Part::multipart("mixed", vec![Part::text("plain", "--=_inner")]);
-        outer.content_type.set_param("boundary", "=_in");
-        assert_ne!(boundary_of(&encode(&outer)), "=_in");
-    }
-
-    /// Found by fuzz/mime: an address header whose address part held a control character
-    /// (`From:` NUL, or a bare CR kept by the decoder) was written raw: a NUL or a bare CR in
-    /// the output, which is then not SMTP-safe.
-    #[test]
-    fn regression_control_characters_in_address_headers_are_encoded() {
-        for value in [
-            "\0",
-            "a\rb",
-            "x\0y@example.com",
-            "Ann <a\r@example.com>",
-            "\x01, b@c",
-        ] {
-            let mut out = Vec::new();
-            write_header("From", value, &mut out);
-            let body = out.strip_suffix(b"\r\n").expect("ends with CRLF");
-            assert!(
-                body.iter()
-                    .all(|&b| b == b'\t' || b == b'\r' || b == b'\n' || (b' '..=b'~').contains(&b)),
-                "{value:?} -> {out:?}"
-            );
-            // Only folding CRLFs remain: each followed by white space.
-            for (i, w) in body.windows(2).enumerate() {
-                if w[0] == b'\r' {
-                    assert!(
-                        w[1] == b'\n' && matches!(body.get(i + 2), Some(b' ' | b'\t')),
-                        "{out:?}"
-                    );
-                }
-            }
-            assert!(!body.contains(&b'\n') || body.contains(&b'\r'));
-        }
-    }
-}
+#[path = "encode_tests.rs"]
+mod tests;

@@ -136,7 +136,7 @@ fn split_pieces(text: &str) -> Vec<Piece<'_>> {
 
 /// Decodes the RFC 2047 encoded words in `text` (see the module docs). Never fails.
 pub fn decode(text: &str) -> String {
-    if !text.contains("=?") {
+    if !super::has_word_start(text.as_bytes()) {
         return text.to_owned();
     }
     let pieces = split_pieces(text);
@@ -224,16 +224,23 @@ pub fn encode_words(text: &str) -> Vec<String> {
     let b_total = text.len().div_ceil(3) * 4;
     let mut words = Vec::new();
     if q_total < b_total + 5 {
-        let mut payload = String::new();
+        // Each word is written in place, prefix first (no `format!`: it was most of the cost).
+        let new_word = || {
+            let mut w = String::with_capacity(PREFIX_Q.len() + PAYLOAD + 2);
+            w.push_str(PREFIX_Q);
+            w
+        };
+        let mut word = new_word();
         for c in text.chars() {
-            if !payload.is_empty() && payload.len() + q_len(c) > PAYLOAD {
-                words.push(format!("{PREFIX_Q}{payload}?="));
-                payload.clear();
+            if word.len() > PREFIX_Q.len() && word.len() - PREFIX_Q.len() + q_len(c) > PAYLOAD {
+                word.push_str("?=");
+                words.push(std::mem::replace(&mut word, new_word()));
             }
-            push_q(&mut payload, c);
+            push_q(&mut word, c);
         }
-        if !payload.is_empty() {
-            words.push(format!("{PREFIX_Q}{payload}?="));
+        if word.len() > PREFIX_Q.len() {
+            word.push_str("?=");
+            words.push(word);
         }
     } else {
         // 63 characters of payload hold 15 groups: 45 bytes.

@@ -38,6 +38,7 @@ pub mod params;
 pub mod qp;
 #[cfg(test)]
 mod roundtrip_tests;
+mod scan;
 pub mod util;
 
 pub use decode::{decode, decode_with};
@@ -174,7 +175,7 @@ impl TransferEncoding {
 
     /// Parses a header value (case-insensitive, trimmed).
     pub fn parse(value: &str) -> TransferEncoding {
-        let v = value.trim();
+        let v = trim(value);
         let known = [
             ("7bit", TransferEncoding::SevenBit),
             ("8bit", TransferEncoding::EightBit),
@@ -220,6 +221,31 @@ pub struct Part {
     pub encoding: TransferEncoding,
     /// The decoded body.
     pub body: Body,
+}
+
+/// `str::trim`, without its char-by-char scan when both ends are ASCII and not white space
+/// (the usual header token).
+pub(crate) fn trim(s: &str) -> &str {
+    let solid =
+        |b: Option<&u8>| b.is_some_and(|&b| b.is_ascii() && !b.is_ascii_whitespace() && b != 0x0b);
+    if solid(s.as_bytes().first()) && solid(s.as_bytes().last()) {
+        s
+    } else {
+        s.trim()
+    }
+}
+
+/// Whether `b` holds `=?`, the start of an RFC 2047 encoded word. A byte search: cheaper than
+/// `str::contains` on the short strings of headers and parameters.
+pub(crate) fn has_word_start(b: &[u8]) -> bool {
+    let mut i = 0;
+    while let Some(p) = b.get(i..).and_then(|r| r.iter().position(|&c| c == b'=')) {
+        if b.get(i + p + 1) == Some(&b'?') {
+            return true;
+        }
+        i += p + 1;
+    }
+    false
 }
 
 /// Converts line endings to CRLF (lone CR and lone LF alike).
@@ -273,10 +299,10 @@ impl Part {
     pub fn text(subtype: &str, text: impl Into<String>) -> Part {
         let text: String = text.into();
         // One pass finds both; no copy when the text is already in CRLF form.
-        let scan = encode::scan_text(text.as_bytes());
+        let scan = scan::scan_text(text.as_bytes());
         let (text, encoding) = if scan.bare_eol {
             let text = to_crlf(&text).into_owned();
-            let encoding = encode::text_encoding(text.as_bytes());
+            let encoding = scan::text_encoding(text.as_bytes());
             (text, encoding)
         } else {
             (text, scan.encoding)

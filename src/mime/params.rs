@@ -38,7 +38,10 @@ impl<'t> Scanner<'t> {
     }
 
     fn peek_char(&self) -> Option<char> {
-        self.text.get(self.pos..).and_then(|t| t.chars().next())
+        match self.peek()? {
+            b if b.is_ascii() => Some(char::from(b)),
+            _ => self.text.get(self.pos..).and_then(|t| t.chars().next()),
+        }
     }
 
     fn skip_ws(&mut self) {
@@ -68,15 +71,26 @@ impl<'t> Scanner<'t> {
         }
     }
 
-    /// Reads unquoted text up to one of `stops` (not consumed), dropping comments; trimmed.
+    /// Reads unquoted text up to `stop` or `also` (not consumed), dropping comments; trimmed.
     /// Borrowed from the text unless a comment had to be cut out.
-    fn read_until(&mut self, stops: &[u8]) -> Cow<'t, str> {
+    fn read_until(&mut self, stop: u8, also: u8) -> Cow<'t, str> {
         let text: &'t str = self.text;
+        // The usual text has no comment: one search, borrowed.
+        let rest = text.as_bytes().get(self.pos..).unwrap_or_default();
+        let end = rest
+            .iter()
+            .position(|&c| c == stop || c == also || c == b'(')
+            .map_or(text.len(), |n| self.pos + n);
+        if text.as_bytes().get(end) != Some(&b'(') {
+            let run = text.get(self.pos..end).unwrap_or_default();
+            self.pos = end;
+            return Cow::Borrowed(super::trim(run));
+        }
         let mut out = String::new();
         let mut run = self.pos;
         let mut cut = false;
         while let Some(c) = self.peek() {
-            if stops.contains(&c) {
+            if c == stop || c == also {
                 break;
             }
             if c == b'(' {
@@ -90,16 +104,16 @@ impl<'t> Scanner<'t> {
         }
         let tail = text.get(run..self.pos).unwrap_or_default();
         if !cut {
-            return Cow::Borrowed(tail.trim());
+            return Cow::Borrowed(super::trim(tail));
         }
         out.push_str(tail);
         Cow::Owned(out.trim().to_owned())
     }
 
-    /// Skips unquoted text up to one of `stops` (not consumed), comments included.
-    fn skip_until(&mut self, stops: &[u8]) {
+    /// Skips unquoted text up to `stop` (not consumed), comments included.
+    fn skip_until(&mut self, stop: u8) {
         while let Some(c) = self.peek() {
-            if stops.contains(&c) {
+            if c == stop {
                 break;
             }
             if c == b'(' {
@@ -151,43 +165,83 @@ impl<'t> Scanner<'t> {
 /// more than `max` of them (stopping there, so the work is bounded by `max` too).
 fn scan(text: &str, max: usize) -> Option<(Cow<'_, str>, Vec<RawParam<'_>>)> {
     let mut s = Scanner { text, pos: 0 };
-    let value = s.read_until(b";");
+    let value = s.read_until(b';', b';');
     let mut params = Vec::new();
-    loop {
-        while let Some(c) = s.peek_char().filter(|&c| c == ';' || c.is_whitespace()) {
-            s.pos += c.len_utf8();
+    while let Some(p) = s.next_param() {
+        if params.len() >= max {
+            return None;
         }
-        if s.peek().is_none() {
-            break;
-        }
-        let name = s.read_until(b"=;");
-        if s.peek() != Some(b'=') {
-            continue; // no value: ignored
-        }
-        s.pos += 1;
-        s.skip_ws();
-        let value = if s.peek() == Some(b'"') {
-            s.pos += 1;
-            let v = s.read_quoted();
-            // Anything between the closing quote and the next ';' is dropped.
-            s.skip_until(b";");
-            v
-        } else {
-            s.read_until(b";")
-        };
-        if !name.is_empty() {
-            if params.len() >= max {
-                return None;
-            }
-            let name = if name.bytes().any(|b| b.is_ascii_uppercase()) {
-                Cow::Owned(name.to_ascii_lowercase())
-            } else {
-                name
-            };
-            params.push(RawParam { name, value });
-        }
+        params.push(p);
     }
     Some((value, params))
+}
+
+impl<'t> Scanner<'t> {
+    /// The next parameter as written, its name lower-cased; `None` at the end of the text.
+    /// Parameters without `=` or with an empty name are skipped.
+    fn next_param(&mut self) -> Option<RawParam<'t>> {
+        loop {
+            while let Some(c) = self.peek_char().filter(|&c| c == ';' || c.is_whitespace()) {
+                self.pos += c.len_utf8();
+            }
+            self.peek()?;
+            let name = self.read_until(b'=', b';');
+            if self.peek() != Some(b'=') {
+                continue; // no value: ignored
+            }
+            self.pos += 1;
+            self.skip_ws();
+            let value = if self.peek() == Some(b'"') {
+                self.pos += 1;
+                let v = self.read_quoted();
+                // Anything between the closing quote and the next ';' is dropped.
+                self.skip_until(b';');
+                v
+            } else {
+                self.read_until(b';', b';')
+            };
+            if !name.is_empty() {
+                let name = if name.bytes().any(|b| b.is_ascii_uppercase()) {
+                    Cow::Owned(name.to_ascii_lowercase())
+                } else {
+                    name
+                };
+                return Some(RawParam { name, value });
+            }
+        }
+    }
+}
+
+/// Parameters of the simple path of [`parse_borrowed`]: more go through the grouping one.
+const SIMPLE_PARAMS: usize = 8;
+
+/// The common case, at most [`SIMPLE_PARAMS`] parameters and no RFC 2231 section: the first
+/// of each name, decoded as it is read, without a list of the raw parameters. `Err(())` when
+/// the text needs the full path; `Ok(None)` past `max_params`.
+fn parse_simple(text: &str, max_params: usize) -> Result<Option<(Cow<'_, str>, Params)>, ()> {
+    let mut s = Scanner { text, pos: 0 };
+    let value = s.read_until(b';', b';');
+    let mut out: Params = Vec::new();
+    let mut seen = 0usize;
+    while let Some(p) = s.next_param() {
+        if seen >= max_params {
+            return Ok(None);
+        }
+        seen += 1;
+        if seen > SIMPLE_PARAMS || p.name.contains('*') {
+            return Err(());
+        }
+        if out.iter().any(|(n, _)| *n == *p.name) {
+            continue;
+        }
+        let value = if super::has_word_start(p.value.as_bytes()) {
+            encoded_word::decode(&p.value)
+        } else {
+            p.value.into_owned()
+        };
+        out.push((p.name.into_owned(), value));
+    }
+    Ok(Some((value, out)))
 }
 
 fn hex_value(b: u8) -> Option<u8> {
@@ -256,23 +310,10 @@ type Params = Vec<(String, String)>;
 
 /// [`parse_with_limit`] with the main value borrowed from `text` when it has no comment.
 pub(crate) fn parse_borrowed(text: &str, max_params: usize) -> Option<(Cow<'_, str>, Params)> {
-    let (value, mut raw) = scan(text, max_params)?;
-    // The common case, a few parameters and no RFC 2231 section: the first of each name.
-    if raw.len() <= 8 && raw.iter().all(|p| !p.name.contains('*')) {
-        let mut out: Vec<(String, String)> = Vec::with_capacity(raw.len());
-        for p in raw {
-            if out.iter().any(|(n, _)| *n == *p.name) {
-                continue;
-            }
-            let value = if p.value.contains("=?") {
-                encoded_word::decode(&p.value)
-            } else {
-                p.value.into_owned()
-            };
-            out.push((p.name.into_owned(), value));
-        }
-        return Some((value, out));
+    if let Ok(done) = parse_simple(text, max_params) {
+        return done;
     }
+    let (value, mut raw) = scan(text, max_params)?;
     // Group by base name, keeping first-seen order; a group points into `raw` by index.
     struct Group {
         /// The first parameter of the group; its name starts with the base name.
@@ -345,7 +386,7 @@ pub(crate) fn parse_borrowed(text: &str, max_params: usize) -> Option<(Cow<'_, s
             let Some(p) = g.plain.and_then(|i| raw.get_mut(i)) else {
                 continue;
             };
-            if p.value.contains("=?") {
+            if super::has_word_start(p.value.as_bytes()) {
                 encoded_word::decode(&p.value)
             } else {
                 std::mem::take(&mut p.value).into_owned()

@@ -9,6 +9,8 @@
 //! tabs that would end a line; a `.` or a `From ` at the start of an output line is encoded
 //! too (`=2E`, `=46rom `) so that the text survives naive dot-stuffing and mbox transports.
 
+use super::scan::Specials;
+
 const HEX: &[u8; 16] = b"0123456789ABCDEF";
 
 fn hex_value(b: u8) -> Option<u8> {
@@ -23,28 +25,30 @@ fn hex_value(b: u8) -> Option<u8> {
 /// Decodes one line's content (no line break, trailing whitespace already removed).
 /// Returns true when the line ended with a soft break.
 fn decode_line(line: &[u8], out: &mut Vec<u8>) -> bool {
-    let mut i = 0;
-    while let Some(&b) = line.get(i) {
-        if b == b'=' {
-            if i + 1 == line.len() {
-                return true;
-            }
-            let escaped = match (line.get(i + 1), line.get(i + 2)) {
-                (Some(&h), Some(&l)) => hex_value(h).zip(hex_value(l)),
-                _ => None,
-            };
-            if let Some((h, l)) = escaped {
+    // The runs between `=` signs are copied whole.
+    let mut rest = line;
+    while let Some(eq) = rest.iter().position(|&b| b == b'=') {
+        out.extend_from_slice(rest.get(..eq).unwrap_or_default());
+        let after = rest.get(eq + 1..).unwrap_or_default();
+        if after.is_empty() {
+            return true;
+        }
+        let escaped = match (after.first(), after.get(1)) {
+            (Some(&h), Some(&l)) => hex_value(h).zip(hex_value(l)),
+            _ => None,
+        };
+        match escaped {
+            Some((h, l)) => {
                 out.push(h << 4 | l);
-                i += 3;
-                continue;
+                rest = after.get(2..).unwrap_or_default();
             }
-            out.push(b'=');
-            i += 1;
-        } else {
-            out.push(b);
-            i += 1;
+            None => {
+                out.push(b'=');
+                rest = after;
+            }
         }
     }
+    out.extend_from_slice(rest);
     false
 }
 
@@ -93,9 +97,10 @@ pub fn encode(input: &[u8]) -> String {
 /// The length (line break included) of a line at the start of `rest` that goes out exactly
 /// as it is: at most `MAX_LINE - 1` literal characters, no space or tab before its end, no
 /// `.` or `From ` at its start. `None` when the line needs the byte-by-byte encoder.
-fn verbatim_line(rest: &[u8]) -> Option<usize> {
+/// `special` is where the first special byte of `rest` is (`rest.len()` when none).
+fn verbatim_line(rest: &[u8], special: usize) -> Option<usize> {
     let window = rest.get(..rest.len().min(MAX_LINE)).unwrap_or(rest);
-    let p = super::encode::next_special(window, 0);
+    let p = special.min(window.len());
     let (line, taken) = if p < window.len() {
         if rest.get(p..p + 2) != Some(b"\r\n") {
             return None;
@@ -113,13 +118,35 @@ fn verbatim_line(rest: &[u8]) -> Option<usize> {
 
 /// Appends the quoted-printable encoding of `input` to `out` (see [`encode`]).
 pub(crate) fn encode_into(input: &[u8], out: &mut Vec<u8>) {
+    encode_listed(input, out, None);
+}
+
+/// [`encode_into`], reading where the special bytes are from `specials` (from
+/// [`scan_text_keeping`](super::scan::scan_text_keeping) over `input`) where it has them.
+pub(crate) fn encode_listed(input: &[u8], out: &mut Vec<u8>, specials: Option<&Specials>) {
+    // The next listed special byte to look at.
+    let mut k = 0;
+    let mut first_special = |i: usize| match specials.filter(|s| s.from <= i) {
+        Some(s) => {
+            while s.at.get(k).is_some_and(|&p| p < i) {
+                k += 1;
+            }
+            s.at.get(k).map_or(input.len(), |&p| p) - i
+        }
+        // Within the line's window only, as `verbatim_line` reads no further.
+        None => {
+            let window = input.get(..input.len().min(i + MAX_LINE)).unwrap_or(input);
+            super::scan::next_special(window, i) - i
+        }
+    };
     out.reserve(input.len() + input.len() / 8 + 8);
     let mut line_len = 0usize;
     let mut i = 0;
     while let Some(&b) = input.get(i) {
         // Most text lines are short and plain: copy them whole.
         if line_len == 0 {
-            if let Some(n) = input.get(i..).and_then(verbatim_line) {
+            let special = first_special(i);
+            if let Some(n) = input.get(i..).and_then(|rest| verbatim_line(rest, special)) {
                 out.extend_from_slice(input.get(i..i + n).unwrap_or_default());
                 i += n;
                 continue;
