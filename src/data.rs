@@ -730,13 +730,8 @@ mod tests {
 
     #[test]
     fn matches_model_on_random_input() {
-        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
-        let mut rand = move |n: u64| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed % n
-        };
+        let mut next = crate::test_rng::xorshift(0x9e37_79b9_7f4a_7c15);
+        let mut rand = move |n: u64| next() % n;
         for _ in 0..3000 {
             let len = rand(24);
             let mut input: Vec<u8> = (0..len).map(|_| b"a.\r\n\r"[rand(5) as usize]).collect();

@@ -84,6 +84,8 @@ pub mod reply;
 pub mod sasl;
 pub mod server;
 mod stream;
+#[cfg(test)]
+mod test_rng;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;

@@ -569,13 +569,7 @@ fn b_value_removed() {
 /// octets that matter (and long runs past the block size), cut at pseudo-random places.
 #[test]
 fn streaming_canonicalization_matches() {
-    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut next = move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
+    let mut next = crate::test_rng::xorshift(0x9e37_79b9_7f4a_7c15);
     let alphabet = b"ab \t\r\n\r\n";
     for round in 0..400 {
         let len = (next() % 200) as usize + if round % 50 == 0 { 20_000 } else { 0 };

@@ -203,13 +203,7 @@ fn date_parser_never_panics() {
         "21 Nov 97 09:55:06 GMT",
     ];
     let alphabet: Vec<char> = "0123456789:+-,() \\\r\nJanSepZé".chars().collect();
-    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut next = move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
+    let mut next = crate::test_rng::xorshift(0x9e37_79b9_7f4a_7c15);
     let mut parsed = 0;
     for round in 0..30_000 {
         let mut chars: Vec<char> = corpus[round % corpus.len()].chars().collect();

@@ -787,13 +787,7 @@ fn no_panic_on_mutated_inputs() {
     let alphabet: Vec<char> = "<>@,:;.()[]\"\\ \t\r\na=?é山\u{0}\u{7f}\u{85}"
         .chars()
         .collect();
-    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
-    let mut next = move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
+    let mut next = crate::test_rng::xorshift(0x2545_f491_4f6c_dd1d);
     let (mut parsed, mut strict_ok) = (0, 0);
     let mut check = |s: &str| {
         let lenient = parse_list(s);
