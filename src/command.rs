@@ -5,6 +5,7 @@
 
 use crate::address::{AddressError, Mailbox, PathOptions, parse_forward_path, parse_reverse_path};
 use crate::reply::{EnhancedCode, Reply};
+use std::borrow::Cow;
 use std::fmt;
 
 /// An ESMTP parameter from MAIL or RCPT: keyword (uppercased) and optional value (as sent).
@@ -215,50 +216,41 @@ pub enum CommandError {
 impl CommandError {
     /// (reply code, enhanced status code (class, subject, detail), reply text) for this error.
     pub fn reply_parts(&self) -> (u16, (u8, u16, u16), String) {
+        let (code, enhanced, text) = self.parts();
+        (code, enhanced, text.into_owned())
+    }
+
+    /// The reply's code, enhanced code and text: the one table both [`Self::reply_parts`] and
+    /// the [`Reply`] conversion read. Fixed texts are borrowed, not copied: every syntax error
+    /// the server answers comes through here.
+    fn parts(&self) -> (u16, (u8, u16, u16), Cow<'static, str>) {
         match self {
-            CommandError::Empty => (500, (5, 5, 2), "Error: bad syntax".to_owned()),
-            CommandError::InvalidUtf8 => {
-                (500, (5, 5, 2), "Error: invalid UTF-8 in command".to_owned())
-            }
+            CommandError::Empty => (500, (5, 5, 2), "Error: bad syntax".into()),
+            CommandError::InvalidUtf8 => (500, (5, 5, 2), "Error: invalid UTF-8 in command".into()),
             CommandError::MissingArgument(verb) | CommandError::UnexpectedArgument(verb) => {
-                (501, (5, 5, 4), format!("Syntax: {}", usage(verb)))
+                (501, (5, 5, 4), format!("Syntax: {}", usage(verb)).into())
             }
-            CommandError::MailSyntax => (501, (5, 5, 4), "Syntax: MAIL FROM:<address>".to_owned()),
-            CommandError::RcptSyntax => (501, (5, 5, 4), "Syntax: RCPT TO:<address>".to_owned()),
-            CommandError::BadSender(_) => (501, (5, 1, 7), "Bad sender address syntax".to_owned()),
+            CommandError::MailSyntax => (501, (5, 5, 4), "Syntax: MAIL FROM:<address>".into()),
+            CommandError::RcptSyntax => (501, (5, 5, 4), "Syntax: RCPT TO:<address>".into()),
+            CommandError::BadSender(_) => (501, (5, 1, 7), "Bad sender address syntax".into()),
             CommandError::BadRecipient(_) => {
-                (501, (5, 1, 3), "Bad recipient address syntax".to_owned())
+                (501, (5, 1, 3), "Bad recipient address syntax".into())
             }
-            CommandError::BadParam(_) => (501, (5, 5, 4), "Bad parameter syntax".to_owned()),
-            CommandError::BadBdat => (501, (5, 5, 4), "Syntax: BDAT chunk-size [LAST]".to_owned()),
-            CommandError::BadHelloName(verb) => {
-                (501, (5, 5, 2), format!("Error: invalid {verb} hostname"))
-            }
+            CommandError::BadParam(_) => (501, (5, 5, 4), "Bad parameter syntax".into()),
+            CommandError::BadBdat => (501, (5, 5, 4), "Syntax: BDAT chunk-size [LAST]".into()),
+            CommandError::BadHelloName(verb) => (
+                501,
+                (5, 5, 2),
+                format!("Error: invalid {verb} hostname").into(),
+            ),
         }
     }
 }
 
 impl From<&CommandError> for Reply {
     fn from(e: &CommandError) -> Reply {
-        // The fixed texts are borrowed, not copied: every syntax error the server answers
-        // comes here.
-        let fixed = |code, (c, s, d), text: &'static str| {
-            Reply::new(code, Some(EnhancedCode::new(c, s, d)), text)
-        };
-        match e {
-            CommandError::Empty => fixed(500, (5, 5, 2), "Error: bad syntax"),
-            CommandError::InvalidUtf8 => fixed(500, (5, 5, 2), "Error: invalid UTF-8 in command"),
-            CommandError::MailSyntax => fixed(501, (5, 5, 4), "Syntax: MAIL FROM:<address>"),
-            CommandError::RcptSyntax => fixed(501, (5, 5, 4), "Syntax: RCPT TO:<address>"),
-            CommandError::BadSender(_) => fixed(501, (5, 1, 7), "Bad sender address syntax"),
-            CommandError::BadRecipient(_) => fixed(501, (5, 1, 3), "Bad recipient address syntax"),
-            CommandError::BadParam(_) => fixed(501, (5, 5, 4), "Bad parameter syntax"),
-            CommandError::BadBdat => fixed(501, (5, 5, 4), "Syntax: BDAT chunk-size [LAST]"),
-            _ => {
-                let (code, (c, s, d), text) = e.reply_parts();
-                Reply::new(code, Some(EnhancedCode::new(c, s, d)), text)
-            }
-        }
+        let (code, (c, s, d), text) = e.parts();
+        Reply::new(code, Some(EnhancedCode::new(c, s, d)), text)
     }
 }
 
