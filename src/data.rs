@@ -267,58 +267,9 @@ impl DataDecoder {
     }
 }
 
-const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
-const CRS: u64 = u64::from_ne_bytes([CR; 8]);
-const LFS: u64 = u64::from_ne_bytes([LF; 8]);
-
-/// The high bit of each zero byte of `x` set. A set bit can also appear above a zero byte (a
-/// borrow), never below the first one, so the lowest set bit is exact.
-fn zero_bytes(x: u64) -> u64 {
-    x.wrapping_sub(ONES) & !x & HIGHS
-}
-
-/// Eight bytes as one little-endian word.
-fn word(bytes: &[u8]) -> u64 {
-    let mut b = [0u8; 8];
-    b.copy_from_slice(bytes);
-    u64::from_le_bytes(b)
-}
-
 /// Index of the first CR or LF in `s`, or `s.len()`.
-///
-/// Eight bytes at a time as one `u64` (the "has a zero byte" test on the word XORed with
-/// each of CR and LF): about 2 instructions per byte, where a byte loop (or the 16-byte fold
-/// this replaced, which the compiler did not vectorise) took 4 to 5.
 fn line_break(s: &[u8]) -> usize {
-    let mut start = 0;
-    for w in s.chunks_exact(8).map(word) {
-        let found = zero_bytes(w ^ CRS) | zero_bytes(w ^ LFS);
-        if found != 0 {
-            return start + (found.trailing_zeros() / 8) as usize;
-        }
-        start += 8;
-    }
-    let tail = s.get(start..).unwrap_or_default();
-    tail.iter()
-        .position(|&b| b == CR || b == LF)
-        .map_or(s.len(), |i| start + i)
-}
-
-/// Index of the first LF in `s`: the command reader's line search, eight bytes at a time like
-/// [`line_break`]. (The byte loop it replaces was also a traced compare per byte under the
-/// session fuzz target.)
-pub(crate) fn find_lf(s: &[u8]) -> Option<usize> {
-    let mut start = 0;
-    for w in s.chunks_exact(8).map(word) {
-        let found = zero_bytes(w ^ LFS);
-        if found != 0 {
-            return Some(start + (found.trailing_zeros() / 8) as usize);
-        }
-        start += 8;
-    }
-    let tail = s.get(start..).unwrap_or_default();
-    tail.iter().position(|&b| b == LF).map(|i| start + i)
+    crate::byte_search::find_line_break(s).unwrap_or(s.len())
 }
 
 /// Streaming dot-stuffer for the client side: normalises line endings to CRLF (a bare LF or a
@@ -406,32 +357,6 @@ pub fn dot_stuff(body: &[u8]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn line_break_and_find_lf_find_the_first_at_every_offset() {
-        // Every position of a CR or LF in a word and across words, after bytes that look
-        // like them (0x0c, 0x0e, 0x8a, 0x8d) and next to 0x00 and 0xff.
-        for len in 0..40 {
-            for at in 0..=len {
-                for brk in [CR, LF] {
-                    for fill in [b'a', 0x0c, 0x0e, 0x8a, 0x8d, 0x00, 0xff] {
-                        let mut v = vec![fill; len];
-                        if at < len {
-                            v[at] = brk;
-                            // A later break never hides the first.
-                            if at + 3 < len {
-                                v[at + 3] = LF;
-                            }
-                        }
-                        let want = v.iter().position(|&b| b == CR || b == LF).unwrap_or(len);
-                        assert_eq!(line_break(&v), want, "len {len} at {at} fill {fill:#x}");
-                        let lf = v.iter().position(|&b| b == LF);
-                        assert_eq!(find_lf(&v), lf, "LF: len {len} at {at} fill {fill:#x}");
-                    }
-                }
-            }
-        }
-    }
 
     const POLICIES: [BareLinePolicy; 4] = [
         BareLinePolicy::Reject,

@@ -34,6 +34,8 @@
 //! reads and writes against absolute deadlines, plaintext or TLS, for server and client alike.
 //! Closed sockets, resets and timeouts are ordinary events there: a typed
 //! [`server::SessionError`] reaches `on_error`, the log gets one line, the worker lives on.
+//! Beside it, `byte_search` (private) finds line ends 32 bytes at a time for the command
+//! reader, the DATA decoder and the reply writer.
 //!
 //! Supported: RFC 5321 (SMTP), RFC 2033 (LMTP), RFC 1870 (SIZE), RFC 6152 (8BITMIME),
 //! RFC 6531 (SMTPUTF8), RFC 2920 (PIPELINING), RFC 2034/3463 (enhanced status codes),
@@ -58,6 +60,7 @@ pub mod address;
 #[cfg(feature = "auth-check")]
 #[cfg_attr(docsrs, doc(cfg(feature = "auth-check")))]
 pub mod auth_check;
+mod byte_search;
 #[cfg(feature = "client")]
 #[cfg_attr(docsrs, doc(cfg(feature = "client")))]
 pub mod client;

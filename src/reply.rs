@@ -6,6 +6,8 @@
 use std::borrow::Cow;
 use std::fmt;
 
+use crate::byte_search;
+
 /// An enhanced mail system status code (RFC 3463), such as `2.1.0`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct EnhancedCode {
@@ -245,7 +247,7 @@ impl Reply {
     pub fn write_to(&self, out: &mut Vec<u8>, enhanced_codes: bool) {
         // Written byte by byte, without formatting machinery or allocation: every reply the
         // server sends goes through here. Lines are found eight bytes at a time (see
-        // `find_byte`); the text between them is copied whole.
+        // `byte_search`); the text between them is copied whole.
         let code = self.code.min(999);
         let digits = [
             (code / 100) as u8,
@@ -257,10 +259,10 @@ impl Reply {
         loop {
             // This line is `rest[..lf]` (another follows) or all of `rest` (the last). A CR is
             // dropped wherever it is (LF cannot be in a line: lines are split on it).
-            let (lf, cr) = match find_line_break(rest) {
+            let (lf, cr) = match byte_search::find_line_break(rest) {
                 None => (None, None),
                 Some(i) if rest.get(i) == Some(&b'\n') => (Some(i), None),
-                Some(i) => (find_byte(rest, b'\n'), Some(i)),
+                Some(i) => (byte_search::find_byte(rest, b'\n'), Some(i)),
             };
             let line = rest.get(..lf.unwrap_or(rest.len())).unwrap_or_default();
             out.extend_from_slice(&digits);
@@ -301,70 +303,6 @@ impl Reply {
         self.write_to(&mut v, true);
         v
     }
-}
-
-const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
-
-/// The high bit of each byte of `x` that is zero is set (and maybe some above the first: a
-/// borrow; never below it, so the lowest set bit is exact).
-fn zero_bytes(x: u64) -> u64 {
-    x.wrapping_sub(ONES) & !x & HIGHS
-}
-
-/// Index of the first `byte` in `hay`.
-pub(crate) fn find_byte(hay: &[u8], byte: u8) -> Option<usize> {
-    let pattern = u64::from_ne_bytes([byte; 8]);
-    find_by(hay, !byte, |w| zero_bytes(w ^ pattern))
-}
-
-/// Index of the first CR or LF in `hay`.
-fn find_line_break(hay: &[u8]) -> Option<usize> {
-    const CRS: u64 = u64::from_ne_bytes([b'\r'; 8]);
-    const LFS: u64 = u64::from_ne_bytes([b'\n'; 8]);
-    find_by(hay, 0, |w| zero_bytes(w ^ CRS) | zero_bytes(w ^ LFS))
-}
-
-/// Index of the first byte that `mask` marks (sets its high bit in the little-endian word of
-/// eight bytes); `pad` must not be marked. 32 bytes (four words) per test, the last block
-/// padded: a byte loop costs a compare per byte, and under the fuzzer's compare tracing a
-/// call per byte.
-fn find_by(hay: &[u8], pad: u8, mask: impl Fn(u64) -> u64) -> Option<usize> {
-    let mut blocks = hay.chunks_exact(32);
-    let mut start = 0;
-    for b in &mut blocks {
-        let b: &[u8; 32] = b.try_into().ok()?;
-        if let Some(i) = first_marked(b, &mask) {
-            return Some(start + i);
-        }
-        start += 32;
-    }
-    let rest = blocks.remainder();
-    if rest.is_empty() {
-        return None;
-    }
-    let mut last = [pad; 32];
-    last.get_mut(..rest.len())?.copy_from_slice(rest);
-    first_marked(&last, &mask).map(|i| start + i)
-}
-
-/// The first byte of a 32-byte block that `mask` marks (see [`find_by`]).
-#[inline(always)]
-fn first_marked(b: &[u8; 32], mask: &impl Fn(u64) -> u64) -> Option<usize> {
-    let marks = [word(b, 0), word(b, 8), word(b, 16), word(b, 24)].map(mask);
-    if marks[0] | marks[1] | marks[2] | marks[3] == 0 {
-        return None;
-    }
-    // The first marked word holds a true match at its lowest set bit.
-    let (k, m) = marks.iter().enumerate().find(|(_, m)| **m != 0)?;
-    Some(k * 8 + (m.trailing_zeros() / 8) as usize)
-}
-
-/// The eight bytes of `b` from `i` (a constant once inlined: no bounds checks left).
-#[inline(always)]
-fn word(b: &[u8; 32], i: usize) -> u64 {
-    let w = |k: usize| b.get(i + k).copied().unwrap_or(0);
-    u64::from_le_bytes([w(0), w(1), w(2), w(3), w(4), w(5), w(6), w(7)])
 }
 
 /// Appends `n` in decimal.
@@ -654,21 +592,6 @@ mod tests {
                     assert_eq!(got, reference(&r, enhanced), "{text:?}");
                 }
             }
-        }
-    }
-
-    #[test]
-    fn find_byte_finds_the_first() {
-        for len in 0..80 {
-            for at in 0..len {
-                let mut hay = vec![b'x'; len];
-                hay[at] = b'\n';
-                if at + 3 < len {
-                    hay[at + 3] = b'\n';
-                }
-                assert_eq!(find_byte(&hay, b'\n'), Some(at));
-            }
-            assert_eq!(find_byte(&vec![0xff; len], b'\n'), None);
         }
     }
 }

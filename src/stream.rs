@@ -445,7 +445,10 @@ pub(crate) fn read_line<B: Buffered + ?Sized>(
     let mut scanned = 0;
     loop {
         let buf = b.buffered();
-        if let Some(i) = buf.get(scanned..).and_then(crate::data::find_lf) {
+        if let Some(i) = buf
+            .get(scanned..)
+            .and_then(|rest| crate::byte_search::find_byte(rest, b'\n'))
+        {
             let end = scanned + i;
             if too_long || end + 1 > max {
                 b.consume(end + 1);
