@@ -50,6 +50,23 @@ pub(super) fn is_ws(c: char) -> bool {
     matches!(c, ' ' | '\t' | '\r' | '\n')
 }
 
+/// One character of a quoted string's or comment's content (after its delimiters are
+/// handled): a quoted pair keeps the character it escapes, and CR and LF (folding) are dropped,
+/// escaped or not.
+fn push_content(c: char, chars: &mut impl Iterator<Item = (usize, char)>, text: &mut String) {
+    match c {
+        '\\' => {
+            if let Some((_, e)) = chars.next() {
+                if e != '\r' && e != '\n' {
+                    text.push(e);
+                }
+            }
+        }
+        '\r' | '\n' => {}
+        c => text.push(c),
+    }
+}
+
 pub(super) fn lex(s: &str) -> Lexed {
     let mut toks = Vec::new();
     let mut error = None;
@@ -70,15 +87,7 @@ pub(super) fn lex(s: &str) -> Lexed {
                             closed = true;
                             break;
                         }
-                        '\\' => {
-                            if let Some((_, e)) = chars.next() {
-                                if e != '\r' && e != '\n' {
-                                    text.push(e);
-                                }
-                            }
-                        }
-                        '\r' | '\n' => {}
-                        c => text.push(c),
+                        c => push_content(c, &mut chars, &mut text),
                     }
                 }
                 if !closed {
@@ -102,15 +111,7 @@ pub(super) fn lex(s: &str) -> Lexed {
                             }
                             text.push(c);
                         }
-                        '\\' => {
-                            if let Some((_, e)) = chars.next() {
-                                if e != '\r' && e != '\n' {
-                                    text.push(e);
-                                }
-                            }
-                        }
-                        '\r' | '\n' => {}
-                        c => text.push(c),
+                        c => push_content(c, &mut chars, &mut text),
                     }
                 }
                 if depth > 0 {
