@@ -10,10 +10,11 @@ case $srv in
   catcher) rm -rf /dev/shm/srvperf-md.$$; cmd="$T/examples/smtp_server --listen 127.0.0.1:$port --maildir /dev/shm/srvperf-md.$$ --max-sessions 1100 --max-per-ip 1100 $CATCHER_FLAGS";;
   smtpsink) cmd="/usr/sbin/smtp-sink -u nobody -m 1100 127.0.0.1:$port 1024";;
   mailin) cmd="$T/mailin_sink";;
+  floor) cmd="$T/floor_sink";;
 esac
 valgrind --tool=callgrind --callgrind-out-file=$out.%p $cmd > ${TMPDIR:-/tmp}/port.$$ 2>${TMPDIR:-/tmp}/vg.$$ & pid=$!
 sleep 3
-case $srv in sink|mailin) port=$(head -1 ${TMPDIR:-/tmp}/port.$$);; esac
+case $srv in sink|mailin|floor) port=$(head -1 ${TMPDIR:-/tmp}/port.$$);; esac
 /usr/sbin/smtp-source -s $s -m 100 -l $l -f sender@example.org -t rcpt@example.org -M client.example.org "$@" 127.0.0.1:$port
 sleep 1
 callgrind_control -z $pid >/dev/null

@@ -9,10 +9,11 @@ case $srv in
   catcher) rm -rf /dev/shm/srvperf-md.$$; cmd="$T/examples/smtp_server --listen 127.0.0.1:$port --maildir /dev/shm/srvperf-md.$$ --max-sessions 1100 --max-per-ip 1100 $CATCHER_FLAGS";;
   smtpsink) cmd="/usr/sbin/smtp-sink -u nobody -m 1100 127.0.0.1:$port 1024";;
   mailin) cmd="$T/mailin_sink";;
+  floor) cmd="$T/floor_sink";;
 esac
 strace -c -f -o $out $cmd > ${TMPDIR:-/tmp}/port.$$ 2>/dev/null & pid=$!
 sleep 0.5
-case $srv in sink|mailin) port=$(head -1 ${TMPDIR:-/tmp}/port.$$);; esac
+case $srv in sink|mailin|floor) port=$(head -1 ${TMPDIR:-/tmp}/port.$$);; esac
 /usr/sbin/smtp-source -s $s -m $m -l $l -f sender@example.org -t rcpt@example.org -M client.example.org "$@" 127.0.0.1:$port
 sleep 0.3
 for c in $(pgrep -P $pid); do kill $c; done; wait $pid 2>/dev/null
