@@ -72,6 +72,12 @@ pub(crate) fn encode_lines(data: &[u8]) -> String {
     String::from_utf8(out).unwrap_or_default()
 }
 
+/// The length of [`encode_lines_into`]'s output for `n` bytes: groups of 4 per 3 bytes, a
+/// CRLF between lines of 76 (57 bytes each).
+pub(crate) fn encoded_lines_len(n: usize) -> usize {
+    n.div_ceil(3) * 4 + n.div_ceil(57).saturating_sub(1) * 2
+}
+
 /// Appends `data` in base64 lines of 76 characters separated by CRLF (no final line break).
 /// encodify's SIMD engine (AVX2/SSSE3/NEON when the CPU has them) writes at memory speed,
 /// which matters for attachments: it is most of the cost of building a message with one.
@@ -116,5 +122,12 @@ mod tests {
         assert_eq!(encode_lines(&[0u8; 57]), "A".repeat(76));
         let two = encode_lines(&[0u8; 58]);
         assert_eq!(two, format!("{}\r\nAA==", "A".repeat(76)));
+        for n in [0, 1, 2, 3, 56, 57, 58, 113, 114, 115, 1000, 102_400] {
+            assert_eq!(
+                encode_lines(&vec![7u8; n]).len(),
+                encoded_lines_len(n),
+                "{n}"
+            );
+        }
     }
 }

@@ -494,12 +494,27 @@ struct Atom<'a> {
 }
 
 /// Splits text into atoms at spaces and tabs, keeping the exact whitespace (a final run of
-/// whitespace becomes an atom with an empty word).
-fn atoms(text: &str) -> Vec<Atom<'_>> {
-    let mut out = Vec::new();
-    let b = text.as_bytes();
-    let mut i = 0;
-    while i < b.len() {
+/// whitespace becomes an atom with an empty word). An iterator: folding a structured value
+/// needs no list.
+fn atoms(text: &str) -> Atoms<'_> {
+    Atoms { text, i: 0 }
+}
+
+/// The iterator of [`atoms`].
+struct Atoms<'a> {
+    text: &'a str,
+    i: usize,
+}
+
+impl<'a> Iterator for Atoms<'a> {
+    type Item = Atom<'a>;
+
+    fn next(&mut self) -> Option<Atom<'a>> {
+        let (text, b) = (self.text, self.text.as_bytes());
+        let mut i = self.i;
+        if i >= b.len() {
+            return None;
+        }
         let ws_start = i;
         while matches!(b.get(i), Some(b' ' | b'\t')) {
             i += 1;
@@ -508,21 +523,21 @@ fn atoms(text: &str) -> Vec<Atom<'_>> {
         while b.get(i).is_some_and(|&c| c != b' ' && c != b'\t') {
             i += 1;
         }
+        self.i = i;
         // Spaces and tabs are ASCII: every cut is on a character boundary.
         let ws_end = word_start.min(ws_start + MAX_WS_RUN);
-        out.push(Atom {
+        Some(Atom {
             ws: Cow::Borrowed(text.get(ws_start..ws_end).unwrap_or_default()),
             word: Cow::Borrowed(text.get(word_start..i).unwrap_or_default()),
-        });
+        })
     }
-    out
 }
 
 /// Encodes unstructured text: words that are not plain ASCII (or are too long for a line)
 /// become encoded words; a run of such words separated only by whitespace is encoded as one
 /// text, so the whitespace between them survives.
 fn encode_unstructured(text: &str) -> Vec<Atom<'_>> {
-    let input = atoms(text);
+    let input: Vec<Atom<'_>> = atoms(text).collect();
     let needs = |a: &Atom| !encoded_word::is_plain(&a.word) || a.word.len() > MAX_PLAIN_WORD;
     let mut out = Vec::new();
     let mut i = 0;
@@ -630,7 +645,7 @@ fn encode_addresses(text: &str) -> Vec<Atom<'_>> {
                 );
             }
         }
-        let mut tail = atoms(rest);
+        let mut tail: Vec<Atom<'_>> = atoms(rest).collect();
         if let Some(last) = tail.last_mut() {
             last.word.to_mut().push_str(sep);
         } else if let Some(last) = pieces.last_mut() {
@@ -676,7 +691,7 @@ fn clean_name(name: &str) -> Cow<'_, str> {
 }
 
 /// Writes `Name: atoms` folded before whitespace at 78 columns where possible.
-fn write_folded(name: &str, atoms: &[Atom], out: &mut Vec<u8>) {
+fn write_folded<'a>(name: &str, atoms: impl IntoIterator<Item = Atom<'a>>, out: &mut Vec<u8>) {
     let name = clean_name(name);
     out.extend_from_slice(name.as_bytes());
     out.push(b':');
@@ -715,7 +730,8 @@ fn write_short(name: &str, value: &str, out: &mut Vec<u8>) -> bool {
     fits
 }
 
-fn write_header(name: &str, value: &str, out: &mut Vec<u8>) {
+/// Writes `Name: value`, encoding and folding the value as [`encode`] describes.
+pub(super) fn write_header(name: &str, value: &str, out: &mut Vec<u8>) {
     let value = value.trim_start_matches([' ', '\t']);
     if encoded_word::is_plain(value) && write_short(name, value, out) {
         return;
@@ -744,19 +760,19 @@ fn write_header(name: &str, value: &str, out: &mut Vec<u8>) {
     } else {
         encode_unstructured(value)
     };
-    write_folded(name, &atoms, out);
+    write_folded(name, atoms, out);
 }
 
 /// Writes a structured value (parameters): folded at its spaces, never encoded.
-fn write_structured(name: &str, value: &str, out: &mut Vec<u8>) {
+pub(super) fn write_structured(name: &str, value: &str, out: &mut Vec<u8>) {
     if write_short(name, value, out) {
         return;
     }
-    write_folded(name, &atoms(value), out);
+    write_folded(name, atoms(value), out);
 }
 
 /// `s` reduced to RFC 2045 token characters, lower-case, or `default` when nothing is left.
-fn token_or<'a>(s: &'a str, default: &'a str) -> Cow<'a, str> {
+pub(super) fn token_or<'a>(s: &'a str, default: &'a str) -> Cow<'a, str> {
     let token_byte = |b: &u8| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?=".contains(b);
     // Already a lower-case token (what the builder and the decoder give): as it is.
     if !s.is_empty()
