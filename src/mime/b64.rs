@@ -59,8 +59,14 @@ pub(crate) fn is_clean(input: &[u8]) -> bool {
 }
 
 /// Encodes without line breaks.
+#[cfg(test)]
 pub(crate) fn encode(data: &[u8]) -> String {
     STANDARD.encode(data)
+}
+
+/// [`encode`], appended to `out`.
+pub(crate) fn encode_into(data: &[u8], out: &mut String) {
+    STANDARD.encode_string(data, out);
 }
 
 /// Encodes in lines of 76 characters separated by CRLF (no final line break).

@@ -401,9 +401,7 @@ impl Field<'_> {
     /// gives them, each given to `f`.
     fn each_mailbox(&self, f: &mut impl FnMut(Mailbox)) -> Result<(), BuildError> {
         match self {
-            Field::Plain(s) => {
-                plain_each(s, |p| f(p.envelope()));
-            }
+            Field::Plain(s) => plain_walk(s, |p| f(p.envelope())),
             Field::Full(list) => {
                 for m in addr::mailboxes(list) {
                     let mb = m
@@ -492,6 +490,24 @@ fn plain_each<'a>(s: &'a str, mut f: impl FnMut(PlainMailbox<'a>)) -> Option<usi
         match next {
             Some(n) => rest = n,
             None => return Some(count),
+        }
+    }
+}
+
+/// The mailboxes of a list [`plain_list`] accepted, without checking it again: entries
+/// hold no `,`, names no `<`, local parts no `@`.
+fn plain_walk<'a>(s: &'a str, mut f: impl FnMut(PlainMailbox<'a>)) {
+    for entry in s.split(", ") {
+        let (name, spec) = match entry.strip_suffix('>').and_then(|e| e.split_once(" <")) {
+            Some((name, spec)) => (Some(name), spec),
+            None => (None, entry),
+        };
+        if let Some((local, domain)) = spec.split_once('@') {
+            f(PlainMailbox {
+                name,
+                local,
+                domain,
+            });
         }
     }
 }
@@ -632,6 +648,9 @@ mod tests {
             return false;
         };
         assert_eq!(count, plain.len());
+        let mut walked = Vec::new();
+        plain_walk(s, |p| walked.push(p));
+        assert_eq!(walked, plain, "{s:?}");
         let full = addr::parse_list_strict(s).expect("a plain list parses");
         assert_eq!(addr::format_list(&full, true), s, "header of {s:?}");
         let boxes = addr::mailboxes(&full);

@@ -692,24 +692,80 @@ fn clean_name(name: &str) -> Cow<'_, str> {
 
 /// Writes `Name: atoms` folded before whitespace at 78 columns where possible.
 fn write_folded<'a>(name: &str, atoms: impl IntoIterator<Item = Atom<'a>>, out: &mut Vec<u8>) {
-    let name = clean_name(name);
-    out.extend_from_slice(name.as_bytes());
-    out.push(b':');
-    let mut line = name.len() + 1;
-    let mut first = true;
+    let mut folder = Folder::new(name, out);
     for atom in atoms {
-        let ws: &str = if first { " " } else { atom.ws.as_ref() };
-        let len = ws.len() + atom.word.len();
-        if !first && !atom.word.is_empty() && line + len > FOLD_AT && line > name.len() + 1 {
-            out.extend_from_slice(b"\r\n");
-            line = 0;
-        }
-        out.extend_from_slice(ws.as_bytes());
-        out.extend_from_slice(atom.word.as_bytes());
-        line += len;
-        first = false;
+        folder.push(&atom.ws, &atom.word);
     }
-    out.extend_from_slice(b"\r\n");
+    folder.finish();
+}
+
+/// A header being written atom by atom, folded before whitespace at 78 columns where
+/// possible.
+struct Folder<'o> {
+    out: &'o mut Vec<u8>,
+    /// The length of `Name:`.
+    start: usize,
+    line: usize,
+    first: bool,
+}
+
+impl<'o> Folder<'o> {
+    /// Writes `Name:` (cleaned).
+    fn new(name: &str, out: &'o mut Vec<u8>) -> Self {
+        let name = clean_name(name);
+        out.extend_from_slice(name.as_bytes());
+        out.push(b':');
+        Folder {
+            out,
+            start: name.len() + 1,
+            line: name.len() + 1,
+            first: true,
+        }
+    }
+
+    /// One atom: the first one goes after a single space, whatever its whitespace.
+    fn push(&mut self, ws: &str, word: &str) {
+        let ws = if self.first { " " } else { ws };
+        let len = ws.len() + word.len();
+        if !self.first && !word.is_empty() && self.line + len > FOLD_AT && self.line > self.start {
+            self.out.extend_from_slice(b"\r\n");
+            self.line = 0;
+        }
+        self.out.extend_from_slice(ws.as_bytes());
+        self.out.extend_from_slice(word.as_bytes());
+        self.line += len;
+        self.first = false;
+    }
+
+    fn finish(self) {
+        self.out.extend_from_slice(b"\r\n");
+    }
+}
+
+/// Writes unstructured text as [`encode_unstructured`] splits it, straight into `out`.
+fn write_unstructured(name: &str, text: &str, out: &mut Vec<u8>) {
+    let needs = |a: &Atom| !encoded_word::is_plain(&a.word) || a.word.len() > MAX_PLAIN_WORD;
+    let mut folder = Folder::new(name, out);
+    let mut input = atoms(text).peekable();
+    let mut run = String::new();
+    while let Some(atom) = input.next() {
+        if !needs(&atom) {
+            folder.push(&atom.ws, &atom.word);
+            continue;
+        }
+        run.clear();
+        run.push_str(&atom.word);
+        while let Some(next) = input.next_if(|n| !n.word.is_empty() && needs(n)) {
+            run.push_str(&next.ws);
+            run.push_str(&next.word);
+        }
+        let mut ws: &str = &atom.ws;
+        encoded_word::encode_words_each(&run, |w| {
+            folder.push(ws, w);
+            ws = " ";
+        });
+    }
+    folder.finish();
 }
 
 /// Writes `Name: value` as it is when it fits on a line and the name is clean (the common
@@ -737,29 +793,25 @@ pub(super) fn write_header(name: &str, value: &str, out: &mut Vec<u8>) {
         return;
     }
     let address = ADDRESS_HEADERS.iter().any(|a| name.eq_ignore_ascii_case(a));
-    let atoms = if address && !encoded_word::is_plain(value) {
-        // An address too long for a line, or holding a control character (a NUL, a CR...),
-        // cannot be valid: encode it rather than break SMTP.
-        encode_addresses(value)
-            .into_iter()
-            .flat_map(|a| {
-                if a.word.len() > MAX_PLAIN_WORD || a.word.chars().any(char::is_control) {
-                    encode_unstructured(&a.word)
-                        .into_iter()
-                        .enumerate()
-                        .map(|(i, w)| Atom {
-                            ws: if i == 0 { a.ws.clone() } else { " ".into() },
-                            word: Cow::Owned(w.word.into_owned()),
-                        })
-                        .collect()
-                } else {
-                    vec![a]
-                }
-            })
-            .collect()
-    } else {
-        encode_unstructured(value)
-    };
+    if !address || encoded_word::is_plain(value) {
+        return write_unstructured(name, value, out);
+    }
+    // An address too long for a line, or holding a control character (a NUL, a CR...),
+    // cannot be valid: encode it rather than break SMTP.
+    let atoms = encode_addresses(value).into_iter().flat_map(|a| {
+        if a.word.len() > MAX_PLAIN_WORD || a.word.chars().any(char::is_control) {
+            encode_unstructured(&a.word)
+                .into_iter()
+                .enumerate()
+                .map(|(i, w)| Atom {
+                    ws: if i == 0 { a.ws.clone() } else { " ".into() },
+                    word: Cow::Owned(w.word.into_owned()),
+                })
+                .collect()
+        } else {
+            vec![a]
+        }
+    });
     write_folded(name, atoms, out);
 }
 
