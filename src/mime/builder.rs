@@ -523,11 +523,7 @@ fn plain_mailbox(entry: &str) -> Option<PlainMailbox<'_>> {
         });
     };
     let (name, spec) = e.split_once(" <")?;
-    let plain_name = !name.is_empty()
-        && name
-            .split(' ')
-            .all(|w| !w.is_empty() && w.bytes().all(is_atext));
-    let (local, domain) = plain_spec(spec).filter(|_| plain_name)?;
+    let (local, domain) = plain_spec(spec).filter(|_| words(name.as_bytes(), b' '))?;
     Some(PlainMailbox {
         name: Some(name),
         local,
@@ -538,24 +534,66 @@ fn plain_mailbox(entry: &str) -> Option<PlainMailbox<'_>> {
 /// `local@domain` of [`plain_list`]: a dot-atom local part, a host-name domain.
 fn plain_spec(spec: &str) -> Option<(&str, &str)> {
     let (local, domain) = spec.split_once('@')?;
-    let local_ok = local.len() <= 64
-        && local
-            .split('.')
-            .all(|a| !a.is_empty() && a.bytes().all(is_atext));
-    let domain_ok = domain.len() <= 255
-        && domain.split('.').all(|l| {
-            !l.is_empty()
-                && l.len() <= 63
-                && !l.starts_with('-')
-                && !l.ends_with('-')
-                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        });
+    let local_ok = local.len() <= 64 && words(local.as_bytes(), b'.');
+    let domain_ok = domain.len() <= 255 && host_name(domain.as_bytes());
     (local_ok && domain_ok).then_some((local, domain))
+}
+
+/// Non-empty runs of atext separated by single `sep` bytes (a dot-atom, or a phrase of
+/// atoms with single spaces), one pass over the bytes.
+fn words(b: &[u8], sep: u8) -> bool {
+    let mut after_sep = true;
+    for &c in b {
+        if c == sep {
+            if after_sep {
+                return false;
+            }
+            after_sep = true;
+        } else if is_atext(c) {
+            after_sep = false;
+        } else {
+            return false;
+        }
+    }
+    !after_sep
+}
+
+/// Labels of letters, digits and inner hyphens, 1 to 63 octets, separated by single dots.
+fn host_name(b: &[u8]) -> bool {
+    let (mut len, mut last) = (0usize, b'.');
+    for &c in b {
+        if c == b'.' {
+            if len == 0 || last == b'-' {
+                return false;
+            }
+            len = 0;
+        } else if c.is_ascii_alphanumeric() || (c == b'-' && len > 0) {
+            len += 1;
+            if len > 63 {
+                return false;
+            }
+        } else {
+            return false;
+        }
+        last = c;
+    }
+    len > 0 && last != b'-'
 }
 
 /// RFC 5322 atext, ASCII only.
 fn is_atext(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~".contains(&b)
+    const ATEXT: [bool; 256] = {
+        let mut t = [false; 256];
+        let mut c = 0;
+        while c < 256 {
+            let b = c as u8;
+            t[c] = b.is_ascii_alphanumeric()
+                || matches!(b, b'!' | b'#'..=b'\'' | b'*' | b'+' | b'-' | b'/' | b'=' | b'?' | b'^'..=b'`' | b'{'..=b'~');
+            c += 1;
+        }
+        t
+    };
+    ATEXT[usize::from(b)]
 }
 
 /// `type/subtype`, each trimmed (`Part::bytes` lower-cases them).

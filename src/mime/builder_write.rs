@@ -237,22 +237,28 @@ struct Writer {
 }
 
 impl Writer {
-    /// `Content-Type: type/subtype` with one parameter.
-    fn content_type(&mut self, t: &str, s: &str, param: Option<(&str, &str)>) {
+    /// `Content-Type: type/subtype` of a leaf the caller named.
+    fn content_type(&mut self, t: &str, s: &str) {
         let v = &mut self.scratch;
         v.clear();
         v.push_str(&token_or(t, "application"));
         v.push('/');
         v.push_str(&token_or(s, "octet-stream"));
-        if let Some((name, value)) = param {
-            params::push_param(v, name, value);
-        }
         write_structured("Content-Type", v, &mut self.out);
     }
 
-    /// A multipart's content headers (no transfer encoding: nothing in it is 8-bit).
+    /// A multipart's content headers (no transfer encoding: nothing in it is 8-bit). The
+    /// subtype is the builder's own; a generated boundary is printable, short and quoted (it
+    /// holds `=`), as `params::push_param` writes it.
     fn multipart(&mut self, subtype: &str, boundary: &str) {
-        self.content_type("multipart", subtype, Some(("boundary", boundary)));
+        let v = &mut self.scratch;
+        v.clear();
+        v.push_str("multipart/");
+        v.push_str(subtype);
+        v.push_str("; boundary=\"");
+        v.push_str(boundary);
+        v.push('"');
+        write_structured("Content-Type", v, &mut self.out);
         self.out.extend_from_slice(b"\r\n");
     }
 
@@ -263,14 +269,14 @@ impl Writer {
     }
 
     /// A text leaf: headers and body in the encoding its scan chose.
+    /// The subtype is the builder's own (`plain`, `html`): the headers fit on their lines.
     fn text(&mut self, subtype: &str, t: &Text<'_>) {
-        self.content_type("text", subtype, Some(("charset", "utf-8")));
-        write_structured(
-            "Content-Transfer-Encoding",
-            t.scan.encoding.as_str(),
-            &mut self.out,
-        );
-        self.out.extend_from_slice(b"\r\n");
+        let out = &mut self.out;
+        out.extend_from_slice(b"Content-Type: text/");
+        out.extend_from_slice(subtype.as_bytes());
+        out.extend_from_slice(b"; charset=utf-8\r\nContent-Transfer-Encoding: ");
+        out.extend_from_slice(t.scan.encoding.as_str().as_bytes());
+        out.extend_from_slice(b"\r\n\r\n");
         let bytes = t.bytes.as_bytes();
         match t.scan.encoding {
             TransferEncoding::SevenBit => self.out.extend_from_slice(bytes),
@@ -299,7 +305,7 @@ impl Writer {
             v.push('>');
             write_header("Content-ID", v, &mut self.out);
         }
-        self.content_type(t, s, None);
+        self.content_type(t, s);
         let v = &mut self.scratch;
         v.clear();
         v.push_str(disposition);
@@ -307,8 +313,8 @@ impl Writer {
             params::push_param(v, "filename", f);
         }
         write_structured("Content-Disposition", v, &mut self.out);
-        write_structured("Content-Transfer-Encoding", "base64", &mut self.out);
-        self.out.extend_from_slice(b"\r\n");
+        self.out
+            .extend_from_slice(b"Content-Transfer-Encoding: base64\r\n\r\n");
         b64::encode_lines_into(data, &mut self.out);
     }
 }
