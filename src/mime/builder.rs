@@ -475,7 +475,7 @@ fn plain_list(s: &str) -> Option<usize> {
 /// [`plain_list`], giving each mailbox to `f` as it goes (so a list checked once can be
 /// walked again without keeping its mailboxes).
 fn plain_each<'a>(s: &'a str, mut f: impl FnMut(PlainMailbox<'a>)) -> Option<usize> {
-    if s.is_empty() || s.contains("=?") {
+    if s.is_empty() || s.as_bytes().windows(2).any(|w| w == b"=?") {
         return None;
     }
     let mut count = 0;
@@ -497,8 +497,9 @@ fn plain_each<'a>(s: &'a str, mut f: impl FnMut(PlainMailbox<'a>)) -> Option<usi
 /// The mailboxes of a list [`plain_list`] accepted, without checking it again: entries
 /// hold no `,`, names no `<`, local parts no `@`.
 fn plain_walk<'a>(s: &'a str, mut f: impl FnMut(PlainMailbox<'a>)) {
-    for entry in s.split(", ") {
-        let (name, spec) = match entry.strip_suffix('>').and_then(|e| e.split_once(" <")) {
+    for entry in s.split(',') {
+        let entry = entry.strip_prefix(' ').unwrap_or(entry);
+        let (name, spec) = match entry.strip_suffix('>').and_then(name_and_spec) {
             Some((name, spec)) => (Some(name), spec),
             None => (None, entry),
         };
@@ -522,13 +523,20 @@ fn plain_mailbox(entry: &str) -> Option<PlainMailbox<'_>> {
             domain,
         });
     };
-    let (name, spec) = e.split_once(" <")?;
+    let (name, spec) = name_and_spec(e)?;
     let (local, domain) = plain_spec(spec).filter(|_| words(name.as_bytes(), b' '))?;
     Some(PlainMailbox {
         name: Some(name),
         local,
         domain,
     })
+}
+
+/// `Name <spec` split at its ` <`: the first `<` (a plain name holds none).
+fn name_and_spec(e: &str) -> Option<(&str, &str)> {
+    let lt = e.find('<')?;
+    let name = e.get(..lt)?.strip_suffix(' ')?;
+    Some((name, e.get(lt + 1..)?))
 }
 
 /// `local@domain` of [`plain_list`]: a dot-atom local part, a host-name domain.

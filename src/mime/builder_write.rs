@@ -248,18 +248,22 @@ impl Writer {
     }
 
     /// A multipart's content headers (no transfer encoding: nothing in it is 8-bit). The
-    /// subtype is the builder's own; a generated boundary is printable, short and quoted (it
-    /// holds `=`), as `params::push_param` writes it.
+    /// subtype is the builder's own; a generated boundary is printable, short, without
+    /// spaces, and quoted (it holds `=`), as `params::push_param` writes it. The value is
+    /// folded before `boundary` when the line would pass 78 columns, as `write_structured`
+    /// folds it: the one place it can.
     fn multipart(&mut self, subtype: &str, boundary: &str) {
-        let v = &mut self.scratch;
-        v.clear();
-        v.push_str("multipart/");
-        v.push_str(subtype);
-        v.push_str("; boundary=\"");
-        v.push_str(boundary);
-        v.push('"');
-        write_structured("Content-Type", v, &mut self.out);
-        self.out.extend_from_slice(b"\r\n");
+        let out = &mut self.out;
+        out.extend_from_slice(b"Content-Type: multipart/");
+        out.extend_from_slice(subtype.as_bytes());
+        let line = "Content-Type: multipart/; boundary=\"\"".len() + subtype.len() + boundary.len();
+        if line <= 78 {
+            out.extend_from_slice(b"; boundary=\"");
+        } else {
+            out.extend_from_slice(b";\r\n boundary=\"");
+        }
+        out.extend_from_slice(boundary.as_bytes());
+        out.extend_from_slice(b"\"\r\n\r\n");
     }
 
     fn delimiter(&mut self, boundary: &str, end: &[u8]) {

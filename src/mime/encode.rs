@@ -538,7 +538,7 @@ impl<'a> Iterator for Atoms<'a> {
 /// text, so the whitespace between them survives.
 fn encode_unstructured(text: &str) -> Vec<Atom<'_>> {
     let input: Vec<Atom<'_>> = atoms(text).collect();
-    let needs = |a: &Atom| !encoded_word::is_plain(&a.word) || a.word.len() > MAX_PLAIN_WORD;
+    let needs = |a: &Atom| !is_plain(&a.word) || a.word.len() > MAX_PLAIN_WORD;
     let mut out = Vec::new();
     let mut i = 0;
     while let Some(atom) = input.get(i) {
@@ -574,6 +574,13 @@ fn encode_unstructured(text: &str) -> Vec<Atom<'_>> {
         i = j;
     }
     out
+}
+
+/// [`encoded_word::is_plain`] without a substring searcher: header values are short, and
+/// setting one up cost more than the test.
+fn is_plain(text: &str) -> bool {
+    let b = text.as_bytes();
+    b.iter().all(|&c| c == b'\t' || (b' '..=b'~').contains(&c)) && !b.windows(2).any(|w| w == b"=?")
 }
 
 /// Splits an address list at commas outside quotes, angle brackets and comments.
@@ -631,7 +638,7 @@ fn encode_addresses(text: &str) -> Vec<Atom<'_>> {
                 .strip_prefix('"')
                 .and_then(|d| d.strip_suffix('"'))
                 .map(|d| d.replace("\\\"", "\"").replace("\\\\", "\\"));
-            if encoded_word::is_plain(display) {
+            if is_plain(display) {
                 pieces.extend(atoms(display));
             } else {
                 let name = unquoted.as_deref().unwrap_or(display);
@@ -744,7 +751,7 @@ impl<'o> Folder<'o> {
 
 /// Writes unstructured text as [`encode_unstructured`] splits it, straight into `out`.
 fn write_unstructured(name: &str, text: &str, out: &mut Vec<u8>) {
-    let needs = |a: &Atom| !encoded_word::is_plain(&a.word) || a.word.len() > MAX_PLAIN_WORD;
+    let needs = |a: &Atom| !is_plain(&a.word) || a.word.len() > MAX_PLAIN_WORD;
     let mut folder = Folder::new(name, out);
     let mut input = atoms(text).peekable();
     let mut run = String::new();
@@ -789,11 +796,11 @@ fn write_short(name: &str, value: &str, out: &mut Vec<u8>) -> bool {
 /// Writes `Name: value`, encoding and folding the value as [`encode`] describes.
 pub(super) fn write_header(name: &str, value: &str, out: &mut Vec<u8>) {
     let value = value.trim_start_matches([' ', '\t']);
-    if encoded_word::is_plain(value) && write_short(name, value, out) {
+    if is_plain(value) && write_short(name, value, out) {
         return;
     }
     let address = ADDRESS_HEADERS.iter().any(|a| name.eq_ignore_ascii_case(a));
-    if !address || encoded_word::is_plain(value) {
+    if !address || is_plain(value) {
         return write_unstructured(name, value, out);
     }
     // An address too long for a line, or holding a control character (a NUL, a CR...),
