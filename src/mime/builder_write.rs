@@ -477,6 +477,86 @@ mod tests {
         }
     }
 
+    /// Generated builders: every shape, texts and names from hostile pieces.
+    #[test]
+    fn generated_builders_write_what_the_tree_encoder_writes() {
+        const TEXT: [&str; 14] = [
+            "word ",
+            "\r\n",
+            "\n",
+            "\r",
+            "-",
+            "--",
+            "--=_",
+            "0123456789abcdef",
+            "=",
+            "café ",
+            "\u{0}",
+            "\t",
+            ".",
+            "From ",
+        ];
+        const NAME: [&str; 10] = ["a", " ", "ü", "\"", "\\", ";", "=?", "x", "(", "\r\n"];
+        const TYPE: [&str; 8] = [
+            "application/pdf",
+            "Image/PNG",
+            " text/plain ",
+            "x-ü/y",
+            "message/rfc822",
+            "multipart/mixed",
+            "a/b c",
+            "application/octet-stream",
+        ];
+        let mut next = crate::test_rng::xorshift(0x5eed_b111_d3a5_0001);
+        let pick = |list: &[&str], most: u64, next: &mut dyn FnMut() -> u64| -> String {
+            let n = next() % (most + 1);
+            (0..n)
+                .map(|_| list[(next() % list.len() as u64) as usize])
+                .collect()
+        };
+        let mut built = 0;
+        for k in 0..400 {
+            let mut b = MessageBuilder::new()
+                .from("Alice <alice@example.org>")
+                .to("bob@example.net");
+            let shape = next();
+            if shape & 1 != 0 {
+                b = b.text(&pick(&TEXT, 40, &mut next));
+            }
+            if shape & 2 != 0 {
+                b = b.html(&pick(&TEXT, 60, &mut next));
+            }
+            if shape & 4 != 0 {
+                b = b.subject(&pick(&TEXT, 12, &mut next));
+            }
+            if shape & 8 != 0 {
+                let name = pick(&["X-A", "Date", "Content-Type", "X-ü"], 1, &mut next);
+                b = b.header(&name, &pick(&TEXT, 8, &mut next));
+            }
+            for _ in 0..(shape >> 4) % 3 {
+                let t = TYPE[(next() % TYPE.len() as u64) as usize];
+                let data = pick(&TEXT, 30, &mut next).into_bytes();
+                b = b.inline(&pick(&NAME, 6, &mut next), t, data);
+            }
+            for _ in 0..(shape >> 6) % 3 {
+                let t = TYPE[(next() % TYPE.len() as u64) as usize];
+                let data = pick(&TEXT, 30, &mut next).into_bytes();
+                b = b.attach(&pick(&NAME, 8, &mut next), t, data);
+            }
+            let Ok(direct) = b.build() else {
+                continue;
+            };
+            let tree = by_tree(&b);
+            assert_eq!(
+                normalized(&direct.message),
+                normalized(&tree),
+                "case {k}: {b:?}"
+            );
+            built += 1;
+        }
+        assert!(built > 300, "only {built} built");
+    }
+
     #[test]
     fn output_is_sized_once() {
         let text = "Hello,\r\nthe report is attached.\r\n".repeat(100);
