@@ -157,7 +157,8 @@ pub(super) fn message(
     let parts = 2 + inline.len() + b.attachments.len();
     let mut w = Writer {
         out: Vec::with_capacity(header_room + body_room + 600 + 400 * parts),
-        scratch: String::with_capacity(128),
+        // Only leaves the caller named use it: none in a text-only message.
+        scratch: String::new(),
     };
     for (name, value) in &mut top {
         if let Some(v) = value.take() {
@@ -301,6 +302,8 @@ impl Writer {
         content_id: Option<&str>,
         data: &[u8],
     ) {
+        // Once, for the Content-ID, type and disposition values (no growth step by step).
+        self.scratch.reserve(128);
         if let Some(id) = content_id {
             let v = &mut self.scratch;
             v.clear();

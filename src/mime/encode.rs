@@ -501,6 +501,7 @@ fn atoms(text: &str) -> Atoms<'_> {
 }
 
 /// The iterator of [`atoms`].
+#[derive(Clone)]
 struct Atoms<'a> {
     text: &'a str,
     i: usize,
@@ -753,19 +754,39 @@ impl<'o> Folder<'o> {
 fn write_unstructured(name: &str, text: &str, out: &mut Vec<u8>) {
     let needs = |a: &Atom| !is_plain(&a.word) || a.word.len() > MAX_PLAIN_WORD;
     let mut folder = Folder::new(name, out);
-    let mut input = atoms(text).peekable();
-    let mut run = String::new();
+    let mut input = atoms(text);
     while let Some(atom) = input.next() {
         if !needs(&atom) {
             folder.push(&atom.ws, &atom.word);
             continue;
         }
-        run.clear();
-        run.push_str(&atom.word);
-        while let Some(next) = input.next_if(|n| !n.word.is_empty() && needs(n)) {
-            run.push_str(&next.ws);
-            run.push_str(&next.word);
+        // The run of words to encode together, with the whitespace between them: the text
+        // itself unless a run of whitespace in it was shortened.
+        let start = input.i - atom.word.len();
+        let mut shortened = false;
+        let mut end = input.i;
+        loop {
+            let mut probe = input.clone();
+            match probe.next() {
+                Some(n) if !n.word.is_empty() && needs(&n) => {
+                    shortened |= n.ws.len() >= MAX_WS_RUN;
+                    end = probe.i;
+                    input = probe;
+                }
+                _ => break,
+            }
         }
+        let run = match text.get(start..end).filter(|_| !shortened) {
+            Some(run) => Cow::Borrowed(run),
+            None => {
+                let mut run = atom.word.to_string();
+                for n in atoms(text.get(start..end).unwrap_or_default()).skip(1) {
+                    run.push_str(&n.ws);
+                    run.push_str(&n.word);
+                }
+                Cow::Owned(run)
+            }
+        };
         let mut ws: &str = &atom.ws;
         encoded_word::encode_words_each(&run, |w| {
             folder.push(ws, w);

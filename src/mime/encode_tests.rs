@@ -255,7 +255,9 @@ fn listed_specials_give_the_same_quoted_printable() {
 #[test]
 fn unstructured_headers_written_in_place_as_from_atoms() {
     // `write_unstructured` streams what `encode_unstructured` + `write_folded` wrote.
-    let pieces: [&str; 12] = [
+    let wide = " ".repeat(250);
+    let pieces: [&str; 13] = [
+        &wide,
         "word",
         " ",
         "\t",
