@@ -78,12 +78,9 @@ fn boundary(texts: &[Option<&Text<'_>>], outer: &[Option<&str>]) -> String {
     }
 }
 
-/// The types of the parts written as base64 leaves, checked; None when one is a container
-/// (`multipart/*`, `message/*`), for the tree encoder.
-fn leaf_types<'a>(
-    inline: &'a [Inline],
-    attachments: &'a [Attachment],
-) -> Result<Option<()>, BuildError> {
+/// Whether a part written as a leaf is declared a container (`multipart/*`, `message/*`),
+/// for the tree encoder; the types are checked on the way.
+fn has_container(inline: &[Inline], attachments: &[Attachment]) -> Result<bool, BuildError> {
     let types = inline
         .iter()
         .map(|i| i.content_type.as_str())
@@ -93,7 +90,7 @@ fn leaf_types<'a>(
         let (main, _) = split_type(t)?;
         container |= main.eq_ignore_ascii_case("multipart") || main.eq_ignore_ascii_case("message");
     }
-    Ok((!container).then_some(()))
+    Ok(container)
 }
 
 /// The message bytes, or None when the tree encoder must write them (see the module note).
@@ -104,7 +101,7 @@ pub(super) fn message(
 ) -> Result<Option<Vec<u8>>, BuildError> {
     // Inline parts belong to the HTML: without it they are not written (nor checked).
     let inline: &[Inline] = if b.html.is_some() { &b.inline } else { &[] };
-    if leaf_types(inline, &b.attachments)?.is_none() {
+    if has_container(inline, &b.attachments)? {
         return Ok(None);
     }
     let mut text = b.text.as_deref().map(Text::new);
