@@ -59,8 +59,14 @@ pub(crate) fn is_clean(input: &[u8]) -> bool {
 }
 
 /// Encodes without line breaks.
+#[cfg(test)]
 pub(crate) fn encode(data: &[u8]) -> String {
     STANDARD.encode(data)
+}
+
+/// [`encode`], appended to `out`.
+pub(crate) fn encode_into(data: &[u8], out: &mut String) {
+    STANDARD.encode_string(data, out);
 }
 
 /// Encodes in lines of 76 characters separated by CRLF (no final line break).
@@ -70,6 +76,12 @@ pub(crate) fn encode_lines(data: &[u8]) -> String {
     encode_lines_into(data, &mut out);
     // Only base64 symbols, `=` and CRLF were written.
     String::from_utf8(out).unwrap_or_default()
+}
+
+/// The length of [`encode_lines_into`]'s output for `n` bytes: groups of 4 per 3 bytes, a
+/// CRLF between lines of 76 (57 bytes each).
+pub(crate) fn encoded_lines_len(n: usize) -> usize {
+    n.div_ceil(3) * 4 + n.div_ceil(57).saturating_sub(1) * 2
 }
 
 /// Appends `data` in base64 lines of 76 characters separated by CRLF (no final line break).
@@ -116,5 +128,12 @@ mod tests {
         assert_eq!(encode_lines(&[0u8; 57]), "A".repeat(76));
         let two = encode_lines(&[0u8; 58]);
         assert_eq!(two, format!("{}\r\nAA==", "A".repeat(76)));
+        for n in [0, 1, 2, 3, 56, 57, 58, 113, 114, 115, 1000, 102_400] {
+            assert_eq!(
+                encode_lines(&vec![7u8; n]).len(),
+                encoded_lines_len(n),
+                "{n}"
+            );
+        }
     }
 }

@@ -30,6 +30,9 @@ use super::Part;
 use super::addr::{self, AddrError, Address};
 use crate::address::Mailbox;
 
+#[path = "builder_write.rs"]
+mod write;
+
 /// Why a message could not be built.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -187,9 +190,9 @@ impl MessageBuilder {
     /// headers and the envelope both).
     fn parse(&self) -> Result<Parsed<'_>, BuildError> {
         let from = self.from.as_deref().ok_or(BuildError::NoSender)?;
-        let from = match plain_list(from).filter(|l| l.len() == 1) {
-            Some(l) => Field::Plain(from, l),
-            None => Field::Full(vec![Address::Mailbox(
+        let from = match plain_list(from) {
+            Some(1) => Field::Plain(from),
+            _ => Field::Full(vec![Address::Mailbox(
                 addr::parse_mailbox(from).map_err(|e| BuildError::BadAddress("From", e))?,
             )]),
         };
@@ -242,9 +245,15 @@ impl MessageBuilder {
         Ok(body)
     }
 
-    /// The data of the bytes leaves in the tree's pre-order: inline images, attachments.
+    /// The data of the bytes leaves in the tree's pre-order: inline images (only in the tree
+    /// with HTML), attachments.
     fn bodies(&self) -> Vec<&[u8]> {
-        let inline = self.inline.iter().map(|i| i.data.as_slice());
+        let inline: &[Inline] = if self.html.is_some() {
+            &self.inline
+        } else {
+            &[]
+        };
+        let inline = inline.iter().map(|i| i.data.as_slice());
         inline
             .chain(self.attachments.iter().map(|a| a.data.as_slice()))
             .collect()
@@ -315,27 +324,34 @@ impl MessageBuilder {
     /// Builds the bytes and the envelope (From; To + Cc + Bcc without duplicates).
     pub fn build(&self) -> Result<BuiltMessage, BuildError> {
         let parsed = self.parse()?;
-        let part = self.tree(&parsed, true)?;
-        let from = parsed.from.envelope()?.into_iter().next();
+        // Straight into the output; the tree encoder for what that writer leaves to it.
+        let message = match write::message(self, &parsed)? {
+            Some(message) => message,
+            None => super::encode::encode_borrowing(
+                &self.tree(&parsed, true)?,
+                Some(&self.bodies()),
+                Some(&self.texts()),
+            ),
+        };
+        let mut from = None;
+        parsed.from.each_mailbox(&mut |mb| {
+            from.get_or_insert(mb);
+        })?;
         let from = from.ok_or(BuildError::NoSender)?;
         let mut recipients: Vec<Mailbox> = Vec::new();
-        let bcc = lists("Bcc", &self.bcc);
-        for field in [Ok(&parsed.to), Ok(&parsed.cc), bcc.as_ref()] {
-            for mb in field.map_err(Clone::clone)?.envelope()? {
-                if !recipients.contains(&mb) {
-                    recipients.push(mb);
-                }
+        let mut add = |mb: Mailbox| {
+            if !recipients.contains(&mb) {
+                recipients.push(mb);
             }
-        }
+        };
+        parsed.to.each_mailbox(&mut add)?;
+        parsed.cc.each_mailbox(&mut add)?;
+        lists("Bcc", &self.bcc)?.each_mailbox(&mut add)?;
         if recipients.is_empty() {
             return Err(BuildError::NoRecipient);
         }
         Ok(BuiltMessage {
-            message: super::encode::encode_borrowing(
-                &part,
-                Some(&self.bodies()),
-                Some(&self.texts()),
-            ),
+            message,
             from,
             recipients,
         })
@@ -353,8 +369,8 @@ struct Parsed<'a> {
 /// One address field's lists: plain ones (see [`plain_list`]) kept as written, the others
 /// parsed by the full RFC 5322 parser.
 enum Field<'a> {
-    /// Every list of the field is plain: each one as written, with its mailboxes.
-    Plain(&'a str, Vec<PlainMailbox<'a>>),
+    /// Every list of the field is plain (see [`plain_list`]): as written.
+    Plain(&'a str),
     /// Plain lists and parsed ones, in order.
     Mixed(Vec<Field<'a>>),
     /// Parsed by [`addr::parse_list_strict`] (or `parse_mailbox` for From).
@@ -365,7 +381,7 @@ impl Field<'_> {
     /// The header value, as [`addr::format_list`] writes it; None for an empty field.
     fn header(&self) -> Option<Cow<'_, str>> {
         match self {
-            Field::Plain(s, _) => Some(Cow::Borrowed(s)),
+            Field::Plain(s) => Some(Cow::Borrowed(s)),
             Field::Full(list) if list.is_empty() => None,
             Field::Full(list) => Some(Cow::Owned(addr::format_list(list, true))),
             Field::Mixed(fields) => {
@@ -382,25 +398,25 @@ impl Field<'_> {
     }
 
     /// The envelope mailboxes, in order (duplicates kept), as `NamedMailbox::to_envelope`
-    /// gives them.
-    fn envelope(&self) -> Result<Vec<Mailbox>, BuildError> {
+    /// gives them, each given to `f`.
+    fn each_mailbox(&self, f: &mut impl FnMut(Mailbox)) -> Result<(), BuildError> {
         match self {
-            Field::Plain(_, list) => Ok(list.iter().map(PlainMailbox::envelope).collect()),
-            Field::Full(list) => addr::mailboxes(list)
-                .into_iter()
-                .map(|m| {
-                    m.to_envelope()
-                        .map_err(|_| BuildError::BadEnvelope(m.addr.clone()))
-                })
-                .collect(),
-            Field::Mixed(fields) => {
-                let mut out = Vec::new();
-                for f in fields {
-                    out.extend(f.envelope()?);
+            Field::Plain(s) => plain_walk(s, |p| f(p.envelope())),
+            Field::Full(list) => {
+                for m in addr::mailboxes(list) {
+                    let mb = m
+                        .to_envelope()
+                        .map_err(|_| BuildError::BadEnvelope(m.addr.clone()))?;
+                    f(mb);
                 }
-                Ok(out)
+            }
+            Field::Mixed(fields) => {
+                for field in fields {
+                    field.each_mailbox(f)?;
+                }
             }
         }
+        Ok(())
     }
 }
 
@@ -414,13 +430,13 @@ fn lists<'a>(field: &'static str, v: &'a [String]) -> Result<Field<'a>, BuildErr
     match v {
         [] => Ok(Field::Full(Vec::new())),
         [one] => match plain_list(one) {
-            Some(list) => Ok(Field::Plain(one, list)),
+            Some(_) => Ok(Field::Plain(one)),
             None => full(one),
         },
         many => many
             .iter()
             .map(|s| match plain_list(s) {
-                Some(list) => Ok(Field::Plain(s, list)),
+                Some(_) => Ok(Field::Plain(s)),
                 None => full(s),
             })
             .collect::<Result<Vec<_>, _>>()
@@ -451,22 +467,48 @@ impl PlainMailbox<'_> {
 /// inner hyphens, labels of at most 63 octets, at most 255 in all), no `=?` anywhere. Such a
 /// list needs no quoting, no RFC 2047 and no comment removal: [`addr::format_list`] of its
 /// parse is the list as written, and each address is its own envelope mailbox. None for
-/// anything else (the full parser decides, with its errors).
-fn plain_list(s: &str) -> Option<Vec<PlainMailbox<'_>>> {
-    if s.is_empty() || s.contains("=?") {
+/// anything else (the full parser decides, with its errors); else the number of mailboxes.
+fn plain_list(s: &str) -> Option<usize> {
+    plain_each(s, |_| {})
+}
+
+/// [`plain_list`], giving each mailbox to `f` as it goes (so a list checked once can be
+/// walked again without keeping its mailboxes).
+fn plain_each<'a>(s: &'a str, mut f: impl FnMut(PlainMailbox<'a>)) -> Option<usize> {
+    if s.is_empty() || s.as_bytes().windows(2).any(|w| w == b"=?") {
         return None;
     }
-    let mut out = Vec::with_capacity(2);
+    let mut count = 0;
     let mut rest = s;
     loop {
         let (entry, next) = match rest.find(',') {
             Some(c) => (rest.get(..c)?, Some(rest.get(c..)?.strip_prefix(", ")?)),
             None => (rest, None),
         };
-        out.push(plain_mailbox(entry)?);
+        f(plain_mailbox(entry)?);
+        count += 1;
         match next {
             Some(n) => rest = n,
-            None => return Some(out),
+            None => return Some(count),
+        }
+    }
+}
+
+/// The mailboxes of a list [`plain_list`] accepted, without checking it again: entries
+/// hold no `,`, names no `<`, local parts no `@`.
+fn plain_walk<'a>(s: &'a str, mut f: impl FnMut(PlainMailbox<'a>)) {
+    for entry in s.split(',') {
+        let entry = entry.strip_prefix(' ').unwrap_or(entry);
+        let (name, spec) = match entry.strip_suffix('>').and_then(name_and_spec) {
+            Some((name, spec)) => (Some(name), spec),
+            None => (None, entry),
+        };
+        if let Some((local, domain)) = spec.split_once('@') {
+            f(PlainMailbox {
+                name,
+                local,
+                domain,
+            });
         }
     }
 }
@@ -481,12 +523,8 @@ fn plain_mailbox(entry: &str) -> Option<PlainMailbox<'_>> {
             domain,
         });
     };
-    let (name, spec) = e.split_once(" <")?;
-    let plain_name = !name.is_empty()
-        && name
-            .split(' ')
-            .all(|w| !w.is_empty() && w.bytes().all(is_atext));
-    let (local, domain) = plain_spec(spec).filter(|_| plain_name)?;
+    let (name, spec) = name_and_spec(e)?;
+    let (local, domain) = plain_spec(spec).filter(|_| words(name.as_bytes(), b' '))?;
     Some(PlainMailbox {
         name: Some(name),
         local,
@@ -494,27 +532,76 @@ fn plain_mailbox(entry: &str) -> Option<PlainMailbox<'_>> {
     })
 }
 
+/// `Name <spec` split at its ` <`: the first `<` (a plain name holds none).
+fn name_and_spec(e: &str) -> Option<(&str, &str)> {
+    let lt = e.find('<')?;
+    let name = e.get(..lt)?.strip_suffix(' ')?;
+    Some((name, e.get(lt + 1..)?))
+}
+
 /// `local@domain` of [`plain_list`]: a dot-atom local part, a host-name domain.
 fn plain_spec(spec: &str) -> Option<(&str, &str)> {
     let (local, domain) = spec.split_once('@')?;
-    let local_ok = local.len() <= 64
-        && local
-            .split('.')
-            .all(|a| !a.is_empty() && a.bytes().all(is_atext));
-    let domain_ok = domain.len() <= 255
-        && domain.split('.').all(|l| {
-            !l.is_empty()
-                && l.len() <= 63
-                && !l.starts_with('-')
-                && !l.ends_with('-')
-                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        });
+    let local_ok = local.len() <= 64 && words(local.as_bytes(), b'.');
+    let domain_ok = domain.len() <= 255 && host_name(domain.as_bytes());
     (local_ok && domain_ok).then_some((local, domain))
+}
+
+/// Non-empty runs of atext separated by single `sep` bytes (a dot-atom, or a phrase of
+/// atoms with single spaces), one pass over the bytes.
+fn words(b: &[u8], sep: u8) -> bool {
+    let mut after_sep = true;
+    for &c in b {
+        if c == sep {
+            if after_sep {
+                return false;
+            }
+            after_sep = true;
+        } else if is_atext(c) {
+            after_sep = false;
+        } else {
+            return false;
+        }
+    }
+    !after_sep
+}
+
+/// Labels of letters, digits and inner hyphens, 1 to 63 octets, separated by single dots.
+fn host_name(b: &[u8]) -> bool {
+    let (mut len, mut last) = (0usize, b'.');
+    for &c in b {
+        if c == b'.' {
+            if len == 0 || last == b'-' {
+                return false;
+            }
+            len = 0;
+        } else if c.is_ascii_alphanumeric() || (c == b'-' && len > 0) {
+            len += 1;
+            if len > 63 {
+                return false;
+            }
+        } else {
+            return false;
+        }
+        last = c;
+    }
+    len > 0 && last != b'-'
 }
 
 /// RFC 5322 atext, ASCII only.
 fn is_atext(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~".contains(&b)
+    const ATEXT: [bool; 256] = {
+        let mut t = [false; 256];
+        let mut c = 0;
+        while c < 256 {
+            let b = c as u8;
+            t[c] = b.is_ascii_alphanumeric()
+                || matches!(b, b'!' | b'#'..=b'\'' | b'*' | b'+' | b'-' | b'/' | b'=' | b'?' | b'^'..=b'`' | b'{'..=b'~');
+            c += 1;
+        }
+        t
+    };
+    ATEXT[usize::from(b)]
 }
 
 /// `type/subtype`, each trimmed (`Part::bytes` lower-cases them).
@@ -602,9 +689,14 @@ mod tests {
 
     /// The fast path agrees with the full parser and formatter wherever it answers.
     fn check_plain(s: &str) -> bool {
-        let Some(plain) = plain_list(s) else {
+        let mut plain = Vec::new();
+        let Some(count) = plain_each(s, |p| plain.push(p)) else {
             return false;
         };
+        assert_eq!(count, plain.len());
+        let mut walked = Vec::new();
+        plain_walk(s, |p| walked.push(p));
+        assert_eq!(walked, plain, "{s:?}");
         let full = addr::parse_list_strict(s).expect("a plain list parses");
         assert_eq!(addr::format_list(&full, true), s, "header of {s:?}");
         let boxes = addr::mailboxes(&full);
@@ -724,7 +816,10 @@ mod tests {
             check_plain(&s);
         }
         assert!(plain_list(&format!("{}@example.org", "a".repeat(65))).is_none());
-        assert!(plain_list("Bob <bob@example.net>, carol@example.com").is_some());
+        assert_eq!(
+            plain_list("Bob <bob@example.net>, carol@example.com"),
+            Some(2)
+        );
         assert!(plain_list("Jürgen <j@example.org>").is_none());
     }
 

@@ -494,12 +494,28 @@ struct Atom<'a> {
 }
 
 /// Splits text into atoms at spaces and tabs, keeping the exact whitespace (a final run of
-/// whitespace becomes an atom with an empty word).
-fn atoms(text: &str) -> Vec<Atom<'_>> {
-    let mut out = Vec::new();
-    let b = text.as_bytes();
-    let mut i = 0;
-    while i < b.len() {
+/// whitespace becomes an atom with an empty word). An iterator: folding a structured value
+/// needs no list.
+fn atoms(text: &str) -> Atoms<'_> {
+    Atoms { text, i: 0 }
+}
+
+/// The iterator of [`atoms`].
+#[derive(Clone)]
+struct Atoms<'a> {
+    text: &'a str,
+    i: usize,
+}
+
+impl<'a> Iterator for Atoms<'a> {
+    type Item = Atom<'a>;
+
+    fn next(&mut self) -> Option<Atom<'a>> {
+        let (text, b) = (self.text, self.text.as_bytes());
+        let mut i = self.i;
+        if i >= b.len() {
+            return None;
+        }
         let ws_start = i;
         while matches!(b.get(i), Some(b' ' | b'\t')) {
             i += 1;
@@ -508,22 +524,22 @@ fn atoms(text: &str) -> Vec<Atom<'_>> {
         while b.get(i).is_some_and(|&c| c != b' ' && c != b'\t') {
             i += 1;
         }
+        self.i = i;
         // Spaces and tabs are ASCII: every cut is on a character boundary.
         let ws_end = word_start.min(ws_start + MAX_WS_RUN);
-        out.push(Atom {
+        Some(Atom {
             ws: Cow::Borrowed(text.get(ws_start..ws_end).unwrap_or_default()),
             word: Cow::Borrowed(text.get(word_start..i).unwrap_or_default()),
-        });
+        })
     }
-    out
 }
 
 /// Encodes unstructured text: words that are not plain ASCII (or are too long for a line)
 /// become encoded words; a run of such words separated only by whitespace is encoded as one
 /// text, so the whitespace between them survives.
 fn encode_unstructured(text: &str) -> Vec<Atom<'_>> {
-    let input = atoms(text);
-    let needs = |a: &Atom| !encoded_word::is_plain(&a.word) || a.word.len() > MAX_PLAIN_WORD;
+    let input: Vec<Atom<'_>> = atoms(text).collect();
+    let needs = |a: &Atom| !is_plain(&a.word) || a.word.len() > MAX_PLAIN_WORD;
     let mut out = Vec::new();
     let mut i = 0;
     while let Some(atom) = input.get(i) {
@@ -559,6 +575,13 @@ fn encode_unstructured(text: &str) -> Vec<Atom<'_>> {
         i = j;
     }
     out
+}
+
+/// [`encoded_word::is_plain`] without a substring searcher: header values are short, and
+/// setting one up cost more than the test.
+fn is_plain(text: &str) -> bool {
+    let b = text.as_bytes();
+    b.iter().all(|&c| c == b'\t' || (b' '..=b'~').contains(&c)) && !b.windows(2).any(|w| w == b"=?")
 }
 
 /// Splits an address list at commas outside quotes, angle brackets and comments.
@@ -616,7 +639,7 @@ fn encode_addresses(text: &str) -> Vec<Atom<'_>> {
                 .strip_prefix('"')
                 .and_then(|d| d.strip_suffix('"'))
                 .map(|d| d.replace("\\\"", "\"").replace("\\\\", "\\"));
-            if encoded_word::is_plain(display) {
+            if is_plain(display) {
                 pieces.extend(atoms(display));
             } else {
                 let name = unquoted.as_deref().unwrap_or(display);
@@ -630,7 +653,7 @@ fn encode_addresses(text: &str) -> Vec<Atom<'_>> {
                 );
             }
         }
-        let mut tail = atoms(rest);
+        let mut tail: Vec<Atom<'_>> = atoms(rest).collect();
         if let Some(last) = tail.last_mut() {
             last.word.to_mut().push_str(sep);
         } else if let Some(last) = pieces.last_mut() {
@@ -676,25 +699,101 @@ fn clean_name(name: &str) -> Cow<'_, str> {
 }
 
 /// Writes `Name: atoms` folded before whitespace at 78 columns where possible.
-fn write_folded(name: &str, atoms: &[Atom], out: &mut Vec<u8>) {
-    let name = clean_name(name);
-    out.extend_from_slice(name.as_bytes());
-    out.push(b':');
-    let mut line = name.len() + 1;
-    let mut first = true;
+fn write_folded<'a>(name: &str, atoms: impl IntoIterator<Item = Atom<'a>>, out: &mut Vec<u8>) {
+    let mut folder = Folder::new(name, out);
     for atom in atoms {
-        let ws: &str = if first { " " } else { atom.ws.as_ref() };
-        let len = ws.len() + atom.word.len();
-        if !first && !atom.word.is_empty() && line + len > FOLD_AT && line > name.len() + 1 {
-            out.extend_from_slice(b"\r\n");
-            line = 0;
-        }
-        out.extend_from_slice(ws.as_bytes());
-        out.extend_from_slice(atom.word.as_bytes());
-        line += len;
-        first = false;
+        folder.push(&atom.ws, &atom.word);
     }
-    out.extend_from_slice(b"\r\n");
+    folder.finish();
+}
+
+/// A header being written atom by atom, folded before whitespace at 78 columns where
+/// possible.
+struct Folder<'o> {
+    out: &'o mut Vec<u8>,
+    /// The length of `Name:`.
+    start: usize,
+    line: usize,
+    first: bool,
+}
+
+impl<'o> Folder<'o> {
+    /// Writes `Name:` (cleaned).
+    fn new(name: &str, out: &'o mut Vec<u8>) -> Self {
+        let name = clean_name(name);
+        out.extend_from_slice(name.as_bytes());
+        out.push(b':');
+        Folder {
+            out,
+            start: name.len() + 1,
+            line: name.len() + 1,
+            first: true,
+        }
+    }
+
+    /// One atom: the first one goes after a single space, whatever its whitespace.
+    fn push(&mut self, ws: &str, word: &str) {
+        let ws = if self.first { " " } else { ws };
+        let len = ws.len() + word.len();
+        if !self.first && !word.is_empty() && self.line + len > FOLD_AT && self.line > self.start {
+            self.out.extend_from_slice(b"\r\n");
+            self.line = 0;
+        }
+        self.out.extend_from_slice(ws.as_bytes());
+        self.out.extend_from_slice(word.as_bytes());
+        self.line += len;
+        self.first = false;
+    }
+
+    fn finish(self) {
+        self.out.extend_from_slice(b"\r\n");
+    }
+}
+
+/// Writes unstructured text as [`encode_unstructured`] splits it, straight into `out`.
+fn write_unstructured(name: &str, text: &str, out: &mut Vec<u8>) {
+    let needs = |a: &Atom| !is_plain(&a.word) || a.word.len() > MAX_PLAIN_WORD;
+    let mut folder = Folder::new(name, out);
+    let mut input = atoms(text);
+    while let Some(atom) = input.next() {
+        if !needs(&atom) {
+            folder.push(&atom.ws, &atom.word);
+            continue;
+        }
+        // The run of words to encode together, with the whitespace between them: the text
+        // itself unless a run of whitespace in it was shortened.
+        let start = input.i - atom.word.len();
+        let mut shortened = false;
+        let mut end = input.i;
+        loop {
+            let mut probe = input.clone();
+            match probe.next() {
+                Some(n) if !n.word.is_empty() && needs(&n) => {
+                    shortened |= n.ws.len() >= MAX_WS_RUN;
+                    end = probe.i;
+                    input = probe;
+                }
+                _ => break,
+            }
+        }
+        let run = match text.get(start..end).filter(|_| !shortened) {
+            Some(run) => Cow::Borrowed(run),
+            None => {
+                let mut run = atom.word.to_string();
+                for n in atoms(text.get(start..end).unwrap_or_default()).skip(1) {
+                    run.push_str(&n.ws);
+                    run.push_str(&n.word);
+                }
+                Cow::Owned(run)
+            }
+        };
+        let mut ws: &str = &atom.ws;
+        encoded_word::encode_words_each(&run, |w| {
+            folder.push(ws, w);
+            ws = " ";
+        });
+    }
+    folder.finish();
 }
 
 /// Writes `Name: value` as it is when it fits on a line and the name is clean (the common
@@ -715,48 +814,45 @@ fn write_short(name: &str, value: &str, out: &mut Vec<u8>) -> bool {
     fits
 }
 
-fn write_header(name: &str, value: &str, out: &mut Vec<u8>) {
+/// Writes `Name: value`, encoding and folding the value as [`encode`] describes.
+pub(super) fn write_header(name: &str, value: &str, out: &mut Vec<u8>) {
     let value = value.trim_start_matches([' ', '\t']);
-    if encoded_word::is_plain(value) && write_short(name, value, out) {
+    if is_plain(value) && write_short(name, value, out) {
         return;
     }
     let address = ADDRESS_HEADERS.iter().any(|a| name.eq_ignore_ascii_case(a));
-    let atoms = if address && !encoded_word::is_plain(value) {
-        // An address too long for a line, or holding a control character (a NUL, a CR...),
-        // cannot be valid: encode it rather than break SMTP.
-        encode_addresses(value)
-            .into_iter()
-            .flat_map(|a| {
-                if a.word.len() > MAX_PLAIN_WORD || a.word.chars().any(char::is_control) {
-                    encode_unstructured(&a.word)
-                        .into_iter()
-                        .enumerate()
-                        .map(|(i, w)| Atom {
-                            ws: if i == 0 { a.ws.clone() } else { " ".into() },
-                            word: Cow::Owned(w.word.into_owned()),
-                        })
-                        .collect()
-                } else {
-                    vec![a]
-                }
-            })
-            .collect()
-    } else {
-        encode_unstructured(value)
-    };
-    write_folded(name, &atoms, out);
+    if !address || is_plain(value) {
+        return write_unstructured(name, value, out);
+    }
+    // An address too long for a line, or holding a control character (a NUL, a CR...),
+    // cannot be valid: encode it rather than break SMTP.
+    let atoms = encode_addresses(value).into_iter().flat_map(|a| {
+        if a.word.len() > MAX_PLAIN_WORD || a.word.chars().any(char::is_control) {
+            encode_unstructured(&a.word)
+                .into_iter()
+                .enumerate()
+                .map(|(i, w)| Atom {
+                    ws: if i == 0 { a.ws.clone() } else { " ".into() },
+                    word: Cow::Owned(w.word.into_owned()),
+                })
+                .collect()
+        } else {
+            vec![a]
+        }
+    });
+    write_folded(name, atoms, out);
 }
 
 /// Writes a structured value (parameters): folded at its spaces, never encoded.
-fn write_structured(name: &str, value: &str, out: &mut Vec<u8>) {
+pub(super) fn write_structured(name: &str, value: &str, out: &mut Vec<u8>) {
     if write_short(name, value, out) {
         return;
     }
-    write_folded(name, &atoms(value), out);
+    write_folded(name, atoms(value), out);
 }
 
 /// `s` reduced to RFC 2045 token characters, lower-case, or `default` when nothing is left.
-fn token_or<'a>(s: &'a str, default: &'a str) -> Cow<'a, str> {
+pub(super) fn token_or<'a>(s: &'a str, default: &'a str) -> Cow<'a, str> {
     let token_byte = |b: &u8| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?=".contains(b);
     // Already a lower-case token (what the builder and the decoder give): as it is.
     if !s.is_empty()

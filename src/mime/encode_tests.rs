@@ -251,3 +251,49 @@ fn listed_specials_give_the_same_quoted_printable() {
         assert_eq!(listed, plain, "{:?}", String::from_utf8_lossy(&text));
     }
 }
+
+#[test]
+fn unstructured_headers_written_in_place_as_from_atoms() {
+    // `write_unstructured` streams what `encode_unstructured` + `write_folded` wrote.
+    let wide = " ".repeat(250);
+    let pieces: [&str; 13] = [
+        &wide,
+        "word",
+        " ",
+        "\t",
+        "café",
+        "–",
+        "日本語",
+        "=?x?=",
+        "\u{1}",
+        "a-long-token-without-any-break-at-all-that-runs-past-the-line-width",
+        "   ",
+        "x",
+        "ünïcödé ünïcödé ünïcödé ünïcödé ünïcödé ünïcödé ünïcödé ünïcödé",
+    ];
+    let mut next = crate::test_rng::xorshift(0x2545_f491_4f6c_dd1d);
+    for _ in 0..500 {
+        let n = (next() % 30) as usize;
+        let text: String = (0..n)
+            .map(|_| pieces[(next() % pieces.len() as u64) as usize])
+            .collect();
+        let text = text.trim_start_matches([' ', '\t']);
+        let mut streamed = Vec::new();
+        write_unstructured("Subject", text, &mut streamed);
+        let mut listed = Vec::new();
+        write_folded("Subject", encode_unstructured(text), &mut listed);
+        assert_eq!(streamed, listed, "{text:?}");
+    }
+    // And the words: one buffer or a list, the same words.
+    for text in [
+        "",
+        "café",
+        "日本語のテキスト",
+        &"ü".repeat(200),
+        &"é x".repeat(60),
+    ] {
+        let mut each = Vec::new();
+        crate::mime::encoded_word::encode_words_each(text, |w| each.push(w.to_owned()));
+        assert_eq!(each, crate::mime::encoded_word::encode_words(text));
+    }
+}

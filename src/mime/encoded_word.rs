@@ -220,44 +220,55 @@ fn push_q(word: &mut String, c: char) {
 /// for the whole text (Python's bias towards the readable form).
 /// The empty text gives no words.
 pub fn encode_words(text: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    encode_words_each(text, |w| words.push(w.to_owned()));
+    words
+}
+
+/// [`encode_words`], giving each word to `f` from one buffer (the encoder writes them
+/// straight into the message).
+pub(crate) fn encode_words_each(text: &str, mut f: impl FnMut(&str)) {
     let q_total: usize = text.chars().map(q_len).sum();
     let b_total = text.len().div_ceil(3) * 4;
-    let mut words = Vec::new();
+    // Each word is written in place, prefix first (no `format!`: it was most of the cost).
+    let mut word = String::with_capacity(PREFIX_Q.len() + PAYLOAD + 2);
     if q_total < b_total + 5 {
-        // Each word is written in place, prefix first (no `format!`: it was most of the cost).
-        let new_word = || {
-            let mut w = String::with_capacity(PREFIX_Q.len() + PAYLOAD + 2);
-            w.push_str(PREFIX_Q);
-            w
-        };
-        let mut word = new_word();
+        word.push_str(PREFIX_Q);
         for c in text.chars() {
             if word.len() > PREFIX_Q.len() && word.len() - PREFIX_Q.len() + q_len(c) > PAYLOAD {
                 word.push_str("?=");
-                words.push(std::mem::replace(&mut word, new_word()));
+                f(&word);
+                word.truncate(PREFIX_Q.len());
             }
             push_q(&mut word, c);
         }
         if word.len() > PREFIX_Q.len() {
             word.push_str("?=");
-            words.push(word);
+            f(&word);
         }
     } else {
         // 63 characters of payload hold 15 groups: 45 bytes.
         let max_bytes = PAYLOAD / 4 * 3;
-        let mut chunk = String::new();
-        for c in text.chars() {
-            if !chunk.is_empty() && chunk.len() + c.len_utf8() > max_bytes {
-                words.push(format!("{PREFIX_B}{}?=", b64::encode(chunk.as_bytes())));
-                chunk.clear();
+        let mut emit = |chunk: &str| {
+            word.clear();
+            word.push_str(PREFIX_B);
+            b64::encode_into(chunk.as_bytes(), &mut word);
+            word.push_str("?=");
+            f(&word);
+        };
+        // The chunk is `text[start..end]`, whole characters.
+        let (mut start, mut end) = (0, 0);
+        for (i, c) in text.char_indices() {
+            if end > start && end - start + c.len_utf8() > max_bytes {
+                emit(text.get(start..end).unwrap_or_default());
+                start = i;
             }
-            chunk.push(c);
+            end = i + c.len_utf8();
         }
-        if !chunk.is_empty() {
-            words.push(format!("{PREFIX_B}{}?=", b64::encode(chunk.as_bytes())));
+        if end > start {
+            emit(text.get(start..end).unwrap_or_default());
         }
     }
-    words
 }
 
 /// Encodes header text: returned unchanged when [`is_plain`], otherwise as encoded words

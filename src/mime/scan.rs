@@ -1,7 +1,7 @@
 //! Text scans for the encoder: which transfer encoding a body needs, and whether raw bytes
 //! are line-safe. Word-at-a-time byte search, no `unsafe`.
 
-use super::TransferEncoding;
+use super::{TransferEncoding, b64};
 
 /// Longest line a text part may have and still go out as 7bit.
 const MAX_7BIT_LINE: usize = 78;
@@ -15,6 +15,9 @@ pub(crate) struct TextScan {
     pub(crate) encoding: TransferEncoding,
     /// A line starts with `-` (a 7bit body without one cannot hold a boundary delimiter).
     pub(crate) dash_line: bool,
+    /// About the length of the body in `encoding` (exact for 7bit and base64), to size the
+    /// output before writing it.
+    pub(crate) encoded_len: usize,
 }
 
 /// Whether a byte is one a scan must look at: a control byte, DEL, 8-bit, or `=`.
@@ -158,21 +161,24 @@ fn scan(data: &[u8], keep: Option<&mut Specials>) -> TextScan {
         k.from = from;
         k.at = at;
     }
-    let encoding = if !needs_encoding {
-        TransferEncoding::SevenBit
+    let (encoding, encoded_len) = if !needs_encoding {
+        (TransferEncoding::SevenBit, data.len())
     } else {
         let qp_len = data.len() + 2 * escapes + data.len() / 75 * 3;
         let b64_len = data.len().div_ceil(3) * 4 * 78 / 76;
         if qp_len <= b64_len + 16 {
-            TransferEncoding::QuotedPrintable
+            // Soft breaks of lines that the estimate does not see (`.`, `From `, spaces
+            // before a break): rare, and a little slack covers them.
+            (TransferEncoding::QuotedPrintable, qp_len + qp_len / 32 + 16)
         } else {
-            TransferEncoding::Base64
+            (TransferEncoding::Base64, b64::encoded_lines_len(data.len()))
         }
     };
     TextScan {
         bare_eol,
         encoding,
         dash_line,
+        encoded_len,
     }
 }
 
