@@ -28,36 +28,37 @@ pub(crate) fn find_line_break(hay: &[u8]) -> Option<usize> {
 /// Index of the first byte that `mask` marks (sets its high bit in the little-endian word of
 /// eight bytes); `pad` must not be marked. 32 bytes (four words) per test, the last block
 /// padded: a byte loop costs a compare per byte, and under the fuzzer's compare tracing a
-/// call per byte.
+/// call per byte. A short `hay` (the session reads lines in small pieces) is one padded block:
+/// about two compares in all.
 fn find_by(hay: &[u8], pad: u8, mask: impl Fn(u64) -> u64) -> Option<usize> {
-    let mut blocks = hay.chunks_exact(32);
-    let mut start = 0;
-    for b in &mut blocks {
+    // `as_chunks` would say it in one line, but is newer than the crate's MSRV.
+    let (blocks, rest) = hay.split_at(hay.len() & !31);
+    for (k, b) in blocks.chunks_exact(32).enumerate() {
         let b: &[u8; 32] = b.try_into().ok()?;
-        if let Some(i) = first_marked(b, &mask) {
-            return Some(start + i);
+        let marks = marked(b, &mask);
+        if marks != 0 {
+            return Some(k * 32 + marks.trailing_zeros() as usize);
         }
-        start += 32;
-    }
-    let rest = blocks.remainder();
-    if rest.is_empty() {
-        return None;
     }
     let mut last = [pad; 32];
     last.get_mut(..rest.len())?.copy_from_slice(rest);
-    first_marked(&last, &mask).map(|i| start + i)
+    let marks = marked(&last, &mask);
+    // Where the last block starts, at most `hay.len()`: wrapping arithmetic cannot wrap, and
+    // saves the overflow tests (traced compares).
+    let start = hay.len().wrapping_sub(rest.len());
+    (marks != 0).then(|| start.wrapping_add(marks.trailing_zeros() as usize))
 }
 
-/// The first byte of a 32-byte block that `mask` marks (see [`find_by`]).
+/// One bit per byte of a 32-byte block (bit i for byte i), set where `mask` marks the byte;
+/// the lowest set bit is exact (see [`zero_bytes`]: a false mark is only ever above a true one
+/// in its word).
 #[inline(always)]
-fn first_marked(b: &[u8; 32], mask: &impl Fn(u64) -> u64) -> Option<usize> {
-    let marks = [word(b, 0), word(b, 8), word(b, 16), word(b, 24)].map(mask);
-    if marks[0] | marks[1] | marks[2] | marks[3] == 0 {
-        return None;
-    }
-    // The first marked word holds a true match at its lowest set bit.
-    let (k, m) = marks.iter().enumerate().find(|(_, m)| **m != 0)?;
-    Some(k * 8 + (m.trailing_zeros() / 8) as usize)
+fn marked(b: &[u8; 32], mask: &impl Fn(u64) -> u64) -> u32 {
+    // The high bit of each byte gathered into the top byte: bit 7 of byte i lands on bit
+    // 56 + i (the eight partial products never overlap).
+    let gather = |m: u64| ((m >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56) as u32;
+    let m = [word(b, 0), word(b, 8), word(b, 16), word(b, 24)].map(|w| gather(mask(w) & HIGHS));
+    m[0] | m[1] << 8 | m[2] << 16 | m[3] << 24
 }
 
 /// The eight bytes of `b` from `i` (a constant once inlined: no bounds checks left).
