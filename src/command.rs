@@ -87,7 +87,7 @@ impl Command {
         if line.is_empty() {
             return Err(CommandError::Empty);
         }
-        let (verb, arg) = match line.bytes().position(is_ws) {
+        let (verb, arg) = match find_ws(line) {
             Some(i) => (
                 line.get(..i).unwrap_or_default(),
                 trim_start_ws(line.get(i..).unwrap_or_default()),
@@ -327,32 +327,90 @@ const fn key(verb: &[u8]) -> u64 {
 
 /// A verb, ASCII-uppercased, as [`key`] makes it; 0 (no verb's key) when longer than 8.
 fn verb_key(verb: &str) -> u64 {
-    if verb.len() > 8 {
-        return 0;
-    }
     let mut k = [0xff; 8];
-    for (slot, b) in k.iter_mut().zip(verb.bytes()) {
-        *slot = b.to_ascii_uppercase();
+    match k.get_mut(..verb.len()) {
+        Some(slots) => slots.copy_from_slice(verb.as_bytes()),
+        None => return 0,
     }
-    u64::from_le_bytes(k)
+    upper8(u64::from_le_bytes(k))
 }
 
-/// Separators between verb, argument and parameters: SP, and HTAB which Postfix also tolerates.
-fn is_ws(b: u8) -> bool {
-    b == b' ' || b == b'\t'
+/// Eight bytes ASCII-uppercased at once, as `u8::to_ascii_uppercase` does each: a byte is a
+/// lower-case letter when its high bit is clear and its low seven bits are from `a` to `z`.
+/// Arithmetic, not a compare per byte (each a traced call under the session fuzz target).
+fn upper8(x: u64) -> u64 {
+    const LOW7: u64 = u64::from_ne_bytes([0x7f; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    // No carry between bytes: a low-7 value plus at most 0x1f stays below 0x100.
+    let low = x & LOW7;
+    let from_a = low + u64::from_ne_bytes([0x80 - b'a'; 8]);
+    let past_z = low + u64::from_ne_bytes([0x80 - b'z' - 1; 8]);
+    let lower = from_a & !past_z & !x & HIGHS;
+    // The high bit moved to 0x20: the case bit.
+    x ^ (lower >> 2)
+}
+
+/// Byte classes as tables: a lookup is not a compare, and each compare is a traced call
+/// under the session fuzz target.
+const fn class(members: &[u8], inverted: bool) -> [bool; 256] {
+    let mut t = [inverted; 256];
+    let mut i = 0;
+    while i < members.len() {
+        t[members[i] as usize] = !inverted;
+        i += 1;
+    }
+    t
+}
+/// SP and HTAB: the separators between verb, argument and parameters (HTAB as Postfix also
+/// tolerates it).
+static WS: [bool; 256] = class(b" \t", false);
+/// Everything but SP and HTAB.
+static NOT_WS: [bool; 256] = class(b" \t", true);
+/// SP, HTAB, CR and LF: what a line is trimmed of.
+static EDGE: [bool; 256] = class(b" \t\r\n", false);
+
+/// How many bytes at the start of `s` are in `class`. A slice iterator's loop tests
+/// pointers, which the fuzzer does not trace; the count is a difference of lengths.
+fn run_len(s: &[u8], class: &[bool; 256]) -> usize {
+    let mut it = s.iter();
+    let mut rest = it.as_slice();
+    while let Some(&b) = it.next() {
+        if !class[usize::from(b)] {
+            break;
+        }
+        rest = it.as_slice();
+    }
+    s.len().wrapping_sub(rest.len())
+}
+
+/// How many bytes at the end of `s` are in `class` (see [`run_len`]).
+fn run_len_back(s: &[u8], class: &[bool; 256]) -> usize {
+    let mut it = s.iter();
+    let mut rest = it.as_slice();
+    while let Some(&b) = it.next_back() {
+        if !class[usize::from(b)] {
+            break;
+        }
+        rest = it.as_slice();
+    }
+    s.len().wrapping_sub(rest.len())
+}
+
+/// Where the first SP or HTAB of `s` is, if any.
+fn find_ws(s: &str) -> Option<usize> {
+    let n = run_len(s.as_bytes(), &NOT_WS);
+    (n != s.len()).then_some(n)
 }
 
 /// Without leading SP/HTAB. Byte by byte: they are ASCII, so every cut is a char boundary.
 fn trim_start_ws(s: &str) -> &str {
-    let n = s.bytes().take_while(|&b| is_ws(b)).count();
-    s.get(n..).unwrap_or_default()
+    s.get(run_len(s.as_bytes(), &WS)..).unwrap_or_default()
 }
 
 /// Without leading and trailing SP, HTAB, CR and LF.
 fn trim_line(s: &str) -> &str {
-    let edge = |b: u8| is_ws(b) || b == b'\r' || b == b'\n';
-    let start = s.bytes().take_while(|&b| edge(b)).count();
-    let end = s.len() - s.bytes().rev().take_while(|&b| edge(b)).count();
+    let start = run_len(s.as_bytes(), &EDGE);
+    let end = s.len().wrapping_sub(run_len_back(s.as_bytes(), &EDGE));
     s.get(start..end.max(start)).unwrap_or_default()
 }
 
@@ -370,7 +428,7 @@ impl<'a> Iterator for Words<'a> {
     type Item = &'a str;
     fn next(&mut self) -> Option<&'a str> {
         let s = trim_start_ws(self.rest);
-        let end = s.bytes().position(is_ws).unwrap_or(s.len());
+        let end = run_len(s.as_bytes(), &NOT_WS);
         self.rest = s.get(end..).unwrap_or_default();
         s.get(..end).filter(|w| !w.is_empty())
     }
@@ -422,8 +480,11 @@ fn no_argument(arg: &str, verb: &'static str, command: Command) -> Result<Comman
 /// The path after `FROM:`/`TO:` (matched case-insensitively, no space before the colon, any
 /// after it), or None when the keyword or the path is missing.
 fn path_argument<'a>(arg: &'a str, keyword: &str) -> Option<&'a str> {
-    let head = arg.get(..keyword.len())?;
-    if !head.eq_ignore_ascii_case(keyword) {
+    // As a verb is matched: both as upper-cased numbers (the keywords are at most 8 octets).
+    let head = arg.as_bytes().get(..keyword.len())?;
+    let mut k = [0xff; 8];
+    k.get_mut(..head.len())?.copy_from_slice(head);
+    if upper8(u64::from_le_bytes(k)) != key(keyword.as_bytes()) {
         return None;
     }
     let path = trim_start_ws(arg.get(keyword.len()..)?);

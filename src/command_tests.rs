@@ -650,3 +650,42 @@ fn reply_from_error_matches_reply_parts() {
         );
     }
 }
+
+#[test]
+fn upper8_uppercases_each_byte_as_u8_does() {
+    for b in 0..=255u8 {
+        for at in 0..8 {
+            let mut bytes = [b'a', b'z', b'@', b'[', 0x7f, 0xe1, b'`', b'{'];
+            bytes[at] = b;
+            let want = bytes.map(|b| b.to_ascii_uppercase());
+            assert_eq!(
+                upper8(u64::from_le_bytes(bytes)),
+                u64::from_le_bytes(want),
+                "{b:#x} at {at}"
+            );
+        }
+    }
+}
+
+#[test]
+fn byte_runs_match_take_while() {
+    for line in [
+        "",
+        " ",
+        "\t x",
+        "MAIL FROM:<a@b>",
+        "  \r\n",
+        "x\t\t",
+        "é ß\t",
+    ] {
+        let b = line.as_bytes();
+        let ws = |c: &u8| *c == b' ' || *c == b'\t';
+        assert_eq!(run_len(b, &WS), b.iter().take_while(|c| ws(c)).count());
+        assert_eq!(run_len(b, &NOT_WS), b.iter().take_while(|c| !ws(c)).count());
+        let edge = |c: &u8| ws(c) || *c == b'\r' || *c == b'\n';
+        assert_eq!(
+            run_len_back(b, &EDGE),
+            b.iter().rev().take_while(|c| edge(c)).count()
+        );
+    }
+}
