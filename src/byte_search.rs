@@ -1,7 +1,8 @@
 //! Finding a byte (or CR or LF) in a buffer 32 bytes at a time: the command reader's line
 //! search, DATA's line breaks and the reply writer's lines. A word-at-a-time "has a zero byte"
 //! test takes about 2 instructions per byte where a byte loop takes 4 to 5, and under the
-//! session fuzz target's compare tracing a byte loop is a traced call per byte.
+//! session fuzz target's compare tracing a byte loop is a traced call per byte. Also runs of
+//! bytes of a class (command words, address atoms), by table.
 
 const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
 const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
@@ -66,6 +67,45 @@ fn marked(b: &[u8; 32], mask: &impl Fn(u64) -> u64) -> u32 {
 fn word(b: &[u8; 32], i: usize) -> u64 {
     let w = |k: usize| b.get(i + k).copied().unwrap_or(0);
     u64::from_le_bytes([w(0), w(1), w(2), w(3), w(4), w(5), w(6), w(7)])
+}
+
+/// A byte class as a table, for [`run_len`]: a lookup is not a compare, and each compare is a
+/// traced call under the session fuzz target. `inverted` makes it every byte but `members`.
+pub(crate) const fn class(members: &[u8], inverted: bool) -> [bool; 256] {
+    let mut t = [inverted; 256];
+    let mut i = 0;
+    while i < members.len() {
+        t[members[i] as usize] = !inverted;
+        i += 1;
+    }
+    t
+}
+
+/// How many bytes at the start of `s` are in `class`. A slice iterator's loop tests
+/// pointers, which the fuzzer does not trace; the count is a difference of lengths.
+pub(crate) fn run_len(s: &[u8], class: &[bool; 256]) -> usize {
+    let mut it = s.iter();
+    let mut rest = it.as_slice();
+    while let Some(&b) = it.next() {
+        if !class[usize::from(b)] {
+            break;
+        }
+        rest = it.as_slice();
+    }
+    s.len().wrapping_sub(rest.len())
+}
+
+/// How many bytes at the end of `s` are in `class` (see [`run_len`]).
+pub(crate) fn run_len_back(s: &[u8], class: &[bool; 256]) -> usize {
+    let mut it = s.iter();
+    let mut rest = it.as_slice();
+    while let Some(&b) = it.next_back() {
+        if !class[usize::from(b)] {
+            break;
+        }
+        rest = it.as_slice();
+    }
+    s.len().wrapping_sub(rest.len())
 }
 
 #[cfg(test)]

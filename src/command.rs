@@ -350,17 +350,8 @@ fn upper8(x: u64) -> u64 {
     x ^ (lower >> 2)
 }
 
-/// Byte classes as tables: a lookup is not a compare, and each compare is a traced call
-/// under the session fuzz target.
-const fn class(members: &[u8], inverted: bool) -> [bool; 256] {
-    let mut t = [inverted; 256];
-    let mut i = 0;
-    while i < members.len() {
-        t[members[i] as usize] = !inverted;
-        i += 1;
-    }
-    t
-}
+use crate::byte_search::{class, run_len, run_len_back};
+
 /// SP and HTAB: the separators between verb, argument and parameters (HTAB as Postfix also
 /// tolerates it).
 static WS: [bool; 256] = class(b" \t", false);
@@ -368,33 +359,6 @@ static WS: [bool; 256] = class(b" \t", false);
 static NOT_WS: [bool; 256] = class(b" \t", true);
 /// SP, HTAB, CR and LF: what a line is trimmed of.
 static EDGE: [bool; 256] = class(b" \t\r\n", false);
-
-/// How many bytes at the start of `s` are in `class`. A slice iterator's loop tests
-/// pointers, which the fuzzer does not trace; the count is a difference of lengths.
-fn run_len(s: &[u8], class: &[bool; 256]) -> usize {
-    let mut it = s.iter();
-    let mut rest = it.as_slice();
-    while let Some(&b) = it.next() {
-        if !class[usize::from(b)] {
-            break;
-        }
-        rest = it.as_slice();
-    }
-    s.len().wrapping_sub(rest.len())
-}
-
-/// How many bytes at the end of `s` are in `class` (see [`run_len`]).
-fn run_len_back(s: &[u8], class: &[bool; 256]) -> usize {
-    let mut it = s.iter();
-    let mut rest = it.as_slice();
-    while let Some(&b) = it.next_back() {
-        if !class[usize::from(b)] {
-            break;
-        }
-        rest = it.as_slice();
-    }
-    s.len().wrapping_sub(rest.len())
-}
 
 /// Where the first SP or HTAB of `s` is, if any.
 fn find_ws(s: &str) -> Option<usize> {
