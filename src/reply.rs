@@ -323,8 +323,8 @@ fn put_decimal(buf: &mut [u8; 32], at: usize, n: u16) -> usize {
     let n = u32::from(n);
     // The five digits, then room for the indices past them (`& 15`, not `% 5`: the compiler
     // would make a remainder of a small number a compare).
-    let mut digits = [0u32; 16];
-    digits[..5].copy_from_slice(&[n / 10000, n / 1000 % 10, n / 100 % 10, n / 10 % 10, n % 10]);
+    let (a, b, c, d, e) = (n / 10000, n / 1000 % 10, n / 100 % 10, n / 10 % 10, n % 10);
+    let digits = [a, b, c, d, e, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
     // One for each power of ten up to n: (n + 2^16 - k) >> 16 is 1 exactly when n >= k.
     let ge = |k: u32| (n.wrapping_add(0x1_0000).wrapping_sub(k) >> 16) as usize;
     let width = 1 + ge(10) + ge(100) + ge(1000) + ge(10000);
