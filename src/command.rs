@@ -483,19 +483,23 @@ fn parse_params(rest: &str) -> Result<Vec<Param>, CommandError> {
 
 /// esmtp-param = esmtp-keyword ["=" esmtp-value] (RFC 5321 §4.1.2, value widened by RFC 6531).
 fn parse_param(word: &str) -> Result<Param, CommandError> {
-    let (keyword, value) = match word.split_once('=') {
-        Some((k, v)) => (k, Some(v)),
-        None => (word, None),
+    // Runs of bytes by table (see `run_len`), not a test per char: each is a traced call
+    // under the session fuzz target. A keyword is ASCII; a value's non-ASCII part, rare, is
+    // checked by char.
+    let b = word.as_bytes();
+    let eq = run_len(b, &NOT_EQ);
+    let (keyword, value) = match (word.get(..eq), word.get(eq..)) {
+        (Some(k), Some(v)) if eq < b.len() => (k, Some(v.get(1..).unwrap_or_default())),
+        _ => (word, None),
     };
-    let keyword_ok = keyword
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_alphanumeric())
-        && keyword
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-');
-    let value_ok =
-        value.is_none_or(|v| !v.is_empty() && v.chars().all(|c| c != '=' && !c.is_control()));
+    let k = keyword.as_bytes();
+    let keyword_ok =
+        k.first().is_some_and(|&c| ALNUM[usize::from(c)]) && run_len(k, &KEYWORD) == k.len();
+    let value_ok = value.is_none_or(|v| {
+        let ascii = run_len(v.as_bytes(), &VALUE_ASCII);
+        let rest = v.get(ascii..).unwrap_or_default();
+        !v.is_empty() && rest.chars().all(|c| c != '=' && !c.is_control())
+    });
     if !(keyword_ok && value_ok) {
         return Err(CommandError::BadParam(word.to_owned()));
     }
@@ -504,6 +508,28 @@ fn parse_param(word: &str) -> Result<Param, CommandError> {
         value: value.map(str::to_owned),
     })
 }
+
+/// Every byte but `=`.
+static NOT_EQ: [bool; 256] = class(b"=", true);
+/// ASCII letters and digits.
+static ALNUM: [bool; 256] = class(ALNUM_BYTES, false);
+/// What an esmtp-keyword is made of: ASCII letters, digits and `-`.
+static KEYWORD: [bool; 256] = {
+    let mut t = class(ALNUM_BYTES, false);
+    t[b'-' as usize] = true;
+    t
+};
+/// The ASCII bytes an esmtp-value may hold: not `=`, not a control.
+static VALUE_ASCII: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0x20;
+    while b < 0x7f {
+        t[b] = b != b'=' as usize;
+        b += 1;
+    }
+    t
+};
+const ALNUM_BYTES: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
 #[cfg(test)]
 #[path = "command_tests.rs"]

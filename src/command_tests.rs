@@ -689,3 +689,44 @@ fn byte_runs_match_take_while() {
         );
     }
 }
+
+#[test]
+fn parse_param_by_tables_agrees_with_a_test_per_char() {
+    // The rules as they were written a char at a time.
+    fn reference(word: &str) -> bool {
+        let (keyword, value) = match word.split_once('=') {
+            Some((k, v)) => (k, Some(v)),
+            None => (word, None),
+        };
+        let keyword_ok = keyword
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric())
+            && keyword
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-');
+        keyword_ok
+            && value.is_none_or(|v| !v.is_empty() && v.chars().all(|c| c != '=' && !c.is_control()))
+    }
+    let alphabet = [
+        'A', 'z', '9', '-', '=', '\u{1}', '\u{7f}', 'é', '\u{85}', '~',
+    ];
+    for len in 0..5u32 {
+        for mut code in 0..alphabet.len().pow(len) {
+            let mut word = String::new();
+            for _ in 0..len {
+                word.push(alphabet[code % alphabet.len()]);
+                code /= alphabet.len();
+            }
+            let got = parse_param(&word);
+            assert_eq!(got.is_ok(), reference(&word), "{word:?}");
+            if let Ok(p) = got {
+                let (k, v) = word
+                    .split_once('=')
+                    .map_or((&*word, None), |(k, v)| (k, Some(v)));
+                assert_eq!(p.keyword, k.to_ascii_uppercase());
+                assert_eq!(p.value.as_deref(), v);
+            }
+        }
+    }
+}
