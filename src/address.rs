@@ -4,7 +4,7 @@
 //! UTF-8 is always accepted here; whether the session allows it (SMTPUTF8 given) is decided by the
 //! caller through [`Mailbox::is_ascii`].
 
-use crate::byte_search::run_len;
+use crate::byte_search::{class, run_len};
 use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -19,6 +19,8 @@ const MAX_LABEL: usize = 63;
 
 /// What ends an unbracketed path and may follow any path: SP, and HTAB which Postfix also tolerates.
 const WS: [char; 2] = [' ', '\t'];
+/// Every byte but SP and HTAB (the bytes of [`WS`]).
+static NOT_WS: [bool; 256] = class(b" \t", true);
 
 /// A mailbox from an SMTP path: local part (unquoted, semantic form) and domain
 /// (a domain name, possibly UTF-8, or an address literal kept with its brackets, e.g. `"[192.0.2.1]"`
@@ -193,7 +195,8 @@ fn parse_path<'a>(
     } else if s.is_empty() || s.starts_with(WS) {
         return Err(AddressError::Empty);
     } else if opts.allow_unbracketed {
-        let (token, rest) = s.split_at(s.find(WS).unwrap_or(s.len()));
+        // Up to the first SP or HTAB (or the end): a byte run by table, not a char search.
+        let (token, rest) = s.split_at(run_len(s.as_bytes(), &NOT_WS));
         let mut cur = Cursor::new(token);
         let mailbox = parse_route_and_mailbox(&mut cur, opts, forward, &[])?;
         // Counted as if it had been bracketed, so both forms share one limit.
