@@ -1,7 +1,8 @@
 //! Finding a byte (or CR or LF) in a buffer 32 bytes at a time: the command reader's line
 //! search, DATA's line breaks and the reply writer's lines. A word-at-a-time "has a zero byte"
 //! test takes about 2 instructions per byte where a byte loop takes 4 to 5, and under the
-//! session fuzz target's compare tracing a byte loop is a traced call per byte.
+//! session fuzz target's compare tracing a byte loop is a traced call per byte. Also runs of
+//! bytes of a class (command words, address atoms), by table.
 
 const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
 const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
@@ -28,36 +29,37 @@ pub(crate) fn find_line_break(hay: &[u8]) -> Option<usize> {
 /// Index of the first byte that `mask` marks (sets its high bit in the little-endian word of
 /// eight bytes); `pad` must not be marked. 32 bytes (four words) per test, the last block
 /// padded: a byte loop costs a compare per byte, and under the fuzzer's compare tracing a
-/// call per byte.
+/// call per byte. A short `hay` (the session reads lines in small pieces) is one padded block:
+/// about two compares in all.
 fn find_by(hay: &[u8], pad: u8, mask: impl Fn(u64) -> u64) -> Option<usize> {
-    let mut blocks = hay.chunks_exact(32);
-    let mut start = 0;
-    for b in &mut blocks {
+    // `as_chunks` would say it in one line, but is newer than the crate's MSRV.
+    let (blocks, rest) = hay.split_at(hay.len() & !31);
+    for (k, b) in blocks.chunks_exact(32).enumerate() {
         let b: &[u8; 32] = b.try_into().ok()?;
-        if let Some(i) = first_marked(b, &mask) {
-            return Some(start + i);
+        let marks = marked(b, &mask);
+        if marks != 0 {
+            return Some(k * 32 + marks.trailing_zeros() as usize);
         }
-        start += 32;
-    }
-    let rest = blocks.remainder();
-    if rest.is_empty() {
-        return None;
     }
     let mut last = [pad; 32];
     last.get_mut(..rest.len())?.copy_from_slice(rest);
-    first_marked(&last, &mask).map(|i| start + i)
+    let marks = marked(&last, &mask);
+    // Where the last block starts, at most `hay.len()`: wrapping arithmetic cannot wrap, and
+    // saves the overflow tests (traced compares).
+    let start = hay.len().wrapping_sub(rest.len());
+    (marks != 0).then(|| start.wrapping_add(marks.trailing_zeros() as usize))
 }
 
-/// The first byte of a 32-byte block that `mask` marks (see [`find_by`]).
+/// One bit per byte of a 32-byte block (bit i for byte i), set where `mask` marks the byte;
+/// the lowest set bit is exact (see [`zero_bytes`]: a false mark is only ever above a true one
+/// in its word).
 #[inline(always)]
-fn first_marked(b: &[u8; 32], mask: &impl Fn(u64) -> u64) -> Option<usize> {
-    let marks = [word(b, 0), word(b, 8), word(b, 16), word(b, 24)].map(mask);
-    if marks[0] | marks[1] | marks[2] | marks[3] == 0 {
-        return None;
-    }
-    // The first marked word holds a true match at its lowest set bit.
-    let (k, m) = marks.iter().enumerate().find(|(_, m)| **m != 0)?;
-    Some(k * 8 + (m.trailing_zeros() / 8) as usize)
+fn marked(b: &[u8; 32], mask: &impl Fn(u64) -> u64) -> u32 {
+    // The high bit of each byte gathered into the top byte: bit 7 of byte i lands on bit
+    // 56 + i (the eight partial products never overlap).
+    let gather = |m: u64| ((m >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56) as u32;
+    let m = [word(b, 0), word(b, 8), word(b, 16), word(b, 24)].map(|w| gather(mask(w) & HIGHS));
+    m[0] | m[1] << 8 | m[2] << 16 | m[3] << 24
 }
 
 /// The eight bytes of `b` from `i` (a constant once inlined: no bounds checks left).
@@ -67,9 +69,68 @@ fn word(b: &[u8; 32], i: usize) -> u64 {
     u64::from_le_bytes([w(0), w(1), w(2), w(3), w(4), w(5), w(6), w(7)])
 }
 
+/// A byte class as a table, for [`run_len`]: a lookup is not a compare, and each compare is a
+/// traced call under the session fuzz target. `inverted` makes it every byte but `members`.
+pub(crate) const fn class(members: &[u8], inverted: bool) -> [bool; 256] {
+    let mut t = [inverted; 256];
+    let mut i = 0;
+    while i < members.len() {
+        t[members[i] as usize] = !inverted;
+        i += 1;
+    }
+    t
+}
+
+/// How many bytes at the start of `s` are in `class`. A slice iterator's loop tests
+/// pointers, which the fuzzer does not trace; the count comes from the length left, once
+/// (`Iter::as_slice` per byte would test its pointer each time, under debug assertions).
+pub(crate) fn run_len(s: &[u8], class: &[bool; 256]) -> usize {
+    let mut it = s.iter();
+    while let Some(&b) = it.next() {
+        if !class[usize::from(b)] {
+            // `b` and the bytes after it are not in the run.
+            return s.len().wrapping_sub(it.len()).wrapping_sub(1);
+        }
+    }
+    s.len()
+}
+
+/// How many bytes at the end of `s` are in `class` (see [`run_len`]).
+pub(crate) fn run_len_back(s: &[u8], class: &[bool; 256]) -> usize {
+    let mut it = s.iter();
+    while let Some(&b) = it.next_back() {
+        if !class[usize::from(b)] {
+            return s.len().wrapping_sub(it.len()).wrapping_sub(1);
+        }
+    }
+    s.len()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn runs_count_as_take_while_does() {
+        const WS: [bool; 256] = class(b" \t", false);
+        const NOT_WS: [bool; 256] = class(b" \t", true);
+        let alphabet = [b' ', b'\t', b'a', 0xc3];
+        for len in 0..6u32 {
+            for mut code in 0..4usize.pow(len) {
+                let mut s = Vec::new();
+                for _ in 0..len {
+                    s.push(alphabet[code % 4]);
+                    code /= 4;
+                }
+                for t in [&WS, &NOT_WS] {
+                    let front = s.iter().take_while(|&&b| t[usize::from(b)]).count();
+                    let back = s.iter().rev().take_while(|&&b| t[usize::from(b)]).count();
+                    assert_eq!(run_len(&s, t), front, "{s:?}");
+                    assert_eq!(run_len_back(&s, t), back, "{s:?}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn find_byte_finds_the_first() {

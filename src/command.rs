@@ -87,7 +87,7 @@ impl Command {
         if line.is_empty() {
             return Err(CommandError::Empty);
         }
-        let (verb, arg) = match line.bytes().position(is_ws) {
+        let (verb, arg) = match find_ws(line) {
             Some(i) => (
                 line.get(..i).unwrap_or_default(),
                 trim_start_ws(line.get(i..).unwrap_or_default()),
@@ -327,32 +327,54 @@ const fn key(verb: &[u8]) -> u64 {
 
 /// A verb, ASCII-uppercased, as [`key`] makes it; 0 (no verb's key) when longer than 8.
 fn verb_key(verb: &str) -> u64 {
-    if verb.len() > 8 {
-        return 0;
-    }
     let mut k = [0xff; 8];
-    for (slot, b) in k.iter_mut().zip(verb.bytes()) {
-        *slot = b.to_ascii_uppercase();
+    match k.get_mut(..verb.len()) {
+        Some(slots) => slots.copy_from_slice(verb.as_bytes()),
+        None => return 0,
     }
-    u64::from_le_bytes(k)
+    upper8(u64::from_le_bytes(k))
 }
 
-/// Separators between verb, argument and parameters: SP, and HTAB which Postfix also tolerates.
-fn is_ws(b: u8) -> bool {
-    b == b' ' || b == b'\t'
+/// Eight bytes ASCII-uppercased at once, as `u8::to_ascii_uppercase` does each: a byte is a
+/// lower-case letter when its high bit is clear and its low seven bits are from `a` to `z`.
+/// Arithmetic, not a compare per byte (each a traced call under the session fuzz target).
+fn upper8(x: u64) -> u64 {
+    const LOW7: u64 = u64::from_ne_bytes([0x7f; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    // No carry between bytes: a low-7 value plus at most 0x1f stays below 0x100.
+    let low = x & LOW7;
+    let from_a = low + u64::from_ne_bytes([0x80 - b'a'; 8]);
+    let past_z = low + u64::from_ne_bytes([0x80 - b'z' - 1; 8]);
+    let lower = from_a & !past_z & !x & HIGHS;
+    // The high bit moved to 0x20: the case bit.
+    x ^ (lower >> 2)
+}
+
+use crate::byte_search::{class, run_len, run_len_back};
+
+/// SP and HTAB: the separators between verb, argument and parameters (HTAB as Postfix also
+/// tolerates it).
+static WS: [bool; 256] = class(b" \t", false);
+/// Everything but SP and HTAB.
+static NOT_WS: [bool; 256] = class(b" \t", true);
+/// SP, HTAB, CR and LF: what a line is trimmed of.
+static EDGE: [bool; 256] = class(b" \t\r\n", false);
+
+/// Where the first SP or HTAB of `s` is, if any.
+fn find_ws(s: &str) -> Option<usize> {
+    let n = run_len(s.as_bytes(), &NOT_WS);
+    (n != s.len()).then_some(n)
 }
 
 /// Without leading SP/HTAB. Byte by byte: they are ASCII, so every cut is a char boundary.
 fn trim_start_ws(s: &str) -> &str {
-    let n = s.bytes().take_while(|&b| is_ws(b)).count();
-    s.get(n..).unwrap_or_default()
+    s.get(run_len(s.as_bytes(), &WS)..).unwrap_or_default()
 }
 
 /// Without leading and trailing SP, HTAB, CR and LF.
 fn trim_line(s: &str) -> &str {
-    let edge = |b: u8| is_ws(b) || b == b'\r' || b == b'\n';
-    let start = s.bytes().take_while(|&b| edge(b)).count();
-    let end = s.len() - s.bytes().rev().take_while(|&b| edge(b)).count();
+    let start = run_len(s.as_bytes(), &EDGE);
+    let end = s.len().wrapping_sub(run_len_back(s.as_bytes(), &EDGE));
     s.get(start..end.max(start)).unwrap_or_default()
 }
 
@@ -370,7 +392,7 @@ impl<'a> Iterator for Words<'a> {
     type Item = &'a str;
     fn next(&mut self) -> Option<&'a str> {
         let s = trim_start_ws(self.rest);
-        let end = s.bytes().position(is_ws).unwrap_or(s.len());
+        let end = run_len(s.as_bytes(), &NOT_WS);
         self.rest = s.get(end..).unwrap_or_default();
         s.get(..end).filter(|w| !w.is_empty())
     }
@@ -422,8 +444,11 @@ fn no_argument(arg: &str, verb: &'static str, command: Command) -> Result<Comman
 /// The path after `FROM:`/`TO:` (matched case-insensitively, no space before the colon, any
 /// after it), or None when the keyword or the path is missing.
 fn path_argument<'a>(arg: &'a str, keyword: &str) -> Option<&'a str> {
-    let head = arg.get(..keyword.len())?;
-    if !head.eq_ignore_ascii_case(keyword) {
+    // As a verb is matched: both as upper-cased numbers (the keywords are at most 8 octets).
+    let head = arg.as_bytes().get(..keyword.len())?;
+    let mut k = [0xff; 8];
+    k.get_mut(..head.len())?.copy_from_slice(head);
+    if upper8(u64::from_le_bytes(k)) != key(keyword.as_bytes()) {
         return None;
     }
     let path = trim_start_ws(arg.get(keyword.len()..)?);
@@ -458,19 +483,23 @@ fn parse_params(rest: &str) -> Result<Vec<Param>, CommandError> {
 
 /// esmtp-param = esmtp-keyword ["=" esmtp-value] (RFC 5321 §4.1.2, value widened by RFC 6531).
 fn parse_param(word: &str) -> Result<Param, CommandError> {
-    let (keyword, value) = match word.split_once('=') {
-        Some((k, v)) => (k, Some(v)),
-        None => (word, None),
+    // Runs of bytes by table (see `run_len`), not a test per char: each is a traced call
+    // under the session fuzz target. A keyword is ASCII; a value's non-ASCII part, rare, is
+    // checked by char.
+    let b = word.as_bytes();
+    let eq = run_len(b, &NOT_EQ);
+    let (keyword, value) = match (word.get(..eq), word.get(eq..)) {
+        (Some(k), Some(v)) if eq < b.len() => (k, Some(v.get(1..).unwrap_or_default())),
+        _ => (word, None),
     };
-    let keyword_ok = keyword
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_alphanumeric())
-        && keyword
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-');
-    let value_ok =
-        value.is_none_or(|v| !v.is_empty() && v.chars().all(|c| c != '=' && !c.is_control()));
+    let k = keyword.as_bytes();
+    let keyword_ok =
+        k.first().is_some_and(|&c| ALNUM[usize::from(c)]) && run_len(k, &KEYWORD) == k.len();
+    let value_ok = value.is_none_or(|v| {
+        let ascii = run_len(v.as_bytes(), &VALUE_ASCII);
+        let rest = v.get(ascii..).unwrap_or_default();
+        !v.is_empty() && rest.chars().all(|c| c != '=' && !c.is_control())
+    });
     if !(keyword_ok && value_ok) {
         return Err(CommandError::BadParam(word.to_owned()));
     }
@@ -479,6 +508,28 @@ fn parse_param(word: &str) -> Result<Param, CommandError> {
         value: value.map(str::to_owned),
     })
 }
+
+/// Every byte but `=`.
+static NOT_EQ: [bool; 256] = class(b"=", true);
+/// ASCII letters and digits.
+static ALNUM: [bool; 256] = class(ALNUM_BYTES, false);
+/// What an esmtp-keyword is made of: ASCII letters, digits and `-`.
+static KEYWORD: [bool; 256] = {
+    let mut t = class(ALNUM_BYTES, false);
+    t[b'-' as usize] = true;
+    t
+};
+/// The ASCII bytes an esmtp-value may hold: not `=`, not a control.
+static VALUE_ASCII: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0x20;
+    while b < 0x7f {
+        t[b] = b != b'=' as usize;
+        b += 1;
+    }
+    t
+};
+const ALNUM_BYTES: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
 #[cfg(test)]
 #[path = "command_tests.rs"]

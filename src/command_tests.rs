@@ -650,3 +650,83 @@ fn reply_from_error_matches_reply_parts() {
         );
     }
 }
+
+#[test]
+fn upper8_uppercases_each_byte_as_u8_does() {
+    for b in 0..=255u8 {
+        for at in 0..8 {
+            let mut bytes = [b'a', b'z', b'@', b'[', 0x7f, 0xe1, b'`', b'{'];
+            bytes[at] = b;
+            let want = bytes.map(|b| b.to_ascii_uppercase());
+            assert_eq!(
+                upper8(u64::from_le_bytes(bytes)),
+                u64::from_le_bytes(want),
+                "{b:#x} at {at}"
+            );
+        }
+    }
+}
+
+#[test]
+fn byte_runs_match_take_while() {
+    for line in [
+        "",
+        " ",
+        "\t x",
+        "MAIL FROM:<a@b>",
+        "  \r\n",
+        "x\t\t",
+        "é ß\t",
+    ] {
+        let b = line.as_bytes();
+        let ws = |c: &u8| *c == b' ' || *c == b'\t';
+        assert_eq!(run_len(b, &WS), b.iter().take_while(|c| ws(c)).count());
+        assert_eq!(run_len(b, &NOT_WS), b.iter().take_while(|c| !ws(c)).count());
+        let edge = |c: &u8| ws(c) || *c == b'\r' || *c == b'\n';
+        assert_eq!(
+            run_len_back(b, &EDGE),
+            b.iter().rev().take_while(|c| edge(c)).count()
+        );
+    }
+}
+
+#[test]
+fn parse_param_by_tables_agrees_with_a_test_per_char() {
+    // The rules as they were written a char at a time.
+    fn reference(word: &str) -> bool {
+        let (keyword, value) = match word.split_once('=') {
+            Some((k, v)) => (k, Some(v)),
+            None => (word, None),
+        };
+        let keyword_ok = keyword
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric())
+            && keyword
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-');
+        keyword_ok
+            && value.is_none_or(|v| !v.is_empty() && v.chars().all(|c| c != '=' && !c.is_control()))
+    }
+    let alphabet = [
+        'A', 'z', '9', '-', '=', '\u{1}', '\u{7f}', 'é', '\u{85}', '~',
+    ];
+    for len in 0..5u32 {
+        for mut code in 0..alphabet.len().pow(len) {
+            let mut word = String::new();
+            for _ in 0..len {
+                word.push(alphabet[code % alphabet.len()]);
+                code /= alphabet.len();
+            }
+            let got = parse_param(&word);
+            assert_eq!(got.is_ok(), reference(&word), "{word:?}");
+            if let Ok(p) = got {
+                let (k, v) = word
+                    .split_once('=')
+                    .map_or((&*word, None), |(k, v)| (k, Some(v)));
+                assert_eq!(p.keyword, k.to_ascii_uppercase());
+                assert_eq!(p.value.as_deref(), v);
+            }
+        }
+    }
+}

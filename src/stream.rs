@@ -149,7 +149,11 @@ const FIRST_READ: usize = 1024;
 /// A deadline `d` from now, saturating: a configured duration too large for the clock
 /// (`Duration::MAX`, `u64::MAX` seconds) means "as late as the clock goes", never a panic.
 pub(crate) fn deadline_in(d: Duration) -> Instant {
-    let now = Instant::now();
+    deadline_after(Instant::now(), d)
+}
+
+/// A deadline `d` after `now`, saturating as [`deadline_in`] does.
+pub(crate) fn deadline_after(now: Instant, d: Duration) -> Instant {
     now.checked_add(d)
         .or_else(|| now.checked_add(Duration::from_secs(100 * 365 * 24 * 3600)))
         .unwrap_or(now)
