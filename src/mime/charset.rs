@@ -178,6 +178,35 @@ pub(crate) fn cow_to_utf8(bytes: std::borrow::Cow<'_, [u8]>, label: &str) -> Str
     }
 }
 
+/// [`cow_to_utf8`] keeping borrowed bytes borrowed when they are the text as they are (valid
+/// UTF-8 under a UTF-8, US-ASCII or unknown label, ASCII under an ASCII-compatible charset):
+/// the result equals [`to_utf8`]'s.
+pub(crate) fn cow_to_utf8_cow<'b>(
+    bytes: std::borrow::Cow<'b, [u8]>,
+    label: &str,
+) -> std::borrow::Cow<'b, str> {
+    let bytes = match bytes {
+        std::borrow::Cow::Borrowed(b) => b,
+        owned => return std::borrow::Cow::Owned(cow_to_utf8(owned, label)),
+    };
+    let clean = clean_label(label);
+    if is_ascii_label(&clean) {
+        // As `ascii_to_utf8`: UTF-8 (ASCII included) as is, anything else as windows-1252.
+        return match std::str::from_utf8(bytes) {
+            Ok(s) => std::borrow::Cow::Borrowed(s),
+            Err(_) => {
+                encoding_rs::WINDOWS_1252
+                    .decode_without_bom_handling(bytes)
+                    .0
+            }
+        };
+    }
+    match lookup(&clean) {
+        Some(e) => e.decode_without_bom_handling(bytes).0,
+        None => String::from_utf8_lossy(bytes),
+    }
+}
+
 /// Decodes 8-bit header bytes: UTF-8 when valid (RFC 6532), otherwise windows-1252
 /// (a superset of latin-1 covering most legacy unlabelled headers). Borrows valid UTF-8.
 pub(crate) fn header_bytes_to_cow(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
