@@ -157,6 +157,13 @@ pub(crate) fn cow_to_utf8(bytes: std::borrow::Cow<'_, [u8]>, label: &str) -> Str
         std::borrow::Cow::Borrowed(b) => return to_utf8(b, label).0,
         std::borrow::Cow::Owned(v) => v,
     };
+    // The usual label: no clean-up, no table search.
+    if label == "utf-8" {
+        return match String::from_utf8(bytes) {
+            Ok(text) => text,
+            Err(e) => to_utf8(e.as_bytes(), label).0,
+        };
+    }
     let clean = clean_label(label);
     let encoding = if is_ascii_label(&clean) {
         None
@@ -189,6 +196,10 @@ pub(crate) fn cow_to_utf8_cow<'b>(
         std::borrow::Cow::Borrowed(b) => b,
         owned => return std::borrow::Cow::Owned(cow_to_utf8(owned, label)),
     };
+    // The usual label: no clean-up, no table search.
+    if label == "utf-8" {
+        return encoding_rs::UTF_8.decode_without_bom_handling(bytes).0;
+    }
     let clean = clean_label(label);
     if is_ascii_label(&clean) {
         // As `ascii_to_utf8`: UTF-8 (ASCII included) as is, anything else as windows-1252.

@@ -544,23 +544,41 @@ fn lower_cow(s: Cow<'_, str>) -> Cow<'_, str> {
     }
 }
 
-/// `type/subtype` of a Content-Type value, trimmed; `None` when it is not that.
-fn split_type(value: &str) -> Option<(&str, &str)> {
-    // A byte search: `split_once('/')` goes through the generic char searcher.
-    let slash = value.bytes().position(|b| b == b'/')?;
+/// `type/subtype` of a Content-Type value, trimmed, and whether it holds an upper-case
+/// letter; `None` when it is not that.
+fn split_type(value: &str) -> Option<(&str, &str, bool)> {
+    let value = super::trim(value);
+    // One pass over the usual value (`text/plain`: no space, one slash): where the slash is,
+    // whether every byte is printable, whether any is upper-case.
+    let (mut slash, mut graphic, mut upper) = (None, true, false);
+    for (i, &b) in value.as_bytes().iter().enumerate() {
+        match b {
+            b'/' if slash.is_none() => slash = Some(i),
+            b'A'..=b'Z' => upper = true,
+            _ => graphic &= b.is_ascii_graphic() && b != b'/',
+        }
+    }
+    let slash = slash?;
     let t = value.get(..slash).unwrap_or_default();
     let s = value.get(slash + 1..).unwrap_or_default();
+    if graphic && !t.is_empty() && !s.is_empty() {
+        return Some((t, s, upper));
+    }
+    // White space around the slash, or not a valid type: the general rule.
     let (t, s) = (super::trim(t), super::trim(s));
     let valid = |x: &str| !x.is_empty() && x.bytes().all(|b| b.is_ascii_graphic() && b != b'/');
-    (valid(t) && valid(s)).then_some((t, s))
+    (valid(t) && valid(s)).then_some((t, s, true))
 }
 
 /// The lower-cased type and subtype of a Content-Type value; `None` when it is not
 /// `type/subtype`.
 fn content_type<'a>(value: Cow<'a, str>) -> Option<(Cow<'a, str>, Cow<'a, str>)> {
     match value {
-        Cow::Borrowed(v) => split_type(v).map(|(t, s)| (lower(t), lower(s))),
-        Cow::Owned(v) => split_type(&v).map(|(t, s)| {
+        Cow::Borrowed(v) => split_type(v).map(|(t, s, upper)| match upper {
+            false => (Cow::Borrowed(t), Cow::Borrowed(s)),
+            true => (lower(t), lower(s)),
+        }),
+        Cow::Owned(v) => split_type(&v).map(|(t, s, _)| {
             (
                 Cow::Owned(t.to_ascii_lowercase()),
                 Cow::Owned(s.to_ascii_lowercase()),
@@ -762,6 +780,10 @@ impl<'o, 'a, T: Tree<'a>> Ctx<'o, 'a, T> {
         let (body_start, known) = self.headers(buf, start)?;
         let max_params = self.opts.max_params;
         let ct_text = first_header(&self.headers, "content-type").map(field_text);
+        let encoding = first_header(&self.headers, "content-transfer-encoding")
+            .map(|h| TransferEncoding::parse(&h.value))
+            .unwrap_or(TransferEncoding::SevenBit);
+        let cd_text = first_header(&self.headers, "content-disposition").map(field_text);
         let has_ct = ct_text.is_some();
         let parsed = match ct_text {
             Some(text) => {
@@ -787,10 +809,7 @@ impl<'o, 'a, T: Tree<'a>> Ctx<'o, 'a, T> {
             }
             None => self.default_text(),
         };
-        let encoding = first_header(&self.headers, "content-transfer-encoding")
-            .map(|h| TransferEncoding::parse(&h.value))
-            .unwrap_or(TransferEncoding::SevenBit);
-        let disposition = match first_header(&self.headers, "content-disposition").map(field_text) {
+        let disposition = match cd_text {
             Some(text) => {
                 self.params.clear();
                 let kind = parse_field(text, max_params, &mut self.params)

@@ -233,7 +233,7 @@ fn parse_simple<'t>(
             return Ok(None);
         }
         seen += 1;
-        if seen > SIMPLE_PARAMS || p.name.contains('*') {
+        if seen > SIMPLE_PARAMS || p.name.as_bytes().contains(&b'*') {
             out.truncate(base);
             return Err(());
         }
