@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::mime::Body;
+use crate::mime::delimiters::LINEAR_LEVELS;
 
 fn text(p: &Part) -> &str {
     match &p.body {

@@ -32,6 +32,7 @@ mod b64;
 pub mod builder;
 pub mod charset;
 mod decode;
+mod delimiters;
 mod encode;
 pub mod encoded_word;
 pub mod params;
