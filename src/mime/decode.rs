@@ -164,6 +164,8 @@ struct Ctx<'o, 'a, T: Tree<'a>> {
 }
 
 /// The first LF at or after `from`, eight bytes at a time (no `unsafe`, no dependency).
+/// `#[inline]`: the line loops of the delimiter search live in another module.
+#[inline]
 pub(crate) fn find_lf(data: &[u8], from: usize) -> Option<usize> {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
@@ -190,6 +192,7 @@ pub(crate) fn find_lf(data: &[u8], from: usize) -> Option<usize> {
 
 /// The line starting at `pos`: (end of its content, start of the next line). The content
 /// excludes the CRLF or LF.
+#[inline]
 pub(super) fn line_at(data: &[u8], pos: usize) -> (usize, usize) {
     match find_lf(data, pos) {
         Some(end) => {

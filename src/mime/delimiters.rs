@@ -227,6 +227,7 @@ impl<'b> Buf<'b> {
     }
 
     /// The stop when the line at `pos` (a line start) is a delimiter of an open level.
+    #[inline]
     pub(super) fn stop_at(&self, pos: usize) -> Option<Stop> {
         if self.levels.is_empty() || !self.data.get(pos..)?.starts_with(b"--") {
             return None;
