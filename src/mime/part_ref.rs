@@ -328,18 +328,31 @@ impl<'a> Tree<'a> for Owned {
     }
 }
 
+/// The items of `scratch` moved to an exactly sized list; `scratch` keeps its allocation.
+fn exact<T>(scratch: &mut Vec<T>) -> Vec<T> {
+    let mut out = Vec::with_capacity(scratch.len());
+    out.append(scratch);
+    out
+}
+
 impl<'a> Tree<'a> for Borrowed {
     type Part = PartRef<'a>;
     type Headers = Vec<HeaderRef<'a>>;
     type Params = Vec<ParamRef<'a>>;
 
     fn headers(scratch: &mut Vec<HeaderRef<'a>>) -> Vec<HeaderRef<'a>> {
-        // The list itself becomes the part's: no copy.
-        std::mem::take(scratch)
+        // A few headers (a part inside a multipart) are copied to an exactly sized list: the
+        // allocator's small blocks are its cheapest, and the scratch keeps its allocation for
+        // the next part. A long block (a message's) becomes the part's list as it is.
+        if scratch.len() <= 4 {
+            exact(scratch)
+        } else {
+            std::mem::take(scratch)
+        }
     }
 
     fn params(scratch: &mut Vec<ParamRef<'a>>) -> Vec<ParamRef<'a>> {
-        std::mem::take(scratch)
+        exact(scratch)
     }
 
     fn param<'p>(params: &'p Self::Params, name: &str) -> Option<&'p str> {
