@@ -157,6 +157,13 @@ pub(crate) fn cow_to_utf8(bytes: std::borrow::Cow<'_, [u8]>, label: &str) -> Str
         std::borrow::Cow::Borrowed(b) => return to_utf8(b, label).0,
         std::borrow::Cow::Owned(v) => v,
     };
+    // The usual label: no clean-up, no table search.
+    if label == "utf-8" {
+        return match String::from_utf8(bytes) {
+            Ok(text) => text,
+            Err(e) => to_utf8(e.as_bytes(), label).0,
+        };
+    }
     let clean = clean_label(label);
     let encoding = if is_ascii_label(&clean) {
         None
@@ -175,6 +182,39 @@ pub(crate) fn cow_to_utf8(bytes: std::borrow::Cow<'_, [u8]>, label: &str) -> Str
     match String::from_utf8(bytes) {
         Ok(text) => text,
         Err(e) => to_utf8(e.as_bytes(), label).0,
+    }
+}
+
+/// [`cow_to_utf8`] keeping borrowed bytes borrowed when they are the text as they are (valid
+/// UTF-8 under a UTF-8, US-ASCII or unknown label, ASCII under an ASCII-compatible charset):
+/// the result equals [`to_utf8`]'s.
+pub(crate) fn cow_to_utf8_cow<'b>(
+    bytes: std::borrow::Cow<'b, [u8]>,
+    label: &str,
+) -> std::borrow::Cow<'b, str> {
+    let bytes = match bytes {
+        std::borrow::Cow::Borrowed(b) => b,
+        owned => return std::borrow::Cow::Owned(cow_to_utf8(owned, label)),
+    };
+    // The usual label: no clean-up, no table search.
+    if label == "utf-8" {
+        return encoding_rs::UTF_8.decode_without_bom_handling(bytes).0;
+    }
+    let clean = clean_label(label);
+    if is_ascii_label(&clean) {
+        // As `ascii_to_utf8`: UTF-8 (ASCII included) as is, anything else as windows-1252.
+        return match std::str::from_utf8(bytes) {
+            Ok(s) => std::borrow::Cow::Borrowed(s),
+            Err(_) => {
+                encoding_rs::WINDOWS_1252
+                    .decode_without_bom_handling(bytes)
+                    .0
+            }
+        };
+    }
+    match lookup(&clean) {
+        Some(e) => e.decode_without_bom_handling(bytes).0,
+        None => String::from_utf8_lossy(bytes),
     }
 }
 

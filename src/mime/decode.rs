@@ -2,11 +2,12 @@
 //! except the empty one gives a tree (see [`decode_with`] for the rules it follows).
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::marker::PhantomData;
 
+use super::delimiters::{Buf, Stop};
+use super::part_ref::{BodyOut, Borrowed, HeaderRef, Owned, ParamRef, PartRef, Tree};
 use super::{
-    Body, ContentType, DecodeOptions, Disposition, Header, MimeError, Part, TransferEncoding, b64,
-    charset, encoded_word, params, qp,
+    DecodeOptions, MimeError, Part, TransferEncoding, b64, charset, encoded_word, params, qp,
 };
 
 /// Decodes a message with the default [`DecodeOptions`]. See [`decode_with`].
@@ -43,23 +44,25 @@ pub fn decode(message: &[u8]) -> Result<Part, MimeError> {
 ///   invalid or unknown charset still gives text, lossy.
 /// - **Nested messages** (`message/rfc822`, `message/global`) are decoded recursively, after
 ///   undoing a (non-conforming) base64 or quoted-printable transfer encoding. Other
-///   `message/*` types and all other types are [`Body::Bytes`]. The transfer-decoded copies
-///   of nested messages alive at once never exceed the input's size: a nested message whose
-///   decoded copy would pass that is kept as a [`Body::Bytes`] leaf of the decoded bytes.
+///   `message/*` types and all other types are [`Body::Bytes`](super::Body::Bytes). The
+///   transfer-decoded copies of nested messages alive at once never exceed the input's size:
+///   a nested message whose decoded copy would pass that is kept as a
+///   [`Body::Bytes`](super::Body::Bytes) leaf of the decoded bytes.
 /// - **Limits**: a multipart or nested message deeper than `max_depth` is kept as a
-///   [`Body::Bytes`] leaf of its (transfer-decoded) body; more than `max_parts` parts in all
-///   is [`MimeError::TooManyParts`], more than `max_headers` header fields in one part
-///   [`MimeError::TooManyHeaders`], more than `max_params` parameters in a `Content-Type` or
-///   `Content-Disposition` [`MimeError::TooManyParams`], more than `max_fields` header fields
-///   and parameters in the whole message [`MimeError::TooManyFields`].
+///   [`Body::Bytes`](super::Body::Bytes) leaf of its (transfer-decoded) body; more than
+///   `max_parts` parts in all is [`MimeError::TooManyParts`], more than `max_headers` header
+///   fields in one part [`MimeError::TooManyHeaders`], more than `max_params` parameters in a
+///   `Content-Type` or `Content-Disposition` [`MimeError::TooManyParams`], more than
+///   `max_fields` header fields and parameters in the whole message
+///   [`MimeError::TooManyFields`].
 ///
 /// **Cost**: one pass over the input, whatever its shape. Each line is found once; a line
 /// that starts with `--` is checked against the open boundaries (compared with each one up
 /// to 24 open levels, looked up in a hash map past that); then each byte is read by the
-/// decoder of the one header or body it belongs to. Parameters are grouped by name in a hash
-/// map. Nested messages and multiparts are parsed in place, never copied per level; only a
-/// non-conforming base64 or quoted-printable nested message is decoded into a buffer of its
-/// own. Time is linear in the input size, and a count cap stops the work at the cap.
+/// decoder of the one header or body it belongs to. Nested messages and multiparts are
+/// parsed in place, never copied per level; only a non-conforming base64 or quoted-printable
+/// nested message is decoded into a buffer of its own. Time is linear in the input size, and
+/// a count cap stops the work at the cap.
 ///
 /// **Memory**: the heap held at the peak is the returned tree plus, at most, one body being
 /// converted and the decoded copies of encoded nested messages (at most the input size in
@@ -71,18 +74,61 @@ pub fn decode(message: &[u8]) -> Result<Part, MimeError> {
 /// a constant (about 25 MB at the defaults).
 /// Text converted from an 8-bit legacy charset can grow to three UTF-8 bytes per input
 /// byte.
+///
+/// [`decode_ref_with`] gives the same tree borrowing from the input, at a fraction of the
+/// allocations.
 pub fn decode_with(message: &[u8], opts: &DecodeOptions) -> Result<Part, MimeError> {
+    decode_tree::<Owned>(message, opts)
+}
+
+/// Decodes a message with the default [`DecodeOptions`] into a tree that borrows from it. See
+/// [`decode_ref_with`].
+pub fn decode_ref(message: &[u8]) -> Result<PartRef<'_>, MimeError> {
+    decode_ref_with(message, &DecodeOptions::default())
+}
+
+/// [`decode_with`] returning a [`PartRef`], which borrows from `message` every header name,
+/// raw value and decoded value, parameter, type and body that is there as it is (UTF-8 or
+/// ASCII, no folding, no encoded word, no transfer encoding, no charset conversion); only
+/// what the decoder changes is allocated. The faster choice when the tree does not have to
+/// outlive the input. Same rules, limits and errors as [`decode_with`]:
+/// `decode_ref_with(m, o).map(PartRef::into_owned)` equals `decode_with(m, o)`. A nested
+/// message undone from base64 or quoted-printable is decoded from a buffer of its own, so its
+/// subtree owns all its values.
+///
+/// ```
+/// use smtpkit::mime::{self, BodyRef};
+///
+/// let bytes = b"Subject: hi\r\nContent-Type: text/plain\r\n\r\nhello\r\n";
+/// let part = mime::decode_ref_with(bytes, &mime::DecodeOptions::default())?;
+/// assert_eq!(part.header_value("subject"), Some("hi"));
+/// assert!(matches!(&part.body, BodyRef::Text(t) if t == "hello\r\n"));
+/// let owned: mime::Part = part.into_owned();
+/// assert_eq!(owned, mime::decode(bytes)?);
+/// # Ok::<(), mime::MimeError>(())
+/// ```
+pub fn decode_ref_with<'a>(
+    message: &'a [u8],
+    opts: &DecodeOptions,
+) -> Result<PartRef<'a>, MimeError> {
+    decode_tree::<Borrowed>(message, opts)
+}
+
+fn decode_tree<'a, T: Tree<'a>>(
+    message: &'a [u8],
+    opts: &DecodeOptions,
+) -> Result<T::Part, MimeError> {
     if message.is_empty() {
         return Err(MimeError::Empty);
     }
-    let mut ctx = Ctx {
-        opts,
+    let counts = Counts {
         parts: 0,
         fields: 0,
         decoded_alive: 0,
         decoded_budget: message.len(),
         max_depth: opts.max_depth.min(HARD_MAX_DEPTH),
     };
+    let mut ctx = Ctx::<T>::new(opts, counts);
     let mut buf = Buf::new(message);
     ctx.part(&mut buf, 0, false, 0).map(|(part, _)| part)
 }
@@ -90,8 +136,10 @@ pub fn decode_with(message: &[u8], opts: &DecodeOptions) -> Result<Part, MimeErr
 /// Recursion guard: `max_depth` values above this act as this.
 const HARD_MAX_DEPTH: usize = 100;
 
-struct Ctx<'a> {
-    opts: &'a DecodeOptions,
+/// What a decode has counted so far; a nested message decoded from its own buffer goes on
+/// with the same counts.
+#[derive(Clone, Copy)]
+struct Counts {
     /// Parts counted so far (against `max_parts`).
     parts: usize,
     /// Header fields and parameters counted so far (against `max_fields`).
@@ -103,7 +151,21 @@ struct Ctx<'a> {
     max_depth: usize,
 }
 
+/// One decode of a buffer of lifetime `'a` into the tree `T`.
+struct Ctx<'o, 'a, T: Tree<'a>> {
+    opts: &'o DecodeOptions,
+    n: Counts,
+    /// The headers of the part being read, until the tree takes them (before its body is
+    /// decoded, so the parts inside reuse the list).
+    headers: Vec<HeaderRef<'a>>,
+    /// The parameters of the field being read, likewise.
+    params: Vec<ParamRef<'a>>,
+    tree: PhantomData<T>,
+}
+
 /// The first LF at or after `from`, eight bytes at a time (no `unsafe`, no dependency).
+/// `#[inline]`: the line loops of the delimiter search live in another module.
+#[inline]
 pub(crate) fn find_lf(data: &[u8], from: usize) -> Option<usize> {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
@@ -130,7 +192,8 @@ pub(crate) fn find_lf(data: &[u8], from: usize) -> Option<usize> {
 
 /// The line starting at `pos`: (end of its content, start of the next line). The content
 /// excludes the CRLF or LF.
-fn line_at(data: &[u8], pos: usize) -> (usize, usize) {
+#[inline]
+pub(super) fn line_at(data: &[u8], pos: usize) -> (usize, usize) {
     match find_lf(data, pos) {
         Some(end) => {
             let content_end = if end > pos && data.get(end - 1) == Some(&b'\r') {
@@ -153,293 +216,18 @@ fn header_name_len(line: &[u8]) -> Option<usize> {
     (end > 0 && line.get(end) == Some(&b':')).then_some(end)
 }
 
-fn trim_end_wsp(b: &[u8]) -> &[u8] {
-    let n = b
-        .iter()
-        .rposition(|&c| c != b' ' && c != b'\t')
-        .map_or(0, |i| i + 1);
-    b.get(..n).unwrap_or_default()
-}
-
-/// Where a region of the buffer (a part, a body, a preamble) ends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Stop {
-    /// The end of the buffer.
-    Eof,
-    /// A delimiter line of the open multipart `level`: the line starts at `line`, the next
-    /// one at `next`.
-    Delim {
-        line: usize,
-        next: usize,
-        level: usize,
-        closing: bool,
-    },
-}
-
-/// Whether `rest` (a line after its leading `--`) is `boundary`, optionally `--`, then only
-/// spaces or tabs: `Some(closing)` when it is.
-fn delimiter_of(boundary: &[u8], rest: &[u8]) -> Option<bool> {
-    // Boundaries of nested parts often differ only at their end (`b0`, `b1`...): the last
-    // byte rejects most of them without a full comparison.
-    if let Some(last) = boundary.len().checked_sub(1)
-        && rest.get(last) != boundary.get(last)
+/// A header's raw value as text (without decoding encoded words), for parsing its
+/// parameters: borrowed from the input when the header is (the usual case: its value is its
+/// raw bytes, already checked as UTF-8).
+fn field_text<'a>(h: &HeaderRef<'a>) -> Cow<'a, str> {
+    if let (Cow::Borrowed(v), Cow::Borrowed(r)) = (&h.value, &h.raw)
+        && std::ptr::eq(v.as_bytes(), *r)
     {
-        return None;
+        return Cow::Borrowed(v);
     }
-    let tail = rest.strip_prefix(boundary)?;
-    let (closing, tail) = match tail.strip_prefix(b"--") {
-        Some(t) => (true, t),
-        None => (false, tail),
-    };
-    tail.iter()
-        .all(|&b| b == b' ' || b == b'\t')
-        .then_some(closing)
-}
-
-/// Up to this many open levels (more than the default `max_depth`) a candidate line, one
-/// that starts with `--`, is compared with each boundary: at most this many comparisons of
-/// at most the line's length. Past it the line is looked up in a hash map by the two keys
-/// it could carry, so the cost per line stops growing with the depth.
-const LINEAR_LEVELS: usize = 24;
-
-/// The boundaries of the open multiparts, outermost first, in one buffer: opening a level
-/// copies its boundary once, without an allocation of its own.
-#[derive(Default)]
-struct Levels {
-    bytes: Vec<u8>,
-    /// Where each level's boundary ends in `bytes`, and whether it is a prefix of an outer
-    /// level's boundary or has one as its prefix.
-    ends: Vec<(usize, bool)>,
-    /// Open levels so flagged. With none, a line can be the delimiter of one level at most
-    /// (two boundaries that both start a line are prefixes of one another).
-    prefixed: usize,
-}
-
-impl Levels {
-    fn len(&self) -> usize {
-        self.ends.len()
-    }
-
-    fn is_empty(&self) -> bool {
-        self.ends.is_empty()
-    }
-
-    fn get(&self, level: usize) -> Option<&[u8]> {
-        let (end, _) = *self.ends.get(level)?;
-        let start = match level.checked_sub(1) {
-            Some(prev) => self.ends.get(prev)?.0,
-            None => 0,
-        };
-        self.bytes.get(start..end)
-    }
-
-    fn iter(&self) -> impl Iterator<Item = &[u8]> {
-        let mut start = 0;
-        self.ends.iter().map(move |&(end, _)| {
-            let b = self.bytes.get(start..end).unwrap_or_default();
-            start = end;
-            b
-        })
-    }
-
-    fn push(&mut self, boundary: &[u8]) {
-        let prefixed = self
-            .iter()
-            .any(|b| b.starts_with(boundary) || boundary.starts_with(b));
-        self.bytes.extend_from_slice(boundary);
-        self.ends.push((self.bytes.len(), prefixed));
-        self.prefixed += usize::from(prefixed);
-    }
-
-    fn pop(&mut self) {
-        if let Some((_, prefixed)) = self.ends.pop() {
-            self.prefixed -= usize::from(prefixed);
-        }
-        self.bytes.truncate(self.ends.last().map_or(0, |e| e.0));
-    }
-}
-
-/// A buffer being parsed (the message, or a transfer-decoded nested message) and the
-/// boundaries of the multiparts open in it, outermost first.
-struct Buf<'b> {
-    data: &'b [u8],
-    levels: Levels,
-    /// Past [`LINEAR_LEVELS`] open levels: a boundary with trailing spaces and tabs removed,
-    /// to the open levels using it, outermost first (a level whose boundary repeats an outer
-    /// one exactly is left out: the outer one always wins). So the cost of a line does not
-    /// grow with the nesting depth.
-    index: Option<HashMap<Vec<u8>, Vec<usize>>>,
-}
-
-impl<'b> Buf<'b> {
-    fn new(data: &'b [u8]) -> Self {
-        Buf {
-            data,
-            levels: Levels::default(),
-            index: None,
-        }
-    }
-
-    fn index_level(
-        index: &mut HashMap<Vec<u8>, Vec<usize>>,
-        levels: &Levels,
-        level: usize,
-        boundary: &[u8],
-    ) {
-        let users = index.entry(trim_end_wsp(boundary).to_vec()).or_default();
-        let shadowed = users
-            .iter()
-            .any(|&l| levels.get(l).is_some_and(|b| b == boundary));
-        if !shadowed {
-            users.push(level);
-        }
-    }
-
-    /// Opens a multipart level; returns its index.
-    fn push(&mut self, boundary: &[u8]) -> usize {
-        let level = self.levels.len();
-        if self.index.is_none() && level >= LINEAR_LEVELS {
-            let mut index = HashMap::new();
-            for (l, b) in self.levels.iter().enumerate() {
-                Self::index_level(&mut index, &self.levels, l, b);
-            }
-            self.index = Some(index);
-        }
-        if let Some(index) = &mut self.index {
-            Self::index_level(index, &self.levels, level, boundary);
-        }
-        self.levels.push(boundary);
-        level
-    }
-
-    /// Closes the innermost level.
-    fn pop(&mut self) {
-        let Some(level) = self.levels.len().checked_sub(1) else {
-            return;
-        };
-        if level <= LINEAR_LEVELS {
-            self.index = None;
-            self.levels.pop();
-            return;
-        }
-        let key = trim_end_wsp(self.levels.get(level).unwrap_or_default());
-        if let Some(index) = &mut self.index
-            && let Some(users) = index.get_mut(key)
-            && users.last() == Some(&level)
-        {
-            users.pop();
-            if users.is_empty() {
-                index.remove(key);
-            }
-        }
-        self.levels.pop();
-    }
-
-    /// Whether `line` (without its line break) is a delimiter of an open level: the
-    /// outermost such level and whether the delimiter is a closing one.
-    fn delimiter(&self, line: &[u8]) -> Option<(usize, bool)> {
-        let rest = line.strip_prefix(b"--")?;
-        let Some(index) = &self.index else {
-            if self.levels.prefixed == 0 {
-                // One level at most can match: innermost first, where most delimiters are.
-                return (0..self.levels.len()).rev().find_map(|level| {
-                    let b = self.levels.get(level).unwrap_or_default();
-                    delimiter_of(b, rest).map(|closing| (level, closing))
-                });
-            }
-            return self
-                .levels
-                .iter()
-                .enumerate()
-                .find_map(|(level, b)| delimiter_of(b, rest).map(|closing| (level, closing)));
-        };
-        // `--boundary` then white space: the key is the line trimmed; `--boundary--` then
-        // white space: the line trimmed, without its `--`, trimmed again (the boundary may
-        // end in white space itself).
-        let open_key = trim_end_wsp(rest);
-        let close_key = open_key.strip_suffix(b"--").map(trim_end_wsp);
-        let mut found: Option<(usize, bool)> = None;
-        for key in std::iter::once(open_key).chain(close_key) {
-            for &level in index.get(key).map(Vec::as_slice).unwrap_or_default() {
-                if found.is_some_and(|(f, _)| f <= level) {
-                    break;
-                }
-                let boundary = self.levels.get(level).unwrap_or_default();
-                if let Some(closing) = delimiter_of(boundary, rest) {
-                    found = Some((level, closing));
-                    break;
-                }
-            }
-        }
-        found
-    }
-
-    /// The stop when the line at `pos` (a line start) is a delimiter of an open level.
-    fn stop_at(&self, pos: usize) -> Option<Stop> {
-        if self.levels.is_empty() || !self.data.get(pos..)?.starts_with(b"--") {
-            return None;
-        }
-        let (content_end, next) = line_at(self.data, pos);
-        let (level, closing) = self.delimiter(self.data.get(pos..content_end)?)?;
-        Some(Stop::Delim {
-            line: pos,
-            next,
-            level,
-            closing,
-        })
-    }
-
-    /// The first delimiter line of an open level at or after `pos` (a line start).
-    fn find_stop(&self, mut pos: usize) -> Stop {
-        if self.levels.is_empty() {
-            return Stop::Eof;
-        }
-        while pos < self.data.len() {
-            if let Some(stop) = self.stop_at(pos) {
-                return stop;
-            }
-            match find_lf(self.data, pos) {
-                Some(lf) => pos = lf + 1,
-                None => break,
-            }
-        }
-        Stop::Eof
-    }
-
-    /// The end of a region that starts at `start` and is ended by `stop`: the line break
-    /// before a delimiter belongs to the delimiter, and each multipart left unclosed drops
-    /// one more final line break of its last part (as if each level had cut out its parts
-    /// before its children were parsed).
-    fn end_of(&self, start: usize, stop: Stop) -> usize {
-        let (mut end, trims) = match stop {
-            Stop::Eof => (self.data.len(), self.levels.len()),
-            Stop::Delim { line, level, .. } => (line, self.levels.len().saturating_sub(level)),
-        };
-        for _ in 0..trims {
-            if end > start && self.data.get(end - 1) == Some(&b'\n') {
-                end -= 1;
-                if end > start && self.data.get(end - 1) == Some(&b'\r') {
-                    end -= 1;
-                }
-            } else {
-                break;
-            }
-        }
-        end.max(start)
-    }
-
-    fn slice(&self, start: usize, end: usize) -> &'b [u8] {
-        self.data.get(start..end).unwrap_or_default()
-    }
-}
-
-/// A header's raw value as text (without decoding encoded words): its decoded value when
-/// that is the raw value as it is (the usual case), which spares a second UTF-8 check.
-fn header_cow(h: &Header) -> Cow<'_, str> {
-    if h.value.as_bytes() == h.raw.as_slice() {
-        Cow::Borrowed(&h.value)
-    } else {
-        charset::header_bytes_to_cow(&h.raw)
+    match &h.raw {
+        Cow::Borrowed(r) => charset::header_bytes_to_cow(r),
+        Cow::Owned(r) => Cow::Owned(charset::header_bytes_to_cow(r).into_owned()),
     }
 }
 
@@ -453,28 +241,88 @@ pub(crate) fn header_text(raw: &[u8]) -> String {
     }
 }
 
-fn first_header<'h>(headers: &'h [Header], name: &str) -> Option<&'h Header> {
+fn first_header<'h, 'a>(headers: &'h [HeaderRef<'a>], name: &str) -> Option<&'h HeaderRef<'a>> {
     headers.iter().find(|h| h.name.eq_ignore_ascii_case(name))
 }
 
-/// Parses a Content-Type value: `None` when it is not `type/subtype`; `Err` when it has more
-/// than `max_params` parameters.
-fn parse_content_type(h: &Header, max_params: usize) -> Result<Option<ContentType>, ()> {
-    let text = header_cow(h);
-    let (value, params) = params::parse_borrowed(&text, max_params).ok_or(())?;
-    let Some((t, s)) = value.split_once('/') else {
-        return Ok(None);
-    };
+/// Parses a field with parameters, appending them to `out`: the main value, `None` past
+/// `max_params` (nothing appended then). Text owned by the caller gives owned values.
+fn parse_field<'a>(
+    text: Cow<'a, str>,
+    max_params: usize,
+    out: &mut Vec<ParamRef<'a>>,
+) -> Option<Cow<'a, str>> {
+    match text {
+        Cow::Borrowed(t) => params::parse_into(t, max_params, out),
+        Cow::Owned(t) => {
+            let mut tmp = Vec::new();
+            let value = params::parse_into(&t, max_params, &mut tmp)?;
+            out.extend(
+                tmp.into_iter()
+                    .map(|(n, v)| (Cow::Owned(n.into_owned()), Cow::Owned(v.into_owned()))),
+            );
+            Some(Cow::Owned(value.into_owned()))
+        }
+    }
+}
+
+/// `s` lower-cased, borrowed when it is already.
+fn lower(s: &str) -> Cow<'_, str> {
+    if s.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(s.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(s)
+    }
+}
+
+fn lower_cow(s: Cow<'_, str>) -> Cow<'_, str> {
+    match s {
+        Cow::Borrowed(b) => lower(b),
+        Cow::Owned(o) => Cow::Owned(lower(&o).into_owned()),
+    }
+}
+
+/// `type/subtype` of a Content-Type value, trimmed, and whether it holds an upper-case
+/// letter; `None` when it is not that.
+fn split_type(value: &str) -> Option<(&str, &str, bool)> {
+    let value = super::trim(value);
+    // One pass over the usual value (`text/plain`: no space, one slash): where the slash is,
+    // whether every byte is printable, whether any is upper-case.
+    let (mut slash, mut graphic, mut upper) = (None, true, false);
+    for (i, &b) in value.as_bytes().iter().enumerate() {
+        match b {
+            b'/' if slash.is_none() => slash = Some(i),
+            b'A'..=b'Z' => upper = true,
+            _ => graphic &= b.is_ascii_graphic() && b != b'/',
+        }
+    }
+    let slash = slash?;
+    let t = value.get(..slash).unwrap_or_default();
+    let s = value.get(slash + 1..).unwrap_or_default();
+    if graphic && !t.is_empty() && !s.is_empty() {
+        return Some((t, s, upper));
+    }
+    // White space around the slash, or not a valid type: the general rule.
     let (t, s) = (super::trim(t), super::trim(s));
     let valid = |x: &str| !x.is_empty() && x.bytes().all(|b| b.is_ascii_graphic() && b != b'/');
-    if !valid(t) || !valid(s) {
-        return Ok(None);
+    (valid(t) && valid(s)).then_some((t, s, true))
+}
+
+/// The lower-cased type and subtype of a Content-Type value; `None` when it is not
+/// `type/subtype`.
+fn content_type<'a>(value: Cow<'a, str>) -> Option<(Cow<'a, str>, Cow<'a, str>)> {
+    match value {
+        Cow::Borrowed(v) => split_type(v).map(|(t, s, upper)| match upper {
+            false => (Cow::Borrowed(t), Cow::Borrowed(s)),
+            true => (lower(t), lower(s)),
+        }),
+        Cow::Owned(v) => split_type(&v).map(|(t, s, _)| {
+            (
+                Cow::Owned(t.to_ascii_lowercase()),
+                Cow::Owned(s.to_ascii_lowercase()),
+            )
+        }),
     }
-    Ok(Some(ContentType {
-        mime_type: t.to_ascii_lowercase(),
-        subtype: s.to_ascii_lowercase(),
-        params,
-    }))
 }
 
 fn transfer_decode<'d>(body: &'d [u8], encoding: &TransferEncoding) -> Cow<'d, [u8]> {
@@ -485,10 +333,23 @@ fn transfer_decode<'d>(body: &'d [u8], encoding: &TransferEncoding) -> Cow<'d, [
     }
 }
 
-impl Ctx<'_> {
+/// A content type as the decoder carries it: type, subtype, parameters.
+type Ct<'a, T> = (Cow<'a, str>, Cow<'a, str>, <T as Tree<'a>>::Params);
+
+impl<'o, 'a, T: Tree<'a>> Ctx<'o, 'a, T> {
+    fn new(opts: &'o DecodeOptions, n: Counts) -> Self {
+        Ctx {
+            opts,
+            n,
+            headers: Vec::new(),
+            params: Vec::new(),
+            tree: PhantomData,
+        }
+    }
+
     fn count(&mut self) -> Result<(), MimeError> {
-        self.parts += 1;
-        if self.parts > self.opts.max_parts {
+        self.n.parts += 1;
+        if self.n.parts > self.opts.max_parts {
             return Err(MimeError::TooManyParts {
                 limit: self.opts.max_parts,
             });
@@ -497,8 +358,8 @@ impl Ctx<'_> {
     }
 
     fn count_fields(&mut self, n: usize) -> Result<(), MimeError> {
-        self.fields = self.fields.saturating_add(n);
-        if self.fields > self.opts.max_fields {
+        self.n.fields = self.n.fields.saturating_add(n);
+        if self.n.fields > self.opts.max_fields {
             return Err(MimeError::TooManyFields {
                 limit: self.opts.max_fields,
             });
@@ -512,36 +373,39 @@ impl Ctx<'_> {
         }
     }
 
-    fn default_text(&self) -> ContentType {
-        ContentType {
-            mime_type: "text".to_owned(),
-            subtype: "plain".to_owned(),
-            params: vec![("charset".to_owned(), self.opts.default_charset.clone())],
-        }
+    /// `text/plain; charset=<default_charset>` (the parameter scratch list is empty here).
+    fn default_text(&mut self) -> Ct<'a, T> {
+        let charset = match self.opts.default_charset.as_str() {
+            // The default default: no allocation for it.
+            "us-ascii" => Cow::Borrowed("us-ascii"),
+            other => Cow::Owned(other.to_owned()),
+        };
+        self.params.clear();
+        self.params.push((Cow::Borrowed("charset"), charset));
+        (
+            Cow::Borrowed("text"),
+            Cow::Borrowed("plain"),
+            T::params(&mut self.params),
+        )
     }
 
-    fn text_body(&self, ct: &ContentType, data: Cow<'_, [u8]>) -> Body {
-        let label = ct
-            .param("charset")
+    fn text_body(&self, charset: Option<&str>, data: Cow<'a, [u8]>) -> Cow<'a, str> {
+        let label = charset
             .filter(|c| match c.as_bytes().first() {
                 // The usual label starts with a letter: no char-by-char trim.
                 Some(&b) if b.is_ascii() && !matches!(b, b' ' | b'\t'..=b'\r') => true,
                 _ => !c.trim().is_empty(),
             })
             .unwrap_or(&self.opts.default_charset);
-        Body::Text(charset::cow_to_utf8(data, label))
+        charset::cow_to_utf8_cow(data, label)
     }
 
-    /// Reads the header block of the part starting at `start`. Returns the headers (values
-    /// not yet decoded), where the body starts, and the stop when a delimiter line (or the
-    /// end of the buffer) came before the body.
-    fn headers(
-        &mut self,
-        buf: &Buf<'_>,
-        start: usize,
-    ) -> Result<(Vec<Header>, usize, Option<Stop>), MimeError> {
+    /// Reads the header block of the part starting at `start` into the header scratch list
+    /// (values decoded). Returns where the body starts, and the stop when a delimiter line
+    /// (or the end of the buffer) came before the body.
+    fn headers(&mut self, buf: &Buf<'a>, start: usize) -> Result<(usize, Option<Stop>), MimeError> {
         let data = buf.data;
-        let mut headers: Vec<Header> = Vec::new();
+        self.headers.clear();
         // The last header got continuation lines: its text is decoded again at its end.
         let mut stale = false;
         let mut pos = start;
@@ -554,7 +418,7 @@ impl Ctx<'_> {
                 break (pos, Some(stop));
             }
             let (content_end, next) = line_at(data, pos);
-            let line = data.get(pos..content_end).unwrap_or_default();
+            let line: &'a [u8] = data.get(pos..content_end).unwrap_or_default();
             if line.is_empty() {
                 break (next, None);
             }
@@ -565,8 +429,8 @@ impl Ctx<'_> {
             }
             first = false;
             if matches!(line.first(), Some(b' ' | b'\t')) {
-                if let Some(h) = headers.last_mut() {
-                    h.raw.extend_from_slice(line);
+                if let Some(h) = self.headers.last_mut() {
+                    h.raw.to_mut().extend_from_slice(line);
                     stale = true;
                 }
                 pos = next;
@@ -575,14 +439,14 @@ impl Ctx<'_> {
             let Some(colon) = header_name_len(line) else {
                 break (pos, None);
             };
-            if headers.len() >= self.opts.max_headers {
+            if self.headers.len() >= self.opts.max_headers {
                 return Err(MimeError::TooManyHeaders {
                     limit: self.opts.max_headers,
                 });
             }
             self.count_fields(1)?;
-            if stale && let Some(h) = headers.last_mut() {
-                h.value = header_text(&h.raw);
+            if stale && let Some(h) = self.headers.last_mut() {
+                h.value = Cow::Owned(header_text(&h.raw));
             }
             stale = false;
             let value = line.get(colon + 1..).unwrap_or_default();
@@ -590,116 +454,132 @@ impl Ctx<'_> {
                 .iter()
                 .position(|&b| b != b' ' && b != b'\t')
                 .unwrap_or(value.len());
-            let raw = value.get(skip..).unwrap_or_default();
+            let raw: &'a [u8] = value.get(skip..).unwrap_or_default();
             // One UTF-8 check for the line gives the name and, for the usual value (no
             // encoded word), its text.
             let header = match std::str::from_utf8(line) {
                 Ok(text) => {
-                    let name = text.get(..colon).unwrap_or_default().to_owned();
                     let value = text.get(colon + 1 + skip..).unwrap_or_default();
-                    let value = if super::has_word_start(raw) {
-                        encoded_word::decode(value)
-                    } else {
-                        value.to_owned()
-                    };
-                    Header {
-                        name,
-                        raw: raw.to_vec(),
-                        value,
+                    HeaderRef {
+                        name: Cow::Borrowed(text.get(..colon).unwrap_or_default()),
+                        raw: Cow::Borrowed(raw),
+                        value: if super::has_word_start(raw) {
+                            Cow::Owned(encoded_word::decode(value))
+                        } else {
+                            Cow::Borrowed(value)
+                        },
                     }
                 }
                 Err(_) => {
                     let name = line.get(..colon).unwrap_or_default();
                     // Printable ASCII (checked by `header_name_len`), so always valid UTF-8.
-                    let name = std::str::from_utf8(name).unwrap_or_default().to_owned();
-                    Header {
-                        name,
-                        raw: raw.to_vec(),
-                        value: header_text(raw),
+                    let name = std::str::from_utf8(name).unwrap_or_default();
+                    HeaderRef {
+                        name: Cow::Borrowed(name),
+                        raw: Cow::Borrowed(raw),
+                        value: Cow::Owned(header_text(raw)),
                     }
                 }
             };
-            headers.push(header);
+            self.headers.push(header);
             pos = next;
         };
-        if stale && let Some(h) = headers.last_mut() {
-            h.value = header_text(&h.raw);
+        if stale && let Some(h) = self.headers.last_mut() {
+            h.value = Cow::Owned(header_text(&h.raw));
         }
-        Ok((headers, body_start, stop))
+        Ok((body_start, stop))
     }
 
     /// The body region starting at `start`: its bytes and the stop that ends it.
-    fn region<'b>(&self, buf: &Buf<'b>, start: usize, known: Option<Stop>) -> (&'b [u8], Stop) {
+    fn region(&self, buf: &Buf<'a>, start: usize, known: Option<Stop>) -> (&'a [u8], Stop) {
         let stop = known.unwrap_or_else(|| buf.find_stop(start));
         (buf.slice(start, buf.end_of(start, stop)), stop)
+    }
+
+    /// Decodes a transfer-decoded nested message from its own buffer, with the counts so far.
+    fn nested(&mut self, data: &[u8], depth: usize) -> Result<PartRef<'static>, MimeError> {
+        let mut inner = Ctx::<Borrowed>::new(self.opts, self.n);
+        let mut buf = Buf::new(data);
+        let result = inner.part(&mut buf, 0, false, depth);
+        self.n = inner.n;
+        result.map(|(part, _)| part.into_static())
     }
 
     /// Decodes the part starting at `start` (a line start) in `buf`; `in_digest` selects the
     /// default type. Returns the part and the stop that ended it (not consumed).
     fn part(
         &mut self,
-        buf: &mut Buf<'_>,
+        buf: &mut Buf<'a>,
         start: usize,
         in_digest: bool,
         depth: usize,
-    ) -> Result<(Part, Stop), MimeError> {
+    ) -> Result<(T::Part, Stop), MimeError> {
         self.count()?;
-        let (headers, body_start, known) = self.headers(buf, start)?;
-        let content_type_header = first_header(&headers, "content-type");
-        let parsed = match content_type_header {
-            Some(h) => {
-                parse_content_type(h, self.opts.max_params).map_err(|()| self.too_many_params())?
+        let (body_start, known) = self.headers(buf, start)?;
+        let max_params = self.opts.max_params;
+        let ct_text = first_header(&self.headers, "content-type").map(field_text);
+        let encoding = first_header(&self.headers, "content-transfer-encoding")
+            .map(|h| TransferEncoding::parse(&h.value))
+            .unwrap_or(TransferEncoding::SevenBit);
+        let cd_text = first_header(&self.headers, "content-disposition").map(field_text);
+        let has_ct = ct_text.is_some();
+        let parsed = match ct_text {
+            Some(text) => {
+                self.params.clear();
+                let value = parse_field(text, max_params, &mut self.params)
+                    .ok_or_else(|| self.too_many_params())?;
+                content_type(value)
             }
             None => None,
         };
-        let mut content_type = match parsed {
-            Some(ct) => {
-                self.count_fields(ct.params.len())?;
-                ct
+        let (mut mime_type, mut subtype, mut ct_params) = match parsed {
+            Some((t, s)) => {
+                self.count_fields(self.params.len())?;
+                (t, s, T::params(&mut self.params))
             }
-            None if in_digest && content_type_header.is_none() => {
-                ContentType::new("message", "rfc822")
+            None if in_digest && !has_ct => {
+                self.params.clear();
+                (
+                    Cow::Borrowed("message"),
+                    Cow::Borrowed("rfc822"),
+                    T::params(&mut self.params),
+                )
             }
             None => self.default_text(),
         };
-        let encoding = first_header(&headers, "content-transfer-encoding")
-            .map(|h| TransferEncoding::parse(&h.value))
-            .unwrap_or(TransferEncoding::SevenBit);
-        let disposition = match first_header(&headers, "content-disposition") {
-            Some(h) => {
-                let text = header_cow(h);
-                let (kind, params) = params::parse_borrowed(&text, self.opts.max_params)
+        let disposition = match cd_text {
+            Some(text) => {
+                self.params.clear();
+                let kind = parse_field(text, max_params, &mut self.params)
                     .ok_or_else(|| self.too_many_params())?;
-                self.count_fields(params.len())?;
-                Some(Disposition {
-                    kind: kind.to_ascii_lowercase(),
-                    params,
-                })
+                self.count_fields(self.params.len())?;
+                Some((lower_cow(kind), T::params(&mut self.params)))
             }
             None => None,
         };
-        let multipart = content_type.mime_type == "multipart";
-        let container = multipart
-            || (content_type.mime_type == "message"
-                && matches!(content_type.subtype.as_str(), "rfc822" | "global"));
-        let (body, stop) = if container && depth >= self.max_depth {
+        // Taken before the body: the parts inside reuse the scratch list.
+        let headers = T::headers(&mut self.headers);
+        let multipart = mime_type == "multipart";
+        let container =
+            multipart || (mime_type == "message" && matches!(&*subtype, "rfc822" | "global"));
+        let (body, stop) = if container && depth >= self.n.max_depth {
             let (bytes, stop) = self.region(buf, body_start, known);
-            let decoded = transfer_decode(bytes, &encoding).into_owned();
-            (Body::Bytes(decoded), stop)
+            (BodyOut::Bytes(transfer_decode(bytes, &encoding)), stop)
         } else if multipart {
-            let boundary = content_type
-                .param("boundary")
-                .filter(|b| !b.is_empty())
-                .map(str::as_bytes);
+            let boundary = T::param(&ct_params, "boundary").filter(|b| !b.is_empty());
             match boundary {
                 None => {
-                    content_type = self.default_text();
+                    (mime_type, subtype, ct_params) = self.default_text();
                     let (bytes, stop) = self.region(buf, body_start, known);
-                    (self.text_body(&content_type, Cow::Borrowed(bytes)), stop)
+                    let charset = T::param(&ct_params, "charset");
+                    (
+                        BodyOut::Text(self.text_body(charset, Cow::Borrowed(bytes))),
+                        stop,
+                    )
                 }
                 Some(boundary) => {
-                    let digest = content_type.subtype == "digest";
-                    self.multipart(buf, boundary, body_start, digest, depth)?
+                    let digest = subtype == "digest";
+                    self.multipart(buf, boundary.as_bytes(), body_start, digest, depth)?
                 }
             }
         } else if container {
@@ -707,55 +587,55 @@ impl Ctx<'_> {
                 TransferEncoding::Base64 | TransferEncoding::QuotedPrintable => {
                     let (bytes, stop) = self.region(buf, body_start, known);
                     let decoded = transfer_decode(bytes, &encoding).into_owned();
-                    let alive = self.decoded_alive.saturating_add(decoded.len());
-                    if alive > self.decoded_budget {
-                        (Body::Bytes(decoded), stop)
+                    let alive = self.n.decoded_alive.saturating_add(decoded.len());
+                    if alive > self.n.decoded_budget {
+                        (BodyOut::Bytes(Cow::Owned(decoded)), stop)
                     } else {
-                        self.decoded_alive = alive;
-                        let mut inner = Buf::new(&decoded);
-                        let result = self.part(&mut inner, 0, false, depth + 1);
-                        self.decoded_alive -= decoded.len();
-                        (Body::Message(Box::new(result?.0)), stop)
+                        self.n.decoded_alive = alive;
+                        let result = self.nested(&decoded, depth + 1);
+                        self.n.decoded_alive -= decoded.len();
+                        (BodyOut::Message(T::from_static(result?)), stop)
                     }
                 }
                 _ => {
                     // Parsed in place: the nested message is the rest of this part's region.
                     let (inner, stop) = self.part(buf, body_start, false, depth + 1)?;
-                    (Body::Message(Box::new(inner)), stop)
+                    (BodyOut::Message(inner), stop)
                 }
             }
         } else {
             let (bytes, stop) = self.region(buf, body_start, known);
             let decoded = transfer_decode(bytes, &encoding);
-            let body = if content_type.mime_type == "text" {
-                self.text_body(&content_type, decoded)
+            let body = if mime_type == "text" {
+                let charset = T::param(&ct_params, "charset");
+                BodyOut::Text(self.text_body(charset, decoded))
             } else {
-                Body::Bytes(decoded.into_owned())
+                BodyOut::Bytes(decoded)
             };
             (body, stop)
         };
-        Ok((
-            Part {
-                headers,
-                content_type,
-                disposition,
-                encoding,
-                body,
-            },
-            stop,
-        ))
+        let part = T::part(
+            headers,
+            mime_type,
+            subtype,
+            ct_params,
+            disposition,
+            encoding,
+            body,
+        );
+        Ok((part, stop))
     }
 
     /// The body of a multipart with this boundary, starting at `start`: its parts, and the
     /// stop that ended it (a delimiter of an enclosing level, or the end of the buffer).
     fn multipart(
         &mut self,
-        buf: &mut Buf<'_>,
+        buf: &mut Buf<'a>,
         boundary: &[u8],
         start: usize,
         digest: bool,
         depth: usize,
-    ) -> Result<(Body, Stop), MimeError> {
+    ) -> Result<(BodyOut<'a, T::Part>, Stop), MimeError> {
         let level = buf.push(boundary);
         // The preamble: up to the first delimiter of any open level.
         let (mut next, mut closing) = match buf.find_stop(start) {
@@ -769,17 +649,20 @@ impl Ctx<'_> {
                 // No delimiter of its own: one text part holding the whole body.
                 buf.pop();
                 self.count()?;
-                let ct = self.default_text();
+                let (mime_type, subtype, params) = self.default_text();
                 let bytes = buf.slice(start, buf.end_of(start, other));
-                let text = self.text_body(&ct, Cow::Borrowed(bytes));
-                let part = Part {
-                    headers: Vec::new(),
-                    content_type: ct,
-                    disposition: None,
-                    encoding: TransferEncoding::SevenBit,
-                    body: text,
-                };
-                return Ok((Body::Multipart(vec![part]), other));
+                let text = self.text_body(T::param(&params, "charset"), Cow::Borrowed(bytes));
+                self.headers.clear();
+                let part = T::part(
+                    T::headers(&mut self.headers),
+                    mime_type,
+                    subtype,
+                    params,
+                    None,
+                    TransferEncoding::SevenBit,
+                    BodyOut::Text(text),
+                );
+                return Ok((BodyOut::Multipart(vec![part]), other));
             }
         };
         let mut parts = Vec::new();
@@ -788,7 +671,7 @@ impl Ctx<'_> {
                 // The epilogue runs to a delimiter of an enclosing level; dropped.
                 buf.pop();
                 let stop = buf.find_stop(next);
-                return Ok((Body::Multipart(parts), stop));
+                return Ok((BodyOut::Multipart(parts), stop));
             }
             let (child, stop) = self.part(buf, next, digest, depth + 1)?;
             parts.push(child);
@@ -805,7 +688,7 @@ impl Ctx<'_> {
                 other => {
                     // Unclosed: ended by an enclosing level's delimiter or the end.
                     buf.pop();
-                    return Ok((Body::Multipart(parts), other));
+                    return Ok((BodyOut::Multipart(parts), other));
                 }
             }
         }

@@ -1,6 +1,8 @@
 //! Tests of `mime::decode`.
 
 use super::*;
+use crate::mime::Body;
+use crate::mime::delimiters::LINEAR_LEVELS;
 
 fn text(p: &Part) -> &str {
     match &p.body {
@@ -352,4 +354,64 @@ fn deep_nesting_past_the_linear_levels() {
         p = &kids[1];
     }
     assert_eq!(text(p), "bottom");
+}
+
+/// Every message of the fixture and fuzz corpora (those present) decodes to the same tree
+/// through `decode_ref_with` as through `decode_with`, errors included, under the default
+/// options, lifted caps, and a low depth with a non-default charset.
+#[test]
+fn borrowed_tree_equals_owned_tree() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let mut inputs: Vec<Vec<u8>> = Vec::new();
+    for dir in ["tests/fixtures/mime", "fuzz/corpus/mime"] {
+        let Ok(entries) = std::fs::read_dir(format!("{root}/{dir}")) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            if let Ok(bytes) = std::fs::read(e.path()) {
+                inputs.push(bytes);
+            }
+        }
+    }
+    inputs.push(b"Subject: =?utf-8?q?caf=C3=A9?=\r\n folded\r\nX: \xe9t\xe9\r\nContent-Type: Message/RFC822\r\nContent-Transfer-Encoding: base64\r\n\r\nU3ViamVjdDogeA0KDQpib2R5\r\n".to_vec());
+    inputs.push(b"Content-Type: multipart/mixed\r\n\r\nno boundary\r\n".to_vec());
+    inputs.push(b"Content-Type: multipart/mixed; boundary=b\r\n\r\nno delimiter\r\n".to_vec());
+    let lifted = DecodeOptions {
+        max_headers: usize::MAX,
+        max_params: usize::MAX,
+        max_fields: usize::MAX,
+        ..DecodeOptions::default()
+    };
+    let shallow = DecodeOptions {
+        max_depth: 2,
+        default_charset: "iso-8859-1".to_owned(),
+        ..DecodeOptions::default()
+    };
+    for input in &inputs {
+        for opts in [&DecodeOptions::default(), &lifted, &shallow] {
+            let owned = decode_with(input, opts);
+            let borrowed = decode_ref_with(input, opts).map(PartRef::into_owned);
+            assert_eq!(borrowed, owned, "{:?}", String::from_utf8_lossy(input));
+        }
+    }
+}
+
+#[test]
+fn borrowed_tree_borrows_what_is_there_as_it_is() {
+    use std::borrow::Cow;
+    let msg = b"Subject: plain\r\nX-Enc: =?utf-8?q?caf=C3=A9?=\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nhello\r\n";
+    let p = decode_ref(msg).unwrap();
+    assert!(matches!(p.headers[0].value, Cow::Borrowed("plain")));
+    assert!(matches!(p.headers[0].raw, Cow::Borrowed(b"plain")));
+    assert_eq!(p.header_value("x-enc"), Some("café"));
+    assert!(matches!(p.headers[1].value, Cow::Owned(_)));
+    assert!(matches!(p.content_type.mime_type, Cow::Borrowed("text")));
+    assert_eq!(p.content_type.param("CHARSET"), Some("utf-8"));
+    assert!(matches!(p.content_type.params[0].1, Cow::Borrowed(_)));
+    assert!(matches!(
+        p.body,
+        crate::mime::BodyRef::Text(Cow::Borrowed("hello\r\n"))
+    ));
+    assert_eq!(p.filename(), None);
+    assert_eq!(p.content_type.essence(), "text/plain");
 }

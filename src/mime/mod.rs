@@ -32,17 +32,20 @@ mod b64;
 pub mod builder;
 pub mod charset;
 mod decode;
+mod delimiters;
 mod encode;
 pub mod encoded_word;
 pub mod params;
+mod part_ref;
 pub mod qp;
 #[cfg(test)]
 mod roundtrip_tests;
 mod scan;
 pub mod util;
 
-pub use decode::{decode, decode_with};
+pub use decode::{decode, decode_ref, decode_ref_with, decode_with};
 pub use encode::encode;
+pub use part_ref::{BodyRef, ContentTypeRef, DispositionRef, HeaderRef, ParamRef, PartRef};
 
 /// One header field: name as written, the unfolded raw value (bytes after the colon, leading
 /// whitespace trimmed, folding CRLFs removed), and the decoded text (RFC 2047 words decoded;

@@ -212,36 +212,47 @@ impl<'t> Scanner<'t> {
     }
 }
 
-/// Parameters of the simple path of [`parse_borrowed`]: more go through the grouping one.
+/// Parameters of the simple path of [`parse_into`]: more go through the grouping one.
 const SIMPLE_PARAMS: usize = 8;
 
 /// The common case, at most [`SIMPLE_PARAMS`] parameters and no RFC 2231 section: the first
 /// of each name, decoded as it is read, without a list of the raw parameters. `Err(())` when
-/// the text needs the full path; `Ok(None)` past `max_params`.
-fn parse_simple(text: &str, max_params: usize) -> Result<Option<(Cow<'_, str>, Params)>, ()> {
+/// the text needs the full path (`out` is then left as it was); `Ok(None)` past `max_params`.
+fn parse_simple<'t>(
+    text: &'t str,
+    max_params: usize,
+    out: &mut Vec<Param<'t>>,
+) -> Result<Option<Cow<'t, str>>, ()> {
     let mut s = Scanner { text, pos: 0 };
     let value = s.read_until(b';', b';');
-    let mut out: Params = Vec::new();
+    let base = out.len();
     let mut seen = 0usize;
     while let Some(p) = s.next_param() {
         if seen >= max_params {
+            out.truncate(base);
             return Ok(None);
         }
         seen += 1;
-        if seen > SIMPLE_PARAMS || p.name.contains('*') {
+        if seen > SIMPLE_PARAMS || p.name.as_bytes().contains(&b'*') {
+            out.truncate(base);
             return Err(());
         }
-        if out.iter().any(|(n, _)| *n == *p.name) {
+        if out
+            .get(base..)
+            .unwrap_or_default()
+            .iter()
+            .any(|(n, _)| *n == p.name)
+        {
             continue;
         }
         let value = if super::has_word_start(p.value.as_bytes()) {
-            encoded_word::decode(&p.value)
+            Cow::Owned(encoded_word::decode(&p.value))
         } else {
-            p.value.into_owned()
+            p.value
         };
-        out.push((p.name.into_owned(), value));
+        out.push((p.name, value));
     }
-    Ok(Some((value, out)))
+    Ok(Some(value))
 }
 
 fn hex_value(b: u8) -> Option<u8> {
@@ -302,15 +313,27 @@ pub fn parse(text: &str) -> (String, Vec<(String, String)>) {
 /// RFC 2231 section counts, parameters without `=` do not). The scan stops at the first
 /// parameter over the limit.
 pub fn parse_with_limit(text: &str, max_params: usize) -> Option<(String, Vec<(String, String)>)> {
-    parse_borrowed(text, max_params).map(|(value, params)| (value.into_owned(), params))
+    let mut params = Vec::new();
+    let value = parse_into(text, max_params, &mut params)?;
+    let params = params
+        .into_iter()
+        .map(|(n, v)| (n.into_owned(), v.into_owned()))
+        .collect();
+    Some((value.into_owned(), params))
 }
 
-/// Decoded parameters: (name, value) pairs.
-type Params = Vec<(String, String)>;
+/// A decoded parameter: (name, value), borrowed from the text when it is there as it is.
+pub(crate) type Param<'t> = (Cow<'t, str>, Cow<'t, str>);
 
-/// [`parse_with_limit`] with the main value borrowed from `text` when it has no comment.
-pub(crate) fn parse_borrowed(text: &str, max_params: usize) -> Option<(Cow<'_, str>, Params)> {
-    if let Ok(done) = parse_simple(text, max_params) {
+/// [`parse_with_limit`] borrowing from `text` (the main value when it has no comment, names
+/// and values when they are written as they are): returns the main value and appends the
+/// parameters to `out` (nothing appended when it returns `None`).
+pub(crate) fn parse_into<'t>(
+    text: &'t str,
+    max_params: usize,
+    out: &mut Vec<Param<'t>>,
+) -> Option<Cow<'t, str>> {
+    if let Ok(done) = parse_simple(text, max_params, out) {
         return done;
     }
     let (value, mut raw) = scan(text, max_params)?;
@@ -380,16 +403,16 @@ pub(crate) fn parse_borrowed(text: &str, max_params: usize) -> Option<(Cow<'_, s
             }
         }
     }
-    let mut out = Vec::with_capacity(groups.len());
+    out.reserve(groups.len());
     for mut g in groups {
         let value = if g.sections.is_empty() {
             let Some(p) = g.plain.and_then(|i| raw.get_mut(i)) else {
                 continue;
             };
             if super::has_word_start(p.value.as_bytes()) {
-                encoded_word::decode(&p.value)
+                Cow::Owned(encoded_word::decode(&p.value))
             } else {
-                std::mem::take(&mut p.value).into_owned()
+                std::mem::take(&mut p.value)
             }
         } else {
             g.sections.sort_by_key(|(n, _, _)| *n);
@@ -417,19 +440,22 @@ pub(crate) fn parse_borrowed(text: &str, max_params: usize) -> Option<(Cow<'_, s
                 }
             }
             let label = if cs.is_empty() { "utf-8" } else { cs.as_str() };
-            charset::to_utf8(&bytes, label).0
+            Cow::Owned(charset::to_utf8(&bytes, label).0)
         };
         let Some(first) = raw.get_mut(g.first) else {
             continue;
         };
         let name = if first.name.len() == g.base_len {
-            std::mem::take(&mut first.name).into_owned()
+            std::mem::take(&mut first.name)
         } else {
-            first.name.get(..g.base_len).unwrap_or_default().to_owned()
+            match &first.name {
+                Cow::Borrowed(n) => Cow::Borrowed(n.get(..g.base_len).unwrap_or_default()),
+                Cow::Owned(n) => Cow::Owned(n.get(..g.base_len).unwrap_or_default().to_owned()),
+            }
         };
         out.push((name, value));
     }
-    Some((value, out))
+    Some(value)
 }
 
 /// RFC 2045 tspecials plus space and controls: characters that force quoting.
