@@ -435,6 +435,10 @@ pub(crate) trait Buffered {
     /// Reads more input into the buffer (flushing queued output first), waiting at most until
     /// `deadline`. End of input is [`RecvError::Closed`].
     fn fill(&mut self, deadline: Instant) -> Result<usize, RecvError>;
+    /// A body follows: reads from now on may take a whole chunk at once. (A connection's
+    /// buffer starts small for idle sessions, and would otherwise grow only after a read
+    /// filled it: one extra read per connection for any body over 1 KiB.)
+    fn expect_bulk(&mut self) {}
 }
 
 /// Reads one line (ended by LF, an optional CR before it removed) of at most `max` octets
@@ -783,6 +787,12 @@ impl Buffered for Conn {
     }
     fn fill(&mut self, deadline: Instant) -> Result<usize, RecvError> {
         Conn::fill(self, deadline)
+    }
+
+    fn expect_bulk(&mut self) {
+        if self.rbuf.len() < self.rend + READ_CHUNK {
+            self.rbuf.resize(self.rend + READ_CHUNK, 0);
+        }
     }
 }
 

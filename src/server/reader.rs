@@ -48,6 +48,7 @@ impl<'a, C: SessionIo> DataReader<'a, C> {
         whole: Duration,
         block: Duration,
     ) -> Self {
+        conn.expect_bulk();
         DataReader {
             conn,
             abandon_after: limits.max_size.map(|m| m.saturating_mul(2)),
@@ -197,6 +198,7 @@ pub(crate) struct BdatReader<'a, C: SessionIo> {
 
 impl<'a, C: SessionIo> BdatReader<'a, C> {
     pub(crate) fn new(conn: &'a mut C, limits: BdatLimits, size: u64, last: bool) -> Self {
+        conn.expect_bulk();
         BdatReader {
             conn,
             whole_deadline: deadline_in(limits.whole_timeout),
