@@ -36,30 +36,37 @@ fn find_by(hay: &[u8], pad: u8, mask: impl Fn(u64) -> u64) -> Option<usize> {
     let (blocks, rest) = hay.split_at(hay.len() & !31);
     for (k, b) in blocks.chunks_exact(32).enumerate() {
         let b: &[u8; 32] = b.try_into().ok()?;
-        let marks = marked(b, &mask);
-        if marks != 0 {
-            return Some(k * 32 + marks.trailing_zeros() as usize);
+        let m = masks(b, &mask);
+        if m[0] | m[1] | m[2] | m[3] != 0 {
+            return Some(k * 32 + gather(m).trailing_zeros() as usize);
         }
     }
     let mut last = [pad; 32];
     last.get_mut(..rest.len())?.copy_from_slice(rest);
-    let marks = marked(&last, &mask);
+    let m = masks(&last, &mask);
     // Where the last block starts, at most `hay.len()`: wrapping arithmetic cannot wrap, and
     // saves the overflow tests (traced compares).
     let start = hay.len().wrapping_sub(rest.len());
-    (marks != 0).then(|| start.wrapping_add(marks.trailing_zeros() as usize))
+    (m[0] | m[1] | m[2] | m[3] != 0)
+        .then(|| start.wrapping_add(gather(m).trailing_zeros() as usize))
 }
 
-/// One bit per byte of a 32-byte block (bit i for byte i), set where `mask` marks the byte;
-/// the lowest set bit is exact (see [`zero_bytes`]: a false mark is only ever above a true one
-/// in its word).
+/// The marks of the four words of a 32-byte block (high bits, see [`zero_bytes`]).
 #[inline(always)]
-fn marked(b: &[u8; 32], mask: &impl Fn(u64) -> u64) -> u32 {
+fn masks(b: &[u8; 32], mask: &impl Fn(u64) -> u64) -> [u64; 4] {
+    [word(b, 0), word(b, 8), word(b, 16), word(b, 24)].map(|w| mask(w) & HIGHS)
+}
+
+/// One bit per byte of a block (bit i for byte i) from its words' marks; the lowest set bit
+/// is exact (a false mark is only ever above a true one in its word). Only the block that has
+/// a mark is gathered: a block without one costs one test of the words' union, in release
+/// code and under the fuzzer's compare tracing alike.
+#[inline(always)]
+fn gather(m: [u64; 4]) -> u32 {
     // The high bit of each byte gathered into the top byte: bit 7 of byte i lands on bit
     // 56 + i (the eight partial products never overlap).
-    let gather = |m: u64| ((m >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56) as u32;
-    let m = [word(b, 0), word(b, 8), word(b, 16), word(b, 24)].map(|w| gather(mask(w) & HIGHS));
-    m[0] | m[1] << 8 | m[2] << 16 | m[3] << 24
+    let g = |m: u64| ((m >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56) as u32;
+    g(m[0]) | g(m[1]) << 8 | g(m[2]) << 16 | g(m[3]) << 24
 }
 
 /// The eight bytes of `b` from `i` (a constant once inlined: no bounds checks left).
