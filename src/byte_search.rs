@@ -32,15 +32,17 @@ pub(crate) fn find_line_break(hay: &[u8]) -> Option<usize> {
 /// call per byte. A short `hay` (the session reads lines in small pieces) is one padded block:
 /// about two compares in all.
 fn find_by(hay: &[u8], pad: u8, mask: impl Fn(u64) -> u64) -> Option<usize> {
-    // `as_chunks` would say it in one line, but is newer than the crate's MSRV.
-    let (blocks, rest) = hay.split_at(hay.len() & !31);
-    for (k, b) in blocks.chunks_exact(32).enumerate() {
+    let mut blocks = hay.chunks_exact(32);
+    let mut start = 0usize;
+    for b in &mut blocks {
         let b: &[u8; 32] = b.try_into().ok()?;
         let m = masks(b, &mask);
         if m[0] | m[1] | m[2] | m[3] != 0 {
-            return Some(k * 32 + gather(m).trailing_zeros() as usize);
+            return Some(start.wrapping_add(gather(m).trailing_zeros() as usize));
         }
+        start = start.wrapping_add(32);
     }
+    let rest = blocks.remainder();
     let mut last = [pad; 32];
     last.get_mut(..rest.len())?.copy_from_slice(rest);
     let m = masks(&last, &mask);
