@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use std::marker::PhantomData;
 
 use super::delimiters::{Buf, Stop};
-use super::part_ref::{BodyOut, Borrowed, HeaderRef, Owned, ParamRef, PartRef, Tree};
+use super::part_ref::{BodyOut, Borrowed, HeaderRef, Owned, ParamRef, PartRef, Tree, take_headers};
 use super::{
     DecodeOptions, MimeError, Part, TransferEncoding, b64, charset, encoded_word, params, qp,
 };
@@ -157,9 +157,9 @@ struct Ctx<'o, 'a, T: Tree<'a>> {
     n: Counts,
     /// The headers of the part being read, until the tree takes them (before its body is
     /// decoded, so the parts inside reuse the list).
-    headers: Vec<HeaderRef<'a>>,
+    headers: Vec<T::Header>,
     /// The parameters of the field being read, likewise.
-    params: Vec<ParamRef<'a>>,
+    params: Vec<T::Param>,
     tree: PhantomData<T>,
 }
 
@@ -219,7 +219,7 @@ fn header_name_len(line: &[u8]) -> Option<usize> {
 /// A header's raw value as text (without decoding encoded words), for parsing its
 /// parameters: borrowed from the input when the header is (the usual case: its value is its
 /// raw bytes, already checked as UTF-8).
-fn field_text<'a>(h: &HeaderRef<'a>) -> Cow<'a, str> {
+pub(super) fn field_text<'a>(h: &HeaderRef<'a>) -> Cow<'a, str> {
     if let (Cow::Borrowed(v), Cow::Borrowed(r)) = (&h.value, &h.raw)
         && std::ptr::eq(v.as_bytes(), *r)
     {
@@ -241,13 +241,18 @@ pub(crate) fn header_text(raw: &[u8]) -> String {
     }
 }
 
-fn first_header<'h, 'a>(headers: &'h [HeaderRef<'a>], name: &str) -> Option<&'h HeaderRef<'a>> {
-    headers.iter().find(|h| h.name.eq_ignore_ascii_case(name))
+fn first_header<'h, 'a, T: Tree<'a>>(
+    headers: &'h [T::Header],
+    name: &str,
+) -> Option<&'h T::Header> {
+    headers
+        .iter()
+        .find(|h| T::name(h).eq_ignore_ascii_case(name))
 }
 
 /// Parses a field with parameters, appending them to `out`: the main value, `None` past
 /// `max_params` (nothing appended then). Text owned by the caller gives owned values.
-fn parse_field<'a>(
+pub(super) fn parse_field<'a>(
     text: Cow<'a, str>,
     max_params: usize,
     out: &mut Vec<ParamRef<'a>>,
@@ -255,7 +260,7 @@ fn parse_field<'a>(
     match text {
         Cow::Borrowed(t) => params::parse_into(t, max_params, out),
         Cow::Owned(t) => {
-            let mut tmp = Vec::new();
+            let mut tmp: Vec<ParamRef<'_>> = Vec::new();
             let value = params::parse_into(&t, max_params, &mut tmp)?;
             out.extend(
                 tmp.into_iter()
@@ -275,7 +280,7 @@ fn lower(s: &str) -> Cow<'_, str> {
     }
 }
 
-fn lower_cow(s: Cow<'_, str>) -> Cow<'_, str> {
+pub(super) fn lower_cow(s: Cow<'_, str>) -> Cow<'_, str> {
     match s {
         Cow::Borrowed(b) => lower(b),
         Cow::Owned(o) => Cow::Owned(lower(&o).into_owned()),
@@ -310,7 +315,7 @@ fn split_type(value: &str) -> Option<(&str, &str, bool)> {
 
 /// The lower-cased type and subtype of a Content-Type value; `None` when it is not
 /// `type/subtype`.
-fn content_type<'a>(value: Cow<'a, str>) -> Option<(Cow<'a, str>, Cow<'a, str>)> {
+pub(super) fn content_type<'a>(value: Cow<'a, str>) -> Option<(Cow<'a, str>, Cow<'a, str>)> {
     match value {
         Cow::Borrowed(v) => split_type(v).map(|(t, s, upper)| match upper {
             false => (Cow::Borrowed(t), Cow::Borrowed(s)),
@@ -334,14 +339,14 @@ fn transfer_decode<'d>(body: &'d [u8], encoding: &TransferEncoding) -> Cow<'d, [
 }
 
 /// A content type as the decoder carries it: type, subtype, parameters.
-type Ct<'a, T> = (Cow<'a, str>, Cow<'a, str>, <T as Tree<'a>>::Params);
+type Ct<'a, T> = (Cow<'a, str>, Cow<'a, str>, Vec<<T as Tree<'a>>::Param>);
 
 impl<'o, 'a, T: Tree<'a>> Ctx<'o, 'a, T> {
     fn new(opts: &'o DecodeOptions, n: Counts) -> Self {
         Ctx {
             opts,
             n,
-            headers: Vec::new(),
+            headers: Vec::with_capacity(T::HEADER_ROOM),
             params: Vec::new(),
             tree: PhantomData,
         }
@@ -381,7 +386,7 @@ impl<'o, 'a, T: Tree<'a>> Ctx<'o, 'a, T> {
             other => Cow::Owned(other.to_owned()),
         };
         self.params.clear();
-        self.params.push((Cow::Borrowed("charset"), charset));
+        self.params.push(T::param_of("charset", charset));
         (
             Cow::Borrowed("text"),
             Cow::Borrowed("plain"),
@@ -430,7 +435,7 @@ impl<'o, 'a, T: Tree<'a>> Ctx<'o, 'a, T> {
             first = false;
             if matches!(line.first(), Some(b' ' | b'\t')) {
                 if let Some(h) = self.headers.last_mut() {
-                    h.raw.to_mut().extend_from_slice(line);
+                    T::unfold(h, line);
                     stale = true;
                 }
                 pos = next;
@@ -446,7 +451,7 @@ impl<'o, 'a, T: Tree<'a>> Ctx<'o, 'a, T> {
             }
             self.count_fields(1)?;
             if stale && let Some(h) = self.headers.last_mut() {
-                h.value = Cow::Owned(header_text(&h.raw));
+                T::redecode(h);
             }
             stale = false;
             let value = line.get(colon + 1..).unwrap_or_default();
@@ -460,32 +465,28 @@ impl<'o, 'a, T: Tree<'a>> Ctx<'o, 'a, T> {
             let header = match std::str::from_utf8(line) {
                 Ok(text) => {
                     let value = text.get(colon + 1 + skip..).unwrap_or_default();
-                    HeaderRef {
-                        name: Cow::Borrowed(text.get(..colon).unwrap_or_default()),
-                        raw: Cow::Borrowed(raw),
-                        value: if super::has_word_start(raw) {
+                    T::header(
+                        text.get(..colon).unwrap_or_default(),
+                        raw,
+                        if super::has_word_start(raw) {
                             Cow::Owned(encoded_word::decode(value))
                         } else {
                             Cow::Borrowed(value)
                         },
-                    }
+                    )
                 }
                 Err(_) => {
                     let name = line.get(..colon).unwrap_or_default();
                     // Printable ASCII (checked by `header_name_len`), so always valid UTF-8.
                     let name = std::str::from_utf8(name).unwrap_or_default();
-                    HeaderRef {
-                        name: Cow::Borrowed(name),
-                        raw: Cow::Borrowed(raw),
-                        value: Cow::Owned(header_text(raw)),
-                    }
+                    T::header(name, raw, Cow::Owned(header_text(raw)))
                 }
             };
             self.headers.push(header);
             pos = next;
         };
         if stale && let Some(h) = self.headers.last_mut() {
-            h.value = Cow::Owned(header_text(&h.raw));
+            T::redecode(h);
         }
         Ok((body_start, stop))
     }
@@ -517,18 +518,16 @@ impl<'o, 'a, T: Tree<'a>> Ctx<'o, 'a, T> {
         self.count()?;
         let (body_start, known) = self.headers(buf, start)?;
         let max_params = self.opts.max_params;
-        let ct_text = first_header(&self.headers, "content-type").map(field_text);
-        let encoding = first_header(&self.headers, "content-transfer-encoding")
-            .map(|h| TransferEncoding::parse(&h.value))
+        let ct_header = first_header::<T>(&self.headers, "content-type");
+        let encoding = first_header::<T>(&self.headers, "content-transfer-encoding")
+            .map(|h| TransferEncoding::parse(T::value(h)))
             .unwrap_or(TransferEncoding::SevenBit);
-        let cd_text = first_header(&self.headers, "content-disposition").map(field_text);
-        let has_ct = ct_text.is_some();
-        let parsed = match ct_text {
-            Some(text) => {
+        let has_ct = ct_header.is_some();
+        let parsed = match ct_header {
+            Some(h) => {
                 self.params.clear();
-                let value = parse_field(text, max_params, &mut self.params)
-                    .ok_or_else(|| self.too_many_params())?;
-                content_type(value)
+                T::content_type(h, max_params, &mut self.params)
+                    .ok_or_else(|| self.too_many_params())?
             }
             None => None,
         };
@@ -542,23 +541,23 @@ impl<'o, 'a, T: Tree<'a>> Ctx<'o, 'a, T> {
                 (
                     Cow::Borrowed("message"),
                     Cow::Borrowed("rfc822"),
-                    T::params(&mut self.params),
+                    Vec::new(),
                 )
             }
             None => self.default_text(),
         };
-        let disposition = match cd_text {
-            Some(text) => {
+        let disposition = match first_header::<T>(&self.headers, "content-disposition") {
+            Some(h) => {
                 self.params.clear();
-                let kind = parse_field(text, max_params, &mut self.params)
+                let kind = T::disposition(h, max_params, &mut self.params)
                     .ok_or_else(|| self.too_many_params())?;
                 self.count_fields(self.params.len())?;
-                Some((lower_cow(kind), T::params(&mut self.params)))
+                Some((kind, T::params(&mut self.params)))
             }
             None => None,
         };
         // Taken before the body: the parts inside reuse the scratch list.
-        let headers = T::headers(&mut self.headers);
+        let headers = take_headers(&mut self.headers);
         let multipart = mime_type == "multipart";
         let container =
             multipart || (mime_type == "message" && matches!(&*subtype, "rfc822" | "global"));
@@ -652,9 +651,8 @@ impl<'o, 'a, T: Tree<'a>> Ctx<'o, 'a, T> {
                 let (mime_type, subtype, params) = self.default_text();
                 let bytes = buf.slice(start, buf.end_of(start, other));
                 let text = self.text_body(T::param(&params, "charset"), Cow::Borrowed(bytes));
-                self.headers.clear();
                 let part = T::part(
-                    T::headers(&mut self.headers),
+                    Vec::new(),
                     mime_type,
                     subtype,
                     params,

@@ -218,10 +218,10 @@ const SIMPLE_PARAMS: usize = 8;
 /// The common case, at most [`SIMPLE_PARAMS`] parameters and no RFC 2231 section: the first
 /// of each name, decoded as it is read, without a list of the raw parameters. `Err(())` when
 /// the text needs the full path (`out` is then left as it was); `Ok(None)` past `max_params`.
-fn parse_simple<'t>(
+fn parse_simple<'t, S: ParamSink<'t>>(
     text: &'t str,
     max_params: usize,
-    out: &mut Vec<Param<'t>>,
+    out: &mut S,
 ) -> Result<Option<Cow<'t, str>>, ()> {
     let mut s = Scanner { text, pos: 0 };
     let value = s.read_until(b';', b';');
@@ -237,12 +237,7 @@ fn parse_simple<'t>(
             out.truncate(base);
             return Err(());
         }
-        if out
-            .get(base..)
-            .unwrap_or_default()
-            .iter()
-            .any(|(n, _)| *n == p.name)
-        {
+        if out.has_since(base, &p.name) {
             continue;
         }
         let value = if super::has_word_start(p.value.as_bytes()) {
@@ -250,7 +245,7 @@ fn parse_simple<'t>(
         } else {
             p.value
         };
-        out.push((p.name, value));
+        out.put(p.name, value);
     }
     Ok(Some(value))
 }
@@ -313,25 +308,70 @@ pub fn parse(text: &str) -> (String, Vec<(String, String)>) {
 /// RFC 2231 section counts, parameters without `=` do not). The scan stops at the first
 /// parameter over the limit.
 pub fn parse_with_limit(text: &str, max_params: usize) -> Option<(String, Vec<(String, String)>)> {
-    let mut params = Vec::new();
+    let mut params: Vec<(String, String)> = Vec::new();
     let value = parse_into(text, max_params, &mut params)?;
-    let params = params
-        .into_iter()
-        .map(|(n, v)| (n.into_owned(), v.into_owned()))
-        .collect();
     Some((value.into_owned(), params))
 }
 
 /// A decoded parameter: (name, value), borrowed from the text when it is there as it is.
 pub(crate) type Param<'t> = (Cow<'t, str>, Cow<'t, str>);
 
+/// Where [`parse_into`] appends parameters: a list that borrows from the text, or an owned one
+/// (each name and value allocated once, as it is appended, with no list to convert after).
+pub(crate) trait ParamSink<'t> {
+    fn len(&self) -> usize;
+    fn truncate(&mut self, len: usize);
+    fn reserve(&mut self, n: usize);
+    /// Whether a parameter from index `from` on has this name.
+    fn has_since(&self, from: usize, name: &str) -> bool;
+    fn put(&mut self, name: Cow<'t, str>, value: Cow<'t, str>);
+}
+
+impl<'t> ParamSink<'t> for Vec<Param<'t>> {
+    fn len(&self) -> usize {
+        Vec::len(self)
+    }
+    fn truncate(&mut self, len: usize) {
+        Vec::truncate(self, len);
+    }
+    fn reserve(&mut self, n: usize) {
+        Vec::reserve(self, n);
+    }
+    fn has_since(&self, from: usize, name: &str) -> bool {
+        let rest = self.get(from..).unwrap_or_default();
+        rest.iter().any(|(n, _)| n == name)
+    }
+    fn put(&mut self, name: Cow<'t, str>, value: Cow<'t, str>) {
+        self.push((name, value));
+    }
+}
+
+impl<'t> ParamSink<'t> for Vec<(String, String)> {
+    fn len(&self) -> usize {
+        Vec::len(self)
+    }
+    fn truncate(&mut self, len: usize) {
+        Vec::truncate(self, len);
+    }
+    fn reserve(&mut self, n: usize) {
+        Vec::reserve(self, n);
+    }
+    fn has_since(&self, from: usize, name: &str) -> bool {
+        let rest = self.get(from..).unwrap_or_default();
+        rest.iter().any(|(n, _)| n == name)
+    }
+    fn put(&mut self, name: Cow<'t, str>, value: Cow<'t, str>) {
+        self.push((name.into_owned(), value.into_owned()));
+    }
+}
+
 /// [`parse_with_limit`] borrowing from `text` (the main value when it has no comment, names
 /// and values when they are written as they are): returns the main value and appends the
 /// parameters to `out` (nothing appended when it returns `None`).
-pub(crate) fn parse_into<'t>(
+pub(crate) fn parse_into<'t, S: ParamSink<'t>>(
     text: &'t str,
     max_params: usize,
-    out: &mut Vec<Param<'t>>,
+    out: &mut S,
 ) -> Option<Cow<'t, str>> {
     if let Ok(done) = parse_simple(text, max_params, out) {
         return done;
@@ -453,7 +493,7 @@ pub(crate) fn parse_into<'t>(
                 Cow::Owned(n) => Cow::Owned(n.get(..g.base_len).unwrap_or_default().to_owned()),
             }
         };
-        out.push((name, value));
+        out.put(name, value);
     }
     Some(value)
 }
