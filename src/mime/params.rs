@@ -313,9 +313,6 @@ pub fn parse_with_limit(text: &str, max_params: usize) -> Option<(String, Vec<(S
     Some((value.into_owned(), params))
 }
 
-/// A decoded parameter: (name, value), borrowed from the text when it is there as it is.
-pub(crate) type Param<'t> = (Cow<'t, str>, Cow<'t, str>);
-
 /// Where [`parse_into`] appends parameters: a list that borrows from the text, or an owned one
 /// (each name and value allocated once, as it is appended, with no list to convert after).
 pub(crate) trait ParamSink<'t> {
@@ -327,7 +324,13 @@ pub(crate) trait ParamSink<'t> {
     fn put(&mut self, name: Cow<'t, str>, value: Cow<'t, str>);
 }
 
-impl<'t> ParamSink<'t> for Vec<Param<'t>> {
+/// One implementation for both lists: a borrowed name or value stays a `Cow`, an owned one
+/// becomes a `String` (`From<Cow<str>>` allocates only what is borrowed).
+impl<'t, N, V> ParamSink<'t> for Vec<(N, V)>
+where
+    N: From<Cow<'t, str>> + AsRef<str>,
+    V: From<Cow<'t, str>>,
+{
     fn len(&self) -> usize {
         Vec::len(self)
     }
@@ -339,29 +342,10 @@ impl<'t> ParamSink<'t> for Vec<Param<'t>> {
     }
     fn has_since(&self, from: usize, name: &str) -> bool {
         let rest = self.get(from..).unwrap_or_default();
-        rest.iter().any(|(n, _)| n == name)
+        rest.iter().any(|(n, _)| n.as_ref() == name)
     }
     fn put(&mut self, name: Cow<'t, str>, value: Cow<'t, str>) {
-        self.push((name, value));
-    }
-}
-
-impl<'t> ParamSink<'t> for Vec<(String, String)> {
-    fn len(&self) -> usize {
-        Vec::len(self)
-    }
-    fn truncate(&mut self, len: usize) {
-        Vec::truncate(self, len);
-    }
-    fn reserve(&mut self, n: usize) {
-        Vec::reserve(self, n);
-    }
-    fn has_since(&self, from: usize, name: &str) -> bool {
-        let rest = self.get(from..).unwrap_or_default();
-        rest.iter().any(|(n, _)| n == name)
-    }
-    fn put(&mut self, name: Cow<'t, str>, value: Cow<'t, str>) {
-        self.push((name.into_owned(), value.into_owned()));
+        self.push((N::from(name), V::from(value)));
     }
 }
 
