@@ -184,31 +184,16 @@ impl<H: Handler, C: SessionIo> Session<H, C> {
     /// Reports a fault: one log line, then the handler's decision (ignored when fatal).
     fn fault(&mut self, err: SessionError) -> Flow {
         let (peer, id) = (self.info.peer, self.info.id);
-        // The common faults, a client's syntax errors and unknown commands, are ordinary,
-        // not fatal and counted as protocol errors: one test here instead of three `match`es
-        // (their tests are traced calls under the session fuzz target).
-        let syntax = matches!(
-            err,
-            SessionError::Syntax(_) | SessionError::UnknownCommand(_)
-        );
-        if syntax {
+        if err.is_ordinary() {
             debug!("{peer} session {id}: {err}");
-            self.shared
-                .stats
-                .protocol_errors
-                .fetch_add(1, Ordering::Relaxed);
         } else {
-            if err.is_ordinary() {
-                debug!("{peer} session {id}: {err}");
-            } else {
-                warn!("{peer} session {id}: {err}");
-            }
-            self.shared.stats.count_error(&err);
+            warn!("{peer} session {id}: {err}");
         }
+        self.shared.stats.count_error(&err);
         let h = &mut self.handler;
         let action = catch_unwind(AssertUnwindSafe(|| h.on_error(&err)));
         match action {
-            _ if !syntax && err.is_fatal() => Flow::Close,
+            _ if err.is_fatal() => Flow::Close,
             Ok(ErrorAction::Continue) => Flow::Continue,
             Ok(ErrorAction::Close) => Flow::Close,
             Err(_) => {
@@ -632,7 +617,7 @@ mod tests {
     use crate::server::shared::Counters;
 
     #[test]
-    fn the_syntax_fast_path_of_fault_agrees_with_the_general_one() {
+    fn syntax_errors_are_ordinary_not_fatal_and_counted_as_protocol_errors() {
         for err in [
             SessionError::Syntax(CommandError::Empty),
             SessionError::UnknownCommand("X".into()),
