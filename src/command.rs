@@ -4,6 +4,7 @@
 //! allowed now, and what SIZE or BODY values mean, is the session's business.
 
 use crate::address::{AddressError, Mailbox, PathOptions, parse_forward_path, parse_reverse_path};
+use crate::byte_search::{class, run_len, run_len_back};
 use crate::reply::{EnhancedCode, Reply};
 use std::borrow::Cow;
 use std::fmt;
@@ -350,8 +351,6 @@ fn upper8(x: u64) -> u64 {
     x ^ (lower >> 2)
 }
 
-use crate::byte_search::{class, run_len, run_len_back};
-
 /// SP and HTAB: the separators between verb, argument and parameters (HTAB as Postfix also
 /// tolerates it).
 static WS: [bool; 256] = class(b" \t", false);
@@ -445,10 +444,8 @@ fn no_argument(arg: &str, verb: &'static str, command: Command) -> Result<Comman
 /// after it), or None when the keyword or the path is missing.
 fn path_argument<'a>(arg: &'a str, keyword: &str) -> Option<&'a str> {
     // As a verb is matched: both as upper-cased numbers (the keywords are at most 8 octets).
-    let head = arg.as_bytes().get(..keyword.len())?;
-    let mut k = [0xff; 8];
-    k.get_mut(..head.len())?.copy_from_slice(head);
-    if upper8(u64::from_le_bytes(k)) != key(keyword.as_bytes()) {
+    let head = arg.get(..keyword.len())?;
+    if verb_key(head) != key(keyword.as_bytes()) {
         return None;
     }
     let path = trim_start_ws(arg.get(keyword.len()..)?);
