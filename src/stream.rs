@@ -6,6 +6,7 @@
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// A failed write. A peer that vanished is an ordinary event, not a crash.
@@ -172,7 +173,10 @@ pub(crate) fn deadline_after(now: Instant, d: Duration) -> Instant {
 /// it. rustls reads and writes through this type too, so TLS gets the same totals as plaintext.
 #[derive(Debug)]
 pub(crate) struct NoSigPipe {
-    pub(crate) sock: TcpStream,
+    /// Shared with the server's session registry, which shuts the socket down to wake an
+    /// idle session at shutdown: an `Arc`, not a `dup` of the descriptor (two syscalls and a
+    /// descriptor per connection).
+    pub(crate) sock: Arc<TcpStream>,
     /// Every read until changed must finish by this instant (None: the socket's own timeout).
     pub(crate) read_deadline: Option<Instant>,
     /// Every write until changed must finish by this instant (None: the socket's own timeout).
@@ -184,7 +188,7 @@ pub(crate) struct NoSigPipe {
 }
 
 impl NoSigPipe {
-    pub(crate) fn new(sock: TcpStream) -> Self {
+    pub(crate) fn new(sock: Arc<TcpStream>) -> Self {
         NoSigPipe {
             sock,
             read_deadline: None,
@@ -252,7 +256,7 @@ impl Read for NoSigPipe {
                 }
             }
             let start = Instant::now();
-            match self.sock.read(buf) {
+            match (&*self.sock).read(buf) {
                 Err(e) if retry_timeout(&e, start, self.read_deadline) => continue,
                 other => return other,
             }
@@ -271,7 +275,7 @@ impl Write for NoSigPipe {
                 }
             }
             let start = Instant::now();
-            match self.sock.write(buf) {
+            match (&*self.sock).write(buf) {
                 Err(e) if retry_timeout(&e, start, self.write_deadline) => continue,
                 other => return other,
             }
@@ -296,7 +300,7 @@ enum Transport {
 
 impl Transport {
     fn sock(&self) -> Option<&TcpStream> {
-        self.raw().map(|s| &s.sock)
+        self.raw().map(|s| &*s.sock)
     }
 
     fn raw(&self) -> Option<&NoSigPipe> {
@@ -502,9 +506,9 @@ pub(crate) struct Conn {
 }
 
 impl Conn {
-    pub(crate) fn new(stream: TcpStream, write_timeout: Duration) -> Self {
+    pub(crate) fn new(stream: impl Into<Arc<TcpStream>>, write_timeout: Duration) -> Self {
         Conn {
-            stream: Transport::Plain(NoSigPipe::new(stream)),
+            stream: Transport::Plain(NoSigPipe::new(stream.into())),
             rbuf: Vec::new(),
             rpos: 0,
             rend: 0,
@@ -632,17 +636,7 @@ impl Conn {
     /// kernel send RST, and an RST can destroy the reply before the peer reads it. Bounded:
     /// at most 200 ms and 64 KiB.
     pub(crate) fn close(&mut self) {
-        let _ = self.flush();
-        // close_notify only on an established session: on a failed handshake, StreamOwned's
-        // flush would try to carry the handshake on and wait for the peer.
-        match &mut self.stream {
-            _ if self.write_failed.is_some() => {}
-            #[cfg(feature = "tls")]
-            Transport::ServerTls(t) => close_notify(&mut t.conn, &mut t.sock),
-            #[cfg(feature = "client")]
-            Transport::ClientTls(t) => close_notify(&mut t.conn, &mut t.sock),
-            _ => {}
-        }
+        self.flush_and_notify();
         // The drain below sets the socket's timeout itself.
         if let Some(raw) = self.stream.raw_mut() {
             raw.forget_timeouts();
@@ -675,6 +669,37 @@ impl Conn {
         let _ = sock.shutdown(Shutdown::Both);
     }
 
+    /// Closes after the client's QUIT, when nothing it sent is left unread: flush, send FIN,
+    /// done. The drain in [`Conn::close`] keeps unread input from turning the close into an
+    /// RST; a client that said QUIT and sent nothing after it leaves none, and waiting for its
+    /// FIN cost three syscalls and a wake-up per connection. Input already read after QUIT
+    /// (a client breaking RFC 2920's rule that QUIT ends a pipelined group) still gets the
+    /// full close; input sent later than the 221 may meet an RST, as with Postfix's smtpd.
+    pub(crate) fn close_after_quit(&mut self) {
+        if !self.buffered().is_empty() {
+            return self.close();
+        }
+        self.flush_and_notify();
+        if let Some(sock) = self.stream.sock() {
+            let _ = sock.shutdown(Shutdown::Write);
+        }
+    }
+
+    /// The start of every close: queued replies out, then close_notify on an established TLS
+    /// session (not on a failed handshake: StreamOwned's flush would try to carry the
+    /// handshake on and wait for the peer).
+    fn flush_and_notify(&mut self) {
+        let _ = self.flush();
+        match &mut self.stream {
+            _ if self.write_failed.is_some() => {}
+            #[cfg(feature = "tls")]
+            Transport::ServerTls(t) => close_notify(&mut t.conn, &mut t.sock),
+            #[cfg(feature = "client")]
+            Transport::ClientTls(t) => close_notify(&mut t.conn, &mut t.sock),
+            _ => {}
+        }
+    }
+
     /// Every write until the next call must finish by `deadline` (None: no deadline).
     fn set_write_deadline_on_sock(&mut self, deadline: Option<Instant>) {
         if let Some(raw) = self.stream.raw_mut() {
@@ -684,7 +709,7 @@ impl Conn {
 
     #[cfg(feature = "tls")]
     /// Takes the plain socket out for a TLS upgrade, with the input already buffered.
-    fn take_plain(&mut self) -> Result<(TcpStream, Vec<u8>), HandshakeError> {
+    fn take_plain(&mut self) -> Result<(Arc<TcpStream>, Vec<u8>), HandshakeError> {
         let pending = self.buffered().to_vec();
         self.discard_buffered();
         self.wbuf.clear();
@@ -705,7 +730,7 @@ impl Conn {
     /// Returns how many buffered octets were dropped (see [`Pending`]).
     pub(crate) fn start_tls(
         &mut self,
-        config: std::sync::Arc<rustls::ServerConfig>,
+        config: Arc<rustls::ServerConfig>,
         deadline: Instant,
         pending: Pending,
     ) -> Result<usize, HandshakeError> {
@@ -743,7 +768,7 @@ impl Conn {
     /// never be taken as a reply (response injection).
     pub(crate) fn start_tls_client(
         &mut self,
-        config: std::sync::Arc<rustls::ClientConfig>,
+        config: Arc<rustls::ClientConfig>,
         name: rustls::pki_types::ServerName<'static>,
         deadline: Instant,
     ) -> Result<usize, HandshakeError> {

@@ -225,3 +225,42 @@ fn client_hello_already_buffered() {
     let r = server.join().unwrap();
     assert_eq!(r.unwrap(), Line::Complete(b"QUIT".to_vec()));
 }
+
+/// After QUIT with nothing left unread, the reply arrives whole and then end of stream,
+/// while the peer has not closed its side (no wait for its FIN).
+#[test]
+fn close_after_quit_sends_the_reply_then_fin() {
+    let (mut conn, mut peer) = pair();
+    peer.write_all(b"QUIT\r\n").unwrap();
+    assert_eq!(
+        conn.read_line(50, soon()).unwrap(),
+        Line::Complete(b"QUIT".to_vec())
+    );
+    conn.out().extend_from_slice(b"221 2.0.0 Bye\r\n");
+    conn.close_after_quit();
+    peer.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut got = Vec::new();
+    peer.read_to_end(&mut got).unwrap();
+    assert_eq!(got, b"221 2.0.0 Bye\r\n");
+}
+
+/// Input pipelined after QUIT is already buffered: the close drains it, so the peer gets the
+/// reply and a clean end of stream, not a reset.
+#[test]
+fn close_after_quit_with_input_left_drains_it() {
+    let (mut conn, mut peer) = pair();
+    peer.write_all(b"QUIT\r\nNOOP\r\nNOOP\r\n").unwrap();
+    assert_eq!(
+        conn.read_line(50, soon()).unwrap(),
+        Line::Complete(b"QUIT".to_vec())
+    );
+    assert!(!conn.buffered().is_empty());
+    conn.out().extend_from_slice(b"221 2.0.0 Bye\r\n");
+    let closer = std::thread::spawn(move || conn.close_after_quit());
+    peer.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut got = Vec::new();
+    peer.read_to_end(&mut got).unwrap();
+    assert_eq!(got, b"221 2.0.0 Bye\r\n");
+    drop(peer);
+    closer.join().unwrap();
+}

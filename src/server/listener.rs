@@ -76,15 +76,16 @@ impl<F> Acceptor<F> {
                 true => stream.local_addr(),
                 false => Ok(self.bound.addr),
             };
-            let (slot_stream, local) = match (stream.try_clone(), local) {
-                (Ok(s), Ok(l)) => (s, l),
-                (Err(e), _) | (_, Err(e)) => {
+            let local = match local {
+                Ok(l) => l,
+                Err(e) => {
                     debug!("{peer}: dropped at accept: {e}");
                     continue;
                 }
             };
+            let stream = Arc::new(stream);
             let slot = Arc::new(SessionSlot {
-                stream: Some(slot_stream),
+                stream: Some(Arc::clone(&stream)),
                 idle: Default::default(),
             });
             // Check and register under one lock: listeners on other threads share the cap.
@@ -140,7 +141,7 @@ impl<F> Acceptor<F> {
 
 /// One accepted connection, handed to a pool thread: everything its session needs.
 struct Worker<F> {
-    stream: TcpStream,
+    stream: Arc<TcpStream>,
     info: ConnInfo,
     opts: ListenerOptions,
     cfg: Arc<ServerConfig>,

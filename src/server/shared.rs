@@ -86,7 +86,7 @@ pub struct Stats {
 #[derive(Debug)]
 pub(crate) struct SessionSlot {
     /// A handle on the session's socket, to wake its read at shutdown (none in memory).
-    pub(crate) stream: Option<TcpStream>,
+    pub(crate) stream: Option<std::sync::Arc<TcpStream>>,
     /// The session is waiting for a command outside any transaction.
     pub(crate) idle: AtomicBool,
 }

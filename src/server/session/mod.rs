@@ -97,6 +97,8 @@ pub(crate) struct Session<H: Handler, C: SessionIo = Conn> {
     ends_at: Instant,
     /// A command line that ended a BDAT sequence, to run next in the main loop.
     pending: Option<Interruption>,
+    /// The client said QUIT (and was answered): the close may skip its drain.
+    quit: bool,
 }
 
 fn panic_message(p: &(dyn Any + Send)) -> String {
@@ -131,6 +133,7 @@ impl<H: Handler, C: SessionIo> Session<H, C> {
             junk: 0,
             ends_at: deadline_in(cfg_duration),
             pending: None,
+            quit: false,
         }
     }
 
@@ -142,7 +145,10 @@ impl<H: Handler, C: SessionIo> Session<H, C> {
     /// Runs the session to its end and gives back the handler and the connection.
     pub(crate) fn run_to_end(mut self) -> (H, C) {
         let _ = self.main();
-        self.io.close();
+        match self.quit {
+            true => self.io.close_after_quit(),
+            false => self.io.close(),
+        }
         self.shared
             .stats
             .bytes_received
@@ -395,6 +401,7 @@ impl<H: Handler, C: SessionIo> Session<H, C> {
                 self.queue(&Reply::BYE);
                 // A client that hangs up before reading 221 is not an error.
                 let _ = self.io.flush();
+                self.quit = true;
                 (State::Fresh, Flow::Close)
             }
             (s, Command::Noop) => (s, self.reply(&Reply::OK)),
