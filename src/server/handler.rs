@@ -325,13 +325,12 @@ pub trait Handler: Send {
     }
 
     /// The message body. Return the reply to send (`Ok(Reply::QUEUED)` by default) or a refusal.
-    /// The default reads and discards the body. If the handler returns before reading it all,
-    /// the server reads the rest.
+    /// If the handler returns before reading it all, the server reads the rest; either way
+    /// the reply goes out only once the whole body has arrived, and a body the server refuses
+    /// (too big, a bare line ending, a broken connection) gets the server's reply instead.
+    /// The default reads nothing and accepts: the server reads the body and drops it.
     fn on_data(&mut self, envelope: &Envelope, data: &mut dyn Read) -> Result<Reply, Reply> {
-        match io::copy(data, &mut io::sink()) {
-            Ok(_) => Ok(Reply::QUEUED),
-            Err(_) => Err(Reply::TRANSACTION_FAILED),
-        }
+        Ok(Reply::QUEUED)
     }
 
     /// LMTP: the message body, with one result per recipient of `envelope.recipients`, in

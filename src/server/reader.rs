@@ -84,7 +84,8 @@ impl<'a, C: SessionIo> DataReader<'a, C> {
                 return Err(e);
             }
             // A deadline for each line, not an idle timer: reset when a line ends.
-            if self.conn.buffered().contains(&b'\n') {
+            // Looked for from the end: a read of body lines nearly always ends with one.
+            if self.conn.buffered().iter().rev().any(|&b| b == b'\n') {
                 self.block_deadline = deadline_in(self.block_timeout);
             }
         }
