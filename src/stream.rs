@@ -281,6 +281,22 @@ pub(crate) fn read_line<B: Buffered + ?Sized>(
     max: usize,
     deadline: Instant,
 ) -> Result<Line, RecvError> {
+    let mut line = Vec::new();
+    Ok(match read_line_into(b, max, deadline, &mut line)? {
+        true => Line::Complete(line),
+        false => Line::TooLong,
+    })
+}
+
+/// [`read_line`] into `line` (cleared first), so a caller reading many lines reuses one
+/// buffer instead of allocating one per line. True: a complete line; false: too long.
+pub(crate) fn read_line_into<B: Buffered + ?Sized>(
+    b: &mut B,
+    max: usize,
+    deadline: Instant,
+    line: &mut Vec<u8>,
+) -> Result<bool, RecvError> {
+    line.clear();
     let mut too_long = false;
     let mut scanned = 0;
     loop {
@@ -292,14 +308,12 @@ pub(crate) fn read_line<B: Buffered + ?Sized>(
             let end = scanned + i;
             if too_long || end + 1 > max {
                 b.consume(end + 1);
-                return Ok(Line::TooLong);
+                return Ok(false);
             }
-            let mut line = buf.get(..end).unwrap_or_default().to_vec();
-            if line.last() == Some(&b'\r') {
-                line.pop();
-            }
+            let text = buf.get(..end).unwrap_or_default();
+            line.extend_from_slice(text.strip_suffix(b"\r").unwrap_or(text));
             b.consume(end + 1);
-            return Ok(Line::Complete(line));
+            return Ok(true);
         }
         scanned = buf.len();
         if scanned >= max {

@@ -22,7 +22,7 @@ use crate::reply::Reply;
 use crate::sasl::{Mechanism, SaslError, ServerExchange, Step};
 #[cfg(feature = "tls")]
 use crate::stream::Pending;
-use crate::stream::{Conn, Line, RecvError, deadline_after, deadline_in, read_line};
+use crate::stream::{Conn, Line, RecvError, deadline_after, deadline_in, read_line_into};
 use secure::MAX_SASL_LINE;
 
 use super::config::{Protocol, ServerConfig};
@@ -99,6 +99,8 @@ pub(crate) struct Session<H: Handler, C: SessionIo = Conn> {
     pending: Option<Interruption>,
     /// The client said QUIT (and was answered): the close may skip its drain.
     quit: bool,
+    /// The command line buffer, reused from line to line (at most the line limit).
+    line: Vec<u8>,
 }
 
 fn panic_message(p: &(dyn Any + Send)) -> String {
@@ -134,6 +136,7 @@ impl<H: Handler, C: SessionIo> Session<H, C> {
             ends_at: deadline_in(cfg_duration),
             pending: None,
             quit: false,
+            line: Vec::new(),
         }
     }
 
@@ -316,7 +319,16 @@ impl<H: Handler, C: SessionIo> Session<H, C> {
                 }
             } else {
                 let max = self.command_line_limit();
-                read_line(&mut self.io, max, deadline).map(Next::Line)
+                // The session's line buffer, lent out and given back below: no allocation
+                // per command line.
+                let mut bytes = std::mem::take(&mut self.line);
+                match read_line_into(&mut self.io, max, deadline, &mut bytes) {
+                    Ok(true) => Ok(Next::Line(Line::Complete(bytes))),
+                    other => {
+                        self.line = bytes;
+                        other.map(|_| Next::Line(Line::TooLong))
+                    }
+                }
             };
             self.slot.idle.store(false, Ordering::SeqCst);
             let flow = match line {
@@ -335,7 +347,9 @@ impl<H: Handler, C: SessionIo> Session<H, C> {
                 }
                 Ok(Next::Line(Line::Complete(bytes))) => {
                     let parsed = Command::parse(&bytes, &self.cfg.paths);
-                    self.run_line(&bytes, parsed)
+                    let flow = self.run_line(&bytes, parsed);
+                    self.line = bytes;
+                    flow
                 }
                 Ok(Next::Parsed(bytes, parsed)) => self.run_line(&bytes, parsed),
             };

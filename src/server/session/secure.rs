@@ -4,6 +4,8 @@
 //! the session answers STARTTLS (AUTH) as not offered and never reaches the stand-ins here.
 
 use super::*;
+#[cfg(feature = "auth")]
+use crate::stream::read_line;
 
 impl<H: Handler, C: SessionIo> Session<H, C> {
     /// The TLS handshake (after `220` for STARTTLS, or at connect for implicit TLS). On
