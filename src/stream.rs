@@ -99,7 +99,11 @@ impl NoSigPipe {
 /// The time left until `deadline`, never zero (std takes a zero timeout as "block forever");
 /// `TimedOut` once it has passed.
 fn time_left(deadline: Instant) -> io::Result<Duration> {
-    let now = Instant::now();
+    time_left_at(deadline, Instant::now())
+}
+
+/// [`time_left`] from `now`, read by the caller.
+fn time_left_at(deadline: Instant, now: Instant) -> io::Result<Duration> {
     if now >= deadline {
         return Err(io::ErrorKind::TimedOut.into());
     }
@@ -116,8 +120,12 @@ fn time_left(deadline: Instant) -> io::Result<Duration> {
 /// so a deadline is never met early either. A timeout under half the time left is replaced
 /// too: one left by a deadline that was close (milliseconds) would otherwise wake an idle
 /// session that often for minutes.
-fn timeout_for(current: Option<Duration>, deadline: Instant) -> io::Result<Option<Duration>> {
-    let left = time_left(deadline)?;
+fn timeout_for(
+    current: Option<Duration>,
+    deadline: Instant,
+    now: Instant,
+) -> io::Result<Option<Duration>> {
+    let left = time_left_at(deadline, now)?;
     Ok(match current {
         Some(t) if t <= left && t >= left / 2 => None,
         _ => Some((left - left / 8).max(Duration::from_millis(1))),
@@ -139,14 +147,15 @@ fn retry_timeout(e: &io::Error, start: Instant, deadline: Option<Instant>) -> bo
 impl Read for NoSigPipe {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         loop {
+            // One clock reading serves the timeout and the retry test.
+            let start = Instant::now();
             if let Some(deadline) = self.read_deadline {
-                if let Some(t) = timeout_for(self.rcv_timeout, deadline)? {
+                if let Some(t) = timeout_for(self.rcv_timeout, deadline, start)? {
                     self.rcv_timeout = None;
                     self.sock.set_read_timeout(Some(t))?;
                     self.rcv_timeout = Some(t);
                 }
             }
-            let start = Instant::now();
             match (&*self.sock).read(buf) {
                 Err(e) if retry_timeout(&e, start, self.read_deadline) => continue,
                 other => return other,
@@ -158,14 +167,15 @@ impl Read for NoSigPipe {
 impl Write for NoSigPipe {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         loop {
+            // One clock reading serves the timeout and the retry test.
+            let start = Instant::now();
             if let Some(deadline) = self.write_deadline {
-                if let Some(t) = timeout_for(self.snd_timeout, deadline)? {
+                if let Some(t) = timeout_for(self.snd_timeout, deadline, start)? {
                     self.snd_timeout = None;
                     self.sock.set_write_timeout(Some(t))?;
                     self.snd_timeout = Some(t);
                 }
             }
-            let start = Instant::now();
             match (&*self.sock).write(buf) {
                 Err(e) if retry_timeout(&e, start, self.write_deadline) => continue,
                 other => return other,
@@ -428,11 +438,8 @@ impl Conn {
             self.rend -= self.rpos;
             self.rpos = 0;
         }
-        if Instant::now() >= deadline {
-            return Err(RecvError::TimedOut);
-        }
         // Every socket read below (rustls may make several to complete one record) gets only
-        // the time left until `deadline`.
+        // the time left until `deadline`, and fails with `TimedOut` once it has passed.
         match self.stream.raw_mut() {
             Some(raw) => raw.read_deadline = Some(deadline),
             None => return Err(RecvError::Io(gone())),

@@ -88,23 +88,24 @@ fn kept_socket_timeout_never_stretches_or_shortens_a_deadline() {
 
 #[test]
 fn socket_timeout_is_kept_only_while_it_fits_the_time_left() {
+    let tf = |current, deadline| timeout_for(current, deadline, Instant::now());
     let secs = Duration::from_secs;
     let in_300 = Instant::now() + secs(300);
     // Nothing set yet, or longer than the time left: a new one, 7/8 of the time left.
-    let t = timeout_for(None, in_300).unwrap().unwrap();
+    let t = tf(None, in_300).unwrap().unwrap();
     assert!(t <= secs(263) && t >= secs(262), "{t:?}");
-    assert!(timeout_for(Some(secs(400)), in_300).unwrap().is_some());
+    assert!(tf(Some(secs(400)), in_300).unwrap().is_some());
     // Between half the time left and all of it: kept (no setsockopt).
-    assert_eq!(timeout_for(Some(secs(262)), in_300).unwrap(), None);
-    assert_eq!(timeout_for(Some(secs(157)), in_300).unwrap(), None);
+    assert_eq!(tf(Some(secs(262)), in_300).unwrap(), None);
+    assert_eq!(tf(Some(secs(157)), in_300).unwrap(), None);
     // Far shorter (left by a near deadline): replaced, or an idle session would wake often.
     assert!(
-        timeout_for(Some(Duration::from_millis(2)), in_300)
+        tf(Some(Duration::from_millis(2)), in_300)
             .unwrap()
             .is_some()
     );
     // A deadline already passed: timed out.
-    let r = timeout_for(None, Instant::now() - Duration::from_millis(1));
+    let r = tf(None, Instant::now() - Duration::from_millis(1));
     assert_eq!(r.unwrap_err().kind(), io::ErrorKind::TimedOut);
 }
 
