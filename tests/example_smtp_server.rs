@@ -632,6 +632,9 @@ fn log_time_is_rfc3339_as_simplelog_wrote_it() {
     assert_eq!(at(0, 0), "1970-01-01T00:00:00Z");
     assert_eq!(at(951_782_400, 500_000_000), "2000-02-29T00:00:00.5Z");
     assert_eq!(at(1_796_583_484, 12_782_000), "2026-12-06T18:58:04.012782Z");
+    // The same second again (the text up to the seconds is kept per thread), then the next.
+    assert_eq!(at(1_796_583_484, 0), "2026-12-06T18:58:04Z");
+    assert_eq!(at(1_796_583_485, 10), "2026-12-06T18:58:05.00000001Z");
     assert_eq!(at(1_709_164_800, 1), "2024-02-29T00:00:00.000000001Z");
     assert_eq!(
         at(4_102_444_799, 999_999_999),

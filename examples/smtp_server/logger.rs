@@ -35,6 +35,9 @@ const KEEP: usize = 4096;
 thread_local! {
     /// Each thread's line buffer, reused.
     static LINE: RefCell<String> = const { RefCell::new(String::new()) };
+    /// The last second this thread wrote, and its text up to the seconds: most lines of a
+    /// busy thread fall in the same second as the one before.
+    static SECOND: RefCell<(u64, String)> = const { RefCell::new((u64::MAX, String::new())) };
 }
 
 impl Log for Logger {
@@ -74,6 +77,36 @@ impl Log for Logger {
 pub fn push_time(s: &mut String, t: SystemTime) {
     let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
     let secs = d.as_secs();
+    let cached = SECOND.try_with(|cell| match cell.try_borrow_mut() {
+        Ok(mut last) => {
+            if last.0 != secs {
+                last.1.clear();
+                push_date_time(&mut last.1, secs);
+                last.0 = secs;
+            }
+            s.push_str(&last.1);
+            true
+        }
+        Err(_) => false,
+    });
+    if cached != Ok(true) {
+        push_date_time(s, secs);
+    }
+    let mut nanos = u64::from(d.subsec_nanos());
+    if nanos != 0 {
+        let mut width = 9;
+        while nanos % 10 == 0 {
+            nanos /= 10;
+            width -= 1;
+        }
+        s.push('.');
+        push_padded(s, nanos, width);
+    }
+    s.push('Z');
+}
+
+/// Appends `2026-12-06T18:54:00` for a count of seconds since the epoch.
+fn push_date_time(s: &mut String, secs: u64) {
     let (year, month, day) = civil_from_days(secs / 86_400);
     let of_day = secs % 86_400;
     push_padded(s, year, 4);
@@ -87,17 +120,6 @@ pub fn push_time(s: &mut String, t: SystemTime) {
     push_padded(s, of_day / 60 % 60, 2);
     s.push(':');
     push_padded(s, of_day % 60, 2);
-    let mut nanos = u64::from(d.subsec_nanos());
-    if nanos != 0 {
-        let mut width = 9;
-        while nanos % 10 == 0 {
-            nanos /= 10;
-            width -= 1;
-        }
-        s.push('.');
-        push_padded(s, nanos, width);
-    }
-    s.push('Z');
 }
 
 /// Appends `n` in decimal, zero-padded to `width` digits.
