@@ -132,6 +132,9 @@ impl Maildir {
     /// [`Maildir::deliver`] returns. On by default: a message reported as delivered survives
     /// a crash. Off, a delivery is two `fsync`s cheaper (most of its cost on a disk; little
     /// on tmpfs) and a crash may lose messages already acknowledged.
+    ///
+    /// `new/` is flushed through a handle opened by [`Maildir::create`]: a `new/` deleted and
+    /// made again while the store is open is not the one flushed (open the store again).
     pub fn fsync(mut self, on: bool) -> Maildir {
         self.fsync = on;
         self
