@@ -616,6 +616,43 @@ fn sigint_with_no_session_exits_0() {
     assert!(TcpStream::connect(s.addr).is_err(), "still listening");
 }
 
+/// The subject is taken from the header block as it streams to the file, whether the blank
+/// line after it arrives in one read or straddles two (the server passes on what each
+/// packet brings; the pauses make separate packets).
+#[test]
+fn the_subject_when_the_blank_line_straddles_reads() {
+    let mut s = Mta::start(&[]);
+    let splits: [&[&str]; 3] = [
+        &["Subject: one\r\n", "\r\nbody\r\n.\r\n"],
+        &["Subject: two\r\n\r", "\nbody\r\n.\r\n"],
+        &["Subj", "ect: three\r\nX: y\r\n", "\r\n", "body\r\n.\r\n"],
+    ];
+    let mut c = s.client();
+    for pieces in splits {
+        open_data(&mut c, "from@example.org", &["to@example.net"]);
+        for piece in pieces {
+            c.send(piece);
+            thread::sleep(Duration::from_millis(50));
+        }
+        c.expect(QUEUED);
+        c.cmd("RSET", "250 ");
+    }
+    c.cmd("QUIT", "221 ");
+    assert_eq!(s.stop("TERM").code(), Some(0));
+    let subjects: Vec<String> = s
+        .log()
+        .into_iter()
+        .filter(|l| l.contains(" stored "))
+        .filter_map(|l| l.split(" subject=").nth(1).map(str::to_string))
+        .collect();
+    assert_eq!(
+        subjects,
+        ["\"one\"", "\"two\"", "\"three\""],
+        "{:?}",
+        s.log()
+    );
+}
+
 /// The catcher's own logger (in place of simplelog's TermLogger) writes the time as the
 /// `time` crate's RFC 3339 did: UTC, `Z`, the nanoseconds' trailing zeros dropped.
 #[allow(dead_code)]
