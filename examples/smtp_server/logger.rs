@@ -132,7 +132,8 @@ fn push_padded(s: &mut String, mut n: u64, width: usize) {
         n /= 10;
     }
     let start = i.min(digits.len().saturating_sub(width));
-    s.extend(digits[start..].iter().map(|&b| char::from(b)));
+    // ASCII digits: always UTF-8; one push rather than a char at a time.
+    s.push_str(std::str::from_utf8(&digits[start..]).unwrap_or_default());
 }
 
 /// The (year, month, day) of a count of days since 1970-01-01 (Howard Hinnant's
