@@ -16,11 +16,15 @@
 
 #[path = "common/args.rs"]
 mod args;
+#[path = "smtp_server/logger.rs"]
+mod logger;
 #[path = "common/resolver.rs"]
 mod resolver;
 #[path = "smtp_server/web.rs"]
 mod web;
 
+use std::cell::OnceCell;
+use std::fmt::{self, Write as _};
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
 use std::net::SocketAddr;
@@ -297,28 +301,71 @@ struct Catcher {
     shared: Arc<Shared>,
     peer: SocketAddr,
     id: u64,
+    /// `<peer> session <id>`, the start of every stored-message line: written at the first
+    /// one and kept (formatting an address costs more than the rest of the line).
+    who: OnceCell<String>,
 }
 
 fn matches(list: &[String], m: &Mailbox) -> bool {
+    // Most runs have no such list: no string made for each recipient then.
+    if list.is_empty() {
+        return false;
+    }
     let s = m.to_string().to_ascii_lowercase();
     list.contains(&s)
 }
 
-/// `"text"` with `"` and `\` escaped and control characters dropped, for a log line.
-fn quoted(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' | '\\' => {
-                out.push('\\');
-                out.push(c)
+/// `"text"` with `"` and `\` escaped and control characters written as spaces, for a log
+/// line (formatted straight into the line, no string of its own).
+struct Quoted<'a>(&'a str);
+
+impl fmt::Display for Quoted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_char('"')?;
+        let mut rest = self.0;
+        // Runs of ordinary characters in one write each.
+        while let Some(i) = rest.find(|c: char| c == '"' || c == '\\' || c.is_control()) {
+            f.write_str(&rest[..i])?;
+            let c = rest[i..].chars().next().unwrap_or(' ');
+            match c {
+                '"' | '\\' => {
+                    f.write_char('\\')?;
+                    f.write_char(c)?;
+                }
+                _ => f.write_char(' ')?,
             }
-            c if c.is_control() => out.push(' '),
-            c => out.push(c),
+            rest = &rest[i + c.len_utf8()..];
+        }
+        f.write_str(rest)?;
+        f.write_char('"')
+    }
+}
+
+/// A mailbox, or nothing for the null sender.
+struct OrEmpty<'a>(Option<&'a Mailbox>);
+
+impl fmt::Display for OrEmpty<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(m) => write!(f, "{m}"),
+            None => Ok(()),
         }
     }
-    out.push('"');
-    out
+}
+
+/// Recipients as `<a>,<b>`.
+struct Angled<'a>(&'a [&'a Mailbox]);
+
+impl fmt::Display for Angled<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, r) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_char(',')?;
+            }
+            write!(f, "<{r}>")?;
+        }
+        Ok(())
+    }
 }
 
 /// A reader that remembers whether an error came from it (and not from a writer).
@@ -422,19 +469,23 @@ impl Catcher {
     /// The INFO line for a stored message, and `--print` (which reads the file back).
     fn stored(&self, env: &Envelope, rcpts: &[&Mailbox], name: &str, size: u64, head: &[u8]) {
         let header_end = find(head, b"\r\n\r\n").map_or(head.len(), |i| i + 4);
-        let subject = smtpkit::mime::decode(&head[..header_end])
+        // The borrowing decoder: the same values (`decode_ref` equals `decode`), without an
+        // owned copy of every header.
+        let decoded = smtpkit::mime::decode_ref(&head[..header_end]);
+        let subject = decoded
+            .as_ref()
             .ok()
-            .and_then(|p| p.header_value("Subject").map(str::to_string))
+            .and_then(|p| p.header_value("Subject"))
             .unwrap_or_default();
-        let to: Vec<String> = rcpts.iter().map(|r| format!("<{r}>")).collect();
+        let who = self
+            .who
+            .get_or_init(|| format!("{} session {}", self.peer, self.id));
         log::info!(
-            "{} session {}: stored {name}: from=<{}> to={} size={} subject={}",
-            self.peer,
-            self.id,
-            env.from.as_ref().map(|m| m.to_string()).unwrap_or_default(),
-            to.join(","),
+            "{who}: stored {name}: from=<{}> to={} size={} subject={}",
+            OrEmpty(env.from.as_ref()),
+            Angled(rcpts),
             size,
-            quoted(&subject),
+            Quoted(subject),
         );
         if self.shared.opts.print {
             let path = self.shared.store.path().join("new").join(name);
@@ -463,23 +514,48 @@ impl Read for Seen<'_> {
         self.size += n as u64;
         if !self.head_done {
             let got = &buf[..n];
-            // Look for the blank line from 3 octets back, in case it straddles two reads.
-            let from = self.head.len().saturating_sub(3);
             let take = got.len().min(HEAD_MAX - self.head.len());
-            self.head.extend_from_slice(&got[..take]);
-            if let Some(i) = find(&self.head[from..], b"\r\n\r\n") {
-                self.head.truncate(from + i + 4);
-                self.head_done = true;
-            } else if self.head.len() >= HEAD_MAX {
-                self.head_done = true;
+            // The blank line may straddle two reads: first the seam (the last 3 octets kept
+            // and the first 3 read), then the read alone. Only the header block is copied,
+            // not the whole read.
+            let back = self.head.len().min(3);
+            let front = take.min(3);
+            let mut seam = [0u8; 6];
+            seam[..back].copy_from_slice(&self.head[self.head.len() - back..]);
+            seam[back..back + front].copy_from_slice(&got[..front]);
+            let end = match find(&seam[..back + front], b"\r\n\r\n") {
+                Some(i) => Some(i + 4 - back),
+                None => find(&got[..take], b"\r\n\r\n").map(|i| i + 4),
+            };
+            match end {
+                Some(end) => {
+                    self.head.extend_from_slice(&got[..end]);
+                    self.head_done = true;
+                }
+                None => {
+                    self.head.extend_from_slice(&got[..take]);
+                    self.head_done = self.head.len() >= HEAD_MAX;
+                }
             }
         }
         Ok(n)
     }
 }
 
+/// Where `needle` first starts in `hay`. Only the places where its first octet is are
+/// compared (a window-by-window compare was a `memcmp` call per octet of the headers).
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
+    let (&first, _) = needle.split_first()?;
+    let last_start = hay.len().checked_sub(needle.len())?;
+    let mut at = 0;
+    while at <= last_start {
+        let i = at + hay[at..=last_start].iter().position(|&b| b == first)?;
+        if hay[i..].starts_with(needle) {
+            return Some(i);
+        }
+        at = i + 1;
+    }
+    None
 }
 
 /// Writes a message to stdout as aiosmtpd's debugging server does: between two marker
@@ -530,7 +606,7 @@ impl Handler for Catcher {
     fn on_data(&mut self, env: &Envelope, data: &mut dyn Read) -> Result<Reply, Reply> {
         let rcpts: Vec<&Mailbox> = env.recipients.iter().map(|r| &r.mailbox).collect();
         match self.store(env, &rcpts, data) {
-            Ok(name) => Ok(Reply::QUEUED.with_text(format!("OK: queued as {name}"))),
+            Ok(name) => Ok(Reply::QUEUED.with_text(queued_as(&name))),
             Err(DeliverError::Read(_)) => Err(Reply::TRANSACTION_FAILED),
             Err(DeliverError::Write(_)) => Err(Reply::TRY_AGAIN),
         }
@@ -556,7 +632,7 @@ impl Handler for Catcher {
             .iter()
             .map(|r| match &stored {
                 _ if failed(&r.mailbox) => Err(Reply::with(452, (4, 2, 2), "Mailbox full")),
-                Ok(name) => Ok(Reply::QUEUED.with_text(format!("OK: queued as {name}"))),
+                Ok(name) => Ok(Reply::QUEUED.with_text(queued_as(name))),
                 Err(_) => Err(Reply::TRY_AGAIN),
             })
             .collect()
@@ -565,6 +641,15 @@ impl Handler for Catcher {
     fn on_close(&mut self) {
         log::debug!("{} session {}: closed", self.peer, self.id);
     }
+}
+
+/// The 250's text: `OK: queued as <file name>` (pushed, not `format!`ed: a message's reply).
+fn queued_as(name: &str) -> String {
+    const OK: &str = "OK: queued as ";
+    let mut text = String::with_capacity(OK.len() + name.len());
+    text.push_str(OK);
+    text.push_str(name);
+    text
 }
 
 /// A start-up failure: one line, exit 2.
@@ -580,17 +665,7 @@ fn main() -> ExitCode {
     } else {
         log::LevelFilter::Info
     };
-    let log_config = simplelog::ConfigBuilder::new()
-        .set_target_level(log::LevelFilter::Off)
-        .set_thread_level(log::LevelFilter::Off)
-        .set_time_format_rfc3339()
-        .build();
-    let _ = simplelog::TermLogger::init(
-        level,
-        log_config,
-        simplelog::TerminalMode::Stderr,
-        simplelog::ColorChoice::Never,
-    );
+    logger::init(level);
 
     // Start-up checks: each failure is one line and exit status 2, before anything listens.
     let store = match Maildir::create(&opts.maildir) {
@@ -721,6 +796,7 @@ fn main() -> ExitCode {
             shared: Arc::clone(&shared),
             peer: conn.peer,
             id: conn.id,
+            who: OnceCell::new(),
         }
     });
     let handle = match handle {

@@ -616,6 +616,70 @@ fn sigint_with_no_session_exits_0() {
     assert!(TcpStream::connect(s.addr).is_err(), "still listening");
 }
 
+/// The subject is taken from the header block as it streams to the file, whether the blank
+/// line after it arrives in one read or straddles two (the server passes on what each
+/// packet brings; the pauses make separate packets).
+#[test]
+fn the_subject_when_the_blank_line_straddles_reads() {
+    let mut s = Mta::start(&[]);
+    let splits: [&[&str]; 3] = [
+        &["Subject: one\r\n", "\r\nbody\r\n.\r\n"],
+        &["Subject: two\r\n\r", "\nbody\r\n.\r\n"],
+        &["Subj", "ect: three\r\nX: y\r\n", "\r\n", "body\r\n.\r\n"],
+    ];
+    let mut c = s.client();
+    for pieces in splits {
+        open_data(&mut c, "from@example.org", &["to@example.net"]);
+        for piece in pieces {
+            c.send(piece);
+            thread::sleep(Duration::from_millis(50));
+        }
+        c.expect(QUEUED);
+        c.cmd("RSET", "250 ");
+    }
+    c.cmd("QUIT", "221 ");
+    assert_eq!(s.stop("TERM").code(), Some(0));
+    let subjects: Vec<String> = s
+        .log()
+        .into_iter()
+        .filter(|l| l.contains(" stored "))
+        .filter_map(|l| l.split(" subject=").nth(1).map(str::to_string))
+        .collect();
+    assert_eq!(
+        subjects,
+        ["\"one\"", "\"two\"", "\"three\""],
+        "{:?}",
+        s.log()
+    );
+}
+
+/// The catcher's own logger (in place of simplelog's TermLogger) writes the time as the
+/// `time` crate's RFC 3339 did: UTC, `Z`, the nanoseconds' trailing zeros dropped.
+#[allow(dead_code)]
+#[path = "../examples/smtp_server/logger.rs"]
+mod logger;
+
+#[test]
+fn log_time_is_rfc3339_as_simplelog_wrote_it() {
+    let at = |secs, nanos| {
+        let mut s = String::new();
+        logger::push_time(&mut s, std::time::UNIX_EPOCH + Duration::new(secs, nanos));
+        s
+    };
+    assert_eq!(at(0, 0), "1970-01-01T00:00:00Z");
+    assert_eq!(at(951_782_400, 500_000_000), "2000-02-29T00:00:00.5Z");
+    assert_eq!(at(1_796_583_484, 12_782_000), "2026-12-06T18:58:04.012782Z");
+    // The same second again (the text up to the seconds is kept per thread), then the next.
+    assert_eq!(at(1_796_583_484, 0), "2026-12-06T18:58:04Z");
+    assert_eq!(at(1_796_583_485, 10), "2026-12-06T18:58:05.00000001Z");
+    assert_eq!(at(1_709_164_800, 1), "2024-02-29T00:00:00.000000001Z");
+    assert_eq!(
+        at(4_102_444_799, 999_999_999),
+        "2099-12-31T23:59:59.999999999Z"
+    );
+    assert_eq!(at(253_402_300_799, 120), "9999-12-31T23:59:59.00000012Z");
+}
+
 /// One INFO line per stored message (peer, session, file, from, to, size, subject), and
 /// `--print` writes the message to stdout the way aiosmtpd's debugging server does.
 #[test]
@@ -645,6 +709,12 @@ fn a_line_per_message_and_print() {
         .collect();
     assert_eq!(lines.len(), 1, "{:?}", s.log());
     assert!(lines[0].ends_with(&want), "{:?}\nwant {want}", lines[0]);
+    // `2026-12-06T18:58:04.012782Z [INFO] ...`: the time, then the level.
+    let (time, _) = lines[0].split_once(" [INFO] ").unwrap();
+    assert!(
+        time.len() >= 20 && time.ends_with('Z') && &time[10..11] == "T",
+        "{time}"
+    );
     assert_eq!(
         s.stdout(),
         "---------- MESSAGE FOLLOWS ----------\n\
