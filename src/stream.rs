@@ -98,6 +98,7 @@ impl NoSigPipe {
 
 /// The time left until `deadline`, never zero (std takes a zero timeout as "block forever");
 /// `TimedOut` once it has passed.
+#[cfg(feature = "tls")]
 fn time_left(deadline: Instant) -> io::Result<Duration> {
     time_left_at(deadline, Instant::now())
 }
