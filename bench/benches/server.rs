@@ -30,6 +30,8 @@ enum Srv {
     Catcher,
     CatcherNoFsync,
     SmtpSink,
+    /// smtp-sink writing each message to its own file (`-d`): the catcher's like-for-like peer.
+    SmtpSinkDump,
     Aiosmtpd,
     Mailin,
 }
@@ -42,9 +44,14 @@ impl Srv {
             Srv::Catcher => "smtpkit catcher (Maildir, fsync)",
             Srv::CatcherNoFsync => "smtpkit catcher (Maildir, --no-fsync)",
             Srv::SmtpSink => "Postfix smtp-sink",
+            Srv::SmtpSinkDump => "Postfix smtp-sink -d (a file per message)",
             Srv::Aiosmtpd => "aiosmtpd",
             Srv::Mailin => "mailin-embedded",
         }
+    }
+    /// smtpkit's catchers: a file per message, compared with smtp-sink -d as well.
+    fn writes_files(self) -> bool {
+        matches!(self, Srv::Catcher | Srv::CatcherNoFsync)
     }
     fn is_smtpkit(self) -> bool {
         matches!(
@@ -102,17 +109,44 @@ fn python() -> String {
     std::env::var("PYTHON").unwrap_or_else(|_| "python3".into())
 }
 
+/// A fresh directory on tmpfs for one run's files (removed on drop).
+fn fresh_maildir() -> Maildir {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let dir = maildir_root().join(format!(
+        "smtpkit-bench-maildir-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    Maildir(dir)
+}
+
+/// Starts smtp-sink writing each message to a file of its own under a fresh directory,
+/// writable by `nobody` (smtp-sink drops to it).
+fn start_smtp_sink_dump() -> (ServerProc, Option<Maildir>) {
+    use std::os::unix::fs::PermissionsExt;
+    let md = fresh_maildir();
+    std::fs::create_dir_all(&md.0).expect("dump dir");
+    std::fs::set_permissions(&md.0, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+    let port = free_port();
+    let mut c = Command::new(SMTP_SINK);
+    // The template's directories (day, hour) are made as needed; a random suffix ends each name.
+    c.args(["-u", "nobody", "-m", "1100", "-d"])
+        .arg(md.0.join("%d/%H/%M%S."))
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("1024");
+    (
+        ServerProc::spawn_on_port(Srv::SmtpSinkDump.name(), c, port),
+        Some(md),
+    )
+}
+
 /// Starts the catcher with a fresh Maildir.
 fn start_catcher(srv: Srv) -> (ServerProc, Option<Maildir>) {
     let name = srv.name();
     {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let dir = maildir_root().join(format!(
-            "smtpkit-bench-maildir-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
+        let md = fresh_maildir();
+        let dir = md.0.clone();
         let port = free_port();
         let bin = CATCHER.get().expect("catcher built");
         // exec keeps the PID (CPU and RSS are the catcher's); its INFO line per message goes
@@ -125,7 +159,7 @@ fn start_catcher(srv: Srv) -> (ServerProc, Option<Maildir>) {
             ))
             .arg(bin)
             .arg(&dir);
-        (ServerProc::spawn_on_port(name, c, port), Some(Maildir(dir)))
+        (ServerProc::spawn_on_port(name, c, port), Some(md))
     }
 }
 
@@ -165,6 +199,7 @@ fn start(srv: Srv, tls: Option<(&Path, &Path)>) -> (ServerProc, Option<Maildir>)
             ServerProc::spawn_on_port(name, c, port)
         }
         Srv::Catcher | Srv::CatcherNoFsync => return start_catcher(srv),
+        Srv::SmtpSinkDump => return start_smtp_sink_dump(),
     };
     (p, None)
 }
@@ -359,6 +394,7 @@ fn throughput(servers: &[Srv], bars: &mut Vec<Bar>) -> String {
                 .map(|(_, m)| m.rate)
                 .collect();
             let sink = find(Srv::SmtpSink).map(|i| med[i]);
+            let dump = find(Srv::SmtpSinkDump).map(|i| med[i]);
             let mailin = find(Srv::Mailin).map(|i| med[i]);
             for (srv, m) in servers.iter().zip(&med) {
                 if let (true, Some(p)) = (srv.is_smtpkit(), sink) {
@@ -381,6 +417,17 @@ fn throughput(servers: &[Srv], bars: &mut Vec<Bar>) -> String {
                     against(sink, |m| m.rate),
                     against(sink, |m| m.cpu),
                     against(mailin, |m| m.rate),
+                    // The catchers write a file per message, as smtp-sink -d does.
+                    if srv.writes_files() {
+                        against(dump, |m| m.rate)
+                    } else {
+                        String::new()
+                    },
+                    if srv.writes_files() {
+                        against(dump, |m| m.cpu)
+                    } else {
+                        String::new()
+                    },
                 ]);
             }
         }
@@ -398,6 +445,8 @@ fn throughput(servers: &[Srv], bars: &mut Vec<Bar>) -> String {
                 "msg/s vs smtp-sink",
                 "CPU vs smtp-sink",
                 "msg/s vs mailin",
+                "msg/s vs smtp-sink -d",
+                "CPU vs smtp-sink -d",
             ],
             &rows,
         ));
@@ -607,6 +656,7 @@ fn main() {
         Srv::Catcher,
         Srv::CatcherNoFsync,
         Srv::SmtpSink,
+        Srv::SmtpSinkDump,
         Srv::Aiosmtpd,
         Srv::Mailin,
     ];
@@ -616,7 +666,7 @@ fn main() {
     let mut body = String::from("## Server\n\n");
     body.push_str(&run_note("server"));
     body.push_str(
-        "\nLoad: Postfix `smtp-source -s SESSIONS -m MSGS -l SIZE` (HELO, no pipelining, 1 recipient; one connection per message, or with `-d` each session's connection reused for all its messages) on 127.0.0.1. Each server is its own process, started fresh for every run and stopped by PID; CPU = utime+stime of that process (/proc/PID/stat) during the run; peak RSS = VmHWM. \"vs best peer\" is msg/s against the best non-smtpkit server (smtp-sink, aiosmtpd, mailin-embedded) at the same load; the last three columns compare each smtpkit row with smtp-sink (msg/s, and CPU per message: lower is better) and with mailin-embedded. smtpkit's session limits are raised to 1100 (defaults 128 / 50 per IP); mailin-embedded runs 1024 worker threads (default 4); smtp-sink runs with `-u nobody -m 1100` and discards. The catcher is `examples/smtp_server.rs` as shipped (an INFO log line per message, to /dev/null here), its Maildir on tmpfs (`/dev/shm`), with its default `fsync` of each file and of `new/`, and with `--no-fsync`.\n",
+        "\nLoad: Postfix `smtp-source -s SESSIONS -m MSGS -l SIZE` (HELO, no pipelining, 1 recipient; one connection per message, or with `-d` each session's connection reused for all its messages) on 127.0.0.1. Each server is its own process, started fresh for every run and stopped by PID; CPU = utime+stime of that process (/proc/PID/stat) during the run; peak RSS = VmHWM. \"vs best peer\" is msg/s against the best non-smtpkit server (smtp-sink, aiosmtpd, mailin-embedded) at the same load; the next three columns compare each smtpkit row with smtp-sink (msg/s, and CPU per message: lower is better) and with mailin-embedded. smtpkit's session limits are raised to 1100 (defaults 128 / 50 per IP); mailin-embedded runs 1024 worker threads (default 4); smtp-sink runs with `-u nobody -m 1100` and discards; `smtp-sink -d` is the same, writing each message (with its envelope as headers) to a file of its own on tmpfs, without fsync, the catchers' like-for-like peer (the last two columns). The catcher is `examples/smtp_server.rs` as shipped (an INFO log line per message, to /dev/null here), its Maildir on tmpfs (`/dev/shm`), with its default `fsync` of each file and of `new/`, and with `--no-fsync`.\n",
     );
     let mut bars = Vec::new();
     let tables = throughput(&with_catcher, &mut bars);

@@ -2,6 +2,7 @@
 #   start_server SERVER [WRAPPER...]   sets $pid and $port (WRAPPER, e.g. `taskset -c 0`, runs it)
 #   stop_server                         kills $pid and removes the catcher's Maildir
 # SERVER: sink | collect | catcher (CATCHER_FLAGS=--no-fsync for the other) | smtpsink | mailin
+#   | smtpsink-dump (smtp-sink -d: each message written to its own file on tmpfs, no fsync)
 #   | floor | floor-accept (bench/src/bin/floor_sink.rs: the shape's floor, see floor.sh).
 # Build first: cargo build --release -p smtpkit-bench --bins && cargo build --release --example smtp_server
 T=${TARGET_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/target/release}
@@ -15,6 +16,8 @@ start_server() {
     collect) "$@" $T/smtpkit_collect > $portfile & pid=$!;;
     catcher*) rm -rf $maildir; "$@" $T/examples/smtp_server --listen 127.0.0.1:$port --maildir $maildir --max-sessions 1100 --max-per-ip 1100 $CATCHER_FLAGS 2>/dev/null & pid=$!; echo $port > $portfile;;
     smtpsink) "$@" /usr/sbin/smtp-sink -u nobody -m 1100 127.0.0.1:$port 1024 & pid=$!; echo $port > $portfile;;
+    smtpsink-dump) rm -rf $maildir; mkdir -p $maildir; chmod 777 $maildir
+      "$@" /usr/sbin/smtp-sink -u nobody -m 1100 -d "$maildir/%d/%H%M%S." 127.0.0.1:$port 1024 & pid=$!; echo $port > $portfile;;
     mailin) "$@" $T/mailin_sink > $portfile & pid=$!;;
     floor) "$@" $T/floor_sink > $portfile & pid=$!;;
     floor-accept) "$@" $T/floor_sink --accept-in-workers > $portfile & pid=$!;;
