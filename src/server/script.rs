@@ -202,8 +202,15 @@ impl<H> Outcome<H> {
 }
 
 /// Runs one session of `handler` against `script`, in memory, to its end. The configuration
-/// is checked as [`ServerBuilder::bind`](super::ServerBuilder::bind) checks it.
-pub fn run<H: Handler>(config: ServerConfig, handler: H, script: Script) -> io::Result<Outcome<H>> {
+/// is checked as [`ServerBuilder::bind`](super::ServerBuilder::bind) checks it. It may be
+/// shared (an `Arc<ServerConfig>`): many scripted sessions can run on one configuration
+/// without a copy each.
+pub fn run<H: Handler>(
+    config: impl Into<Arc<ServerConfig>>,
+    handler: H,
+    script: Script,
+) -> io::Result<Outcome<H>> {
+    let config = config.into();
     config
         .validate()
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
@@ -222,14 +229,7 @@ pub fn run<H: Handler>(config: ServerConfig, handler: H, script: Script) -> io::
         idle: Default::default(),
     });
     let io = MemoryIo::new(&script.sent, &script.steps);
-    let session = Session::new(
-        io,
-        Arc::new(config),
-        Arc::clone(&shared),
-        slot,
-        info,
-        handler,
-    );
+    let session = Session::new(io, config, Arc::clone(&shared), slot, info, handler);
     let (handler, io) = session.run_to_end();
     Ok(Outcome {
         output: io.output,
@@ -448,5 +448,21 @@ mod tests {
                 assert_eq!(format!("{:?}", one.steps), format!("{:?}", each.steps));
             }
         }
+    }
+
+    #[test]
+    fn sessions_share_one_config() {
+        struct Accept;
+        impl Handler for Accept {}
+        let config = Arc::new(ServerConfig {
+            hostname: "mx.example".into(),
+            ..ServerConfig::default()
+        });
+        for _ in 0..2 {
+            let script = Script::new().line("NOOP").then(Step::Close);
+            let out = run(Arc::clone(&config), Accept, script).unwrap();
+            assert_eq!(out.replies(), ["220 mx.example ESMTP", "250 2.0.0 OK"]);
+        }
+        assert_eq!(Arc::strong_count(&config), 1);
     }
 }
