@@ -135,7 +135,9 @@ impl Script {
         let size = size.max(1);
         let base = self.sent.len();
         self.sent.extend_from_slice(bytes);
-        self.steps.reserve(bytes.len().div_ceil(size));
+        // Room for one step more: a script goes on (or ends) with another step, and growing
+        // by one would copy them all.
+        self.steps.reserve(bytes.len().div_ceil(size) + 1);
         let ends = (size..bytes.len() + size).step_by(size);
         self.steps
             .extend(ends.map(|end| Planned::send(base + end.min(bytes.len()))));
