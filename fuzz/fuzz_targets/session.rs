@@ -11,6 +11,7 @@
 #![no_main]
 
 use std::io::Read;
+use std::sync::{Arc, OnceLock};
 
 use libfuzzer_sys::fuzz_target;
 use smtpkit::Reply;
@@ -34,24 +35,32 @@ impl Handler for Recorder {
     }
 }
 
-fn config(sel: u8) -> ServerConfig {
-    // ServerConfig::default() reads the host name from /proc: once, not per input.
-    static BASE: std::sync::OnceLock<ServerConfig> = std::sync::OnceLock::new();
-    let base = BASE.get_or_init(ServerConfig::default);
-    ServerConfig {
-        hostname: "fuzz.example".into(),
-        max_errors: 1_000_000,
-        max_junk_commands: 1_000_000,
-        max_line_length: 512,
-        max_message_size: Some(64 * 1024),
-        chunking: sel & 0x40 != 0,
-        protocol: if sel & 0x80 != 0 {
-            Protocol::Lmtp
-        } else {
-            Protocol::Smtp
-        },
-        ..base.clone()
-    }
+/// The configuration `sel` picks (CHUNKING, LMTP): four, made once and shared by every run
+/// (a copy per run cost a few allocations, each dear under the fuzzer's compare tracing).
+fn config(sel: u8) -> Arc<ServerConfig> {
+    static CONFIGS: OnceLock<[Arc<ServerConfig>; 4]> = OnceLock::new();
+    let configs = CONFIGS.get_or_init(|| {
+        // ServerConfig::default() reads the host name from /proc: once, not per input.
+        let base = ServerConfig::default();
+        std::array::from_fn(|i| {
+            Arc::new(ServerConfig {
+                hostname: "fuzz.example".into(),
+                max_errors: 1_000_000,
+                max_junk_commands: 1_000_000,
+                max_line_length: 512,
+                max_message_size: Some(64 * 1024),
+                chunking: i & 1 != 0,
+                protocol: if i & 2 != 0 {
+                    Protocol::Lmtp
+                } else {
+                    Protocol::Smtp
+                },
+                ..base.clone()
+            })
+        })
+    });
+    // Bit 6 is CHUNKING, bit 7 LMTP.
+    Arc::clone(&configs[usize::from(sel >> 6)])
 }
 
 /// How many times `byte` occurs in `hay`. 32 bytes at a time with arithmetic, no compare per

@@ -135,7 +135,9 @@ impl Script {
         let size = size.max(1);
         let base = self.sent.len();
         self.sent.extend_from_slice(bytes);
-        self.steps.reserve(bytes.len().div_ceil(size));
+        // Room for one step more: a script goes on (or ends) with another step, and growing
+        // by one would copy them all.
+        self.steps.reserve(bytes.len().div_ceil(size) + 1);
         let ends = (size..bytes.len() + size).step_by(size);
         self.steps
             .extend(ends.map(|end| Planned::send(base + end.min(bytes.len()))));
@@ -202,8 +204,15 @@ impl<H> Outcome<H> {
 }
 
 /// Runs one session of `handler` against `script`, in memory, to its end. The configuration
-/// is checked as [`ServerBuilder::bind`](super::ServerBuilder::bind) checks it.
-pub fn run<H: Handler>(config: ServerConfig, handler: H, script: Script) -> io::Result<Outcome<H>> {
+/// is checked as [`ServerBuilder::bind`](super::ServerBuilder::bind) checks it. It may be
+/// shared (an `Arc<ServerConfig>`): many scripted sessions can run on one configuration
+/// without a copy each.
+pub fn run<H: Handler>(
+    config: impl Into<Arc<ServerConfig>>,
+    handler: H,
+    script: Script,
+) -> io::Result<Outcome<H>> {
+    let config = config.into();
     config
         .validate()
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
@@ -221,15 +230,8 @@ pub fn run<H: Handler>(config: ServerConfig, handler: H, script: Script) -> io::
         stream: None,
         idle: Default::default(),
     });
-    let io = MemoryIo::new(script.sent, script.steps);
-    let session = Session::new(
-        io,
-        Arc::new(config),
-        Arc::clone(&shared),
-        slot,
-        info,
-        handler,
-    );
+    let io = MemoryIo::new(&script.sent, &script.steps);
+    let session = Session::new(io, config, Arc::clone(&shared), slot, info, handler);
     let (handler, io) = session.run_to_end();
     Ok(Outcome {
         output: io.output,
@@ -238,14 +240,25 @@ pub fn run<H: Handler>(config: ServerConfig, handler: H, script: Script) -> io::
     })
 }
 
-/// The server's side of a scripted connection. The input buffer is a window on the script's
-/// bytes: `sent[rpos..received]`.
-pub(crate) struct MemoryIo {
-    steps: Vec<Planned>,
-    /// The next step to take.
-    next: usize,
-    sent: Vec<u8>,
-    rpos: usize,
+/// The server's side of a scripted connection, borrowing the script. The input buffer is a
+/// window on the script's bytes: the first `avail` of `from_rpos`.
+///
+/// The path of an ordinary read has as few integer tests as can be: under the session fuzz
+/// target each is a traced call (~40 instructions), and the session reads every line in
+/// pieces. The steps are walked with a slice iterator (its end test compares pointers, which
+/// the fuzzer does not trace), so a send costs one test (its kind); the rest (faults, and
+/// every read once the client stopped reading) takes the cold path.
+pub(crate) struct MemoryIo<'a> {
+    /// The steps still to take.
+    steps: std::slice::Iter<'a, Planned>,
+    /// Once the client stopped reading: the steps still to take (`steps` is then empty, so
+    /// every read takes the cold path, which flushes first).
+    parked: std::slice::Iter<'a, Planned>,
+    /// The script's bytes from the first unconsumed one to the end.
+    from_rpos: &'a [u8],
+    /// How many of `from_rpos` have been received (the buffered window).
+    avail: usize,
+    /// Where the received bytes end in the script.
     received: usize,
     /// What the server queues once the client has stopped reading (see `out`).
     wbuf: Vec<u8>,
@@ -257,16 +270,16 @@ pub(crate) struct MemoryIo {
     bytes_in: u64,
 }
 
-impl MemoryIo {
-    fn new(sent: Vec<u8>, steps: Vec<Planned>) -> MemoryIo {
+impl<'a> MemoryIo<'a> {
+    fn new(sent: &'a [u8], steps: &'a [Planned]) -> MemoryIo<'a> {
         // Room for a few replies, and for about a reply per 16 octets sent, so the output
         // rarely grows by reallocation (each one a copy).
         let output = Vec::with_capacity(256 + sent.len() * 2);
         MemoryIo {
-            steps,
-            next: 0,
-            sent,
-            rpos: 0,
+            steps: steps.iter(),
+            parked: [].iter(),
+            from_rpos: sent,
+            avail: 0,
             received: 0,
             wbuf: Vec::new(),
             output,
@@ -275,67 +288,92 @@ impl MemoryIo {
             bytes_in: 0,
         }
     }
+
+    /// Receives the bytes up to `end` in the script.
+    fn receive(&mut self, end: usize) -> usize {
+        // Saturating and wrapping: no overflow tests (traced compares); ends only grow.
+        let n = end.saturating_sub(self.received);
+        self.received = end;
+        self.avail = self.avail.wrapping_add(n);
+        // A statistic.
+        self.bytes_in = self.bytes_in.wrapping_add(n as u64);
+        n
+    }
 }
 
-impl Buffered for MemoryIo {
+impl Buffered for MemoryIo<'_> {
     fn buffered(&self) -> &[u8] {
-        // Two one-sided cuts: fewer tests than a range's (each a traced call when fuzzed).
-        let received = self.sent.get(..self.received).unwrap_or_default();
-        received.get(self.rpos..).unwrap_or_default()
+        self.from_rpos.get(..self.avail).unwrap_or_default()
     }
 
     fn consume(&mut self, n: usize) {
-        self.rpos = self.rpos.saturating_add(n).min(self.received);
+        // min(n, avail) without a compare: avail - (avail - n, or 0 below zero).
+        let n = self.avail.wrapping_sub(self.avail.saturating_sub(n));
+        self.avail = self.avail.wrapping_sub(n);
+        self.from_rpos = self.from_rpos.get(n..).unwrap_or_default();
     }
 
     fn fill(&mut self, deadline: Instant) -> Result<usize, RecvError> {
-        // As on a socket: what is queued goes out before the server waits for input.
+        // While the client reads, a flush has nothing to do (see `out`): an ordinary send is
+        // taken here, anything else (and every read once the client stopped reading) in
+        // `fill_cold`, which flushes first, as a socket does before it waits for input.
+        let ahead = self.steps.clone();
+        if let Some(&Planned {
+            end,
+            kind: Kind::Send,
+        }) = self.steps.next()
+        {
+            return Ok(self.receive(end));
+        }
+        self.steps = ahead;
+        self.fill_cold(deadline)
+    }
+}
+
+impl MemoryIo<'_> {
+    /// A read that meets a step other than a send, or any read once the client stopped
+    /// reading. A close or a reset is not passed, so every later read ends the same way, as
+    /// on a socket; past the last step the client has closed.
+    #[cold]
+    #[inline(never)]
+    fn fill_cold(&mut self, deadline: Instant) -> Result<usize, RecvError> {
         self.flush().map_err(|e| match e {
             SendError::TimedOut => RecvError::TimedOut,
             SendError::Reset => RecvError::Reset,
             _ => RecvError::Closed,
         })?;
-        // Past the last step the client has closed. Two tests per read (the step, its kind):
-        // each is a traced call under the session fuzz target, and the other kinds are rare.
-        let step = self.steps.get(self.next).copied().unwrap_or(Planned {
-            end: self.received,
-            kind: Kind::Close,
-        });
-        if step.kind != Kind::Send {
-            return self.fault_step(step.kind, deadline);
-        }
-        self.next = self.next.wrapping_add(1);
-        let n = step.end.saturating_sub(self.received);
-        self.received = step.end;
-        // A statistic: wrapping, so no overflow check under debug assertions either.
-        self.bytes_in = self.bytes_in.wrapping_add(n as u64);
-        Ok(n)
-    }
-}
-
-impl MemoryIo {
-    /// A read meets a step other than a send. A close or a reset is not passed, so every
-    /// later read ends the same way, as on a socket.
-    #[cold]
-    #[inline(never)]
-    fn fault_step(&mut self, kind: Kind, deadline: Instant) -> Result<usize, RecvError> {
+        let steps = if self.deaf {
+            &mut self.parked
+        } else {
+            &mut self.steps
+        };
+        let kind = match steps.clone().next() {
+            None => return Err(RecvError::Closed),
+            Some(step) => match step.kind {
+                Kind::Reset => return Err(RecvError::Reset),
+                Kind::Close => return Err(RecvError::Closed),
+                Kind::Send => {
+                    steps.next();
+                    return Ok(self.receive(step.end));
+                }
+                kind => kind,
+            },
+        };
+        steps.next();
         match kind {
-            Kind::Reset => return Err(RecvError::Reset),
-            Kind::Close => return Err(RecvError::Closed),
-            Kind::Timeout => {
-                self.next = self.next.wrapping_add(1);
-                return Err(RecvError::TimedOut);
+            Kind::Timeout => return Err(RecvError::TimedOut),
+            Kind::StopReading if !self.deaf => {
+                self.deaf = true;
+                self.parked = std::mem::replace(&mut self.steps, [].iter());
             }
-            Kind::StopReading => self.deaf = true,
             Kind::FailTls => self.fail_tls = true,
-            Kind::Send => {}
+            _ => {}
         }
-        self.next = self.next.wrapping_add(1);
         self.fill(deadline)
     }
 }
 
-impl SessionIo for MemoryIo {
+impl SessionIo for MemoryIo<'_> {
     fn out(&mut self) -> &mut Vec<u8> {
         // In memory a write neither blocks nor fails while the client reads: replies go
         // straight to the output, and a flush has nothing to do (no copy, and no test of the
@@ -412,5 +450,21 @@ mod tests {
                 assert_eq!(format!("{:?}", one.steps), format!("{:?}", each.steps));
             }
         }
+    }
+
+    #[test]
+    fn sessions_share_one_config() {
+        struct Accept;
+        impl Handler for Accept {}
+        let config = Arc::new(ServerConfig {
+            hostname: "mx.example".into(),
+            ..ServerConfig::default()
+        });
+        for _ in 0..2 {
+            let script = Script::new().line("NOOP").then(Step::Close);
+            let out = run(Arc::clone(&config), Accept, script).unwrap();
+            assert_eq!(out.replies(), ["220 mx.example ESMTP", "250 2.0.0 OK"]);
+        }
+        assert_eq!(Arc::strong_count(&config), 1);
     }
 }

@@ -298,16 +298,18 @@ impl<H: Handler, C: SessionIo> Session<H, C> {
             }
             // The session's lifetime ends it between transactions; one under way may finish.
             // One reading of the clock for both tests (each reading costs, and the fuzz
-            // target traces the compares inside it).
+            // target traces the compares inside it). The deadline is never before `now`, so
+            // a lifetime already over is also one that bounds this read: the second test
+            // only runs when the first holds (an `Instant` compare is two traced calls).
             let now = Instant::now();
-            if !in_transaction && now >= self.ends_at {
-                self.queue(&Reply::SESSION_TOO_LONG);
-                let _ = self.io.flush();
-                return self.fault(SessionError::SessionTooLong);
-            }
             let mut deadline = deadline_after(now, self.cfg.command_timeout);
             let lifetime_bound = !in_transaction && self.ends_at <= deadline;
             if lifetime_bound {
+                if now >= self.ends_at {
+                    self.queue(&Reply::SESSION_TOO_LONG);
+                    let _ = self.io.flush();
+                    return self.fault(SessionError::SessionTooLong);
+                }
                 deadline = self.ends_at;
             }
             // Two two-way tests, not one `match` over the enum's niche values: a switch the
