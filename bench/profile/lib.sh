@@ -13,6 +13,7 @@ start_server() {
   port=$(( 20000 + RANDOM % 20000 ))
   case $srv in
     sink) "$@" $T/smtpkit_sink > $portfile & pid=$!;;
+    sink-old) "$@" ${OLD_SINK:?set OLD_SINK to another build of smtpkit_sink} > $portfile & pid=$!;;
     collect) "$@" $T/smtpkit_collect > $portfile & pid=$!;;
     catcher*) rm -rf $maildir; "$@" $T/examples/smtp_server --listen 127.0.0.1:$port --maildir $maildir --max-sessions 1100 --max-per-ip 1100 $CATCHER_FLAGS 2>/dev/null & pid=$!; echo $port > $portfile;;
     smtpsink) "$@" /usr/sbin/smtp-sink -u nobody -m 1100 127.0.0.1:$port 1024 & pid=$!; echo $port > $portfile;;
