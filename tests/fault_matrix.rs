@@ -458,6 +458,51 @@ fn half_close_full() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// QUIT: the 221 always arrives whole and the server closes by itself, whether the client sent
+// nothing after QUIT (the close skips its drain) or kept pipelining (the drain keeps the close
+// from turning into a reset that could destroy the 221).
+
+fn quit_close(p: &'static Params, via: Via) {
+    let (srv, rec) = start_via(via, Server::builder());
+    let addr = srv.local_addr();
+    let n = p.kills.max(2);
+    parallel(n, move |i| {
+        let mut w = ready(via, addr);
+        // Even: QUIT alone, and the client waits for the server to close. Odd: commands
+        // pipelined after QUIT, never answered.
+        let after = if i % 2 == 0 {
+            ""
+        } else {
+            "NOOP\r\nRSET\r\nNOOP\r\n"
+        };
+        w.send(format!("NOOP\r\nQUIT\r\n{after}").as_bytes())
+            .unwrap();
+        for code in [250, 221] {
+            w.expect(code)
+                .unwrap_or_else(|e| panic!("{via}: QUIT {i}: {e}"));
+        }
+        let rest = w
+            .read_to_close()
+            .unwrap_or_else(|e| panic!("{via}: not closed after QUIT {i}: {e}"));
+        assert_eq!(rest, "", "{via}: answered after QUIT {i}");
+    });
+    wait_closed(&rec, n);
+    assert_eq!(errors(&rec), Vec::<String>::new(), "{via}");
+    still_serves(via, addr);
+}
+
+#[test]
+fn quit_close_short() {
+    run_matrix("QUIT close", |via| quit_close(&SHORT, via));
+}
+
+#[test]
+#[ignore]
+fn quit_close_full() {
+    run_matrix("QUIT close", |via| quit_close(&FULL, via));
+}
+
+// ---------------------------------------------------------------------------------------------
 // Flood past the caps: past the session cap a connection gets `421 4.7.0` at once (on implicit
 // TLS, where nothing can be said before a handshake, it is just closed); past the per-address
 // cap (the proxied address, behind PROXY) likewise, after the header.
