@@ -22,6 +22,30 @@ use smtpkit::server::{
     ServerHandle, SessionError,
 };
 
+/// A whole (possibly multi-line) reply, line by line from `read_line` (CRLF stripped); the
+/// plain client and the TLS one (`pki::TlsClient`) read replies through this.
+pub fn read_reply(mut read_line: impl FnMut() -> String) -> Vec<String> {
+    let mut lines = vec![];
+    loop {
+        let l = read_line();
+        let more = l.as_bytes().get(3) == Some(&b'-');
+        lines.push(l);
+        if !more {
+            return lines;
+        }
+    }
+}
+
+/// The last line of `lines`, checked to start with `prefix`.
+pub fn last_line_starts(lines: Vec<String>, prefix: &str) -> String {
+    let last = lines.last().cloned().unwrap_or_default();
+    assert!(
+        last.starts_with(prefix),
+        "expected {prefix:?}, got {lines:?}"
+    );
+    last
+}
+
 /// A line-by-line SMTP client for scripted exchanges.
 pub struct Client {
     pub reader: BufReader<TcpStream>,
@@ -72,26 +96,12 @@ impl Client {
 
     /// Reads a whole (possibly multi-line) reply; returns its lines.
     pub fn reply(&mut self) -> Vec<String> {
-        let mut lines = vec![];
-        loop {
-            let l = self.read_line();
-            let more = l.as_bytes().get(3) == Some(&b'-');
-            lines.push(l);
-            if !more {
-                return lines;
-            }
-        }
+        read_reply(|| self.read_line())
     }
 
     /// Reads a reply and checks that its last line starts with `prefix`.
     pub fn expect(&mut self, prefix: &str) -> String {
-        let lines = self.reply();
-        let last = lines.last().unwrap().clone();
-        assert!(
-            last.starts_with(prefix),
-            "expected {prefix:?}, got {lines:?}"
-        );
-        last
+        last_line_starts(self.reply(), prefix)
     }
 
     /// Sends `line` and checks the reply.

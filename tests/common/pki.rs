@@ -128,25 +128,11 @@ impl TlsClient {
     }
 
     pub fn reply(&mut self) -> Vec<String> {
-        let mut lines = vec![];
-        loop {
-            let l = self.read_line();
-            let more = l.as_bytes().get(3) == Some(&b'-');
-            lines.push(l);
-            if !more {
-                return lines;
-            }
-        }
+        super::read_reply(|| self.read_line())
     }
 
     pub fn expect(&mut self, prefix: &str) -> String {
-        let lines = self.reply();
-        let last = lines.last().unwrap().clone();
-        assert!(
-            last.starts_with(prefix),
-            "expected {prefix:?}, got {lines:?}"
-        );
-        last
+        super::last_line_starts(self.reply(), prefix)
     }
 
     pub fn cmd(&mut self, line: &str, prefix: &str) -> String {
