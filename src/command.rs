@@ -83,21 +83,21 @@ pub enum Command {
 impl Command {
     /// Parses one line WITHOUT its CRLF (the caller strips it; tolerate a trailing CR or LF anyway).
     pub fn parse(line: &[u8], opts: &PathOptions) -> Result<Command, CommandError> {
-        // Trimmed and cut into verb and argument as bytes, then checked as UTF-8 piece by
-        // piece: the cuts are next to ASCII bytes, which no multi-byte character contains, so
-        // the pieces are UTF-8 exactly when the line is. A `str` cut tests char boundaries
-        // (several compares, each a traced call under the session fuzz target); a byte cut
-        // does not, and `from_utf8` runs uninstrumented in the standard library.
+        // Trimmed as bytes, then checked as UTF-8 once (the same verdict as for the whole
+        // line: only ASCII bytes are trimmed, and no multi-byte character holds one), then cut
+        // into verb and argument: two `str` cuts, where trimming a `str` would test two more
+        // char boundaries (compares, each a traced call under the session fuzz target).
         let line = trim_line(line);
         if line.is_empty() {
             return Err(CommandError::Empty);
         }
+        let line = std::str::from_utf8(line).map_err(|_| CommandError::InvalidUtf8)?;
         let (verb, rest) = line
-            .split_at_checked(run_len(line, &NOT_WS))
-            .unwrap_or((line, &[]));
-        let arg = rest.get(run_len(rest, &WS)..).unwrap_or_default();
-        let utf8 = |b| std::str::from_utf8(b).map_err(|_| CommandError::InvalidUtf8);
-        let (verb, arg) = (utf8(verb)?, utf8(arg)?);
+            .split_at_checked(run_len(line.as_bytes(), &NOT_WS))
+            .unwrap_or((line, ""));
+        let arg = rest
+            .get(run_len(rest.as_bytes(), &WS)..)
+            .unwrap_or_default();
         // One switch on the verb as a number: no upper-case copy, no string compares.
         let command = match verb_key(verb) {
             HELO => Command::Helo(hello_name(arg, "HELO")?),
