@@ -63,42 +63,36 @@ pub enum Step {
 
 /// A scripted client: what it sends, and the faults it causes, in order. Once the steps run
 /// out, the server reads end of stream.
+///
+/// Sends and faults are kept apart: a send is where it ends in `sent` (sends of nothing are
+/// not stored: a read never returns nothing), a fault is its kind and how many sends come
+/// before it. So the server reads the sends between two faults without testing any step's
+/// kind.
 #[derive(Debug, Clone)]
 pub struct Script {
     /// Everything sent, in order: the server reads it in place, without a copy per read.
     sent: Vec<u8>,
-    steps: Vec<Planned>,
+    /// Where each send ends in `sent`.
+    sends: Vec<usize>,
+    faults: Vec<Fault>,
     peer: SocketAddr,
     implicit_tls: bool,
 }
 
-/// A step as stored: a send is where it ends in `Script::sent` (sends of nothing are not
-/// stored: a read never returns nothing); the faults are the other steps. Plain data, not the
-/// `Step` enum: the server tests one byte per read, where a `match` on an enum holding a `Vec`
-/// is a switch per read (which the fuzzer traces at ~100 instructions).
+/// A step other than a send, after the first `after` sends.
 #[derive(Debug, Clone, Copy)]
-struct Planned {
-    end: usize,
+struct Fault {
+    after: usize,
     kind: Kind,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
-    Send,
     Close,
     Reset,
     Timeout,
     StopReading,
     FailTls,
-}
-
-impl Planned {
-    fn send(end: usize) -> Planned {
-        Planned {
-            end,
-            kind: Kind::Send,
-        }
-    }
 }
 
 impl Default for Script {
@@ -112,7 +106,8 @@ impl Script {
     pub fn new() -> Script {
         Script {
             sent: Vec::new(),
-            steps: Vec::new(),
+            sends: Vec::new(),
+            faults: Vec::new(),
             peer: SocketAddr::from(([192, 0, 2, 1], 40000)),
             implicit_tls: false,
         }
@@ -135,12 +130,10 @@ impl Script {
         let size = size.max(1);
         let base = self.sent.len();
         self.sent.extend_from_slice(bytes);
-        // Room for one step more: a script goes on (or ends) with another step, and growing
-        // by one would copy them all.
-        self.steps.reserve(bytes.len().div_ceil(size) + 1);
+        self.sends.reserve(bytes.len().div_ceil(size));
         let ends = (size..bytes.len() + size).step_by(size);
-        self.steps
-            .extend(ends.map(|end| Planned::send(base + end.min(bytes.len()))));
+        self.sends
+            .extend(ends.map(|end| base + end.min(bytes.len())));
         self
     }
     /// Adds any step.
@@ -156,8 +149,8 @@ impl Script {
             Step::StopReading => Kind::StopReading,
             Step::FailTls => Kind::FailTls,
         };
-        self.steps.push(Planned {
-            end: self.sent.len(),
+        self.faults.push(Fault {
+            after: self.sends.len(),
             kind,
         });
         self
@@ -167,7 +160,7 @@ impl Script {
             return;
         }
         self.sent.extend_from_slice(bytes);
-        self.steps.push(Planned::send(self.sent.len()));
+        self.sends.push(self.sent.len());
     }
     /// The client's address, as the handler sees it in [`ConnInfo::peer`].
     pub fn peer(mut self, addr: SocketAddr) -> Script {
@@ -230,7 +223,7 @@ pub fn run<H: Handler>(
         stream: None,
         idle: Default::default(),
     });
-    let io = MemoryIo::new(&script.sent, &script.steps);
+    let io = MemoryIo::new(&script.sent, &script.sends, &script.faults);
     let session = Session::new(io, config, Arc::clone(&shared), slot, info, handler);
     let (handler, io) = session.run_to_end();
     Ok(Outcome {
@@ -243,17 +236,20 @@ pub fn run<H: Handler>(
 /// The server's side of a scripted connection, borrowing the script. The input buffer is a
 /// window on the script's bytes: the first `avail` of `from_rpos`.
 ///
-/// The path of an ordinary read has as few integer tests as can be: under the session fuzz
-/// target each is a traced call (~40 instructions), and the session reads every line in
-/// pieces. The steps are walked with a slice iterator (its end test compares pointers, which
-/// the fuzzer does not trace), so a send costs one test (its kind); the rest (faults, and
-/// every read once the client stopped reading) takes the cold path.
+/// The path of an ordinary read has no integer test: under the session fuzz target each is a
+/// traced call (~40 instructions), and the session reads every line in pieces. The sends up
+/// to the next fault are walked with a slice iterator, whose end test compares pointers (the
+/// fuzzer does not trace them); a fault, and every read once the client stopped reading,
+/// takes the cold path.
 pub(crate) struct MemoryIo<'a> {
-    /// The steps still to take.
-    steps: std::slice::Iter<'a, Planned>,
-    /// Once the client stopped reading: the steps still to take (`steps` is then empty, so
-    /// every read takes the cold path, which flushes first).
-    parked: std::slice::Iter<'a, Planned>,
+    /// The sends before the next fault.
+    run: std::slice::Iter<'a, usize>,
+    /// Once the client stopped reading: the sends before the next fault (`run` is then empty,
+    /// so every read takes the cold path, which flushes first).
+    parked: std::slice::Iter<'a, usize>,
+    /// Every send's end in the script, and the faults still to come.
+    sends: &'a [usize],
+    faults: std::slice::Iter<'a, Fault>,
     /// The script's bytes from the first unconsumed one to the end.
     from_rpos: &'a [u8],
     /// How many of `from_rpos` have been received (the buffered window).
@@ -271,13 +267,15 @@ pub(crate) struct MemoryIo<'a> {
 }
 
 impl<'a> MemoryIo<'a> {
-    fn new(sent: &'a [u8], steps: &'a [Planned]) -> MemoryIo<'a> {
+    fn new(sent: &'a [u8], sends: &'a [usize], faults: &'a [Fault]) -> MemoryIo<'a> {
         // Room for a few replies, and for about a reply per 16 octets sent, so the output
         // rarely grows by reallocation (each one a copy).
         let output = Vec::with_capacity(256 + sent.len() * 2);
         MemoryIo {
-            steps: steps.iter(),
+            run: MemoryIo::run_to_fault(sends, 0, faults).iter(),
             parked: [].iter(),
+            sends,
+            faults: faults.iter(),
             from_rpos: sent,
             avail: 0,
             received: 0,
@@ -287,6 +285,12 @@ impl<'a> MemoryIo<'a> {
             fail_tls: false,
             bytes_in: 0,
         }
+    }
+
+    /// The sends from the `from`th to the next of `faults` (or to the last).
+    fn run_to_fault(sends: &'a [usize], from: usize, faults: &[Fault]) -> &'a [usize] {
+        let until = faults.first().map_or(sends.len(), |f| f.after);
+        sends.get(from..until).unwrap_or_default()
     }
 
     /// Receives the bytes up to `end` in the script.
@@ -317,16 +321,10 @@ impl Buffered for MemoryIo<'_> {
         // While the client reads, a flush has nothing to do (see `out`): an ordinary send is
         // taken here, anything else (and every read once the client stopped reading) in
         // `fill_cold`, which flushes first, as a socket does before it waits for input.
-        let ahead = self.steps.clone();
-        if let Some(&Planned {
-            end,
-            kind: Kind::Send,
-        }) = self.steps.next()
-        {
-            return Ok(self.receive(end));
+        match self.run.next() {
+            Some(&end) => Ok(self.receive(end)),
+            None => self.fill_cold(deadline),
         }
-        self.steps = ahead;
-        self.fill_cold(deadline)
     }
 }
 
@@ -342,32 +340,32 @@ impl MemoryIo<'_> {
             SendError::Reset => RecvError::Reset,
             _ => RecvError::Closed,
         })?;
-        let steps = if self.deaf {
-            &mut self.parked
-        } else {
-            &mut self.steps
-        };
-        let kind = match steps.clone().next() {
+        if let Some(&end) = self.parked.next() {
+            return Ok(self.receive(end));
+        }
+        let kind = match self.faults.as_slice().first() {
             None => return Err(RecvError::Closed),
-            Some(step) => match step.kind {
+            Some(fault) => match fault.kind {
                 Kind::Reset => return Err(RecvError::Reset),
                 Kind::Close => return Err(RecvError::Closed),
-                Kind::Send => {
-                    steps.next();
-                    return Ok(self.receive(step.end));
-                }
                 kind => kind,
             },
         };
-        steps.next();
+        // Passed: the sends up to the next fault come next.
+        let from = self.faults.next().map_or(0, |f| f.after);
+        let run = MemoryIo::run_to_fault(self.sends, from, self.faults.as_slice()).iter();
         match kind {
-            Kind::Timeout => return Err(RecvError::TimedOut),
-            Kind::StopReading if !self.deaf => {
-                self.deaf = true;
-                self.parked = std::mem::replace(&mut self.steps, [].iter());
-            }
+            Kind::StopReading => self.deaf = true,
             Kind::FailTls => self.fail_tls = true,
             _ => {}
+        }
+        if self.deaf {
+            self.parked = run;
+        } else {
+            self.run = run;
+        }
+        if kind == Kind::Timeout {
+            return Err(RecvError::TimedOut);
         }
         self.fill(deadline)
     }
@@ -447,7 +445,7 @@ mod tests {
                     each = each.send(piece);
                 }
                 assert_eq!(one.sent, each.sent);
-                assert_eq!(format!("{:?}", one.steps), format!("{:?}", each.steps));
+                assert_eq!(one.sends, each.sends);
             }
         }
     }

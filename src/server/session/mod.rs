@@ -101,6 +101,9 @@ pub(crate) struct Session<H: Handler, C: SessionIo = Conn> {
     quit: bool,
     /// The command line buffer, reused from line to line (at most the line limit).
     line: Vec<u8>,
+    /// The longest command line to read ([`command_line_limit`]), worked out once: the
+    /// configuration does not change during a session.
+    line_limit: usize,
 }
 
 fn panic_message(p: &(dyn Any + Send)) -> String {
@@ -120,6 +123,7 @@ impl<H: Handler, C: SessionIo> Session<H, C> {
         handler: H,
     ) -> Self {
         let cfg_duration = cfg.max_session_duration;
+        let line_limit = command_line_limit(&cfg);
         Session {
             io,
             max_size: cfg.max_message_size,
@@ -137,6 +141,7 @@ impl<H: Handler, C: SessionIo> Session<H, C> {
             pending: None,
             quit: false,
             line: Vec::new(),
+            line_limit,
         }
     }
 
@@ -320,7 +325,7 @@ impl<H: Handler, C: SessionIo> Session<H, C> {
                     Interruption::TooLong => Ok(Next::Line(Line::TooLong)),
                 }
             } else {
-                let max = self.command_line_limit();
+                let max = self.line_limit;
                 // The session's line buffer, lent out and given back below: no allocation
                 // per command line.
                 let mut bytes = std::mem::take(&mut self.line);
@@ -522,17 +527,6 @@ impl<H: Handler, C: SessionIo> Session<H, C> {
         flow
     }
 
-    /// Longest command line to read: AUTH's initial response may be longer than other commands
-    /// (RFC 4954 §4: 12288 octets), so when AUTH is offered lines are read up to that and
-    /// [`Session::line_fits`] applies the usual limit to the rest.
-    fn command_line_limit(&self) -> usize {
-        if !self.cfg.auth_offered() {
-            self.cfg.max_line_length
-        } else {
-            self.cfg.max_line_length.max(MAX_SASL_LINE)
-        }
-    }
-
     /// False for a line (without its CRLF) longer than the command limit, unless it is AUTH.
     fn line_fits(&self, line: &[u8]) -> bool {
         line.len() + 2 <= self.cfg.max_line_length
@@ -585,6 +579,17 @@ impl<H: Handler, C: SessionIo> Session<H, C> {
             }
             other => other,
         }
+    }
+}
+
+/// Longest command line to read: AUTH's initial response may be longer than other commands
+/// (RFC 4954 §4: 12288 octets), so when AUTH is offered lines are read up to that and
+/// [`Session::line_fits`] applies the usual limit to the rest.
+fn command_line_limit(cfg: &ServerConfig) -> usize {
+    if !cfg.auth_offered() {
+        cfg.max_line_length
+    } else {
+        cfg.max_line_length.max(MAX_SASL_LINE)
     }
 }
 
