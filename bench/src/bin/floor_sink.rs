@@ -7,6 +7,11 @@
 //! With `--accept-in-workers` every pool thread blocks in `accept` itself (no hand-off), to
 //! price the hand-off alone.
 //!
+//! For `bench/profile/wakeups.sh` (where the scheduler puts a woken session thread), three
+//! environment knobs: `FLOOR_THREADS` (pool threads, default 64), `FLOOR_SPIN` (a busy loop of
+//! that many steps before each `250`, work per command) and `FLOOR_TIMEOUTS` (set 300 s socket
+//! timeouts, as smtpkit does).
+//!
 //! Prints the port on stdout, then serves until killed.
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
@@ -39,7 +44,11 @@ fn main() -> io::Result<()> {
         return Ok(());
     }
     let queue = Arc::new((Mutex::new(VecDeque::<TcpStream>::new()), Condvar::new()));
-    for _ in 0..THREADS {
+    let threads = std::env::var("FLOOR_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(THREADS);
+    for _ in 0..threads {
         let queue = Arc::clone(&queue);
         thread::spawn(move || {
             loop {
@@ -71,6 +80,22 @@ fn main() -> io::Result<()> {
     Ok(())
 }
 
+/// `FLOOR_SPIN` steps of busy work: a stand-in for a server's work per command.
+fn spin() {
+    static N: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    let n = *N.get_or_init(|| {
+        std::env::var("FLOOR_SPIN")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    });
+    let mut x = 0u64;
+    for i in 0..n {
+        x = std::hint::black_box(x.wrapping_add(i));
+    }
+    std::hint::black_box(x);
+}
+
 fn linger() -> bool {
     static LINGER: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *LINGER.get_or_init(|| std::env::args().any(|a| a == "--linger"))
@@ -79,6 +104,10 @@ fn linger() -> bool {
 /// One session: a reply per line, the body skipped up to its dot line.
 fn session(mut sock: TcpStream) -> io::Result<()> {
     sock.set_nodelay(true)?;
+    if std::env::var_os("FLOOR_TIMEOUTS").is_some() {
+        sock.set_read_timeout(Some(std::time::Duration::from_secs(300)))?;
+        sock.set_write_timeout(Some(std::time::Duration::from_secs(300)))?;
+    }
     sock.write_all(b"220 floor ESMTP\r\n")?;
     let mut buf = vec![0u8; 16 * 1024];
     let (mut start, mut end) = (0, 0);
@@ -138,6 +167,7 @@ fn session(mut sock: TcpStream) -> io::Result<()> {
             }
             return Ok(());
         } else {
+            spin();
             sock.write_all(b"250 2.0.0 Ok\r\n")?;
         }
     }
