@@ -35,7 +35,8 @@
 //! Closed sockets, resets and timeouts are ordinary events there: a typed
 //! [`server::SessionError`] reaches `on_error`, the log gets one line, the worker lives on.
 //! Beside it, `byte_search` (private) finds line ends 32 bytes at a time for the command
-//! reader, the DATA decoder and the reply writer.
+//! reader, the DATA decoder and the reply writer. `test_rng` (unit tests only) is their seeded
+//! pseudo-random generator.
 //!
 //! Supported: RFC 5321 (SMTP), RFC 2033 (LMTP), RFC 1870 (SIZE), RFC 6152 (8BITMIME),
 //! RFC 6531 (SMTPUTF8), RFC 2920 (PIPELINING), RFC 2034/3463 (enhanced status codes),
