@@ -95,6 +95,10 @@ const CLI: Cli = Cli {
             "--max-per-ip N",
             "sessions at once from one address; past it 421 4.7.0 (default 50)",
         ),
+        (
+            "--min-threads N",
+            "session threads started with the server and kept idle (default 1)",
+        ),
         ("--lmtp", "speak LMTP (LHLO, one reply per recipient)"),
         (
             "--bare-lf POLICY",
@@ -173,6 +177,7 @@ struct Options {
     max_recipients: Option<usize>,
     max_sessions: Option<usize>,
     max_per_ip: Option<usize>,
+    min_threads: Option<usize>,
     lmtp: bool,
     bare_lf: BareLinePolicy,
     timeout: Option<u64>,
@@ -223,6 +228,7 @@ fn parse_args(p: &mut args::Parser) -> Result<Options, args::Error> {
             Long("max-recipients") => o.max_recipients = Some(number(p, "--max-recipients")?),
             Long("max-sessions") => o.max_sessions = Some(positive(p, "--max-sessions")? as usize),
             Long("max-per-ip") => o.max_per_ip = Some(positive(p, "--max-per-ip")? as usize),
+            Long("min-threads") => o.min_threads = Some(number(p, "--min-threads")?),
             Long("lmtp") => o.lmtp = true,
             Long("bare-lf") => {
                 o.bare_lf = match string(p)?.as_str() {
@@ -693,6 +699,9 @@ fn main() -> ExitCode {
     }
     if let Some(n) = opts.max_per_ip {
         b = b.max_sessions_per_ip(n);
+    }
+    if let Some(n) = opts.min_threads {
+        b = b.min_threads(n);
     }
     if let Some(t) = opts.timeout {
         let t = Duration::from_secs(t);

@@ -405,7 +405,10 @@ pub fn run_smtpkit_server(collecting: bool) -> std::io::Result<()> {
     let mut b = Server::builder()
         .hostname("bench.example.org")
         .max_sessions(1100)
-        .max_sessions_per_ip(1100);
+        .max_sessions_per_ip(1100)
+        // As mailin-embedded's threads, started before the load (see BENCHMARKS.md,
+        // "Threads started with the server").
+        .min_threads(4);
     if let [cert, key] = &args[..] {
         let tls =
             smtpkit::tls::ServerTls::from_pem_files(cert, key).map_err(std::io::Error::other)?;

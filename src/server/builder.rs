@@ -80,8 +80,9 @@ impl ServerBuilder {
         self.config.max_sessions = n;
         self
     }
-    /// Session threads kept when idle (default 1; threads start on demand and the others
-    /// retire after [`ServerBuilder::thread_idle_timeout`]).
+    /// Session threads started with the server and kept when idle (default 1; more start on
+    /// demand and retire after [`ServerBuilder::thread_idle_timeout`]). See
+    /// [`ServerConfig::min_threads`](super::ServerConfig::min_threads).
     pub fn min_threads(mut self, n: usize) -> Self {
         self.config.min_threads = n;
         self

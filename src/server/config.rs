@@ -42,8 +42,13 @@ pub struct ServerConfig {
     /// Most sessions at once, each on its own thread. Past it the listener answers
     /// `421 4.7.0` and closes at once. Default 128.
     pub max_sessions: usize,
-    /// Session threads kept when idle. Threads start on demand, one per concurrent session,
-    /// and those above this many retire after [`ServerConfig::thread_idle_timeout`]. Default 1.
+    /// Session threads started with the server and kept when idle. Others start on demand,
+    /// one per concurrent session, and retire after [`ServerConfig::thread_idle_timeout`].
+    /// Default 1. For one client at a time with a new connection per message, try 4: each
+    /// connection finds the last one's thread still closing, and on the two-CPU bench
+    /// machine a thread started under load was placed on another CPU than its client's and
+    /// stayed there, a cross-CPU wake-up per command (BENCHMARKS.md, "Threads started with
+    /// the server").
     pub min_threads: usize,
     /// How long a session thread waits for work before it retires (while more than
     /// [`ServerConfig::min_threads`] are alive). Default 5 s: a thread costs tens of

@@ -37,9 +37,9 @@ impl ServerHandle {
         &self.addrs
     }
 
-    /// Session threads alive now: they start on demand (one per concurrent session) and
-    /// those above [`ServerConfig::min_threads`](super::ServerConfig::min_threads) retire
-    /// when idle.
+    /// Session threads alive now: [`ServerConfig::min_threads`](super::ServerConfig::min_threads)
+    /// start with the server, more on demand (one per concurrent session), and those above
+    /// the minimum retire when idle.
     pub fn threads(&self) -> usize {
         self.pool.threads()
     }

@@ -188,6 +188,7 @@ impl Server {
             self.config.min_threads,
             self.config.thread_idle_timeout,
         );
+        pool.start()?;
         let factory = Arc::new(factory);
         let next_id = Arc::new(AtomicU64::new(1));
         let mut threads = Vec::new();

@@ -79,8 +79,8 @@ impl std::fmt::Debug for Pool {
 }
 
 impl Pool {
-    /// A pool that keeps `min` threads once started and retires others after `idle_timeout`
-    /// without work. No thread starts until the first job.
+    /// A pool that keeps `min` threads and retires others after `idle_timeout` without work.
+    /// No thread runs until [`Pool::start`] or the first job.
     pub(crate) fn new(name: &str, min: usize, idle_timeout: Duration) -> Pool {
         let inner = Arc::new(Inner::default());
         Pool {
@@ -90,6 +90,18 @@ impl Pool {
             idle_timeout,
             name: name.to_owned(),
         }
+    }
+
+    /// Starts the `min` threads the pool keeps, idle, so the first sessions find them waiting.
+    /// They start here, on a quiet machine, rather than under the first load: on a busy
+    /// machine the scheduler places a new thread on the idlest CPU, away from its client, and
+    /// it stays there (see BENCHMARKS.md, "Threads started with the server").
+    pub(crate) fn start(&self) -> io::Result<()> {
+        for _ in 0..self.min {
+            self.inner.lock().live += 1;
+            self.spawn(None)?;
+        }
+        Ok(())
     }
 
     /// Runs `job` on an idle thread, or on a new one. Fails only when the system refuses a
@@ -108,7 +120,7 @@ impl Pool {
             }
             st.live += 1;
         }
-        self.spawn(job)
+        self.spawn(Some(job))
     }
 
     /// Threads alive now.
@@ -116,8 +128,8 @@ impl Pool {
         self.inner.lock().live
     }
 
-    /// Starts a thread for `first` (`live` already counts it).
-    fn spawn(&self, first: Job) -> io::Result<()> {
+    /// Starts a thread for `first`, or an idle one (`live` already counts it).
+    fn spawn(&self, first: Option<Job>) -> io::Result<()> {
         let worker = Worker {
             inner: Arc::clone(&self.inner),
             min: self.min,
@@ -139,16 +151,18 @@ struct Worker {
 }
 
 impl Worker {
-    fn run(self, first: Job) {
+    fn run(self, first: Option<Job>) {
         let mut job = first;
         loop {
-            // A session that panics past its own guards must not take the thread's
-            // accounting with it.
-            if catch_unwind(AssertUnwindSafe(job)).is_err() {
-                warn!("a session job panicked");
+            if let Some(job) = job.take() {
+                // A session that panics past its own guards must not take the thread's
+                // accounting with it.
+                if catch_unwind(AssertUnwindSafe(job)).is_err() {
+                    warn!("a session job panicked");
+                }
             }
             match self.next_job() {
-                Some(next) => job = next,
+                Some(next) => job = Some(next),
                 None => return,
             }
         }
@@ -202,7 +216,12 @@ mod tests {
     #[test]
     fn grows_with_load_and_shrinks_back_to_the_minimum() {
         let pool = Pool::new("test", 1, Duration::from_millis(100));
-        assert_eq!(pool.threads(), 0, "nothing starts before the first job");
+        assert_eq!(pool.threads(), 0, "nothing starts before start or a job");
+        pool.start().unwrap();
+        assert_eq!(pool.threads(), 1, "start runs the minimum");
+        wait_until("the started thread waits for work", || {
+            pool.inner.lock().idle == 1
+        });
         let (release_tx, release_rx) = crossbeam_channel::unbounded::<()>();
         let (done_tx, done_rx) = mpsc::channel();
         for _ in 0..8 {
@@ -213,7 +232,8 @@ mod tests {
             })
             .unwrap();
         }
-        // Eight jobs at once: eight threads, none queued behind another.
+        // Eight jobs at once: eight threads (the started one and seven new), none queued
+        // behind another.
         assert_eq!(pool.threads(), 8);
         for _ in 0..8 {
             release_tx.send(()).unwrap();
