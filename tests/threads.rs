@@ -95,3 +95,53 @@ fn an_idle_catcher_runs_at_most_four_threads() {
     let _ = std::fs::remove_dir_all(&dir);
     assert!(idle <= 4, "idle catcher runs {idle} threads");
 }
+
+#[test]
+fn the_catcher_starts_min_threads_and_refuses_more_than_max_sessions() {
+    let dir = std::env::temp_dir().join(format!("smtpkit-minthreads-{}", std::process::id()));
+    let mut child = Command::new(example("smtp_server"))
+        .args(["--listen", "127.0.0.1:0", "--min-threads", "3", "--maildir"])
+        .arg(&dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    // Main, listener and the three session threads, before any session.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut n = threads_of(pid);
+    while n < 5 && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(10));
+        n = threads_of(pid);
+    }
+    thread::sleep(Duration::from_millis(200));
+    let settled = threads_of(pid);
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(settled, 5, "catcher with --min-threads 3");
+
+    let out = Command::new(example("smtp_server"))
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--min-threads",
+            "5",
+            "--max-sessions",
+            "4",
+        ])
+        .arg("--maildir")
+        .arg(&dir)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        err.lines().last(),
+        Some("smtp_server: cannot listen on 127.0.0.1:0: min_threads must not exceed max_sessions"),
+        "{err}"
+    );
+}
