@@ -154,7 +154,7 @@ fn start_catcher(srv: Srv) -> (ServerProc, Option<Maildir>) {
         let mut c = Command::new("/bin/sh");
         c.arg("-c")
             .arg(format!(
-                "exec \"$0\" --listen 127.0.0.1:{port} --maildir \"$1\" --max-sessions 1100 --max-per-ip 1100 --min-threads 4 {} 2>/dev/null",
+                "exec \"$0\" --listen 127.0.0.1:{port} --maildir \"$1\" --max-sessions 1100 --max-per-ip 1100 --min-threads 8 {} 2>/dev/null",
                 if srv == Srv::CatcherNoFsync { "--no-fsync" } else { "" }
             ))
             .arg(bin)
@@ -666,7 +666,7 @@ fn main() {
     let mut body = String::from("## Server\n\n");
     body.push_str(&run_note("server"));
     body.push_str(
-        "\nLoad: Postfix `smtp-source -s SESSIONS -m MSGS -l SIZE` (HELO, no pipelining, 1 recipient; one connection per message, or with `-d` each session's connection reused for all its messages) on 127.0.0.1. Each server is its own process, started fresh for every run and stopped by PID; CPU = utime+stime of that process (/proc/PID/stat) during the run; peak RSS = VmHWM. \"vs best peer\" is msg/s against the best non-smtpkit server (smtp-sink, aiosmtpd, mailin-embedded) at the same load; the next three columns compare each smtpkit row with smtp-sink (msg/s, and CPU per message: lower is better) and with mailin-embedded. smtpkit's session limits are raised to 1100 (defaults 128 / 50 per IP) and it starts 4 session threads with the server (`min_threads`, `--min-threads`; default 1); mailin-embedded runs 1024 worker threads (default 4); smtp-sink runs with `-u nobody -m 1100` and discards; `smtp-sink -d` is the same, writing each message (with its envelope as headers) to a file of its own on tmpfs, without fsync, the catchers' like-for-like peer (the last two columns). The catcher is `examples/smtp_server.rs` as shipped (an INFO log line per message, to /dev/null here), its Maildir on tmpfs (`/dev/shm`), with its default `fsync` of each file and of `new/`, and with `--no-fsync`.\n",
+        "\nLoad: Postfix `smtp-source -s SESSIONS -m MSGS -l SIZE` (HELO, no pipelining, 1 recipient; one connection per message, or with `-d` each session's connection reused for all its messages) on 127.0.0.1. Each server is its own process, started fresh for every run and stopped by PID; CPU = utime+stime of that process (/proc/PID/stat) during the run; peak RSS = VmHWM. \"vs best peer\" is msg/s against the best non-smtpkit server (smtp-sink, aiosmtpd, mailin-embedded) at the same load; the next three columns compare each smtpkit row with smtp-sink (msg/s, and CPU per message: lower is better) and with mailin-embedded. smtpkit's session limits are raised to 1100 (defaults 128 / 50 per IP) and it starts 8 session threads with the server (`min_threads`, `--min-threads`; default 1); mailin-embedded runs 1024 worker threads (default 4); smtp-sink runs with `-u nobody -m 1100` and discards; `smtp-sink -d` is the same, writing each message (with its envelope as headers) to a file of its own on tmpfs, without fsync, the catchers' like-for-like peer (the last two columns). The catcher is `examples/smtp_server.rs` as shipped (an INFO log line per message, to /dev/null here), its Maildir on tmpfs (`/dev/shm`), with its default `fsync` of each file and of `new/`, and with `--no-fsync`.\n",
     );
     let mut bars = Vec::new();
     let tables = throughput(&with_catcher, &mut bars);

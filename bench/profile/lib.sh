@@ -15,7 +15,7 @@ start_server() {
     sink) "$@" $T/smtpkit_sink > $portfile & pid=$!;;
     sink-old) "$@" ${OLD_SINK:?set OLD_SINK to another build of smtpkit_sink} > $portfile & pid=$!;;
     collect) "$@" $T/smtpkit_collect > $portfile & pid=$!;;
-    catcher*) rm -rf $maildir; "$@" $T/examples/smtp_server --listen 127.0.0.1:$port --maildir $maildir --max-sessions 1100 --max-per-ip 1100 --min-threads 4 $CATCHER_FLAGS 2>/dev/null & pid=$!; echo $port > $portfile;;
+    catcher*) rm -rf $maildir; "$@" $T/examples/smtp_server --listen 127.0.0.1:$port --maildir $maildir --max-sessions 1100 --max-per-ip 1100 --min-threads 8 $CATCHER_FLAGS 2>/dev/null & pid=$!; echo $port > $portfile;;
     smtpsink) "$@" /usr/sbin/smtp-sink -u nobody -m 1100 127.0.0.1:$port 1024 & pid=$!; echo $port > $portfile;;
     smtpsink-dump) rm -rf $maildir; mkdir -p $maildir; chmod 777 $maildir
       "$@" /usr/sbin/smtp-sink -u nobody -m 1100 -d "$maildir/%d/%H%M%S." 127.0.0.1:$port 1024 & pid=$!; echo $port > $portfile;;

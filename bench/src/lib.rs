@@ -407,8 +407,8 @@ pub fn run_smtpkit_server(collecting: bool) -> std::io::Result<()> {
         .max_sessions(1100)
         .max_sessions_per_ip(1100)
         // As mailin-embedded's threads, started before the load (see BENCHMARKS.md,
-        // "Threads started with the server").
-        .min_threads(4);
+        // "Session 8").
+        .min_threads(8);
     if let [cert, key] = &args[..] {
         let tls =
             smtpkit::tls::ServerTls::from_pem_files(cert, key).map_err(std::io::Error::other)?;

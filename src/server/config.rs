@@ -44,11 +44,11 @@ pub struct ServerConfig {
     pub max_sessions: usize,
     /// Session threads started with the server and kept when idle. Others start on demand,
     /// one per concurrent session, and retire after [`ServerConfig::thread_idle_timeout`].
-    /// Default 1. For one client at a time with a new connection per message, try 4: each
+    /// Default 1. For one client at a time with a new connection per message, try 8: each
     /// connection finds the last one's thread still closing, and on the two-CPU bench
     /// machine a thread started under load was placed on another CPU than its client's and
-    /// stayed there, a cross-CPU wake-up per command (BENCHMARKS.md, "Threads started with
-    /// the server").
+    /// stayed there, a cross-CPU wake-up per command, while more threads taking turns were
+    /// woken beside the client more often (BENCHMARKS.md, "Session 8").
     pub min_threads: usize,
     /// How long a session thread waits for work before it retires (while more than
     /// [`ServerConfig::min_threads`] are alive). Default 5 s: a thread costs tens of
