@@ -75,11 +75,14 @@ fn threads_of(pid: u32) -> usize {
         .unwrap()
 }
 
-#[test]
-fn an_idle_catcher_runs_at_most_four_threads() {
-    let dir = std::env::temp_dir().join(format!("smtpkit-threads-{}", std::process::id()));
+/// Starts the catcher with `extra` flags, waits until it runs at least `at_least` threads and
+/// half a second more (time to start its listener), and returns its thread count then.
+fn idle_catcher_threads(tag: &str, extra: &[&str], at_least: usize) -> usize {
+    let dir = std::env::temp_dir().join(format!("smtpkit-{tag}-{}", std::process::id()));
     let mut child = Command::new(example("smtp_server"))
-        .args(["--listen", "127.0.0.1:0", "--maildir"])
+        .args(["--listen", "127.0.0.1:0"])
+        .args(extra)
+        .arg("--maildir")
         .arg(&dir)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -87,41 +90,31 @@ fn an_idle_catcher_runs_at_most_four_threads() {
         .spawn()
         .unwrap();
     let pid = child.id();
-    // Give it time to start its listener, then count.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while threads_of(pid) < at_least && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(10));
+    }
     thread::sleep(Duration::from_millis(500));
-    let idle = threads_of(pid);
+    let n = threads_of(pid);
     let _ = child.kill();
     let _ = child.wait();
     let _ = std::fs::remove_dir_all(&dir);
+    n
+}
+
+#[test]
+fn an_idle_catcher_runs_at_most_four_threads() {
+    let idle = idle_catcher_threads("threads", &[], 1);
     assert!(idle <= 4, "idle catcher runs {idle} threads");
 }
 
 #[test]
 fn the_catcher_starts_min_threads_and_refuses_more_than_max_sessions() {
-    let dir = std::env::temp_dir().join(format!("smtpkit-minthreads-{}", std::process::id()));
-    let mut child = Command::new(example("smtp_server"))
-        .args(["--listen", "127.0.0.1:0", "--min-threads", "3", "--maildir"])
-        .arg(&dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
     // Main, listener and the three session threads, before any session.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut n = threads_of(pid);
-    while n < 5 && Instant::now() < deadline {
-        thread::sleep(Duration::from_millis(10));
-        n = threads_of(pid);
-    }
-    thread::sleep(Duration::from_millis(200));
-    let settled = threads_of(pid);
-    let _ = child.kill();
-    let _ = child.wait();
-    let _ = std::fs::remove_dir_all(&dir);
-    assert_eq!(settled, 5, "catcher with --min-threads 3");
+    let n = idle_catcher_threads("minthreads", &["--min-threads", "3"], 5);
+    assert_eq!(n, 5, "catcher with --min-threads 3");
 
+    let dir = std::env::temp_dir().join(format!("smtpkit-minthreads2-{}", std::process::id()));
     let out = Command::new(example("smtp_server"))
         .args([
             "--listen",
