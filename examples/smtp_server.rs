@@ -730,6 +730,10 @@ fn main() -> ExitCode {
         proxy_protocol: opts.proxy_protocol,
         ..Default::default()
     };
+    // A bad combination of flags is a usage error, not a failure to listen.
+    if let Err(e) = b.config_ref().validate() {
+        return startup_error(format_args!("bad configuration: {e}"));
+    }
     let mut server = match b.bind_with(opts.listen[0].as_str(), lo) {
         Ok(s) => s,
         Err(e) => return startup_error(format_args!("cannot listen on {}: {e}", opts.listen[0])),
