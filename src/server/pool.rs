@@ -93,9 +93,9 @@ impl Pool {
     }
 
     /// Starts the `min` threads the pool keeps, idle, so the first sessions find them waiting.
-    /// They start here, on a quiet machine, rather than under the first load: on a busy
-    /// machine the scheduler places a new thread on the idlest CPU, away from its client, and
-    /// it stays there (see BENCHMARKS.md, "Session 8").
+    /// They start here, before any load: on the bench machine the scheduler placed a thread
+    /// started under load on the idle CPU, away from its client, and kept it there (see
+    /// BENCHMARKS.md, "Session 8").
     pub(crate) fn start(&self) -> io::Result<()> {
         for _ in 0..self.min {
             self.inner.lock().live += 1;
